@@ -1,0 +1,151 @@
+// The one process Hearth runs as: configuration → database (migrated) → services → an HTTP server
+// that serves the SvelteKit app and upgrades /ws on the same port. `npm start` serves the built
+// app (build/handler.js); `npm run dev` mounts Vite in middleware mode for hot reload instead.
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { readFileSync } from 'node:fs';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { ConfigError, allowedOrigins, loadConfig, type Config } from '#lib/server/config/config.ts';
+import { createAppContext, type AppContext } from '#lib/server/context.ts';
+import { registerAppContext } from '#lib/server/app-context.ts';
+import { createLogger, safeError, type Logger } from '#lib/server/logger.ts';
+import { attachRealtime, WS_PATH, type RealtimeServer } from './realtime/ws-server.ts';
+
+type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const dev = process.argv.includes('--dev');
+
+// How long shutdown waits for in-flight writes and requests before exiting anyway.
+const SHUTDOWN_GRACE_MS = 10_000;
+
+function readVersion(): string {
+	try {
+		return (JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as { version: string }).version;
+	} catch {
+		return '0.0.0';
+	}
+}
+
+/** In development, http://127.0.0.1:PORT and http://[::1]:PORT reach the same app as localhost. */
+function originsFor(config: Config): Set<string> {
+	const origins = allowedOrigins(config);
+	if (config.env !== 'production' && config.origin?.startsWith('http://localhost:')) {
+		const port = new URL(config.origin).port;
+		origins.add(`http://127.0.0.1:${port}`);
+		origins.add(`http://[::1]:${port}`);
+	}
+	return origins;
+}
+
+async function loadHandler(server: ReturnType<typeof createServer>): Promise<{ handler: Handler; close(): Promise<void> }> {
+	if (dev) {
+		const { createServer: createVite } = await import('vite');
+		const vite = await createVite({
+			root,
+			appType: 'custom',
+			server: { middlewareMode: true, hmr: { server } }
+		});
+		return { handler: vite.middlewares as unknown as Handler, close: () => vite.close() };
+	}
+	const path = `${root}build/handler.js`;
+	try {
+		const { handler } = (await import(pathToFileURL(path).href)) as { handler: Handler };
+		return { handler, close: async () => {} };
+	} catch (error) {
+		if ((error as NodeJS.ErrnoException).code === 'ERR_MODULE_NOT_FOUND') {
+			throw new Error('The app is not built yet: run `npm run build` first (or `npm run dev`).');
+		}
+		throw error;
+	}
+}
+
+export async function start(env: Record<string, string | undefined> = process.env) {
+	let config: Config;
+	try {
+		config = loadConfig(env);
+	} catch (error) {
+		if (error instanceof ConfigError) {
+			console.error(error.message);
+			process.exit(1);
+		}
+		throw error;
+	}
+	const log: Logger = createLogger(config.logLevel);
+	const app: AppContext = await createAppContext({
+		config,
+		log,
+		version: readVersion(),
+		migrationsFolder: `${root}drizzle`
+	});
+	registerAppContext(app);
+
+	let handler: Handler = (_req, res) => {
+		res.statusCode = 503;
+		res.end('Starting');
+	};
+	const server = createServer((req, res) => handler(req, res, () => {
+		res.statusCode = 404;
+		res.end('Not found');
+	}));
+	// Idle keep-alive sockets should outlive typical proxy keep-alives (60 s) to avoid races.
+	server.keepAliveTimeout = 65_000;
+	const realtime: RealtimeServer = attachRealtime(app, server);
+
+	await new Promise<void>((resolve, reject) => {
+		server.once('error', reject);
+		server.listen(config.port, config.host, () => resolve());
+	});
+	const address = server.address();
+	const port = typeof address === 'object' && address ? address.port : config.port;
+	if (!config.origin) config.origin = `http://localhost:${port}`;
+	for (const origin of originsFor(config)) app.origins.add(origin);
+
+	const loaded = await loadHandler(server);
+	handler = loaded.handler;
+	app.state.ready = true;
+
+	log.info(
+		{ port, host: config.host, database: app.database.kind, mode: config.env, dev, url: config.origin, ws: WS_PATH },
+		`Hearth is running: open ${config.origin}`
+	);
+	// A plain line for people reading the terminal (the JSON line above is for machines).
+	if (process.stdout.isTTY) console.log(`\n  Hearth is ready: ${config.origin}\n`);
+
+	let stopping: Promise<void> | undefined;
+	const stop = (signal: string) => {
+		stopping ??= (async () => {
+			log.info({ signal }, 'shutting down');
+			app.state.shuttingDown = true;
+			app.state.ready = false;
+			const force = setTimeout(() => {
+				log.error('shutdown took too long; exiting');
+				process.exit(1);
+			}, SHUTDOWN_GRACE_MS);
+			force.unref();
+			server.close();
+			server.closeIdleConnections();
+			// Finish what was accepted (those clients get their acks), then tell everyone to reconnect.
+			app.writer.close();
+			await app.writer.drain();
+			await realtime.close();
+			await loaded.close();
+			server.closeAllConnections();
+			await app.database.close();
+			log.info('stopped');
+			process.exit(0);
+		})().catch((error) => {
+			log.error({ err: safeError(error) }, 'shutdown failed');
+			process.exit(1);
+		});
+	};
+	process.once('SIGTERM', () => stop('SIGTERM'));
+	process.once('SIGINT', () => stop('SIGINT'));
+	return { app, server, port };
+}
+
+if (import.meta.main) {
+	start().catch((error) => {
+		console.error(`Hearth failed to start: ${error instanceof Error ? error.message : String(error)}`);
+		process.exit(1);
+	});
+}

@@ -1,0 +1,98 @@
+// One authenticated /ws connection: its identity, its subscriptions, its rate limit and heartbeat
+// state, and safe sending (slow consumers are disconnected instead of buffering without bound).
+import type { WebSocket } from 'ws';
+import { CloseCode } from '#lib/shared/protocol/codes.ts';
+import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
+import type { Logger } from '#lib/server/logger.ts';
+import { TokenBucket } from './token-bucket.ts';
+
+export type ConnectionIdentity = {
+	id: string;
+	userId: string;
+	sessionId: string;
+	ip: string;
+};
+
+// Invalid frames and rate-limit violations tolerated before the connection is closed: enough for a
+// buggy client to see its errors, too few for abuse to cost much.
+const MAX_STRIKES = 20;
+
+export class Connection {
+	readonly id: string;
+	readonly userId: string;
+	readonly sessionId: string;
+	readonly ip: string;
+	readonly log: Logger;
+	readonly bucket: TokenBucket;
+	/** Communities and DM channels whose events this connection receives. */
+	readonly communities = new Set<string>();
+	readonly dms = new Set<string>();
+	status: 'online' | 'idle' = 'online';
+	alive = true;
+	closed = false;
+	#socket: WebSocket;
+	#maxBufferedBytes: number;
+	#strikes = 0;
+
+	constructor(
+		socket: WebSocket,
+		identity: ConnectionIdentity,
+		options: { log: Logger; ratePerSecond: number; rateBurst: number; maxBufferedBytes: number }
+	) {
+		this.#socket = socket;
+		this.id = identity.id;
+		this.userId = identity.userId;
+		this.sessionId = identity.sessionId;
+		this.ip = identity.ip;
+		this.log = options.log;
+		this.bucket = new TokenBucket(options.ratePerSecond, options.rateBurst);
+		this.#maxBufferedBytes = options.maxBufferedBytes;
+	}
+
+	send(frame: ServerFrame): void {
+		this.sendRaw(JSON.stringify(frame));
+	}
+
+	/** Sends an already serialised frame (fan-out serialises once for all recipients). */
+	sendRaw(text: string): void {
+		if (this.closed) return;
+		if (this.#socket.bufferedAmount > this.#maxBufferedBytes) {
+			// The client cannot keep up. Dropping frames silently would lose messages, so disconnect:
+			// on reconnect it resumes from its cursors and gets everything, in order.
+			this.close(CloseCode.slowConsumer, 'slow consumer');
+			return;
+		}
+		this.#socket.send(text);
+	}
+
+	sendError(id: string | undefined, code: string, message: string, retryAfterMs?: number): void {
+		this.send({ t: 'error', ...(id !== undefined ? { id } : {}), code, message, ...(retryAfterMs !== undefined ? { retryAfterMs } : {}) });
+	}
+
+	/** Records a protocol violation; closes the connection once there were too many. */
+	strike(): void {
+		this.#strikes += 1;
+		if (this.#strikes > MAX_STRIKES) this.close(CloseCode.policyViolation, 'too many invalid or rate-limited frames');
+	}
+
+	ping(): void {
+		if (!this.closed) this.#socket.ping();
+	}
+
+	close(code: number, reason: string): void {
+		if (this.closed) return;
+		this.closed = true;
+		this.#socket.close(code, reason);
+		// A peer that never answers the close handshake must not hold the socket open.
+		setTimeout(() => this.#socket.terminate(), 5_000).unref();
+	}
+
+	terminate(): void {
+		this.closed = true;
+		this.#socket.terminate();
+	}
+
+	get bufferedAmount(): number {
+		return this.#socket.bufferedAmount;
+	}
+}

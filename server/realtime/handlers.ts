@@ -1,0 +1,87 @@
+// One handler per client frame type. Each reads as: authorize (inside the service) → act → answer.
+// Handlers never see unvalidated input: frames are parsed against the shared schemas first.
+import type { ClientFrameOf, ClientFrameType } from '#lib/shared/protocol/frames.ts';
+import type { AppContext } from '#lib/server/context.ts';
+import type { Connection } from './connection.ts';
+import type { Hub } from './hub.ts';
+
+export type HandlerContext = { app: AppContext; hub: Hub; conn: Connection };
+type Handler<K extends ClientFrameType> = (ctx: HandlerContext, frame: ClientFrameOf<K>) => Promise<void> | void;
+
+// Replayed events go out in frames of at most this many, so one frame stays well under client limits.
+const RESUME_CHUNK = 200;
+
+export const handlers: { [K in ClientFrameType]: Handler<K> } = {
+	async resume({ app, conn }, frame) {
+		const resync: string[] = [];
+		const inaccessible: string[] = [];
+		for (const cursor of frame.cursors) {
+			let outcome;
+			try {
+				outcome = await app.services.messages.resume(conn.userId, cursor.channelId, cursor.seq);
+			} catch {
+				// Not (or no longer) a member: the client drops that channel.
+				inaccessible.push(cursor.channelId);
+				continue;
+			}
+			if (outcome.kind === 'resync') {
+				resync.push(cursor.channelId);
+				conn.send({ t: 'resync', channelId: cursor.channelId, lastSeq: outcome.lastSeq });
+				continue;
+			}
+			for (let i = 0; i < outcome.events.length; i += RESUME_CHUNK) {
+				conn.send({ t: 'events', channelId: cursor.channelId, events: outcome.events.slice(i, i + RESUME_CHUNK) });
+			}
+		}
+		conn.send({ t: 'ack', id: frame.id, result: { resync, inaccessible } });
+	},
+
+	async 'message.send'({ app, conn }, frame) {
+		const { message, duplicate } = await app.services.messages.send({
+			userId: conn.userId,
+			channelId: frame.channelId,
+			clientId: frame.clientId,
+			payload: frame.payload,
+			replyToId: frame.replyToId
+		});
+		conn.send({ t: 'ack', id: frame.id, result: { messageId: message.id, seq: message.seq, createdAt: message.createdAt, duplicate } });
+	},
+
+	async 'message.edit'({ app, conn }, frame) {
+		const { seq } = await app.services.messages.edit(conn.userId, frame.messageId, frame.payload);
+		conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
+	async 'message.delete'({ app, conn }, frame) {
+		const { seq } = await app.services.messages.delete(conn.userId, frame.messageId);
+		conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
+	async 'reaction.add'({ app, conn }, frame) {
+		const { seq } = await app.services.messages.react(conn.userId, frame.messageId, frame.key, true);
+		conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
+	async 'reaction.remove'({ app, conn }, frame) {
+		const { seq } = await app.services.messages.react(conn.userId, frame.messageId, frame.key, false);
+		conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
+	async read({ app, conn }, frame) {
+		const seq = await app.services.messages.markRead(conn.userId, frame.channelId, frame.seq);
+		if (frame.id) conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
+	async typing({ hub, conn }, frame) {
+		// Silently ignored when the channel is not visible: typing is best-effort and unanswered.
+		await hub.typing(conn, frame.channelId);
+	},
+
+	presence({ hub, conn }, frame) {
+		hub.setStatus(conn, frame.status);
+	},
+
+	ping({ conn }, frame) {
+		conn.send({ t: 'pong', id: frame.id });
+	}
+};

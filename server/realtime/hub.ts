@@ -1,0 +1,338 @@
+// The realtime hub: which connections exist, what each is subscribed to, and delivery of committed
+// events to them. Subscriptions are per community (every channel of a community has the same
+// audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
+// each subscriber.
+import { eq } from 'drizzle-orm';
+import { CloseCode } from '#lib/shared/protocol/codes.ts';
+import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
+import type { BusNotice } from '#lib/server/events/bus.ts';
+import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
+import { safeError } from '#lib/server/logger.ts';
+import type { Connection } from './connection.ts';
+
+type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
+
+// Presence changes are collected and sent in batches: during a reconnect storm of N clients this
+// sends O(N) frames per interval instead of O(N²) single-user frames.
+const PRESENCE_FLUSH_MS = 500;
+// Channel → community lookups for typing indicators; channels never change community.
+const CHANNEL_SCOPE_CACHE_MAX = 50_000;
+
+export class Hub implements RealtimeStatus {
+	#app: AppContext;
+	#connections = new Map<string, Connection>();
+	#byUser = new Map<string, Set<Connection>>();
+	#bySession = new Map<string, Set<Connection>>();
+	#byIp = new Map<string, number>();
+	#communitySubs = new Map<string, Set<Connection>>();
+	#dmSubs = new Map<string, Set<Connection>>();
+	/** Scopes of users whose presence others see, kept after their last connection closes (to announce "offline"). */
+	#userScopes = new Map<string, { communities: Set<string>; dms: Set<string> }>();
+	#channelScope = new Map<string, Scope>();
+	#presenceDirty = new Set<string>();
+	#presenceTimer: NodeJS.Timeout | undefined;
+	/** Connections whose subscriptions are being loaded, with scopes removed meanwhile. */
+	#registering = new Map<Connection, Set<string>>();
+	#unsubscribe: () => void;
+
+	constructor(app: AppContext) {
+		this.#app = app;
+		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
+	}
+
+	connections(): number {
+		return this.#connections.size;
+	}
+
+	onlineUsers(): number {
+		return this.#byUser.size;
+	}
+
+	/** Why a new connection cannot be admitted (the close code to use), or null. */
+	admissionCheck(ip: string, userId: string): { code: number; reason: string } | null {
+		const limits = this.#app.config.limits;
+		if (this.#connections.size >= limits.wsMaxConnections) return { code: CloseCode.tooManyConnections, reason: 'server connection limit reached' };
+		if ((this.#byIp.get(ip) ?? 0) >= limits.wsMaxConnectionsPerIp) return { code: CloseCode.tooManyConnections, reason: 'too many connections from this address' };
+		if ((this.#byUser.get(userId)?.size ?? 0) >= limits.wsMaxConnectionsPerUser) return { code: CloseCode.tooManyConnections, reason: 'too many connections for this account' };
+		return null;
+	}
+
+	/** Adds a connection: indexes it, loads its subscriptions, sends `ready` and a presence snapshot. */
+	async register(conn: Connection): Promise<void> {
+		this.#connections.set(conn.id, conn);
+		addTo(this.#byUser, conn.userId, conn);
+		addTo(this.#bySession, conn.sessionId, conn);
+		this.#byIp.set(conn.ip, (this.#byIp.get(conn.ip) ?? 0) + 1);
+		this.#registering.set(conn, new Set());
+		try {
+			const db = this.#app.database.db;
+			const [memberships, dms] = await Promise.all([
+				db.select({ id: communityMembers.communityId }).from(communityMembers).where(eq(communityMembers.userId, conn.userId)),
+				db.select({ id: dmParticipants.channelId }).from(dmParticipants).where(eq(dmParticipants.userId, conn.userId))
+			]);
+			const removed = this.#registering.get(conn)!;
+			if (conn.closed) return;
+			for (const { id } of memberships) if (!removed.has(`community:${id}`)) this.#subscribe(conn, { kind: 'community', id });
+			for (const { id } of dms) if (!removed.has(`dm:${id}`)) this.#subscribe(conn, { kind: 'dm', id });
+		} finally {
+			this.#registering.delete(conn);
+		}
+		const limits = this.#app.config.limits;
+		conn.send({
+			t: 'ready',
+			userId: conn.userId,
+			connectionId: conn.id,
+			heartbeatMs: limits.heartbeatMs,
+			limits: { messageMaxBytes: limits.messageMaxBytes, maxFrameBytes: limits.wsMaxFrameBytes }
+		});
+		this.#rememberScopes(conn.userId);
+		this.#sendPresenceSnapshot(conn);
+		this.#markPresence(conn.userId);
+	}
+
+	unregister(conn: Connection): void {
+		if (!this.#connections.delete(conn.id)) return;
+		removeFrom(this.#byUser, conn.userId, conn);
+		removeFrom(this.#bySession, conn.sessionId, conn);
+		const perIp = (this.#byIp.get(conn.ip) ?? 1) - 1;
+		if (perIp <= 0) this.#byIp.delete(conn.ip);
+		else this.#byIp.set(conn.ip, perIp);
+		for (const id of conn.communities) removeFrom(this.#communitySubs, id, conn);
+		for (const id of conn.dms) removeFrom(this.#dmSubs, id, conn);
+		this.#registering.delete(conn);
+		this.#markPresence(conn.userId);
+	}
+
+	setStatus(conn: Connection, status: 'online' | 'idle'): void {
+		if (conn.status === status) return;
+		conn.status = status;
+		this.#markPresence(conn.userId);
+	}
+
+	/** Relays "typing" to the channel's other members, if the sender can see the channel. */
+	async typing(conn: Connection, channelId: string): Promise<boolean> {
+		const scope = await this.#scopeOfChannel(channelId);
+		if (!scope) return false;
+		const subscribed = scope.kind === 'community' ? conn.communities.has(scope.id) : conn.dms.has(scope.id);
+		if (!subscribed) return false;
+		const text = JSON.stringify({ t: 'typing', channelId, userId: conn.userId } satisfies ServerFrame);
+		for (const target of this.#subscribers(scope)) if (target.userId !== conn.userId) target.sendRaw(text);
+		return true;
+	}
+
+	/** Tells every client to reconnect shortly (spread over a few seconds) and closes the sockets. */
+	shutdown(): void {
+		this.#unsubscribe();
+		clearTimeout(this.#presenceTimer);
+		for (const conn of this.#connections.values()) {
+			conn.send({ t: 'reconnect', afterMs: 500 + Math.floor(Math.random() * 2500) });
+			conn.close(CloseCode.goingAway, 'server restarting');
+		}
+	}
+
+	// ------------------------------------------------------------------------------------------
+
+	#subscribe(conn: Connection, scope: Scope) {
+		if (scope.kind === 'community') {
+			conn.communities.add(scope.id);
+			addTo(this.#communitySubs, scope.id, conn);
+		} else {
+			conn.dms.add(scope.id);
+			addTo(this.#dmSubs, scope.id, conn);
+			this.#cacheScope(scope.id, scope);
+		}
+	}
+
+	#unsubscribeScope(conn: Connection, scope: Scope) {
+		this.#registering.get(conn)?.add(`${scope.kind}:${scope.id}`);
+		if (scope.kind === 'community') {
+			conn.communities.delete(scope.id);
+			removeFrom(this.#communitySubs, scope.id, conn);
+		} else {
+			conn.dms.delete(scope.id);
+			removeFrom(this.#dmSubs, scope.id, conn);
+		}
+	}
+
+	#subscribers(scope: Scope): Iterable<Connection> {
+		return (scope.kind === 'community' ? this.#communitySubs.get(scope.id) : this.#dmSubs.get(scope.id)) ?? [];
+	}
+
+	#broadcast(scope: Scope, frame: ServerFrame) {
+		const subscribers = scope.kind === 'community' ? this.#communitySubs.get(scope.id) : this.#dmSubs.get(scope.id);
+		if (!subscribers || subscribers.size === 0) return;
+		const text = JSON.stringify(frame);
+		for (const conn of subscribers) conn.sendRaw(text);
+	}
+
+	#toUser(userId: string, frame: ServerFrame) {
+		const conns = this.#byUser.get(userId);
+		if (!conns) return;
+		const text = JSON.stringify(frame);
+		for (const conn of conns) conn.sendRaw(text);
+	}
+
+	#onNotice(notice: BusNotice) {
+		switch (notice.type) {
+			case 'channel.event': {
+				const scope: Scope =
+					notice.scope.kind === 'community' ? { kind: 'community', id: notice.scope.communityId } : { kind: 'dm', id: notice.channelId };
+				this.#cacheScope(notice.channelId, scope);
+				this.#broadcast(scope, { t: 'event', channelId: notice.channelId, event: notice.event });
+				return;
+			}
+			case 'read':
+				this.#toUser(notice.userId, { t: 'read', channelId: notice.channelId, seq: notice.seq });
+				return;
+			case 'membership': {
+				const scope: Scope = { kind: 'community', id: notice.communityId };
+				for (const conn of this.#byUser.get(notice.userId) ?? []) {
+					if (notice.change === 'joined') this.#subscribe(conn, scope);
+					else this.#unsubscribeScope(conn, scope);
+				}
+				this.#toUser(notice.userId, {
+					t: 'directory.changed',
+					communityId: notice.communityId,
+					reason: notice.change === 'joined' ? 'community.joined' : 'community.left'
+				});
+				if (notice.change === 'joined') {
+					for (const conn of this.#byUser.get(notice.userId) ?? []) this.#sendPresenceSnapshot(conn, [notice.communityId]);
+				}
+				this.#rememberScopes(notice.userId);
+				this.#markPresence(notice.userId);
+				return;
+			}
+			case 'community.deleted': {
+				const scope: Scope = { kind: 'community', id: notice.communityId };
+				for (const conn of [...(this.#communitySubs.get(notice.communityId) ?? [])]) this.#unsubscribeScope(conn, scope);
+				for (const userId of notice.memberIds) {
+					this.#toUser(userId, { t: 'directory.changed', communityId: notice.communityId, reason: 'community.left' });
+					this.#rememberScopes(userId);
+				}
+				return;
+			}
+			case 'channel.changed':
+				this.#cacheScope(notice.channelId, { kind: 'community', id: notice.communityId });
+				this.#broadcast(
+					{ kind: 'community', id: notice.communityId },
+					{ t: 'directory.changed', communityId: notice.communityId, reason: notice.change === 'created' ? 'channel.created' : 'channel.updated' }
+				);
+				return;
+			case 'dm.created':
+				for (const userId of notice.userIds) {
+					for (const conn of this.#byUser.get(userId) ?? []) this.#subscribe(conn, { kind: 'dm', id: notice.channelId });
+					this.#toUser(userId, { t: 'directory.changed', communityId: null, reason: 'dm.created' });
+					this.#rememberScopes(userId);
+				}
+				return;
+			case 'sessions.revoked':
+				for (const sessionId of notice.sessionIds) {
+					for (const conn of [...(this.#bySession.get(sessionId) ?? [])]) conn.close(CloseCode.sessionRevoked, 'session revoked');
+				}
+				return;
+			case 'user.updated': {
+				const scopes = this.#userScopes.get(notice.userId);
+				if (!scopes) return;
+				for (const id of scopes.communities) {
+					this.#broadcast({ kind: 'community', id }, { t: 'directory.changed', communityId: id, reason: 'user.updated' });
+				}
+				return;
+			}
+		}
+	}
+
+	async #scopeOfChannel(channelId: string): Promise<Scope | null> {
+		const cached = this.#channelScope.get(channelId);
+		if (cached) return cached;
+		try {
+			const [row] = await this.#app.database.db
+				.select({ communityId: channels.communityId })
+				.from(channels)
+				.where(eq(channels.id, channelId));
+			if (!row) return null;
+			const scope: Scope = row.communityId ? { kind: 'community', id: row.communityId } : { kind: 'dm', id: channelId };
+			this.#cacheScope(channelId, scope);
+			return scope;
+		} catch (error) {
+			this.#app.log.warn({ err: safeError(error) }, 'channel lookup failed');
+			return null;
+		}
+	}
+
+	#cacheScope(channelId: string, scope: Scope) {
+		if (this.#channelScope.has(channelId)) return;
+		if (this.#channelScope.size >= CHANNEL_SCOPE_CACHE_MAX) this.#channelScope.delete(this.#channelScope.keys().next().value!);
+		this.#channelScope.set(channelId, scope);
+	}
+
+	// --- presence --------------------------------------------------------------------------------
+
+	#statusOf(userId: string): PresenceStatus {
+		const conns = this.#byUser.get(userId);
+		if (!conns || conns.size === 0) return 'offline';
+		for (const conn of conns) if (conn.status === 'online') return 'online';
+		return 'idle';
+	}
+
+	#rememberScopes(userId: string) {
+		const conns = this.#byUser.get(userId);
+		if (!conns || conns.size === 0) return;
+		const first = conns.values().next().value!;
+		this.#userScopes.set(userId, { communities: new Set(first.communities), dms: new Set(first.dms) });
+	}
+
+	#markPresence(userId: string) {
+		this.#presenceDirty.add(userId);
+		this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
+	}
+
+	#flushPresence() {
+		this.#presenceTimer = undefined;
+		const byScope = new Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>();
+		for (const userId of this.#presenceDirty) {
+			const scopes = this.#userScopes.get(userId);
+			if (!scopes) continue;
+			const entry = { userId, status: this.#statusOf(userId) };
+			for (const id of scopes.communities) pushScope(byScope, { kind: 'community', id }, entry);
+			for (const id of scopes.dms) pushScope(byScope, { kind: 'dm', id }, entry);
+			if (entry.status === 'offline') this.#userScopes.delete(userId);
+		}
+		this.#presenceDirty.clear();
+		for (const { scope, users } of byScope.values()) this.#broadcast(scope, { t: 'presence', users });
+	}
+
+	#sendPresenceSnapshot(conn: Connection, communityIds: Iterable<string> = conn.communities) {
+		const seen = new Map<string, PresenceStatus>();
+		const collect = (subs: Set<Connection> | undefined) => {
+			for (const other of subs ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
+		};
+		for (const id of communityIds) collect(this.#communitySubs.get(id));
+		if (communityIds === conn.communities) for (const id of conn.dms) collect(this.#dmSubs.get(id));
+		if (seen.size > 0) conn.send({ t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) });
+	}
+}
+
+function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
+	const set = map.get(key);
+	if (set) set.add(value);
+	else map.set(key, new Set([value]));
+}
+
+function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
+	const set = map.get(key);
+	if (!set) return;
+	set.delete(value);
+	if (set.size === 0) map.delete(key);
+}
+
+function pushScope(
+	byScope: Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>,
+	scope: Scope,
+	entry: { userId: string; status: PresenceStatus }
+) {
+	const key = `${scope.kind}:${scope.id}`;
+	const bucket = byScope.get(key);
+	if (bucket) bucket.users.push(entry);
+	else byScope.set(key, { scope, users: [entry] });
+}

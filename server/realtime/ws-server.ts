@@ -1,0 +1,168 @@
+// The /ws endpoint: upgrade checks (path, Origin, session cookie, connection caps), then per frame:
+// size limit (enforced by ws), rate limit, schema validation, dispatch to the frame's handler.
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { CloseCode, ErrorCode } from '#lib/shared/protocol/codes.ts';
+import { parseClientFrame, type ClientFrame } from '#lib/shared/protocol/frames.ts';
+import type { AppContext } from '#lib/server/context.ts';
+import { AppError } from '#lib/server/errors.ts';
+import { readCookie, sessionCookieName } from '#lib/server/auth/cookies.ts';
+import { clientIp } from '#lib/server/client-ip.ts';
+import { safeError } from '#lib/server/logger.ts';
+import { Connection } from './connection.ts';
+import { handlers, type HandlerContext } from './handlers.ts';
+import { Hub } from './hub.ts';
+
+export const WS_PATH = '/ws';
+
+export type RealtimeServer = { hub: Hub; close(): Promise<void> };
+
+export function attachRealtime(app: AppContext, server: Server): RealtimeServer {
+	const limits = app.config.limits;
+	const hub = new Hub(app);
+	const log = app.log.child({ component: 'realtime' });
+	const wss = new WebSocketServer({
+		noServer: true,
+		maxPayload: limits.wsMaxFrameBytes,
+		// Compression costs CPU and memory per socket, and compressing secrets alongside attacker
+		// data invites CRIME-style attacks; message payloads are (or will be) ciphertext anyway.
+		perMessageDeflate: false
+	});
+
+	const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
+		const url = request.url ?? '';
+		if (url !== WS_PATH && !url.startsWith(`${WS_PATH}?`)) return; // other upgrade handlers (Vite HMR) may take it
+		void upgrade(request, socket, head).catch((error) => {
+			log.error({ err: safeError(error) }, 'upgrade failed');
+			rejectUpgrade(socket, 500, 'Internal Server Error');
+		});
+	};
+
+	async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
+		if (app.state.shuttingDown) return rejectUpgrade(socket, 503, 'Service Unavailable');
+		// Cross-site WebSocket hijacking: browsers attach cookies to cross-origin upgrades, so the
+		// Origin must be one of ours.
+		const origin = request.headers.origin;
+		if (!origin || !app.origins.has(origin)) {
+			log.info({ origin: origin ?? null }, 'rejected /ws upgrade from a foreign origin');
+			return rejectUpgrade(socket, 403, 'Forbidden');
+		}
+		const ip = clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
+		const token = readCookie(request.headers.cookie, sessionCookieName(app.config));
+		const auth = token ? await app.services.accounts.validateSession(token) : null;
+
+		wss.handleUpgrade(request, socket, head, (ws) => {
+			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP
+			// upgrade reaches browser code only as an anonymous 1006).
+			if (!auth) return ws.close(CloseCode.unauthenticated, 'sign in required');
+			const refusal = hub.admissionCheck(ip, auth.user.id);
+			if (refusal) return ws.close(refusal.code, refusal.reason);
+			const id = crypto.randomUUID();
+			const conn = new Connection(
+				ws,
+				{ id, userId: auth.user.id, sessionId: auth.session.id, ip },
+				{
+					log: log.child({ conn: id, user: auth.user.id }),
+					ratePerSecond: limits.wsRatePerSecond,
+					rateBurst: limits.wsRateBurst,
+					maxBufferedBytes: limits.wsMaxBufferedBytes
+				}
+			);
+			serve(ws, conn);
+		});
+	}
+
+	const connOf = new WeakMap<WebSocket, Connection>();
+
+	function serve(ws: WebSocket, conn: Connection) {
+		connOf.set(ws, conn);
+		const ctx: HandlerContext = { app, hub, conn };
+		ws.on('pong', () => (conn.alive = true));
+		ws.on('message', (data: RawData, isBinary: boolean) => onFrame(ctx, data, isBinary));
+		ws.on('close', () => {
+			conn.closed = true;
+			hub.unregister(conn);
+		});
+		ws.on('error', (error) => conn.log.debug({ err: safeError(error) }, 'socket error'));
+		hub.register(conn).catch((error) => {
+			conn.log.error({ err: safeError(error) }, 'registering connection failed');
+			conn.close(CloseCode.internal, 'internal error');
+		});
+	}
+
+	function onFrame(ctx: HandlerContext, data: RawData, isBinary: boolean) {
+		const conn = ctx.conn;
+		if (isBinary) {
+			conn.sendError(undefined, ErrorCode.badFrame, 'binary frames are not supported');
+			return conn.strike();
+		}
+		const retryAfterMs = conn.bucket.take();
+		const parsed = parseClientFrame(rawToString(data));
+		if (!parsed.ok) {
+			// Never log the frame: it may hold a message body.
+			conn.sendError(undefined, ErrorCode.badFrame, parsed.error);
+			return conn.strike();
+		}
+		const frame = parsed.frame;
+		const requestId = 'id' in frame ? frame.id : undefined;
+		if (retryAfterMs > 0) {
+			conn.sendError(requestId, ErrorCode.rateLimited, 'Slow down: too many frames.', retryAfterMs);
+			return conn.strike();
+		}
+		void dispatch(ctx, frame, requestId);
+	}
+
+	async function dispatch(ctx: HandlerContext, frame: ClientFrame, requestId: string | undefined) {
+		try {
+			await (handlers[frame.t] as (ctx: HandlerContext, frame: ClientFrame) => Promise<void> | void)(ctx, frame);
+		} catch (error) {
+			if (error instanceof AppError) {
+				ctx.conn.sendError(requestId, error.code, error.message, error.retryAfterMs);
+			} else {
+				ctx.conn.log.error({ err: safeError(error), frame: frame.t }, 'frame handler failed');
+				ctx.conn.sendError(requestId, ErrorCode.internal, 'Something went wrong on the server. Retry in a moment.');
+			}
+		}
+	}
+
+	// Heartbeat: a connection that did not answer the previous ping is dead (laptop closed, network
+	// gone) and is dropped; the pings also keep idle sockets alive through proxies.
+	const heartbeat = setInterval(() => {
+		for (const ws of wss.clients) {
+			const conn = connOf.get(ws);
+			if (!conn) continue;
+			if (!conn.alive) {
+				conn.terminate();
+				continue;
+			}
+			conn.alive = false;
+			conn.ping();
+		}
+	}, limits.heartbeatMs);
+	heartbeat.unref();
+
+	server.on('upgrade', onUpgrade);
+	app.realtime = hub;
+
+	return {
+		hub,
+		async close() {
+			clearInterval(heartbeat);
+			server.off('upgrade', onUpgrade);
+			hub.shutdown();
+			await new Promise<void>((resolve) => wss.close(() => resolve()));
+		}
+	};
+}
+
+function rawToString(data: RawData): string {
+	if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+	if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+	return data.toString('utf8');
+}
+
+function rejectUpgrade(socket: Duplex, status: number, text: string) {
+	if (!socket.writable) return socket.destroy();
+	socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+}

@@ -1,0 +1,99 @@
+// Every environment variable the product reads, declared once. SvelteKit validates them when the
+// app starts; the companion server (server/config.ts) validates the same definitions. Document each
+// one in .env.example as well.
+import { defineEnvVars } from '@sveltejs/kit/env';
+import {
+	integer,
+	oneOf,
+	optionalString,
+	originList,
+	postgresUrl,
+	stringWithDefault
+} from './lib/server/config/env-schema.ts';
+
+export const variables = defineEnvVars({
+	APP_ENV: {
+		description: 'development or production. Production refuses unsafe configuration.',
+		schema: oneOf('APP_ENV', ['development', 'production', 'test'], 'development')
+	},
+	HOST: {
+		description: 'Interface to listen on.',
+		schema: stringWithDefault('127.0.0.1')
+	},
+	PORT: {
+		description: 'TCP port for HTTP and /ws (0 picks a free port).',
+		schema: integer('PORT', 3000, 0, 65535)
+	},
+	ORIGIN: {
+		description: 'Public origin users open, e.g. https://chat.example.com. Default http://localhost:PORT.',
+		schema: optionalString
+	},
+	ALLOWED_ORIGINS: {
+		description: 'Extra origins allowed to make state-changing requests and open /ws (comma separated).',
+		schema: originList('ALLOWED_ORIGINS')
+	},
+	DATABASE_URL: {
+		description: 'postgres:// URL. When unset, the embedded PGlite database in DATA_DIR is used.',
+		schema: postgresUrl
+	},
+	DATA_DIR: {
+		description: 'Folder of the embedded database (PGlite). memory:// keeps it in memory (tests only).',
+		schema: stringWithDefault('./data')
+	},
+	DATABASE_POOL_SIZE: {
+		description: 'Maximum PostgreSQL connections.',
+		schema: integer('DATABASE_POOL_SIZE', 10, 1, 200)
+	},
+	LOG_LEVEL: {
+		description: 'fatal, error, warn, info, debug or trace.',
+		schema: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
+	},
+	TRUSTED_PROXIES: {
+		description: 'Comma-separated IPs/CIDRs whose X-Forwarded-For is believed. Empty: none.',
+		schema: stringWithDefault('')
+	},
+	SESSION_TTL_DAYS: {
+		description: 'Session lifetime; extended while in use (sliding expiry).',
+		schema: integer('SESSION_TTL_DAYS', 30, 1, 365)
+	},
+	REGISTRATION_MODE: {
+		description: 'Initial registration mode for a new instance (open, invite_only, closed). Changed later in settings.',
+		schema: oneOf('REGISTRATION_MODE', ['open', 'invite_only', 'closed'], 'open')
+	},
+	MESSAGE_MAX_BYTES: {
+		description: 'Largest message payload accepted, in bytes (the payload is ciphertext once E2EE lands).',
+		schema: integer('MESSAGE_MAX_BYTES', 16384, 256, 1048576)
+	},
+	WS_MAX_FRAME_BYTES: {
+		description: 'Largest /ws frame accepted; larger frames close the socket with code 1009.',
+		schema: integer('WS_MAX_FRAME_BYTES', 65536, 1024, 4194304)
+	},
+	WS_RATE_PER_SECOND: {
+		description: 'Frames per second a /ws connection may send on average (token bucket refill).',
+		schema: integer('WS_RATE_PER_SECOND', 20, 1, 100000)
+	},
+	WS_RATE_BURST: {
+		description: 'Frames a /ws connection may send in a burst (token bucket size).',
+		schema: integer('WS_RATE_BURST', 60, 1, 100000)
+	},
+	WS_MAX_CONNECTIONS: {
+		description: 'Global cap on open /ws connections.',
+		schema: integer('WS_MAX_CONNECTIONS', 20000, 1, 1000000)
+	},
+	WS_MAX_CONNECTIONS_PER_IP: {
+		description: 'Cap on open /ws connections from one client IP.',
+		schema: integer('WS_MAX_CONNECTIONS_PER_IP', 64, 1, 1000000)
+	},
+	WS_MAX_CONNECTIONS_PER_USER: {
+		description: 'Cap on open /ws connections of one account (tabs and devices).',
+		schema: integer('WS_MAX_CONNECTIONS_PER_USER', 32, 1, 100000)
+	},
+	WS_HEARTBEAT_SECONDS: {
+		description: 'Ping interval; a connection missing two pings is closed. Keep below proxy idle timeouts.',
+		schema: integer('WS_HEARTBEAT_SECONDS', 25, 2, 600)
+	},
+	WS_MAX_BUFFERED_BYTES: {
+		description: 'Outgoing bytes queued for one slow client before it is disconnected (it resumes on reconnect).',
+		schema: integer('WS_MAX_BUFFERED_BYTES', 4194304, 65536, 268435456)
+	}
+});

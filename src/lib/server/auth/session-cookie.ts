@@ -1,0 +1,29 @@
+// Writing the session and CSRF cookies from SvelteKit requests.
+import type { Cookies } from '@sveltejs/kit';
+import type { Config } from '../config/config.ts';
+import { cookiesAreSecure, csrfCookieName, sessionCookieName } from './cookies.ts';
+
+export function setSessionCookie(cookies: Cookies, config: Config, token: string, expiresAt: Date): void {
+	cookies.set(sessionCookieName(config), token, {
+		path: '/',
+		httpOnly: true,
+		// Lax: the cookie rides along when a person follows a link to the app (invite links), but not
+		// on cross-site POSTs; the Origin check and CSRF token cover the rest.
+		sameSite: 'lax',
+		secure: cookiesAreSecure(config),
+		expires: expiresAt
+	});
+}
+
+export function clearSessionCookie(cookies: Cookies, config: Config): void {
+	cookies.delete(sessionCookieName(config), { path: '/', secure: cookiesAreSecure(config) });
+}
+
+export function setCsrfCookie(cookies: Cookies, config: Config, token: string): void {
+	cookies.set(csrfCookieName(config), token, {
+		path: '/',
+		httpOnly: true,
+		sameSite: 'strict',
+		secure: cookiesAreSecure(config)
+	});
+}

@@ -1,0 +1,149 @@
+// Turns the environment into one validated, typed configuration object. The variable definitions
+// live in src/env.ts (shared with SvelteKit); this module adds what is derived from them and the
+// rules that need several variables at once.
+import { BlockList, isIP } from 'node:net';
+import { variables } from '../../../env.ts';
+import type { DatabaseConfig } from '../db/open.ts';
+import { parseOrigin } from './env-schema.ts';
+
+type Variables = typeof variables;
+// The parsed type of each variable: what its schema outputs.
+type OutputOf<S> = S extends { '~standard': { types?: { output: infer O } } } ? O : never;
+type Values = { [K in keyof Variables]: OutputOf<Variables[K]['schema']> };
+
+export type Config = {
+	env: 'development' | 'production' | 'test';
+	host: string;
+	port: number;
+	/** Public origin; when PORT is 0 it is completed once the server listens. */
+	origin: string | undefined;
+	extraOrigins: string[];
+	database: DatabaseConfig;
+	logLevel: string;
+	trustedProxies: BlockList;
+	hasTrustedProxies: boolean;
+	sessionTtlMs: number;
+	registrationModeDefault: 'open' | 'invite_only' | 'closed';
+	limits: {
+		messageMaxBytes: number;
+		wsMaxFrameBytes: number;
+		wsRatePerSecond: number;
+		wsRateBurst: number;
+		wsMaxConnections: number;
+		wsMaxConnectionsPerIp: number;
+		wsMaxConnectionsPerUser: number;
+		heartbeatMs: number;
+		wsMaxBufferedBytes: number;
+	};
+};
+
+export class ConfigError extends Error {
+	readonly problems: string[];
+	constructor(problems: string[]) {
+		super(`Invalid configuration:\n  - ${problems.join('\n  - ')}`);
+		this.name = 'ConfigError';
+		this.problems = problems;
+	}
+}
+
+function parseVariables(env: Record<string, string | undefined>): { values: Values; problems: string[] } {
+	const values: Record<string, unknown> = {};
+	const problems: string[] = [];
+	for (const [name, definition] of Object.entries(variables)) {
+		const result = definition.schema['~standard'].validate(env[name]);
+		if (result instanceof Promise) throw new Error(`${name}: asynchronous validators are not supported`);
+		if (result.issues) problems.push(`${name}: ${result.issues.map((issue) => issue.message).join('; ')}`);
+		else values[name] = result.value;
+	}
+	return { values: values as Values, problems };
+}
+
+function parseProxyList(raw: string, problems: string[]): BlockList {
+	const list = new BlockList();
+	for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+		const [address, prefix] = item.split('/');
+		const family = isIP(address ?? '');
+		if (!address || family === 0) {
+			problems.push(`TRUSTED_PROXIES: "${item}" is not an IP address or CIDR`);
+			continue;
+		}
+		const type = family === 6 ? 'ipv6' : 'ipv4';
+		if (prefix === undefined) list.addAddress(address, type);
+		else {
+			const bits = Number(prefix);
+			if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
+				problems.push(`TRUSTED_PROXIES: "${item}" has an invalid prefix length`);
+				continue;
+			}
+			list.addSubnet(address, bits, type);
+		}
+	}
+	return list;
+}
+
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+	const { values, problems } = parseVariables(env);
+	if (problems.length) throw new ConfigError(problems);
+
+	let origin: string | undefined;
+	if (values.ORIGIN) {
+		try {
+			origin = parseOrigin('ORIGIN', values.ORIGIN);
+		} catch (error) {
+			problems.push((error as Error).message);
+		}
+	} else if (values.PORT !== 0) {
+		origin = `http://localhost:${values.PORT}`;
+	}
+
+	const database: DatabaseConfig = values.DATABASE_URL
+		? { kind: 'postgres', url: values.DATABASE_URL, poolSize: values.DATABASE_POOL_SIZE }
+		: { kind: 'pglite', dataDir: values.DATA_DIR };
+
+	const trustedProxies = parseProxyList(values.TRUSTED_PROXIES, problems);
+
+	// Production refuses what is only acceptable on a developer's machine.
+	if (values.APP_ENV === 'production') {
+		if (database.kind === 'pglite') {
+			problems.push('APP_ENV=production needs DATABASE_URL (PostgreSQL); the embedded database is for trying Hearth out');
+		}
+		if (!values.ORIGIN) problems.push('APP_ENV=production needs ORIGIN, the public https:// address users open');
+		else if (origin && !origin.startsWith('https://')) {
+			problems.push('APP_ENV=production needs an https:// ORIGIN (session cookies are Secure)');
+		}
+	}
+	if (database.kind === 'pglite' && database.dataDir.startsWith('memory://') && values.APP_ENV !== 'test') {
+		problems.push('DATA_DIR=memory:// loses every message on restart; it is only allowed with APP_ENV=test');
+	}
+	if (problems.length) throw new ConfigError(problems);
+
+	return {
+		env: values.APP_ENV,
+		host: values.HOST,
+		port: values.PORT,
+		origin,
+		extraOrigins: values.ALLOWED_ORIGINS,
+		database,
+		logLevel: values.LOG_LEVEL,
+		trustedProxies,
+		hasTrustedProxies: values.TRUSTED_PROXIES.trim() !== '',
+		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,
+		registrationModeDefault: values.REGISTRATION_MODE,
+		limits: {
+			messageMaxBytes: values.MESSAGE_MAX_BYTES,
+			wsMaxFrameBytes: values.WS_MAX_FRAME_BYTES,
+			wsRatePerSecond: values.WS_RATE_PER_SECOND,
+			wsRateBurst: values.WS_RATE_BURST,
+			wsMaxConnections: values.WS_MAX_CONNECTIONS,
+			wsMaxConnectionsPerIp: values.WS_MAX_CONNECTIONS_PER_IP,
+			wsMaxConnectionsPerUser: values.WS_MAX_CONNECTIONS_PER_USER,
+			heartbeatMs: values.WS_HEARTBEAT_SECONDS * 1000,
+			wsMaxBufferedBytes: values.WS_MAX_BUFFERED_BYTES
+		}
+	};
+}
+
+/** Every origin allowed to make state-changing requests and open /ws. */
+export function allowedOrigins(config: Config): Set<string> {
+	return new Set([...(config.origin ? [config.origin] : []), ...config.extraOrigins]);
+}

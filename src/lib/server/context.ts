@@ -1,0 +1,87 @@
+// Builds everything the server needs from the configuration: database (migrated), event bus,
+// group-commit writer and the domain services. Created once per process by server/main.ts.
+import type { Config } from './config/config.ts';
+import { openDatabase, type DatabaseHandle } from './db/open.ts';
+import { LocalEventBus, type EventBus } from './events/bus.ts';
+import { safeError, type Logger } from './logger.ts';
+import { Accounts } from './services/accounts.ts';
+import { Channels } from './services/channels.ts';
+import { Communities } from './services/communities.ts';
+import { EventWriter } from './services/event-writer.ts';
+import { Instance } from './services/instance.ts';
+import { Invites } from './services/invites.ts';
+import { Messages } from './services/messages.ts';
+
+export type Services = {
+	accounts: Accounts;
+	instance: Instance;
+	communities: Communities;
+	channels: Channels;
+	messages: Messages;
+	invites: Invites;
+};
+
+/** What the realtime hub reports about itself (health, readiness, metrics). */
+export type RealtimeStatus = {
+	connections(): number;
+	onlineUsers(): number;
+};
+
+export type AppContext = {
+	config: Config;
+	log: Logger;
+	version: string;
+	startedAt: Date;
+	database: DatabaseHandle;
+	bus: EventBus;
+	writer: EventWriter;
+	services: Services;
+	/** Set once the HTTP server is up; false while shutting down (readiness). */
+	state: { ready: boolean; shuttingDown: boolean };
+	realtime: RealtimeStatus | null;
+	/** The allowed origins, completed with the real port once listening. */
+	origins: Set<string>;
+};
+
+export async function createAppContext(options: {
+	config: Config;
+	log: Logger;
+	version: string;
+	migrationsFolder: string;
+}): Promise<AppContext> {
+	const { config, log } = options;
+	const database = await openDatabase(config.database, options.migrationsFolder);
+	const db = database.db;
+	const bus = new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
+	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }));
+
+	// Services refer to each other lazily (through these getters) to avoid construction cycles.
+	const services = {} as Services;
+	services.instance = new Instance({ db });
+	services.channels = new Channels({ db, bus });
+	services.communities = new Communities({ db, bus, writer, channels: () => services.channels });
+	services.invites = new Invites({ db, communities: () => services.communities });
+	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: config.limits.messageMaxBytes });
+	services.accounts = new Accounts({
+		db,
+		bus,
+		sessionTtlMs: config.sessionTtlMs,
+		invites: () => services.invites,
+		communities: () => services.communities
+	});
+	await services.instance.ensureDefaults(config.registrationModeDefault);
+
+	return {
+		config,
+		log,
+		version: options.version,
+		startedAt: new Date(),
+		database,
+		bus,
+		writer,
+		services,
+		state: { ready: false, shuttingDown: false },
+		realtime: null,
+		origins: new Set()
+	};
+}

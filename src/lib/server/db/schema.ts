@@ -1,0 +1,247 @@
+// The database schema, shared by PGlite and PostgreSQL. Migrations in drizzle/ are generated from
+// this file with `npm run db:generate` and applied at start-up.
+//
+// Message bodies are opaque: `messages.payload` is whatever the client sent (ciphertext once
+// end-to-end encryption lands). The server reads only routing metadata: channel, author, reply
+// target, sequence number, timestamps.
+import { sql } from 'drizzle-orm';
+import {
+	bigint,
+	check,
+	index,
+	integer,
+	jsonb,
+	pgTable,
+	primaryKey,
+	text,
+	timestamp,
+	uniqueIndex,
+	uuid
+} from 'drizzle-orm/pg-core';
+
+const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
+
+export const users = pgTable(
+	'users',
+	{
+		id: uuid('id').primaryKey(),
+		/** Lower-case login name, unique. */
+		username: text('username').notNull(),
+		displayName: text('display_name').notNull(),
+		passwordHash: text('password_hash').notNull(),
+		instanceRole: text('instance_role', { enum: ['owner', 'admin', 'member'] })
+			.notNull()
+			.default('member'),
+		createdAt: createdAt(),
+		disabledAt: timestamp('disabled_at', { withTimezone: true })
+	},
+	(t) => [uniqueIndex('users_username_key').on(t.username)]
+);
+
+export const sessions = pgTable(
+	'sessions',
+	{
+		/** Hex SHA-256 of the session token; the token itself is never stored. */
+		id: text('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		createdAt: createdAt(),
+		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+		lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+		userAgent: text('user_agent').notNull().default(''),
+		ipAddress: text('ip_address').notNull().default('')
+	},
+	(t) => [index('sessions_user_id_idx').on(t.userId)]
+);
+
+/** One row (id = 1) of instance-wide settings that admins change at run time. */
+export const instanceSettings = pgTable(
+	'instance_settings',
+	{
+		id: integer('id').primaryKey().default(1),
+		registrationMode: text('registration_mode', { enum: ['open', 'invite_only', 'closed'] })
+			.notNull()
+			.default('open'),
+		instanceName: text('instance_name').notNull().default('Hearth'),
+		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
+);
+
+export const communities = pgTable('communities', {
+	id: uuid('id').primaryKey(),
+	name: text('name').notNull(),
+	description: text('description').notNull().default(''),
+	ownerId: uuid('owner_id')
+		.notNull()
+		.references(() => users.id),
+	/** Channel that receives "joined" / "left" system events. */
+	systemChannelId: uuid('system_channel_id'),
+	createdAt: createdAt()
+});
+
+export const communityMembers = pgTable(
+	'community_members',
+	{
+		communityId: uuid('community_id')
+			.notNull()
+			.references(() => communities.id, { onDelete: 'cascade' }),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		role: text('role', { enum: ['owner', 'admin', 'member'] })
+			.notNull()
+			.default('member'),
+		joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [
+		primaryKey({ columns: [t.communityId, t.userId] }),
+		index('community_members_user_idx').on(t.userId)
+	]
+);
+
+export const channels = pgTable(
+	'channels',
+	{
+		id: uuid('id').primaryKey(),
+		/** Null for direct-message channels. */
+		communityId: uuid('community_id').references(() => communities.id, { onDelete: 'cascade' }),
+		kind: text('kind', { enum: ['text', 'dm'] }).notNull(),
+		name: text('name').notNull().default(''),
+		topic: text('topic').notNull().default(''),
+		position: integer('position').notNull().default(0),
+		/** For DMs: "<smaller user id>:<larger user id>", so a pair has at most one DM channel. */
+		dmKey: text('dm_key'),
+		/** Highest sequence number handed out in this channel; the next event gets last_seq + 1. */
+		lastSeq: bigint('last_seq', { mode: 'number' }).notNull().default(0),
+		createdAt: createdAt()
+	},
+	(t) => [
+		index('channels_community_idx').on(t.communityId),
+		uniqueIndex('channels_dm_key_key').on(t.dmKey)
+	]
+);
+
+/** Participants of direct-message channels (community channels take their members from the community). */
+export const dmParticipants = pgTable(
+	'dm_participants',
+	{
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' })
+	},
+	(t) => [primaryKey({ columns: [t.channelId, t.userId] }), index('dm_participants_user_idx').on(t.userId)]
+);
+
+export const messages = pgTable(
+	'messages',
+	{
+		id: uuid('id').primaryKey(),
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		/** Sequence number of the event that created the message; orders history. */
+		seq: bigint('seq', { mode: 'number' }).notNull(),
+		authorId: uuid('author_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		/** Idempotency key chosen by the sending client: a retry never creates a second message. */
+		clientId: text('client_id').notNull(),
+		/** Opaque body (ciphertext with E2EE). Emptied when the message is deleted. */
+		payload: text('payload').notNull(),
+		replyToId: uuid('reply_to_id'),
+		createdAt: createdAt(),
+		editedAt: timestamp('edited_at', { withTimezone: true }),
+		deletedAt: timestamp('deleted_at', { withTimezone: true })
+	},
+	(t) => [
+		uniqueIndex('messages_channel_seq_key').on(t.channelId, t.seq),
+		uniqueIndex('messages_author_client_key').on(t.authorId, t.clientId)
+	]
+);
+
+export const reactions = pgTable(
+	'reactions',
+	{
+		messageId: uuid('message_id')
+			.notNull()
+			.references(() => messages.id, { onDelete: 'cascade' }),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		/** Opaque reaction key (the emoji today; a keyed digest once reactions are encrypted). */
+		key: text('key').notNull(),
+		createdAt: createdAt()
+	},
+	(t) => [primaryKey({ columns: [t.messageId, t.userId, t.key] })]
+);
+
+/**
+ * The per-channel event log behind resume: every persisted change gets the next gap-free sequence
+ * number of its channel. Bodies are not copied here; resume reads the current message row, so an
+ * edit or delete also scrubs what replays would show.
+ */
+export const channelEvents = pgTable(
+	'channel_events',
+	{
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		seq: bigint('seq', { mode: 'number' }).notNull(),
+		type: text('type', {
+			enum: [
+				'message.created',
+				'message.edited',
+				'message.deleted',
+				'reaction.added',
+				'reaction.removed',
+				'member.joined',
+				'member.left'
+			]
+		}).notNull(),
+		messageId: uuid('message_id'),
+		actorId: uuid('actor_id'),
+		/** Small non-secret metadata (reaction key, member name); never message bodies. */
+		data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+		createdAt: createdAt()
+	},
+	(t) => [primaryKey({ columns: [t.channelId, t.seq] })]
+);
+
+export const readStates = pgTable(
+	'read_states',
+	{
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0),
+		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.channelId] })]
+);
+
+/** Invite codes: instance invites (community_id null) admit sign-ups; community invites also join. */
+export const invites = pgTable(
+	'invites',
+	{
+		code: text('code').primaryKey(),
+		communityId: uuid('community_id').references(() => communities.id, { onDelete: 'cascade' }),
+		createdBy: uuid('created_by')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		/** Null: unlimited. */
+		maxUses: integer('max_uses'),
+		uses: integer('uses').notNull().default(0),
+		expiresAt: timestamp('expires_at', { withTimezone: true }),
+		revokedAt: timestamp('revoked_at', { withTimezone: true }),
+		createdAt: createdAt()
+	},
+	(t) => [index('invites_community_idx').on(t.communityId)]
+);

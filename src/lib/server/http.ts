@@ -1,0 +1,78 @@
+// Helpers that make each +server.ts read as: auth → parse → service → response.
+import type { RequestEvent } from '@sveltejs/kit';
+import * as v from 'valibot';
+import type { ApiErrorBody, Me } from '#lib/shared/api-types.ts';
+import { firstIssue } from '#lib/shared/validation.ts';
+import { AppError, invalid, notFound, payloadTooLarge, unauthenticated } from './errors.ts';
+import { safeError } from './logger.ts';
+
+// JSON bodies of this API are small (messages have their own, configurable limit).
+const JSON_BODY_MAX_BYTES = 256 * 1024;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
+	return new Response(JSON.stringify(data), {
+		status,
+		headers: { 'content-type': 'application/json; charset=utf-8', 'cache-control': 'no-store', ...headers }
+	});
+}
+
+export function errorResponse(status: number, code: string, message: string, retryAfterMs?: number): Response {
+	const body: ApiErrorBody = { error: { code, message } };
+	const headers: Record<string, string> = {};
+	if (retryAfterMs !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfterMs / 1000)));
+	return json(body, status, headers);
+}
+
+/** Wraps a handler: domain errors become JSON error bodies; anything else is logged and a 500. */
+export function endpoint<E extends RequestEvent>(handler: (event: E) => Promise<Response>) {
+	return async (event: E): Promise<Response> => {
+		try {
+			return await handler(event);
+		} catch (error) {
+			if (error instanceof AppError) return errorResponse(error.status, error.code, error.message, error.retryAfterMs);
+			event.locals.app.log.error({ err: safeError(error), requestId: event.locals.requestId, route: event.route.id }, 'request failed');
+			return errorResponse(500, 'internal', 'Something went wrong on the server.');
+		}
+	};
+}
+
+export function requireUser(event: RequestEvent): Me {
+	if (!event.locals.user) throw unauthenticated();
+	return event.locals.user;
+}
+
+/** A route parameter that must be a UUID; anything else is simply not found. */
+export function idParam(event: RequestEvent, name: string, what = 'That'): string {
+	const value = event.params[name as keyof typeof event.params] as string | undefined;
+	if (!value || !UUID.test(value)) throw notFound(what);
+	return value.toLowerCase();
+}
+
+export async function readBody<S extends v.GenericSchema>(event: RequestEvent, schema: S): Promise<v.InferOutput<S>> {
+	const type = event.request.headers.get('content-type') ?? '';
+	if (!type.toLowerCase().startsWith('application/json')) throw invalid('Send the request body as application/json.');
+	const length = Number(event.request.headers.get('content-length') ?? '0');
+	if (length > JSON_BODY_MAX_BYTES) throw payloadTooLarge('The request body is too large.');
+	const text = await event.request.text();
+	if (Buffer.byteLength(text) > JSON_BODY_MAX_BYTES) throw payloadTooLarge('The request body is too large.');
+	let data: unknown;
+	try {
+		data = JSON.parse(text);
+	} catch {
+		throw invalid('The request body is not valid JSON.');
+	}
+	const result = v.safeParse(schema, data);
+	if (!result.success) throw invalid(firstIssue(result.issues));
+	return result.output;
+}
+
+/** An integer query parameter within bounds, or undefined when absent. */
+export function intQuery(event: RequestEvent, name: string, min: number, max: number): number | undefined {
+	const raw = event.url.searchParams.get(name);
+	if (raw === null || raw === '') return undefined;
+	if (!/^\d+$/.test(raw)) throw invalid(`${name} must be a whole number.`);
+	const value = Number(raw);
+	if (value < min || value > max) throw invalid(`${name} must be between ${min} and ${max}.`);
+	return value;
+}

@@ -1,0 +1,247 @@
+// Accounts and sessions: sign-up (with registration modes and invites), sign-in (throttled),
+// session validation with sliding expiry, listing and revoking sessions, password changes.
+import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import type { Me, SessionView } from '#lib/shared/api-types.ts';
+import type { Database } from '../db/open.ts';
+import { instanceSettings, sessions, users } from '../db/schema.ts';
+import type { EventBus } from '../events/bus.ts';
+import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
+import { hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/password.ts';
+import { SignInThrottle, WindowLimiter } from '../auth/throttle.ts';
+import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
+import type { Invites } from './invites.ts';
+import type { Communities } from './communities.ts';
+
+export type SessionUser = Me;
+export type SessionRecord = typeof sessions.$inferSelect;
+export type RequestMeta = { ip: string; userAgent: string };
+export type IssuedSession = { token: string; expiresAt: Date; sessionId: string };
+
+// lastSeenAt is written at most this often per session, so validating a session is a read, not a write.
+const LAST_SEEN_RESOLUTION_MS = 5 * 60_000;
+const USER_AGENT_MAX = 300;
+
+export function toMe(row: typeof users.$inferSelect): Me {
+	return {
+		id: row.id,
+		username: row.username,
+		displayName: row.displayName,
+		instanceRole: row.instanceRole,
+		createdAt: row.createdAt.toISOString()
+	};
+}
+
+export class Accounts {
+	readonly throttle: SignInThrottle;
+	// Account creation per IP: generous for a household behind one NAT, tight for a script.
+	readonly signUpLimiter = new WindowLimiter(20, 60 * 60_000);
+	#db: Database;
+	#bus: EventBus;
+	#sessionTtlMs: number;
+	#invites: () => Invites;
+	#communities: () => Communities;
+
+	constructor(deps: {
+		db: Database;
+		bus: EventBus;
+		sessionTtlMs: number;
+		throttle?: SignInThrottle;
+		invites: () => Invites;
+		communities: () => Communities;
+	}) {
+		this.#db = deps.db;
+		this.#bus = deps.bus;
+		this.#sessionTtlMs = deps.sessionTtlMs;
+		this.throttle = deps.throttle ?? new SignInThrottle();
+		this.#invites = deps.invites;
+		this.#communities = deps.communities;
+	}
+
+	async signUp(
+		input: { username: string; password: string; displayName?: string; inviteCode?: string },
+		meta: RequestMeta
+	): Promise<{ user: Me; session: IssuedSession; joinedCommunityId: string | null }> {
+		const wait = this.signUpLimiter.hit(meta.ip);
+		if (wait > 0) throw rateLimited(wait, 'Too many accounts created from this address. Try again later.');
+		// Hash outside the transaction: it is slow on purpose and must not hold the lock.
+		const passwordHash = await hashPassword(input.password);
+		const userId = crypto.randomUUID();
+
+		const { user, communityId } = await this.#db.transaction(async (tx) => {
+			// Serialises sign-ups, so exactly one account becomes the owner of a new instance.
+			const [settings] = await tx.select().from(instanceSettings).where(eq(instanceSettings.id, 1)).for('update');
+			if (!settings) throw new Error('instance settings row missing');
+			const [anyone] = await tx.select({ id: users.id }).from(users).limit(1);
+			const isFirst = !anyone;
+
+			let communityId: string | null = null;
+			if (!isFirst) {
+				if (settings.registrationMode === 'closed') throw forbidden('Registration is closed on this server.');
+				if (input.inviteCode) {
+					const invite = await this.#invites().consumeForSignUp(tx, input.inviteCode);
+					communityId = invite.communityId;
+				} else if (settings.registrationMode === 'invite_only') {
+					throw forbidden('This server is invite-only: you need an invite code to sign up.');
+				}
+			}
+
+			const [taken] = await tx.select({ id: users.id }).from(users).where(eq(users.username, input.username));
+			if (taken) throw conflict('That username is taken.');
+			const [user] = await tx
+				.insert(users)
+				.values({
+					id: userId,
+					username: input.username,
+					displayName: input.displayName?.trim() || input.username,
+					passwordHash,
+					instanceRole: isFirst ? 'owner' : 'member'
+				})
+				.returning();
+			return { user: user!, communityId };
+		});
+
+		const session = await this.#createSession(user.id, meta);
+		if (communityId) await this.#communities().join(user.id, communityId);
+		return { user: toMe(user), session, joinedCommunityId: communityId };
+	}
+
+	async signIn(input: { username: string; password: string }, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession }> {
+		const wait = this.throttle.retryAfter(meta.ip, input.username);
+		if (wait > 0) throw rateLimited(wait, 'Too many failed sign-in attempts. Wait a moment and try again.');
+		const [row] = await this.#db.select().from(users).where(eq(users.username, input.username));
+		if (!row) {
+			await verifyAgainstDummy(input.password);
+			this.throttle.recordFailure(meta.ip, input.username);
+			throw unauthenticated('Incorrect username or password.');
+		}
+		if (!(await verifyPassword(row.passwordHash, input.password))) {
+			this.throttle.recordFailure(meta.ip, input.username);
+			throw unauthenticated('Incorrect username or password.');
+		}
+		if (row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
+		this.throttle.recordSuccess(meta.ip, input.username);
+		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
+	}
+
+	async #createSession(userId: string, meta: RequestMeta): Promise<IssuedSession> {
+		const token = generateToken();
+		const sessionId = sessionIdFromToken(token);
+		const expiresAt = new Date(Date.now() + this.#sessionTtlMs);
+		await this.#db.insert(sessions).values({
+			id: sessionId,
+			userId,
+			expiresAt,
+			userAgent: meta.userAgent.slice(0, USER_AGENT_MAX),
+			ipAddress: meta.ip
+		});
+		return { token, expiresAt, sessionId };
+	}
+
+	/**
+	 * Resolves a session token. Sessions past half their lifetime are extended (sliding expiry);
+	 * `renewed` tells the caller to re-send the cookie with the new expiry.
+	 */
+	async validateSession(token: string): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
+		if (!/^[a-z2-7]{32}$/.test(token)) return null;
+		const sessionId = sessionIdFromToken(token);
+		const [row] = await this.#db
+			.select({ session: sessions, user: users })
+			.from(sessions)
+			.innerJoin(users, eq(users.id, sessions.userId))
+			.where(eq(sessions.id, sessionId));
+		if (!row) return null;
+		const now = Date.now();
+		if (now >= row.session.expiresAt.getTime() || row.user.disabledAt) {
+			await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
+			return null;
+		}
+		const session = row.session;
+		let renewed = false;
+		const patch: Partial<SessionRecord> = {};
+		if (now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
+			patch.expiresAt = new Date(now + this.#sessionTtlMs);
+			renewed = true;
+		}
+		if (now - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) patch.lastSeenAt = new Date(now);
+		if (Object.keys(patch).length > 0) {
+			await this.#db.update(sessions).set(patch).where(eq(sessions.id, sessionId));
+			Object.assign(session, patch);
+		}
+		return { user: toMe(row.user), session, renewed };
+	}
+
+	async signOut(sessionId: string): Promise<void> {
+		await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
+		this.#bus.publish([{ type: 'sessions.revoked', sessionIds: [sessionId] }]);
+	}
+
+	async listSessions(userId: string, currentSessionId: string): Promise<SessionView[]> {
+		const rows = await this.#db.select().from(sessions).where(eq(sessions.userId, userId)).orderBy(asc(sessions.createdAt));
+		return rows
+			.filter((row) => row.expiresAt.getTime() > Date.now())
+			.map((row) => ({
+				id: row.id,
+				current: row.id === currentSessionId,
+				createdAt: row.createdAt.toISOString(),
+				lastSeenAt: row.lastSeenAt.toISOString(),
+				expiresAt: row.expiresAt.toISOString(),
+				userAgent: row.userAgent,
+				ipAddress: row.ipAddress
+			}));
+	}
+
+	/** Revokes one of the caller's own sessions. Another user's session answers like a missing one. */
+	async revokeSession(userId: string, sessionId: string): Promise<boolean> {
+		const deleted = await this.#db
+			.delete(sessions)
+			.where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)))
+			.returning({ id: sessions.id });
+		if (deleted.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: deleted.map((d) => d.id) }]);
+		return deleted.length > 0;
+	}
+
+	async revokeOtherSessions(userId: string, currentSessionId: string): Promise<number> {
+		const deleted = await this.#db
+			.delete(sessions)
+			.where(and(eq(sessions.userId, userId), ne(sessions.id, currentSessionId)))
+			.returning({ id: sessions.id });
+		if (deleted.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: deleted.map((d) => d.id) }]);
+		return deleted.length;
+	}
+
+	/** Changes the password, revokes every session of the account, and issues a new one for this device. */
+	async changePassword(userId: string, currentPassword: string, newPassword: string, meta: RequestMeta): Promise<IssuedSession> {
+		const [row] = await this.#db.select().from(users).where(eq(users.id, userId));
+		if (!row) throw unauthenticated();
+		const wait = this.throttle.retryAfter(meta.ip, row.username);
+		if (wait > 0) throw rateLimited(wait);
+		if (!(await verifyPassword(row.passwordHash, currentPassword))) {
+			this.throttle.recordFailure(meta.ip, row.username);
+			throw invalid('Your current password is not correct.');
+		}
+		if (currentPassword === newPassword) throw invalid('Choose a new password that differs from the current one.');
+		const passwordHash = await hashPassword(newPassword);
+		const revoked = await this.#db.transaction(async (tx) => {
+			await tx.update(users).set({ passwordHash }).where(eq(users.id, userId));
+			return tx.delete(sessions).where(eq(sessions.userId, userId)).returning({ id: sessions.id });
+		});
+		this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revoked.map((r) => r.id) }]);
+		return this.#createSession(userId, meta);
+	}
+
+	async updateProfile(userId: string, input: { displayName: string }): Promise<Me> {
+		const [row] = await this.#db
+			.update(users)
+			.set({ displayName: input.displayName })
+			.where(eq(users.id, userId))
+			.returning();
+		if (!row) throw unauthenticated();
+		this.#bus.publish([{ type: 'user.updated', userId }]);
+		return toMe(row);
+	}
+
+	async userCount(): Promise<number> {
+		const [row] = await this.#db.select({ count: sql<number>`count(*)::int` }).from(users);
+		return row?.count ?? 0;
+	}
+}

@@ -1,0 +1,190 @@
+// The per-channel event log. Every persisted change in a channel gets the next sequence number of
+// that channel: the channel row is locked (SELECT ... FOR UPDATE) for the rest of the transaction,
+// so concurrent writers queue behind each other and a rolled-back transaction gives its numbers
+// back. The result is gap-free and monotonically increasing per channel.
+import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
+import { channelEvents, channels, messages, reactions, users } from '../db/schema.ts';
+import type { Executor, Transaction } from '../db/open.ts';
+import { notFound } from '../errors.ts';
+
+export type EventDraft =
+	| { type: 'message.created'; actorId: string; messageId: string }
+	| { type: 'message.edited'; actorId: string; messageId: string }
+	| { type: 'message.deleted'; actorId: string; messageId: string }
+	| { type: 'reaction.added' | 'reaction.removed'; actorId: string; messageId: string; key: string }
+	| { type: 'member.joined' | 'member.left'; actorId: string | null; userId: string };
+
+export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'dm' };
+
+/** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
+export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {
+	if (channelIds.length === 0) return new Map();
+	const rows = await tx
+		.select({ id: channels.id, lastSeq: channels.lastSeq, communityId: channels.communityId, kind: channels.kind })
+		.from(channels)
+		.where(inArray(channels.id, [...new Set(channelIds)]))
+		.orderBy(asc(channels.id))
+		.for('update');
+	return new Map(rows.map((row) => [row.id, row]));
+}
+
+export type StoredEventRow = typeof channelEvents.$inferInsert;
+
+/** Turns drafts into rows with consecutive sequence numbers after `channel.lastSeq` and advances it. */
+export function numberEvents(channel: LockedChannel, drafts: EventDraft[], now: Date): StoredEventRow[] {
+	return drafts.map((draft) => {
+		channel.lastSeq += 1;
+		const data: Record<string, unknown> = {};
+		let messageId: string | null = null;
+		if ('messageId' in draft) messageId = draft.messageId;
+		if ('key' in draft) data.key = draft.key;
+		if ('userId' in draft) data.userId = draft.userId;
+		return {
+			channelId: channel.id,
+			seq: channel.lastSeq,
+			type: draft.type,
+			messageId,
+			actorId: draft.actorId,
+			data,
+			createdAt: now
+		};
+	});
+}
+
+/** Writes numbered events and the channels' new last_seq. */
+export async function storeEvents(tx: Transaction, lockedChannels: Iterable<LockedChannel>, rows: StoredEventRow[]) {
+	if (rows.length === 0) return;
+	const touched = new Set(rows.map((row) => row.channelId));
+	for (const channel of lockedChannels) {
+		if (!touched.has(channel.id)) continue;
+		await tx.update(channels).set({ lastSeq: channel.lastSeq }).where(eq(channels.id, channel.id));
+	}
+	await tx.insert(channelEvents).values(rows);
+}
+
+/** Appends events to one channel inside the caller's transaction. */
+export async function appendEvents(tx: Transaction, channelId: string, drafts: EventDraft[], now = new Date()) {
+	const locked = await lockChannels(tx, [channelId]);
+	const channel = locked.get(channelId);
+	if (!channel) throw notFound('Channel');
+	const rows = numberEvents(channel, drafts, now);
+	await storeEvents(tx, [channel], rows);
+	return { channel, rows };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reading events back (resume) and turning rows into wire events
+// ---------------------------------------------------------------------------------------------
+
+type MessageRow = typeof messages.$inferSelect;
+
+export function toMessageView(row: MessageRow, reactionRows: { key: string; userId: string }[] = []): MessageView {
+	const byKey = new Map<string, string[]>();
+	for (const r of reactionRows) {
+		const list = byKey.get(r.key);
+		if (list) list.push(r.userId);
+		else byKey.set(r.key, [r.userId]);
+	}
+	return {
+		id: row.id,
+		channelId: row.channelId,
+		seq: row.seq,
+		authorId: row.authorId,
+		clientId: row.clientId,
+		payload: row.deletedAt ? '' : row.payload,
+		replyToId: row.replyToId,
+		createdAt: row.createdAt.toISOString(),
+		editedAt: row.editedAt ? row.editedAt.toISOString() : null,
+		deletedAt: row.deletedAt ? row.deletedAt.toISOString() : null,
+		reactions: [...byKey].map(([key, userIds]) => ({ key, userIds }))
+	};
+}
+
+export async function reactionsFor(db: Executor, messageIds: string[]) {
+	if (messageIds.length === 0) return new Map<string, { key: string; userId: string }[]>();
+	const rows = await db
+		.select({ messageId: reactions.messageId, key: reactions.key, userId: reactions.userId })
+		.from(reactions)
+		.where(inArray(reactions.messageId, messageIds))
+		.orderBy(asc(reactions.createdAt));
+	const map = new Map<string, { key: string; userId: string }[]>();
+	for (const row of rows) {
+		const list = map.get(row.messageId);
+		if (list) list.push(row);
+		else map.set(row.messageId, [row]);
+	}
+	return map;
+}
+
+type EventRow = typeof channelEvents.$inferSelect;
+
+/**
+ * Builds wire events from stored rows. Bodies come from the current message rows: an event replayed
+ * after an edit or delete shows the message as it is now, which is the state the live client
+ * reached anyway, and a deleted body is never replayed.
+ */
+export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<ChannelEvent[]> {
+	const messageIds = [...new Set(rows.map((r) => r.messageId).filter((id): id is string => id !== null))];
+	const userIds = [...new Set(rows.map((r) => (r.data as { userId?: string }).userId).filter((id): id is string => !!id))];
+	const [messageRows, reactionMap, userRows] = await Promise.all([
+		messageIds.length ? db.select().from(messages).where(inArray(messages.id, messageIds)) : Promise.resolve([]),
+		reactionsFor(db, messageIds),
+		userIds.length
+			? db.select({ id: users.id, username: users.username, displayName: users.displayName }).from(users).where(inArray(users.id, userIds))
+			: Promise.resolve([])
+	]);
+	const messageById = new Map(messageRows.map((m) => [m.id, m]));
+	const userById = new Map<string, UserView>(userRows.map((u) => [u.id, u]));
+	const events: ChannelEvent[] = [];
+	for (const row of rows) {
+		const base = { seq: row.seq, at: row.createdAt.toISOString(), actorId: row.actorId };
+		const message = row.messageId ? messageById.get(row.messageId) : undefined;
+		const data = row.data as { key?: string; userId?: string };
+		switch (row.type) {
+			case 'message.created':
+				// Messages are only ever soft-deleted, so the row exists; the fallback keeps the
+				// sequence gap-free for the client even if it did not.
+				if (message) events.push({ ...base, type: row.type, message: toMessageView(message, reactionMap.get(message.id)) });
+				else events.push({ ...base, type: 'message.deleted', messageId: row.messageId! });
+				break;
+			case 'message.edited':
+				if (!message) events.push({ ...base, type: 'message.deleted', messageId: row.messageId! });
+				else
+					events.push({
+						...base,
+						type: row.type,
+						messageId: message.id,
+						payload: message.deletedAt ? '' : message.payload,
+						editedAt: (message.editedAt ?? row.createdAt).toISOString()
+					});
+				break;
+			case 'message.deleted':
+				events.push({ ...base, type: row.type, messageId: row.messageId! });
+				break;
+			case 'reaction.added':
+			case 'reaction.removed':
+				events.push({ ...base, type: row.type, messageId: row.messageId!, userId: row.actorId!, key: data.key ?? '' });
+				break;
+			case 'member.joined':
+			case 'member.left': {
+				const user = userById.get(data.userId ?? '') ?? { id: data.userId!, username: 'deleted', displayName: 'Deleted user' };
+				events.push({ ...base, type: row.type, user });
+				break;
+			}
+		}
+	}
+	return events;
+}
+
+/** Events after `afterSeq`, at most `limit`; `more` tells whether the log goes on. */
+export async function eventsAfter(db: Executor, channelId: string, afterSeq: number, limit: number) {
+	const rows = await db
+		.select()
+		.from(channelEvents)
+		.where(and(eq(channelEvents.channelId, channelId), gt(channelEvents.seq, afterSeq)))
+		.orderBy(asc(channelEvents.seq))
+		.limit(limit + 1);
+	const more = rows.length > limit;
+	return { events: await hydrateEvents(db, rows.slice(0, limit)), more };
+}

@@ -1,0 +1,224 @@
+// Text channels of communities and one-to-one direct-message channels, listed with the caller's
+// read marker and unread count.
+import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import type { ChannelView, UserView } from '#lib/shared/protocol/frames.ts';
+import type { Database, Executor } from '../db/open.ts';
+import { channels, communityMembers, dmParticipants, messages, readStates, users } from '../db/schema.ts';
+import type { EventBus } from '../events/bus.ts';
+import { accessChannel, accessCommunity, requireCommunityManager } from '../access.ts';
+import { conflict, invalid, notFound } from '../errors.ts';
+
+type ChannelRow = typeof channels.$inferSelect;
+
+// Unread counts are exact up to this many, then shown as "999+": counting a huge backlog on every
+// sidebar load would cost more than the number is worth.
+export const UNREAD_COUNT_CAP = 999;
+
+/** Read markers and unread counts of `userId` for the given channels. */
+async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[]) {
+	const ids = channelRows.map((c) => c.id);
+	const result = new Map<string, { lastReadSeq: number; unreadCount: number }>();
+	if (ids.length === 0) return result;
+	const markers = await db
+		.select({ channelId: readStates.channelId, lastReadSeq: readStates.lastReadSeq })
+		.from(readStates)
+		.where(and(eq(readStates.userId, userId), inArray(readStates.channelId, ids)));
+	const markerBy = new Map(markers.map((m) => [m.channelId, m.lastReadSeq]));
+	const behind = channelRows.filter((c) => c.lastSeq > (markerBy.get(c.id) ?? 0));
+	const counts = new Map<string, number>();
+	// One bounded count per channel that has anything new; channels fully read cost nothing.
+	await Promise.all(
+		behind.map(async (c) => {
+			const [row] = await db
+				.select({ count: sql<number>`count(*)::int` })
+				.from(
+					db
+						.select({ one: sql`1` })
+						.from(messages)
+						.where(
+							and(
+								eq(messages.channelId, c.id),
+								gt(messages.seq, markerBy.get(c.id) ?? 0),
+								ne(messages.authorId, userId),
+								isNull(messages.deletedAt)
+							)
+						)
+						.limit(UNREAD_COUNT_CAP + 1)
+						.as('unread')
+				);
+			counts.set(c.id, row?.count ?? 0);
+		})
+	);
+	for (const c of channelRows) {
+		result.set(c.id, { lastReadSeq: markerBy.get(c.id) ?? 0, unreadCount: counts.get(c.id) ?? 0 });
+	}
+	return result;
+}
+
+function toView(row: ChannelRow, read: { lastReadSeq: number; unreadCount: number } | undefined, peer: UserView | null): ChannelView {
+	return {
+		id: row.id,
+		communityId: row.communityId,
+		kind: row.kind,
+		name: row.name,
+		topic: row.topic,
+		position: row.position,
+		lastSeq: row.lastSeq,
+		lastReadSeq: read?.lastReadSeq ?? 0,
+		unreadCount: read?.unreadCount ?? 0,
+		peer
+	};
+}
+
+export class Channels {
+	#db: Database;
+	#bus: EventBus;
+
+	constructor(deps: { db: Database; bus: EventBus }) {
+		this.#db = deps.db;
+		this.#bus = deps.bus;
+	}
+
+	async listForCommunity(userId: string, communityId: string): Promise<ChannelView[]> {
+		await accessCommunity(this.#db, userId, communityId);
+		const rows = await this.#db
+			.select()
+			.from(channels)
+			.where(eq(channels.communityId, communityId))
+			.orderBy(asc(channels.position), asc(channels.createdAt));
+		const read = await readInfo(this.#db, userId, rows);
+		return rows.map((row) => toView(row, read.get(row.id), null));
+	}
+
+	async get(userId: string, channelId: string): Promise<ChannelView> {
+		const access = await accessChannel(this.#db, userId, channelId);
+		const read = await readInfo(this.#db, userId, [access.channel]);
+		let peer: UserView | null = null;
+		if (access.scope.kind === 'dm') peer = await this.#peer(channelId, userId);
+		return toView(access.channel, read.get(channelId), peer);
+	}
+
+	async create(userId: string, communityId: string, input: { name: string; topic: string }): Promise<ChannelView> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		requireCommunityManager(access);
+		const row = await this.#db.transaction(async (tx) => {
+			const [dup] = await tx
+				.select({ id: channels.id })
+				.from(channels)
+				.where(and(eq(channels.communityId, communityId), eq(channels.name, input.name)));
+			if (dup) throw conflict(`A channel named #${input.name} already exists here.`);
+			const [max] = await tx
+				.select({ position: sql<number>`coalesce(max(${channels.position}), -1)::int` })
+				.from(channels)
+				.where(eq(channels.communityId, communityId));
+			const [created] = await tx
+				.insert(channels)
+				.values({
+					id: crypto.randomUUID(),
+					communityId,
+					kind: 'text',
+					name: input.name,
+					topic: input.topic,
+					position: (max?.position ?? -1) + 1
+				})
+				.returning();
+			return created!;
+		});
+		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: row.id, change: 'created' }]);
+		return toView(row, undefined, null);
+	}
+
+	async update(userId: string, channelId: string, input: { name?: string; topic?: string }): Promise<ChannelView> {
+		const access = await accessChannel(this.#db, userId, channelId);
+		if (access.scope.kind !== 'community') throw invalid('Direct messages have no name or topic to change.');
+		requireCommunityManager(access);
+		const communityId = access.scope.communityId;
+		if (input.name && input.name !== access.channel.name) {
+			const [dup] = await this.#db
+				.select({ id: channels.id })
+				.from(channels)
+				.where(and(eq(channels.communityId, communityId), eq(channels.name, input.name)));
+			if (dup) throw conflict(`A channel named #${input.name} already exists here.`);
+		}
+		const [row] = await this.#db.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+		this.#bus.publish([{ type: 'channel.changed', communityId, channelId, change: 'updated' }]);
+		const read = await readInfo(this.#db, userId, [row!]);
+		return toView(row!, read.get(channelId), null);
+	}
+
+	async listDms(userId: string): Promise<ChannelView[]> {
+		const rows = await this.#db
+			.select({ channel: channels })
+			.from(dmParticipants)
+			.innerJoin(channels, eq(channels.id, dmParticipants.channelId))
+			.where(eq(dmParticipants.userId, userId))
+			.orderBy(asc(channels.createdAt));
+		const channelRows = rows.map((r) => r.channel);
+		const [read, peers] = await Promise.all([readInfo(this.#db, userId, channelRows), this.#peers(channelRows.map((c) => c.id), userId)]);
+		return channelRows.map((row) => toView(row, read.get(row.id), peers.get(row.id) ?? null));
+	}
+
+	/**
+	 * Opens (or creates) the DM channel between two users. Strangers cannot message each other:
+	 * the two must share at least one community, which keeps spam to people you chose to join.
+	 */
+	async openDm(userId: string, otherUserId: string): Promise<ChannelView> {
+		if (otherUserId === userId) throw invalid('You cannot start a conversation with yourself.');
+		const [other] = await this.#db
+			.select({ id: users.id, username: users.username, displayName: users.displayName })
+			.from(users)
+			.where(eq(users.id, otherUserId));
+		if (!other) throw notFound('User');
+		const [shared] = await this.#db
+			.select({ communityId: communityMembers.communityId })
+			.from(communityMembers)
+			.where(
+				and(
+					eq(communityMembers.userId, userId),
+					inArray(
+						communityMembers.communityId,
+						this.#db.select({ id: communityMembers.communityId }).from(communityMembers).where(eq(communityMembers.userId, otherUserId))
+					)
+				)
+			)
+			.limit(1);
+		if (!shared) throw notFound('User');
+		const dmKey = [userId, otherUserId].sort().join(':');
+		const { channel, created } = await this.#db.transaction(async (tx) => {
+			const [existing] = await tx.select().from(channels).where(eq(channels.dmKey, dmKey));
+			if (existing) return { channel: existing, created: false };
+			const [row] = await tx
+				.insert(channels)
+				.values({ id: crypto.randomUUID(), communityId: null, kind: 'dm', dmKey })
+				.onConflictDoNothing()
+				.returning();
+			if (!row) {
+				// Both users opened the DM at the same moment; the other transaction created it.
+				const [raced] = await tx.select().from(channels).where(eq(channels.dmKey, dmKey));
+				return { channel: raced!, created: false };
+			}
+			await tx.insert(dmParticipants).values([
+				{ channelId: row.id, userId },
+				{ channelId: row.id, userId: otherUserId }
+			]);
+			return { channel: row, created: true };
+		});
+		if (created) this.#bus.publish([{ type: 'dm.created', channelId: channel.id, userIds: [userId, otherUserId] }]);
+		const read = await readInfo(this.#db, userId, [channel]);
+		return toView(channel, read.get(channel.id), other);
+	}
+
+	async #peer(channelId: string, userId: string): Promise<UserView | null> {
+		return (await this.#peers([channelId], userId)).get(channelId) ?? null;
+	}
+
+	async #peers(channelIds: string[], userId: string): Promise<Map<string, UserView>> {
+		if (channelIds.length === 0) return new Map();
+		const rows = await this.#db
+			.select({ channelId: dmParticipants.channelId, id: users.id, username: users.username, displayName: users.displayName })
+			.from(dmParticipants)
+			.innerJoin(users, eq(users.id, dmParticipants.userId))
+			.where(and(inArray(dmParticipants.channelId, channelIds), ne(dmParticipants.userId, userId)));
+		return new Map(rows.map((r) => [r.channelId, { id: r.id, username: r.username, displayName: r.displayName }]));
+	}
+}

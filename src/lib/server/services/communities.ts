@@ -1,0 +1,188 @@
+// Communities: creation (with a #general channel that also receives join/leave notices),
+// membership (join through invites, leave), member lists, settings, deletion.
+import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import type { CommunityDetail, CommunityView, MemberView } from '#lib/shared/api-types.ts';
+import type { Database, Executor, Transaction } from '../db/open.ts';
+import { channels, communities, communityMembers, readStates, users } from '../db/schema.ts';
+import type { BusNotice, EventBus } from '../events/bus.ts';
+import { accessCommunity, requireCommunityManager, requireCommunityOwner } from '../access.ts';
+import { conflict } from '../errors.ts';
+import { appendEvents, hydrateEvents } from './channel-events.ts';
+import type { EventWriter } from './event-writer.ts';
+import type { Channels } from './channels.ts';
+
+type CommunityRow = typeof communities.$inferSelect;
+
+function toView(row: CommunityRow, role: CommunityView['role'], memberCount: number): CommunityView {
+	return {
+		id: row.id,
+		name: row.name,
+		description: row.description,
+		ownerId: row.ownerId,
+		systemChannelId: row.systemChannelId,
+		role,
+		memberCount,
+		createdAt: row.createdAt.toISOString()
+	};
+}
+
+async function memberCounts(db: Executor, communityIds: string[]): Promise<Map<string, number>> {
+	if (communityIds.length === 0) return new Map();
+	const rows = await db
+		.select({ communityId: communityMembers.communityId, count: sql<number>`count(*)::int` })
+		.from(communityMembers)
+		.where(inArray(communityMembers.communityId, communityIds))
+		.groupBy(communityMembers.communityId);
+	return new Map(rows.map((r) => [r.communityId, r.count]));
+}
+
+export class Communities {
+	#db: Database;
+	#bus: EventBus;
+	#writer: EventWriter;
+	#channels: () => Channels;
+
+	constructor(deps: { db: Database; bus: EventBus; writer: EventWriter; channels: () => Channels }) {
+		this.#db = deps.db;
+		this.#bus = deps.bus;
+		this.#writer = deps.writer;
+		this.#channels = deps.channels;
+	}
+
+	async create(userId: string, input: { name: string; description: string }): Promise<CommunityDetail> {
+		const communityId = crypto.randomUUID();
+		const channelId = crypto.randomUUID();
+		const row = await this.#db.transaction(async (tx) => {
+			const [community] = await tx
+				.insert(communities)
+				.values({ id: communityId, name: input.name, description: input.description, ownerId: userId })
+				.returning();
+			await tx.insert(channels).values({ id: channelId, communityId, kind: 'text', name: 'general', position: 0 });
+			await tx.update(communities).set({ systemChannelId: channelId }).where(eq(communities.id, communityId));
+			await tx.insert(communityMembers).values({ communityId, userId, role: 'owner' });
+			return { ...community!, systemChannelId: channelId };
+		});
+		this.#bus.publish([{ type: 'membership', communityId, userId, change: 'joined' }]);
+		return { ...toView(row, 'owner', 1), channels: await this.#channels().listForCommunity(userId, communityId) };
+	}
+
+	async listForUser(userId: string): Promise<CommunityView[]> {
+		const rows = await this.#db
+			.select({ community: communities, role: communityMembers.role })
+			.from(communityMembers)
+			.innerJoin(communities, eq(communities.id, communityMembers.communityId))
+			.where(eq(communityMembers.userId, userId))
+			.orderBy(asc(communityMembers.joinedAt));
+		const counts = await memberCounts(this.#db, rows.map((r) => r.community.id));
+		return rows.map((r) => toView(r.community, r.role, counts.get(r.community.id) ?? 0));
+	}
+
+	async get(userId: string, communityId: string): Promise<CommunityDetail> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		const [row] = await this.#db.select().from(communities).where(eq(communities.id, communityId));
+		const counts = await memberCounts(this.#db, [communityId]);
+		return {
+			...toView(row!, access.role, counts.get(communityId) ?? 0),
+			channels: await this.#channels().listForCommunity(userId, communityId)
+		};
+	}
+
+	async update(userId: string, communityId: string, input: { name?: string; description?: string }): Promise<CommunityView> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		requireCommunityManager(access);
+		const [row] = await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning();
+		const counts = await memberCounts(this.#db, [communityId]);
+		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: row!.systemChannelId ?? communityId, change: 'updated' }]);
+		return toView(row!, access.role, counts.get(communityId) ?? 0);
+	}
+
+	async delete(userId: string, communityId: string): Promise<void> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		requireCommunityOwner(access);
+		const memberIds = await this.#db.transaction(async (tx) => {
+			const members = await tx
+				.select({ userId: communityMembers.userId })
+				.from(communityMembers)
+				.where(eq(communityMembers.communityId, communityId));
+			await tx.delete(communities).where(eq(communities.id, communityId));
+			return members.map((m) => m.userId);
+		});
+		this.#bus.publish([{ type: 'community.deleted', communityId, memberIds }]);
+	}
+
+	async members(userId: string, communityId: string): Promise<MemberView[]> {
+		await accessCommunity(this.#db, userId, communityId);
+		const rows = await this.#db
+			.select({
+				id: users.id,
+				username: users.username,
+				displayName: users.displayName,
+				role: communityMembers.role,
+				joinedAt: communityMembers.joinedAt
+			})
+			.from(communityMembers)
+			.innerJoin(users, eq(users.id, communityMembers.userId))
+			.where(eq(communityMembers.communityId, communityId))
+			.orderBy(asc(users.displayName));
+		return rows.map((r) => ({
+			user: { id: r.id, username: r.username, displayName: r.displayName },
+			role: r.role,
+			joinedAt: r.joinedAt.toISOString()
+		}));
+	}
+
+	/**
+	 * Adds a member (idempotent: joining twice changes nothing) and posts "joined" in the system
+	 * channel. Returns false when the user was already a member.
+	 */
+	join(userId: string, communityId: string): Promise<boolean> {
+		return this.#writer.run(async (tx) => {
+			const inserted = await tx
+				.insert(communityMembers)
+				.values({ communityId, userId, role: 'member' })
+				.onConflictDoNothing()
+				.returning({ userId: communityMembers.userId });
+			if (inserted.length === 0) return { result: false, notices: [] };
+			// History from before joining is not "unread": start every channel's read marker at its end.
+			const existing = await tx
+				.select({ id: channels.id, lastSeq: channels.lastSeq })
+				.from(channels)
+				.where(eq(channels.communityId, communityId));
+			if (existing.length) {
+				await tx
+					.insert(readStates)
+					.values(existing.map((c) => ({ userId, channelId: c.id, lastReadSeq: c.lastSeq })))
+					.onConflictDoNothing();
+			}
+			const notices: BusNotice[] = [{ type: 'membership', communityId, userId, change: 'joined' }];
+			notices.push(...(await this.#systemEvent(tx, communityId, userId, 'member.joined')));
+			return { result: true, notices };
+		});
+	}
+
+	async leave(userId: string, communityId: string): Promise<void> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		if (access.role === 'owner') {
+			throw conflict('The owner cannot leave the community. Delete it instead.');
+		}
+		await this.#writer.run(async (tx) => {
+			await tx
+				.delete(communityMembers)
+				.where(and(eq(communityMembers.communityId, communityId), eq(communityMembers.userId, userId)));
+			const notices: BusNotice[] = await this.#systemEvent(tx, communityId, userId, 'member.left');
+			notices.push({ type: 'membership', communityId, userId, change: 'left' });
+			return { result: undefined, notices };
+		});
+	}
+
+	async #systemEvent(tx: Transaction, communityId: string, userId: string, type: 'member.joined' | 'member.left'): Promise<BusNotice[]> {
+		const [community] = await tx
+			.select({ systemChannelId: communities.systemChannelId })
+			.from(communities)
+			.where(eq(communities.id, communityId));
+		if (!community?.systemChannelId) return [];
+		const { rows } = await appendEvents(tx, community.systemChannelId, [{ type, actorId: userId, userId }]);
+		const [event] = await hydrateEvents(tx, rows.map((r) => ({ ...r, messageId: r.messageId ?? null, actorId: r.actorId ?? null, data: r.data ?? {}, createdAt: r.createdAt ?? new Date() })));
+		return [{ type: 'channel.event', channelId: community.systemChannelId, scope: { kind: 'community', communityId }, event: event! }];
+	}
+}

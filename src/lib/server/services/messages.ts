@@ -1,0 +1,293 @@
+// Messages: send (idempotent by client id, batched by the event writer), edit, delete, reactions,
+// history pages, resume after a disconnect, and read markers.
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { HistoryPage } from '#lib/shared/api-types.ts';
+import { HISTORY_PAGE_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
+import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
+import type { Database, Transaction } from '../db/open.ts';
+import { channels, communityMembers, dmParticipants, messages, reactions, readStates } from '../db/schema.ts';
+import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
+import { accessChannel, accessMessage, requireAuthor, requireCanDelete } from '../access.ts';
+import { AppError, conflict, invalid, notFound, payloadTooLarge } from '../errors.ts';
+import {
+	appendEvents,
+	eventsAfter,
+	lockChannels,
+	numberEvents,
+	reactionsFor,
+	storeEvents,
+	toMessageView,
+	type StoredEventRow
+} from './channel-events.ts';
+import type { BulkStep, EventWriter, OpOutcome } from './event-writer.ts';
+
+export type SendInput = { userId: string; channelId: string; clientId: string; payload: string; replyToId?: string | undefined };
+export type SendResult = { message: MessageView; duplicate: boolean };
+
+
+function scopeOf(channel: { communityId: string | null }, dmUsers: Map<string, string[]>, channelId: string): ChannelScope {
+	return channel.communityId
+		? { kind: 'community', communityId: channel.communityId }
+		: { kind: 'dm', userIds: dmUsers.get(channelId) ?? [] };
+}
+
+/**
+ * The batched send: for any number of queued sends, one lock query, two access queries, one
+ * idempotency lookup, one reply lookup, one update per channel, and two multi-row inserts.
+ */
+const sendStep: BulkStep<SendInput, SendResult> = {
+	name: 'message.send',
+	async run(tx: Transaction, items: SendInput[]) {
+		const results: Array<OpOutcome<SendResult> | AppError> = new Array(items.length);
+		const locked = await lockChannels(tx, items.map((i) => i.channelId));
+
+		// Access: community channels through membership, DMs through participants.
+		const userIds = [...new Set(items.map((i) => i.userId))];
+		const communityIds = [...new Set([...locked.values()].map((c) => c.communityId).filter((id): id is string => !!id))];
+		const dmChannelIds = [...locked.values()].filter((c) => c.kind === 'dm').map((c) => c.id);
+		const [memberRows, participantRows] = await Promise.all([
+			communityIds.length
+				? tx
+						.select({ communityId: communityMembers.communityId, userId: communityMembers.userId })
+						.from(communityMembers)
+						.where(and(inArray(communityMembers.communityId, communityIds), inArray(communityMembers.userId, userIds)))
+				: Promise.resolve([]),
+			dmChannelIds.length
+				? tx
+						.select({ channelId: dmParticipants.channelId, userId: dmParticipants.userId })
+						.from(dmParticipants)
+						.where(inArray(dmParticipants.channelId, dmChannelIds))
+				: Promise.resolve([])
+		]);
+		const members = new Set(memberRows.map((r) => `${r.communityId}:${r.userId}`));
+		const dmUsers = new Map<string, string[]>();
+		for (const row of participantRows) dmUsers.set(row.channelId, [...(dmUsers.get(row.channelId) ?? []), row.userId]);
+
+		// Idempotency: sends already stored (a retry after a lost ack) answer with the stored message.
+		const existing = await tx
+			.select()
+			.from(messages)
+			.where(and(inArray(messages.authorId, userIds), inArray(messages.clientId, [...new Set(items.map((i) => i.clientId))])));
+		const byKey = new Map(existing.map((m) => [`${m.authorId}:${m.clientId}`, m]));
+
+		const replyIds = [...new Set(items.map((i) => i.replyToId).filter((id): id is string => !!id))];
+		const replyRows = replyIds.length
+			? await tx.select({ id: messages.id, channelId: messages.channelId }).from(messages).where(inArray(messages.id, replyIds))
+			: [];
+		const replyChannel = new Map(replyRows.map((r) => [r.id, r.channelId]));
+
+		const now = new Date();
+		const newMessages: (typeof messages.$inferInsert)[] = [];
+		const eventRows: StoredEventRow[] = [];
+		const fresh = new Map<string, { index: number; row: typeof messages.$inferSelect }>();
+
+		items.forEach((item, index) => {
+			const channel = locked.get(item.channelId);
+			const allowed =
+				channel &&
+				(channel.communityId
+					? members.has(`${channel.communityId}:${item.userId}`)
+					: (dmUsers.get(channel.id) ?? []).includes(item.userId));
+			if (!channel || !allowed) {
+				results[index] = notFound('Channel');
+				return;
+			}
+			const key = `${item.userId}:${item.clientId}`;
+			const stored = byKey.get(key) ?? fresh.get(key)?.row;
+			if (stored) {
+				results[index] =
+					stored.channelId === item.channelId
+						? { result: { message: toMessageView(stored), duplicate: true }, notices: [] }
+						: conflict('That clientId was already used for a message in another channel.');
+				return;
+			}
+			if (item.replyToId && replyChannel.get(item.replyToId) !== item.channelId) {
+				results[index] = invalid('The message you reply to is not in this channel.');
+				return;
+			}
+			const id = crypto.randomUUID();
+			const [eventRow] = numberEvents(channel, [{ type: 'message.created', actorId: item.userId, messageId: id }], now);
+			const row = {
+				id,
+				channelId: channel.id,
+				seq: eventRow!.seq,
+				authorId: item.userId,
+				clientId: item.clientId,
+				payload: item.payload,
+				replyToId: item.replyToId ?? null,
+				createdAt: now,
+				editedAt: null,
+				deletedAt: null
+			};
+			newMessages.push(row);
+			eventRows.push(eventRow!);
+			fresh.set(key, { index, row });
+		});
+
+		if (newMessages.length) {
+			await tx.insert(messages).values(newMessages);
+			await storeEvents(tx, locked.values(), eventRows);
+		}
+		for (const { index, row } of fresh.values()) {
+			const message = toMessageView(row);
+			const event: ChannelEvent = { seq: row.seq, at: now.toISOString(), actorId: row.authorId, type: 'message.created', message };
+			results[index] = {
+				result: { message, duplicate: false },
+				notices: [{ type: 'channel.event', channelId: row.channelId, scope: scopeOf(locked.get(row.channelId)!, dmUsers, row.channelId), event }]
+			};
+		}
+		return results;
+	}
+};
+
+export class Messages {
+	#db: Database;
+	#bus: EventBus;
+	#writer: EventWriter;
+	#maxPayloadBytes: number;
+
+	constructor(deps: { db: Database; bus: EventBus; writer: EventWriter; maxPayloadBytes: number }) {
+		this.#db = deps.db;
+		this.#bus = deps.bus;
+		this.#writer = deps.writer;
+		this.#maxPayloadBytes = deps.maxPayloadBytes;
+	}
+
+	#checkPayload(payload: string) {
+		if (payload.length === 0) throw invalid('A message cannot be empty.');
+		if (Buffer.byteLength(payload, 'utf8') > this.#maxPayloadBytes) {
+			throw payloadTooLarge(`Messages can be at most ${this.#maxPayloadBytes} bytes.`);
+		}
+	}
+
+	/** Durable when it resolves: the message is committed and has its sequence number. */
+	async send(input: SendInput): Promise<SendResult> {
+		this.#checkPayload(input.payload);
+		return this.#writer.runBulk(sendStep, input);
+	}
+
+	async edit(userId: string, messageId: string, payload: string): Promise<{ seq: number | null }> {
+		this.#checkPayload(payload);
+		return this.#writer.run(async (tx) => {
+			const { message, channel } = await accessMessage(tx, userId, messageId);
+			requireAuthor(message, userId);
+			if (message.deletedAt) throw notFound('Message');
+			// Re-sending the same edit (a retry) changes nothing and creates no event.
+			if (message.payload === payload) return { result: { seq: null as number | null }, notices: [] };
+			const now = new Date();
+			await tx.update(messages).set({ payload, editedAt: now }).where(eq(messages.id, messageId));
+			const { rows } = await appendEvents(tx, message.channelId, [{ type: 'message.edited', actorId: userId, messageId }], now);
+			const seq = rows[0]!.seq;
+			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type: 'message.edited', messageId, payload, editedAt: now.toISOString() };
+			return { result: { seq }, notices: [{ type: 'channel.event', channelId: message.channelId, scope: channel.scope, event }] };
+		});
+	}
+
+	delete(userId: string, messageId: string): Promise<{ seq: number | null }> {
+		return this.#writer.run(async (tx) => {
+			const { message, channel } = await accessMessage(tx, userId, messageId);
+			requireCanDelete(message, userId, channel);
+			if (message.deletedAt) return { result: { seq: null as number | null }, notices: [] };
+			const now = new Date();
+			// The body is erased, not hidden: nothing of it stays in the database.
+			await tx.update(messages).set({ payload: '', deletedAt: now }).where(eq(messages.id, messageId));
+			await tx.delete(reactions).where(eq(reactions.messageId, messageId));
+			const { rows } = await appendEvents(tx, message.channelId, [{ type: 'message.deleted', actorId: userId, messageId }], now);
+			const seq = rows[0]!.seq;
+			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type: 'message.deleted', messageId };
+			return { result: { seq }, notices: [{ type: 'channel.event', channelId: message.channelId, scope: channel.scope, event }] };
+		});
+	}
+
+	react(userId: string, messageId: string, key: string, add: boolean): Promise<{ seq: number | null }> {
+		return this.#writer.run(async (tx) => {
+			const { message, channel } = await accessMessage(tx, userId, messageId);
+			if (message.deletedAt) throw notFound('Message');
+			let changed: boolean;
+			if (add) {
+				const inserted = await tx.insert(reactions).values({ messageId, userId, key }).onConflictDoNothing().returning({ key: reactions.key });
+				changed = inserted.length > 0;
+			} else {
+				const deleted = await tx
+					.delete(reactions)
+					.where(and(eq(reactions.messageId, messageId), eq(reactions.userId, userId), eq(reactions.key, key)))
+					.returning({ key: reactions.key });
+				changed = deleted.length > 0;
+			}
+			// Adding a reaction twice (or removing one that is not there) is a no-op: no event.
+			if (!changed) return { result: { seq: null as number | null }, notices: [] };
+			const type = add ? 'reaction.added' : 'reaction.removed';
+			const now = new Date();
+			const { rows } = await appendEvents(tx, message.channelId, [{ type, actorId: userId, messageId, key }], now);
+			const seq = rows[0]!.seq;
+			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type, messageId, userId, key };
+			return { result: { seq }, notices: [{ type: 'channel.event', channelId: message.channelId, scope: channel.scope, event }] };
+		});
+	}
+
+	/**
+	 * A page of history. Without cursors: the newest page. `before`: older than that seq (scrolling
+	 * back). `after`: newer than that seq (catching up from a read marker).
+	 */
+	async history(userId: string, channelId: string, options: { before?: number; after?: number; limit: number }): Promise<HistoryPage> {
+		const access = await accessChannel(this.#db, userId, channelId);
+		const limit = Math.min(Math.max(options.limit, 1), HISTORY_PAGE_MAX);
+		const conditions = [eq(messages.channelId, channelId)];
+		let rows: (typeof messages.$inferSelect)[];
+		if (options.after !== undefined) {
+			conditions.push(gt(messages.seq, options.after));
+			rows = await this.#db.select().from(messages).where(and(...conditions)).orderBy(asc(messages.seq)).limit(limit + 1);
+		} else {
+			if (options.before !== undefined) conditions.push(lt(messages.seq, options.before));
+			rows = await this.#db.select().from(messages).where(and(...conditions)).orderBy(desc(messages.seq)).limit(limit + 1);
+		}
+		const more = rows.length > limit;
+		rows = rows.slice(0, limit);
+		if (options.after === undefined) rows.reverse();
+		const reactionMap = await reactionsFor(this.#db, rows.map((r) => r.id));
+		return {
+			messages: rows.map((row) => toMessageView(row, reactionMap.get(row.id))),
+			lastSeq: access.channel.lastSeq,
+			hasMoreBefore: options.after === undefined ? more : (rows[0]?.seq ?? 0) > 1,
+			hasMoreAfter: options.after !== undefined ? more : false
+		};
+	}
+
+	/**
+	 * What a client missed in a channel since `afterSeq`: the events in order, or `resync` when it
+	 * is too far behind (or claims to be ahead, e.g. after a database restore).
+	 */
+	async resume(userId: string, channelId: string, afterSeq: number): Promise<{ kind: 'events'; events: ChannelEvent[] } | { kind: 'resync'; lastSeq: number }> {
+		const access = await accessChannel(this.#db, userId, channelId);
+		const lastSeq = access.channel.lastSeq;
+		if (afterSeq > lastSeq || lastSeq - afterSeq > RESUME_MAX_EVENTS) return { kind: 'resync', lastSeq };
+		if (afterSeq === lastSeq) return { kind: 'events', events: [] };
+		const { events } = await eventsAfter(this.#db, channelId, afterSeq, RESUME_MAX_EVENTS);
+		return { kind: 'events', events };
+	}
+
+	/** Moves the read marker forward (never back) and tells the user's other tabs and devices. */
+	async markRead(userId: string, channelId: string, seq: number): Promise<number> {
+		const access = await accessChannel(this.#db, userId, channelId);
+		const target = Math.min(seq, access.channel.lastSeq);
+		const [row] = await this.#db
+			.insert(readStates)
+			.values({ userId, channelId, lastReadSeq: target })
+			.onConflictDoUpdate({
+				target: [readStates.userId, readStates.channelId],
+				set: { lastReadSeq: sql`greatest(${readStates.lastReadSeq}, excluded.last_read_seq)`, updatedAt: new Date() }
+			})
+			.returning({ lastReadSeq: readStates.lastReadSeq });
+		const marker = row?.lastReadSeq ?? target;
+		const notices: BusNotice[] = [{ type: 'read', userId, channelId, seq: marker }];
+		this.#bus.publish(notices);
+		return marker;
+	}
+
+	/** Current last sequence numbers of channels (for the client's resume bookkeeping). */
+	async lastSeqs(channelIds: string[]): Promise<Map<string, number>> {
+		if (channelIds.length === 0) return new Map();
+		const rows = await this.#db.select({ id: channels.id, lastSeq: channels.lastSeq }).from(channels).where(inArray(channels.id, channelIds));
+		return new Map(rows.map((r) => [r.id, r.lastSeq]));
+	}
+}

@@ -1,0 +1,250 @@
+// The /ws wire catalogue: every frame type in each direction, as runtime schemas that reject unknown
+// keys. Client and server import these definitions; nothing about the wire is declared twice.
+//
+// Frames are JSON objects with a discriminator `t`. Requests that expect an answer carry `id` (chosen
+// by the client); the server answers with `ack` (same id, a `result`) or `error` (same id).
+import * as v from 'valibot';
+
+const Id = v.pipe(v.string(), v.uuid());
+/** Correlates a request with its ack/error. Client-chosen, short. */
+const RequestId = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+const Seq = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX_SAFE_INTEGER));
+/** Idempotency key of a send: a retry with the same key never creates a second message. */
+const ClientId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'clientId must be 8-64 url-safe characters'));
+/** Opaque body; the byte limit is configurable and enforced by the server separately. */
+const Payload = v.pipe(v.string(), v.minLength(1));
+const ReactionKey = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+const Timestamp = v.string();
+
+// ---------------------------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------------------------
+
+export const MAX_RESUME_CURSORS = 1000;
+
+export const clientFrames = {
+	/** Replay what this client missed: events with seq greater than each cursor. */
+	resume: v.strictObject({
+		t: v.literal('resume'),
+		id: RequestId,
+		cursors: v.pipe(
+			v.array(v.strictObject({ channelId: Id, seq: Seq })),
+			v.maxLength(MAX_RESUME_CURSORS)
+		)
+	}),
+	'message.send': v.strictObject({
+		t: v.literal('message.send'),
+		id: RequestId,
+		channelId: Id,
+		clientId: ClientId,
+		payload: Payload,
+		replyToId: v.optional(Id)
+	}),
+	'message.edit': v.strictObject({
+		t: v.literal('message.edit'),
+		id: RequestId,
+		messageId: Id,
+		payload: Payload
+	}),
+	'message.delete': v.strictObject({
+		t: v.literal('message.delete'),
+		id: RequestId,
+		messageId: Id
+	}),
+	'reaction.add': v.strictObject({
+		t: v.literal('reaction.add'),
+		id: RequestId,
+		messageId: Id,
+		key: ReactionKey
+	}),
+	'reaction.remove': v.strictObject({
+		t: v.literal('reaction.remove'),
+		id: RequestId,
+		messageId: Id,
+		key: ReactionKey
+	}),
+	/** Marks the channel read up to seq (never moves backwards). */
+	read: v.strictObject({
+		t: v.literal('read'),
+		id: v.optional(RequestId),
+		channelId: Id,
+		seq: Seq
+	}),
+	/** "I am typing" — relayed to the channel's other members, never stored. */
+	typing: v.strictObject({
+		t: v.literal('typing'),
+		channelId: Id
+	}),
+	presence: v.strictObject({
+		t: v.literal('presence'),
+		status: v.picklist(['online', 'idle'])
+	}),
+	/** Application-level heartbeat so the browser can detect a dead connection. */
+	ping: v.strictObject({
+		t: v.literal('ping'),
+		id: RequestId
+	})
+} as const;
+
+export type ClientFrameType = keyof typeof clientFrames;
+export type ClientFrame = { [K in ClientFrameType]: v.InferOutput<(typeof clientFrames)[K]> }[ClientFrameType];
+export type ClientFrameOf<K extends ClientFrameType> = v.InferOutput<(typeof clientFrames)[K]>;
+
+// ---------------------------------------------------------------------------------------------
+// Views shared by REST responses and server → client frames
+// ---------------------------------------------------------------------------------------------
+
+export const ReactionSummary = v.strictObject({ key: ReactionKey, userIds: v.array(Id) });
+
+export const MessageView = v.strictObject({
+	id: Id,
+	channelId: Id,
+	seq: Seq,
+	authorId: Id,
+	clientId: v.string(),
+	/** Empty once deleted. */
+	payload: v.string(),
+	replyToId: v.nullable(Id),
+	createdAt: Timestamp,
+	editedAt: v.nullable(Timestamp),
+	deletedAt: v.nullable(Timestamp),
+	reactions: v.array(ReactionSummary)
+});
+export type MessageView = v.InferOutput<typeof MessageView>;
+
+export const UserView = v.strictObject({
+	id: Id,
+	username: v.string(),
+	displayName: v.string()
+});
+export type UserView = v.InferOutput<typeof UserView>;
+
+export const ChannelView = v.strictObject({
+	id: Id,
+	communityId: v.nullable(Id),
+	kind: v.picklist(['text', 'dm']),
+	name: v.string(),
+	topic: v.string(),
+	position: v.number(),
+	lastSeq: Seq,
+	lastReadSeq: Seq,
+	unreadCount: v.number(),
+	/** For DMs: the other participant. */
+	peer: v.nullable(UserView)
+});
+export type ChannelView = v.InferOutput<typeof ChannelView>;
+
+const eventBase = { seq: Seq, at: Timestamp, actorId: v.nullable(Id) };
+
+export const ChannelEvent = v.variant('type', [
+	v.strictObject({ ...eventBase, type: v.literal('message.created'), message: MessageView }),
+	v.strictObject({
+		...eventBase,
+		type: v.literal('message.edited'),
+		messageId: Id,
+		payload: v.string(),
+		editedAt: Timestamp
+	}),
+	v.strictObject({ ...eventBase, type: v.literal('message.deleted'), messageId: Id }),
+	v.strictObject({ ...eventBase, type: v.literal('reaction.added'), messageId: Id, userId: Id, key: ReactionKey }),
+	v.strictObject({ ...eventBase, type: v.literal('reaction.removed'), messageId: Id, userId: Id, key: ReactionKey }),
+	v.strictObject({ ...eventBase, type: v.literal('member.joined'), user: UserView }),
+	v.strictObject({ ...eventBase, type: v.literal('member.left'), user: UserView })
+]);
+export type ChannelEvent = v.InferOutput<typeof ChannelEvent>;
+export type ChannelEventType = ChannelEvent['type'];
+
+export const PresenceStatus = v.picklist(['online', 'idle', 'offline']);
+export type PresenceStatus = v.InferOutput<typeof PresenceStatus>;
+
+// ---------------------------------------------------------------------------------------------
+// Server → client
+// ---------------------------------------------------------------------------------------------
+
+export const serverFrames = {
+	ready: v.strictObject({
+		t: v.literal('ready'),
+		userId: Id,
+		connectionId: v.string(),
+		heartbeatMs: v.number(),
+		limits: v.strictObject({ messageMaxBytes: v.number(), maxFrameBytes: v.number() })
+	}),
+	/** One live event in a channel. */
+	event: v.strictObject({ t: v.literal('event'), channelId: Id, event: ChannelEvent }),
+	/** A batch of replayed events (answer to resume), in seq order. */
+	events: v.strictObject({ t: v.literal('events'), channelId: Id, events: v.array(ChannelEvent) }),
+	/** The client is too far behind in this channel: drop local state and refetch it. */
+	resync: v.strictObject({ t: v.literal('resync'), channelId: Id, lastSeq: Seq }),
+	ack: v.strictObject({ t: v.literal('ack'), id: RequestId, result: v.optional(v.record(v.string(), v.unknown())) }),
+	error: v.strictObject({
+		t: v.literal('error'),
+		id: v.optional(RequestId),
+		code: v.string(),
+		message: v.string(),
+		retryAfterMs: v.optional(v.number())
+	}),
+	typing: v.strictObject({ t: v.literal('typing'), channelId: Id, userId: Id }),
+	presence: v.strictObject({
+		t: v.literal('presence'),
+		users: v.array(v.strictObject({ userId: Id, status: PresenceStatus }))
+	}),
+	/** This user's read marker moved (from another tab or device). */
+	read: v.strictObject({ t: v.literal('read'), channelId: Id, seq: Seq }),
+	/** Something in the sidebar changed (channel created, community joined or left): refetch it. */
+	'directory.changed': v.strictObject({
+		t: v.literal('directory.changed'),
+		communityId: v.nullable(Id),
+		reason: v.picklist(['channel.created', 'channel.updated', 'community.updated', 'community.joined', 'community.left', 'dm.created', 'user.updated'])
+	}),
+	'member.presence': v.strictObject({ t: v.literal('member.presence'), communityId: Id }),
+	pong: v.strictObject({ t: v.literal('pong'), id: RequestId }),
+	/** The server is going away (restart); reconnect after the hinted delay. */
+	reconnect: v.strictObject({ t: v.literal('reconnect'), afterMs: v.number() })
+} as const;
+
+export type ServerFrameType = keyof typeof serverFrames;
+export type ServerFrame = { [K in ServerFrameType]: v.InferOutput<(typeof serverFrames)[K]> }[ServerFrameType];
+export type ServerFrameOf<K extends ServerFrameType> = v.InferOutput<(typeof serverFrames)[K]>;
+
+const clientFrameSchema = v.variant('t', Object.values(clientFrames));
+const serverFrameSchema = v.variant('t', Object.values(serverFrames));
+
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };
+
+function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
+	// Paths and expectations only: never echo the offending values back (they may be message bodies).
+	return issues
+		.slice(0, 3)
+		.map((issue) => {
+			const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+			const message = issue.message.replace(/,?\s*but received[\s\S]*$/i, '').trim();
+			return path ? `${path}: ${message}` : message;
+		})
+		.join('; ');
+}
+
+function parseJson(text: string): unknown {
+	try {
+		return JSON.parse(text);
+	} catch {
+		return undefined;
+	}
+}
+
+export function parseClientFrame(text: string): ParseResult<ClientFrame> {
+	const data = parseJson(text);
+	if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+		return { ok: false, error: 'frame must be a JSON object' };
+	}
+	const type = (data as { t?: unknown }).t;
+	if (typeof type !== 'string' || !Object.hasOwn(clientFrames, type)) {
+		return { ok: false, error: 'unknown frame type' };
+	}
+	const result = v.safeParse(clientFrameSchema, data);
+	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues) };
+}
+
+export function parseServerFrame(text: string): ParseResult<ServerFrame> {
+	const result = v.safeParse(serverFrameSchema, parseJson(text));
+	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues) };
+}

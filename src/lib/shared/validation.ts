@@ -1,0 +1,71 @@
+// Input rules shared by the forms (instant feedback) and the REST API (the authority).
+import * as v from 'valibot';
+
+export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/;
+export const PASSWORD_MIN_LENGTH = 10;
+/** Argon2 cost grows with input length; longer passphrases gain nothing past this. */
+export const PASSWORD_MAX_LENGTH = 256;
+
+export const Username = v.pipe(
+	v.string(),
+	v.trim(),
+	v.toLowerCase(),
+	v.regex(USERNAME_PATTERN, 'Usernames are 3-32 characters: letters, digits, dot, dash or underscore.')
+);
+
+export const Password = v.pipe(
+	v.string(),
+	v.minLength(PASSWORD_MIN_LENGTH, `Passwords need at least ${PASSWORD_MIN_LENGTH} characters.`),
+	v.maxLength(PASSWORD_MAX_LENGTH, `Passwords can have at most ${PASSWORD_MAX_LENGTH} characters.`)
+);
+
+/** Visible names: trimmed, no control characters. */
+function visibleText(label: string, min: number, max: number) {
+	return v.pipe(
+		v.string(),
+		v.trim(),
+		v.minLength(min, `${label} needs at least ${min} character${min === 1 ? '' : 's'}.`),
+		v.maxLength(max, `${label} can have at most ${max} characters.`),
+		v.check((s) => !/[\u0000-\u001f\u007f]/.test(s), `${label} cannot contain control characters.`)
+	);
+}
+
+export const DisplayName = visibleText('Display name', 1, 64);
+export const CommunityName = visibleText('Community name', 2, 64);
+export const Description = v.pipe(
+	v.string(),
+	v.trim(),
+	v.maxLength(500, 'Descriptions can have at most 500 characters.')
+);
+export const ChannelName = v.pipe(
+	v.string(),
+	v.trim(),
+	v.toLowerCase(),
+	v.transform((s) => s.replace(/\s+/g, '-')),
+	v.regex(/^[\p{L}\p{N}_-]{1,48}$/u, 'Channel names are 1-48 letters, digits, dashes or underscores.')
+);
+export const ChannelTopic = v.pipe(
+	v.string(),
+	v.trim(),
+	v.maxLength(250, 'Topics can have at most 250 characters.')
+);
+export const InviteCode = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9]{6,32}$/, 'That invite code is not valid.'));
+export const RegistrationMode = v.picklist(['open', 'invite_only', 'closed']);
+export type RegistrationMode = v.InferOutput<typeof RegistrationMode>;
+
+/** First human-readable problem of a failed parse, for a form or an error body. */
+export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
+	const issue = issues[0];
+	if (!issue) return 'Invalid input.';
+	const field = issue.path?.map((p) => String(p.key)).join('.');
+	const message = issue.message.replace(/,?\s*but received[\s\S]*$/i, '').trim();
+	return field && !/[.!]$/.test(message) ? `${field}: ${message}` : message;
+}
+
+/** Invites last at most a year; unlimited-time invites are also possible (no expiry). */
+export const INVITE_MAX_HOURS = 24 * 365;
+
+export const InviteOptions = v.strictObject({
+	maxUses: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(100_000))), null),
+	expiresInHours: v.optional(v.nullable(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(INVITE_MAX_HOURS))), null)
+});
