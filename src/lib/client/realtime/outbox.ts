@@ -1,0 +1,168 @@
+// Messages the user sent that the server has not acknowledged yet. Each is stored (localStorage in
+// the browser) before it is first sent, and resent with the same client id after every reconnect
+// until an ack arrives: the server treats a repeated client id as the same message, so a retry can
+// never duplicate and a dropped connection, a server restart or a page reload can never lose one.
+import type { RealtimeConnection } from './connection.ts';
+import { Disconnected, RequestFailed } from './connection.ts';
+
+export type OutboxItem = {
+	clientId: string;
+	channelId: string;
+	payload: string;
+	replyToId?: string;
+	createdAt: string;
+	/** Set when the server refused the message for good (too large, no access): shown, not retried. */
+	error?: { code: string; message: string };
+};
+
+export type SendAck = { clientId: string; channelId: string; messageId: string; seq: number };
+
+export interface OutboxStorage {
+	load(): OutboxItem[];
+	save(items: OutboxItem[]): void;
+}
+
+export class MemoryOutboxStorage implements OutboxStorage {
+	items: OutboxItem[] = [];
+	load() {
+		return structuredClone(this.items);
+	}
+	save(items: OutboxItem[]) {
+		this.items = structuredClone(items);
+	}
+}
+
+export class LocalStorageOutbox implements OutboxStorage {
+	#key: string;
+	constructor(userId: string) {
+		this.#key = `hearth:outbox:${userId}`;
+	}
+	load(): OutboxItem[] {
+		try {
+			const data = JSON.parse(localStorage.getItem(this.#key) ?? '[]') as unknown;
+			return Array.isArray(data) ? (data as OutboxItem[]) : [];
+		} catch {
+			return [];
+		}
+	}
+	save(items: OutboxItem[]) {
+		try {
+			if (items.length === 0) localStorage.removeItem(this.#key);
+			else localStorage.setItem(this.#key, JSON.stringify(items));
+		} catch {
+			// Storage full or disabled: the in-memory copy still retries until the tab closes.
+		}
+	}
+}
+
+// Sends in flight at once. Enough to hide latency when catching up after a reconnect; small
+// enough to stay inside the server's per-connection rate limit burst.
+const MAX_IN_FLIGHT = 16;
+
+export class Outbox {
+	#connection: RealtimeConnection;
+	#storage: OutboxStorage;
+	#items: OutboxItem[];
+	#inFlight = new Set<string>();
+	#retryTimer: ReturnType<typeof setTimeout> | undefined;
+	#onChange: () => void;
+	#onAck: (ack: SendAck) => void;
+
+	constructor(options: {
+		connection: RealtimeConnection;
+		storage: OutboxStorage;
+		onChange?: () => void;
+		onAck?: (ack: SendAck) => void;
+	}) {
+		this.#connection = options.connection;
+		this.#storage = options.storage;
+		this.#items = this.#storage.load();
+		this.#onChange = options.onChange ?? (() => {});
+		this.#onAck = options.onAck ?? (() => {});
+		this.#connection.on('ready', () => this.pump());
+	}
+
+	get items(): readonly OutboxItem[] {
+		return this.#items;
+	}
+
+	pendingFor(channelId: string): OutboxItem[] {
+		return this.#items.filter((item) => item.channelId === channelId);
+	}
+
+	enqueue(input: { channelId: string; payload: string; replyToId?: string }): OutboxItem {
+		const item: OutboxItem = {
+			clientId: crypto.randomUUID(),
+			channelId: input.channelId,
+			payload: input.payload,
+			...(input.replyToId ? { replyToId: input.replyToId } : {}),
+			createdAt: new Date().toISOString()
+		};
+		this.#items.push(item);
+		this.#persist();
+		this.pump();
+		return item;
+	}
+
+	/** Puts a message the server refused back in the queue (after the cause was fixed). */
+	retry(clientId: string): void {
+		const item = this.#items.find((i) => i.clientId === clientId);
+		if (!item?.error) return;
+		delete item.error;
+		this.#persist();
+		this.pump();
+	}
+
+	discard(clientId: string): void {
+		this.#items = this.#items.filter((i) => i.clientId !== clientId);
+		this.#persist();
+	}
+
+	/** Sends whatever is waiting, in order, up to the in-flight limit. */
+	pump(): void {
+		if (this.#connection.state !== 'open') return;
+		for (const item of this.#items) {
+			if (this.#inFlight.size >= MAX_IN_FLIGHT) break;
+			if (item.error || this.#inFlight.has(item.clientId)) continue;
+			this.#send(item);
+		}
+	}
+
+	async #send(item: OutboxItem) {
+		this.#inFlight.add(item.clientId);
+		let continueNow = true;
+		try {
+			const result = await this.#connection.request({
+				t: 'message.send',
+				channelId: item.channelId,
+				clientId: item.clientId,
+				payload: item.payload,
+				...(item.replyToId ? { replyToId: item.replyToId } : {})
+			});
+			this.#items = this.#items.filter((i) => i.clientId !== item.clientId);
+			this.#persist();
+			this.#onAck({ clientId: item.clientId, channelId: item.channelId, messageId: String(result.messageId), seq: Number(result.seq) });
+		} catch (error) {
+			if (error instanceof RequestFailed && !error.retryable) {
+				item.error = { code: error.code, message: error.message };
+				this.#persist();
+			} else if (error instanceof RequestFailed) {
+				// Rate-limited or a server hiccup: wait as told, then resend the same message.
+				continueNow = false;
+				clearTimeout(this.#retryTimer);
+				this.#retryTimer = setTimeout(() => this.pump(), error.retryAfterMs ?? 1000);
+			} else if (!(error instanceof Disconnected)) {
+				throw error;
+			}
+			// Disconnected: stays queued; the next `ready` pumps it again.
+		} finally {
+			this.#inFlight.delete(item.clientId);
+			if (continueNow) this.pump();
+		}
+	}
+
+	#persist() {
+		this.#storage.save(this.#items);
+		this.#onChange();
+	}
+}

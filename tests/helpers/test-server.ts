@@ -1,0 +1,138 @@
+// Starts the real server (node server/main.ts, the built app) as a child process for a test file,
+// on a fresh database: an in-memory or temporary-folder PGlite, or a new database on the PostgreSQL
+// server named by TEST_DATABASE_URL. Logs are captured so tests can inspect them.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import postgres from 'postgres';
+
+export const ROOT = new URL('../../', import.meta.url).pathname;
+export type Engine = 'pglite' | 'postgres';
+
+export function testEngine(): Engine {
+	return process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
+}
+
+/** Why PostgreSQL tests cannot run here, or null when they can. */
+export function postgresUnavailableReason(): string | null {
+	if (testEngine() !== 'postgres') return null;
+	return process.env.TEST_DATABASE_URL ? null : 'TEST_DATABASE_URL is not set (scripts/test-all.sh sets it when it can start PostgreSQL)';
+}
+
+export type TestDatabase = { env: Record<string, string>; drop(): Promise<void>; engine: Engine; url?: string };
+
+/** A fresh, empty database for one server (kept across restarts of that server). */
+export async function createTestDatabase(options: { persistent?: boolean } = {}): Promise<TestDatabase> {
+	if (testEngine() === 'postgres') {
+		const adminUrl = process.env.TEST_DATABASE_URL!;
+		const name = `hearth_test_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`;
+		const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+		await admin.unsafe(`create database ${name}`);
+		await admin.end();
+		const url = new URL(adminUrl);
+		url.pathname = `/${name}`;
+		return {
+			engine: 'postgres',
+			url: url.toString(),
+			env: { DATABASE_URL: url.toString() },
+			async drop() {
+				const sql = postgres(adminUrl, { max: 1, onnotice: () => {} });
+				await sql.unsafe(`drop database if exists ${name} with (force)`).catch(() => {});
+				await sql.end();
+			}
+		};
+	}
+	if (!options.persistent) return { engine: 'pglite', env: { DATA_DIR: 'memory://' }, async drop() {} };
+	const dir = mkdtempSync(join(tmpdir(), 'hearth-test-'));
+	return {
+		engine: 'pglite',
+		env: { DATA_DIR: dir },
+		async drop() {
+			rmSync(dir, { recursive: true, force: true });
+		}
+	};
+}
+
+export type TestServer = {
+	url: string;
+	origin: string;
+	port: number;
+	wsUrl: string;
+	/** Every line the server printed (JSON logs). */
+	logs: string[];
+	process: ChildProcess;
+	/** Graceful stop (SIGTERM) and wait for exit. */
+	stop(): Promise<number | null>;
+	/** Hard kill (SIGKILL), as in a crash or power-cut of the process. */
+	kill(): Promise<void>;
+};
+
+export type StartOptions = { database: TestDatabase; env?: Record<string, string>; port?: number };
+
+export async function startServer(options: StartOptions): Promise<TestServer> {
+	if (!existsSync(join(ROOT, 'build/handler.js'))) {
+		throw new Error('The app is not built: run `npm run build` before the integration tests (scripts/test-all.sh does).');
+	}
+	const child = spawn(process.execPath, ['server/main.ts'], {
+		cwd: ROOT,
+		env: {
+			PATH: process.env.PATH ?? '',
+			APP_ENV: 'test',
+			HOST: '127.0.0.1',
+			PORT: String(options.port ?? 0),
+			LOG_LEVEL: 'info',
+			// Integration tests open many connections from 127.0.0.1 and send fast.
+			WS_MAX_CONNECTIONS_PER_IP: '10000',
+			WS_RATE_PER_SECOND: '1000',
+			WS_RATE_BURST: '2000',
+			...options.database.env,
+			...options.env
+		},
+		stdio: ['ignore', 'pipe', 'pipe']
+	});
+	const logs: string[] = [];
+	let buffered = '';
+	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+	const port = await new Promise<number>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${logs.join('\n')}`)), 60_000);
+		const onData = (chunk: Buffer) => {
+			buffered += chunk.toString('utf8');
+			let newline: number;
+			while ((newline = buffered.indexOf('\n')) !== -1) {
+				const line = buffered.slice(0, newline);
+				buffered = buffered.slice(newline + 1);
+				logs.push(line);
+				if (line.includes('Hearth is running')) {
+					clearTimeout(timer);
+					resolve((JSON.parse(line) as { port: number }).port);
+				}
+			}
+		};
+		child.stdout!.on('data', onData);
+		child.stderr!.on('data', onData);
+		void exited.then((code) => {
+			clearTimeout(timer);
+			reject(new Error(`server exited with ${code} before starting:\n${logs.join('\n')}`));
+		});
+	});
+	const url = `http://127.0.0.1:${port}`;
+	return {
+		url,
+		origin: `http://localhost:${port}`,
+		port,
+		wsUrl: `ws://127.0.0.1:${port}/ws`,
+		logs,
+		process: child,
+		async stop() {
+			if (child.exitCode !== null) return child.exitCode;
+			child.kill('SIGTERM');
+			return exited;
+		},
+		async kill() {
+			if (child.exitCode !== null) return;
+			child.kill('SIGKILL');
+			await exited;
+		}
+	};
+}
