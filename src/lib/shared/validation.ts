@@ -1,5 +1,6 @@
 // Input rules shared by the forms (instant feedback) and the REST API (the authority).
 import * as v from 'valibot';
+import { issueText } from './issues.ts';
 
 export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/;
 export const PASSWORD_MIN_LENGTH = 10;
@@ -55,11 +56,7 @@ export type RegistrationMode = v.InferOutput<typeof RegistrationMode>;
 
 /** First human-readable problem of a failed parse, for a form or an error body. */
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
-	const issue = issues[0];
-	if (!issue) return 'Invalid input.';
-	const field = issue.path?.map((p) => String(p.key)).join('.');
-	const message = issue.message.replace(/,?\s*but received[\s\S]*$/i, '').trim();
-	return field && !/[.!]$/.test(message) ? `${field}: ${message}` : message;
+	return issues[0] ? issueText(issues[0]) : 'Invalid input.';
 }
 
 /** Invites last at most a year; unlimited-time invites are also possible (no expiry). */

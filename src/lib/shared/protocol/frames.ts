@@ -4,6 +4,7 @@
 // Frames are JSON objects with a discriminator `t`. Requests that expect an answer carry `id` (chosen
 // by the client); the server answers with `ack` (same id, a `result`) or `error` (same id).
 import * as v from 'valibot';
+import { issueText } from '../issues.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -212,15 +213,7 @@ const serverFrameSchema = v.variant('t', Object.values(serverFrames));
 export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-	// Paths and expectations only: never echo the offending values back (they may be message bodies).
-	return issues
-		.slice(0, 3)
-		.map((issue) => {
-			const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-			const message = issue.message.replace(/,?\s*but received[\s\S]*$/i, '').trim();
-			return path ? `${path}: ${message}` : message;
-		})
-		.join('; ');
+	return issues.slice(0, 3).map(issueText).join('; ');
 }
 
 function parseJson(text: string): unknown {

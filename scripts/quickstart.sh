@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Installs and runs Hearth on this machine with the embedded database (a ./data folder); no other
+# service is needed. Prints the address to open. Ctrl+C stops it; messages are kept in ./data.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/ensure-node.sh
+ensure_dependencies
+echo "Building the app..."
+npx vite build --logLevel error
+exec node --env-file-if-exists=.env server/main.ts

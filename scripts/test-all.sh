@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh checkout: installs what the tests need (Node >= 22, the npm
+# dependencies, Chromium, a throwaway PostgreSQL server), builds the app, then runs
+#   - unit tests (Vitest),
+#   - integration tests against the embedded PGlite database and against PostgreSQL (Vitest),
+#   - end-to-end tests in real Chromium (Playwright),
+# and ends with one line: "N passed, N failed[, N skipped]".
+set -uo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib/ensure-node.sh
+source scripts/lib/test-postgres.sh
+source scripts/lib/ensure-chromium.sh
+
+ensure_dependencies || exit 1
+ensure_chromium || exit 1
+start_test_postgres
+trap stop_test_postgres EXIT
+
+echo "Building the app..."
+npx vite build --logLevel error || { echo "0 passed, 1 failed (the build failed)"; exit 1; }
+
+mkdir -p reports
+rm -f reports/vitest.json reports/playwright.json
+
+echo "Running unit and integration tests..."
+npx vitest run --reporter=default --reporter=json --outputFile.json=reports/vitest.json
+vitest_status=$?
+
+echo "Running end-to-end tests in Chromium..."
+npx playwright test
+playwright_status=$?
+
+node scripts/test-summary.ts reports/vitest.json reports/playwright.json
+summary_status=$?
+if [ $vitest_status -ne 0 ] || [ $playwright_status -ne 0 ] || [ $summary_status -ne 0 ]; then exit 1; fi

@@ -1,0 +1,82 @@
+// Reads the JSON reports of Vitest and Playwright and prints what CI reads: failures and skips by
+// name (with the reason for skips where the environment tells it), then one closing line
+// "N passed, N failed[, N skipped]". Exits non-zero when a report is missing or anything failed.
+import { existsSync, readFileSync } from 'node:fs';
+
+type VitestReport = {
+	testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
+};
+type PlaywrightSuite = { title: string; specs: { title: string; tests: { status: string; projectName: string }[] }[]; suites?: PlaywrightSuite[] };
+type PlaywrightReport = { suites: PlaywrightSuite[]; errors?: { message?: string }[] };
+
+const [vitestPath = 'reports/vitest.json', playwrightPath = 'reports/playwright.json'] = process.argv.slice(2);
+let passed = 0;
+let failed = 0;
+let skipped = 0;
+const failures: string[] = [];
+const skips: string[] = [];
+
+if (existsSync(vitestPath)) {
+	const report = JSON.parse(readFileSync(vitestPath, 'utf8')) as VitestReport;
+	for (const file of report.testResults) {
+		if (file.assertionResults.length === 0 && file.message) {
+			failed += 1;
+			failures.push(`${file.name}: ${file.message.split('\n')[0]}`);
+		}
+		for (const test of file.assertionResults) {
+			if (test.status === 'passed') passed += 1;
+			else if (test.status === 'failed') {
+				failed += 1;
+				failures.push(`${file.name.replace(process.cwd() + '/', '')} › ${test.fullName}`);
+			} else {
+				skipped += 1;
+				skips.push(`${file.name.replace(process.cwd() + '/', '')} › ${test.fullName}`);
+			}
+		}
+	}
+} else {
+	failed += 1;
+	failures.push(`no Vitest report at ${vitestPath} (the unit/integration run did not complete)`);
+}
+
+if (existsSync(playwrightPath)) {
+	const report = JSON.parse(readFileSync(playwrightPath, 'utf8')) as PlaywrightReport;
+	const walk = (suite: PlaywrightSuite, path: string[]) => {
+		for (const spec of suite.specs) {
+			for (const test of spec.tests) {
+				const name = `e2e › ${[...path, spec.title].join(' › ')}`;
+				if (test.status === 'expected' || test.status === 'flaky') passed += 1;
+				else if (test.status === 'skipped') {
+					skipped += 1;
+					skips.push(name);
+				} else {
+					failed += 1;
+					failures.push(name);
+				}
+			}
+		}
+		for (const child of suite.suites ?? []) walk(child, [...path, child.title]);
+	};
+	for (const suite of report.suites) walk(suite, [suite.title]);
+	for (const error of report.errors ?? []) {
+		failed += 1;
+		failures.push(`e2e: ${(error.message ?? 'error').split('\n')[0]}`);
+	}
+} else {
+	failed += 1;
+	failures.push(`no Playwright report at ${playwrightPath} (the end-to-end run did not complete)`);
+}
+
+if (failures.length) {
+	console.log(`\nFailed (${failures.length}):`);
+	for (const line of failures) console.log(`  ✗ ${line}`);
+}
+if (skips.length) {
+	console.log(`\nSkipped (${skips.length}):`);
+	const reasons = [process.env.HEARTH_POSTGRES_SKIP_REASON && `PostgreSQL tests: ${process.env.HEARTH_POSTGRES_SKIP_REASON}`].filter(Boolean);
+	for (const reason of reasons) console.log(`  reason: ${reason}`);
+	for (const line of skips.slice(0, 50)) console.log(`  - ${line}`);
+	if (skips.length > 50) console.log(`  ... and ${skips.length - 50} more`);
+}
+console.log(`\n${passed} passed, ${failed} failed${skipped ? `, ${skipped} skipped` : ''}`);
+process.exit(failed > 0 ? 1 : 0);

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from '#lib/server/config/config.ts';
+import { clientIp } from '#lib/server/client-ip.ts';
+
+function problems(env: Record<string, string>): string[] {
+	try {
+		loadConfig(env);
+		return [];
+	} catch (error) {
+		if (error instanceof ConfigError) return error.problems;
+		throw error;
+	}
+}
+
+describe('loadConfig', () => {
+	it('runs with no configuration at all on the embedded database', () => {
+		const config = loadConfig({});
+		expect(config.database).toEqual({ kind: 'pglite', dataDir: './data' });
+		expect(config.origin).toBe('http://localhost:3000');
+		expect(config.env).toBe('development');
+	});
+
+	it('uses PostgreSQL when DATABASE_URL is set', () => {
+		expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/hearth' }).database).toEqual({
+			kind: 'postgres',
+			url: 'postgres://u:p@db/hearth',
+			poolSize: 10
+		});
+	});
+
+	it('refuses the embedded database and a missing or plain-http origin in production', () => {
+		expect(problems({ APP_ENV: 'production' })).toEqual([
+			'APP_ENV=production needs DATABASE_URL (PostgreSQL); the embedded database is for trying Hearth out',
+			'APP_ENV=production needs ORIGIN, the public https:// address users open'
+		]);
+		expect(problems({ APP_ENV: 'production', DATABASE_URL: 'postgres://db/x', ORIGIN: 'http://chat.example.com' })).toEqual([
+			'APP_ENV=production needs an https:// ORIGIN (session cookies are Secure)'
+		]);
+		expect(problems({ APP_ENV: 'production', DATABASE_URL: 'postgres://db/x', ORIGIN: 'https://chat.example.com' })).toEqual([]);
+	});
+
+	it('refuses wildcard and malformed origins', () => {
+		expect(problems({ ALLOWED_ORIGINS: '*' })).toEqual(['ALLOWED_ORIGINS: ALLOWED_ORIGINS must list origins explicitly; "*" is not allowed']);
+		expect(problems({ ORIGIN: 'https://chat.example.com/path' })[0]).toContain('without path');
+	});
+
+	it('refuses an in-memory database outside tests, because it loses every message on restart', () => {
+		expect(problems({ DATA_DIR: 'memory://' })[0]).toContain('only allowed with APP_ENV=test');
+		expect(problems({ DATA_DIR: 'memory://', APP_ENV: 'test' })).toEqual([]);
+	});
+
+	it('reports every invalid number with its name', () => {
+		expect(problems({ PORT: 'eighty', WS_RATE_BURST: '0' })).toEqual([
+			'PORT: PORT must be a whole number, got "eighty"',
+			'WS_RATE_BURST: WS_RATE_BURST must be between 1 and 100000, got 0'
+		]);
+	});
+
+	it('rejects trusted proxies that are not addresses or CIDRs', () => {
+		expect(problems({ TRUSTED_PROXIES: '10.0.0.0/8, proxy.local' })).toEqual(['TRUSTED_PROXIES: "proxy.local" is not an IP address or CIDR']);
+	});
+});
+
+describe('clientIp', () => {
+	const config = loadConfig({ TRUSTED_PROXIES: '10.0.0.0/8,127.0.0.1' });
+
+	it('ignores X-Forwarded-For from peers that are not trusted proxies', () => {
+		expect(clientIp('203.0.113.9', '1.2.3.4', config.trustedProxies, true)).toBe('203.0.113.9');
+		expect(clientIp('203.0.113.9', '1.2.3.4', config.trustedProxies, false)).toBe('203.0.113.9');
+	});
+
+	it('takes the right-most untrusted hop behind trusted proxies, so clients cannot spoof it', () => {
+		expect(clientIp('127.0.0.1', '6.6.6.6, 198.51.100.7, 10.1.2.3', config.trustedProxies, true)).toBe('198.51.100.7');
+	});
+
+	it('normalises IPv4-mapped IPv6 peers', () => {
+		expect(clientIp('::ffff:127.0.0.1', '198.51.100.7', config.trustedProxies, true)).toBe('198.51.100.7');
+		expect(clientIp('::ffff:192.0.2.1', undefined, config.trustedProxies, true)).toBe('192.0.2.1');
+	});
+});
