@@ -123,6 +123,25 @@ describe('RealtimeConnection', () => {
 		expect(sockets).toHaveLength(2);
 	});
 
+	it('declares a silent connection dead even when it pings more often than the pong timeout', () => {
+		const sockets: ScriptedSocket[] = [];
+		const connection = new RealtimeConnection({
+			url: 'ws://test/ws',
+			createSocket: () => {
+				const socket = new ScriptedSocket();
+				sockets.push(socket);
+				return socket;
+			},
+			policy: { delayMs: () => 1000 },
+			pingIntervalMs: 1000,
+			pongTimeoutMs: 1500
+		});
+		connection.start();
+		sockets[0]!.receive(ready);
+		vi.advanceTimersByTime(1000 + 1500);
+		expect(connection.state).toBe('waiting');
+	});
+
 	it('stays open while the server answers pings', () => {
 		const { connection, sockets } = setup();
 		connection.start();

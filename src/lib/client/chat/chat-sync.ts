@@ -20,6 +20,8 @@ export type ChatSyncEvents = {
 	frame: (frame: ServerFrame) => void;
 	/** Resumed after a (re)connect: sidebars should refetch counts they hold. */
 	resumed: () => void;
+	/** The server acknowledged a send: it is durable from now on. */
+	acked: (ack: SendAck) => void;
 };
 
 export type ChatSyncOptions = {
@@ -42,7 +44,8 @@ export class ChatSync {
 		event: new Set(),
 		outbox: new Set(),
 		frame: new Set(),
-		resumed: new Set()
+		resumed: new Set(),
+		acked: new Set()
 	};
 
 	constructor(options: ChatSyncOptions) {
@@ -118,8 +121,9 @@ export class ChatSync {
 		return timeline;
 	}
 
-	#onAck(_ack: SendAck) {
-		// The message itself arrives as a channel event (possibly before this ack); nothing to add.
+	#onAck(ack: SendAck) {
+		// The message itself arrives as a channel event (possibly before this ack).
+		this.#emit('acked', ack);
 	}
 
 	#onFrame(frame: ServerFrame) {

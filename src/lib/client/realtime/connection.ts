@@ -196,6 +196,7 @@ export class RealtimeConnection {
 	#onMessage(data: unknown) {
 		// Any frame proves the connection is alive.
 		clearTimeout(this.#timers.pong);
+		this.#timers.pong = undefined;
 		const parsed = parseServerFrame(typeof data === 'string' ? data : String(data));
 		if (!parsed.ok) return; // A newer server may send frames this client does not know yet.
 		const frame = parsed.frame;
@@ -271,14 +272,16 @@ export class RealtimeConnection {
 		this.#timers.ping = setInterval(() => {
 			if (this.state !== 'open' || !this.#socket) return;
 			this.#socket.send(JSON.stringify({ t: 'ping', id: `p${++this.#nextRequestId}` }));
-			clearTimeout(this.#timers.pong);
-			this.#timers.pong = setTimeout(() => this.#abandon('heartbeat timeout'), this.#options.pongTimeoutMs);
+			// The deadline runs from the first unanswered ping: later pings must not push it back,
+			// or a connection pinged more often than the timeout would never be declared dead.
+			this.#timers.pong ??= setTimeout(() => this.#abandon('heartbeat timeout'), this.#options.pongTimeoutMs);
 		}, intervalMs);
 	}
 
 	#teardown(error: Error) {
 		clearTimeout(this.#timers.connect);
 		clearTimeout(this.#timers.pong);
+		this.#timers.pong = undefined;
 		clearInterval(this.#timers.ping);
 		for (const pending of this.#pending.values()) {
 			clearTimeout(pending.timer);
