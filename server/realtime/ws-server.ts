@@ -7,7 +7,7 @@ import { CloseCode, ErrorCode } from '#lib/shared/protocol/codes.ts';
 import { parseClientFrame, type ClientFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext } from '#lib/server/context.ts';
 import { AppError } from '#lib/server/errors.ts';
-import { readCookie, sessionCookieName } from '#lib/server/auth/cookies.ts';
+import { readCookie, sessionCookieName, sessionSetCookieHeader } from '#lib/server/auth/cookies.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
 import { safeError } from '#lib/server/logger.ts';
 import { Connection } from './connection.ts';
@@ -28,6 +28,14 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		// Compression costs CPU and memory per socket, and compressing secrets alongside attacker
 		// data invites CRIME-style attacks; message payloads are (or will be) ciphertext anyway.
 		perMessageDeflate: false
+	});
+
+	// A session renewed (sliding expiry) while upgrading gets its cookie refreshed in the 101 response,
+	// so a tab that only talks over /ws does not outlive its cookie.
+	const renewedCookies = new WeakMap<IncomingMessage, string>();
+	wss.on('headers', (headers, request) => {
+		const cookie = renewedCookies.get(request);
+		if (cookie) headers.push(`Set-Cookie: ${cookie}`);
 	});
 
 	const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -51,6 +59,7 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		const ip = clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
 		const token = readCookie(request.headers.cookie, sessionCookieName(app.config));
 		const auth = token ? await app.services.accounts.validateSession(token) : null;
+		if (auth?.renewed && token) renewedCookies.set(request, sessionSetCookieHeader(app.config, token, auth.session.expiresAt));
 
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP

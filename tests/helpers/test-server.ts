@@ -136,3 +136,15 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 		}
 	};
 }
+
+/**
+ * Opens a test database directly, to inspect or adjust rows. PGlite allows one process at a time:
+ * stop its server first (PostgreSQL has no such limit).
+ */
+export async function openTestDatabase(database: TestDatabase) {
+	const { openDatabase } = await import('#lib/server/db/open.ts');
+	if (database.engine === 'postgres') return openDatabase({ kind: 'postgres', url: database.url!, poolSize: 2 }, join(ROOT, 'drizzle'));
+	const dataDir = database.env.DATA_DIR!;
+	if (dataDir.startsWith('memory://')) throw new Error('an in-memory PGlite database cannot be opened from the test; use createTestDatabase({ persistent: true })');
+	return openDatabase({ kind: 'pglite', dataDir }, join(ROOT, 'drizzle'));
+}
