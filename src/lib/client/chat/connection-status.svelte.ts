@@ -1,6 +1,6 @@
 // What the connection banner shows. The connection's own states are too fine-grained for people:
-// they see "Connecting…" only if the first connection is slow, "Reconnecting…" whenever a working
-// connection was lost, and a short "Connected" once it is back.
+// they see "Connecting…" only if the first connection is slow, "Reconnecting…" whenever a
+// connection was lost or an attempt failed, and a short "Connected" once it is back.
 import type { ConnectionState, RealtimeConnection } from '../realtime/connection.ts';
 
 export type Banner = 'connecting' | 'reconnecting' | 'restored' | null;
@@ -44,7 +44,9 @@ export class ConnectionStatus {
 			this.banner = null;
 			return;
 		}
-		if (this.#everOpened && (state === 'waiting' || state === 'connecting')) {
+		// "waiting" always follows a failure (dropped, refused, offline), so it is a reconnection even
+		// when the very first attempt failed.
+		if (state === 'waiting' || (this.#everOpened && state === 'connecting')) {
 			clearTimeout(this.#timer);
 			this.banner = 'reconnecting';
 		}
