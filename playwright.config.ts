@@ -4,7 +4,7 @@ import { defineConfig } from '@playwright/test';
 
 // A fixed port away from the usual dev ports, so a developer's running instance is never reused.
 const PORT = 3917;
-export const BASE_URL = `http://127.0.0.1:${PORT}`;
+const BASE_URL = `http://127.0.0.1:${PORT}`;
 
 export default defineConfig({
 	testDir: 'tests/e2e',

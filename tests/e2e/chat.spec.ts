@@ -206,6 +206,35 @@ test.describe('Two members of a community', () => {
 		await expect(messageWith(a, 'Written on the train without signal')).toHaveCount(1);
 	});
 
+	test('a message the server refuses says why and can be discarded', async () => {
+		// A queued message from an earlier visit whose reply target is not in this channel: the
+		// server refuses it for good (not a network problem), so it must not be retried silently.
+		const { user } = await contextB.request.get('/api/me').then((r) => r.json() as Promise<{ user: { id: string } }>);
+		const channelId = new URL(generalUrl).pathname.split('/')[3]!;
+		await b.evaluate(
+			({ key, item }) => localStorage.setItem(key, JSON.stringify([item])),
+			{
+				key: `hearth:outbox:${user.id}`,
+				item: {
+					clientId: 'refused-reply-0001',
+					channelId,
+					payload: JSON.stringify({ v: 1, text: 'This reply has nowhere to go' }),
+					replyToId: '00000000-0000-4000-8000-000000000000',
+					createdAt: new Date().toISOString()
+				}
+			}
+		);
+		await b.reload();
+
+		const failed = log(b).locator('article[data-pending="failed"]', { hasText: 'This reply has nowhere to go' });
+		await expect(failed.getByRole('alert')).toContainText('Not sent: The message you reply to is not in this channel.');
+		await expect(failed.getByRole('button', { name: 'Retry' })).toBeVisible();
+		await failed.getByRole('button', { name: 'Discard' }).click();
+		await expect(failed).toHaveCount(0);
+		expect(await b.evaluate((key) => localStorage.getItem(key), `hearth:outbox:${user.id}`)).toBeNull();
+		await expect(messageWith(a, 'This reply has nowhere to go')).toHaveCount(0);
+	});
+
 	test('scrolling up loads older history and keeps the view in place', async ({ baseURL }) => {
 		const api = new ContextApi(contextA, baseURL!);
 		const communityId = new URL(generalUrl).pathname.split('/')[2]!;

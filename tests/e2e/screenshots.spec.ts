@@ -81,6 +81,19 @@ test('screenshots of the main screens', async ({ browser, baseURL }) => {
 	await page.getByRole('button', { name: 'Close' }).click();
 
 	await page.emulateMedia({ colorScheme: 'light' });
+	await page.getByRole('complementary', { name: 'Members' }).getByRole('button', { name: /Leo Martin/ }).click();
+	await expect(page.getByRole('dialog', { name: 'Leo Martin' })).toBeVisible();
+	await shot(page, 'desktop-light-member-card');
+	await page.keyboard.press('Escape');
+
+	await expect(page.locator('[data-connection="open"]')).toBeVisible();
+	await maya.setOffline(true);
+	await expect(page.getByRole('status').filter({ hasText: 'Reconnecting…' })).toBeVisible();
+	await send(page, 'This one waits for the network');
+	await shot(page, 'desktop-light-offline');
+	await maya.setOffline(false);
+	await expect(page.getByRole('status').filter({ hasText: 'Connected' })).toBeVisible();
+
 	await page.goto('/settings');
 	await expect(page.getByRole('list', { name: 'Signed-in sessions' })).toBeVisible();
 	await shot(page, 'desktop-light-settings');
@@ -96,6 +109,16 @@ test('screenshots of the main screens', async ({ browser, baseURL }) => {
 	await shot(phonePage, 'phone-chat');
 	await phonePage.emulateMedia({ colorScheme: 'dark' });
 	await shot(phonePage, 'phone-chat-dark');
+	await phonePage.getByRole('button', { name: 'Members' }).tap();
+	await expect(phonePage.getByRole('complementary', { name: 'Members' })).toBeVisible();
+	await shot(phonePage, 'phone-members-dark');
+	await phonePage.emulateMedia({ colorScheme: 'light' });
+	await phonePage.goto('/');
+	await expect(phonePage.getByRole('heading', { name: /Welcome back/ })).toBeVisible();
+	await shot(phonePage, 'phone-home');
+	await phonePage.goto('/settings');
+	await expect(phonePage.getByRole('list', { name: 'Signed-in sessions' })).toBeVisible();
+	await shot(phonePage, 'phone-settings');
 
 	const visitor = await browser.newContext(desktop);
 	const landing = await visitor.newPage();

@@ -29,6 +29,12 @@ export function formatFull(iso: string): string {
 	return fullFormat.format(new Date(iso));
 }
 
+const dateOnlyFormat = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium' });
+
+export function formatDate(iso: string): string {
+	return dateOnlyFormat.format(new Date(iso));
+}
+
 export function formatDateTime(iso: string): string {
 	return shortDateFormat.format(new Date(iso));
 }

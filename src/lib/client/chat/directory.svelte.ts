@@ -200,12 +200,6 @@ export class Directory {
 		this.#dropCommunity(communityId);
 	}
 
-	async acceptInvite(code: string): Promise<string> {
-		const { communityId } = await this.#api.post<{ communityId: string; joined: boolean }>(`/api/invites/${encodeURIComponent(code)}/accept`);
-		await this.refreshCommunity(communityId);
-		return communityId;
-	}
-
 	async createInvite(communityId: string, options: { maxUses: number | null; expiresInHours: number | null }): Promise<InviteView> {
 		const { invite } = await this.#api.post<{ invite: InviteView }>(`/api/communities/${communityId}/invites`, options);
 		return invite;
