@@ -61,6 +61,38 @@ test.describe('Settings', () => {
 		await phone.close();
 	});
 
+	test('changing the password needs the current one, and the new one works for signing in', async ({ browser, baseURL }) => {
+		const username = uniqueUsername('pat');
+		const context = await browser.newContext();
+		await new ContextApi(context, baseURL!).signUp(username, 'Pat Password');
+		const page = await context.newPage();
+		await page.goto('/settings');
+		const newPassword = 'a completely different passphrase';
+		await page.getByLabel('Current password').fill('not my password at all');
+		await page.getByLabel('New password', { exact: true }).fill(newPassword);
+		await page.getByLabel('Confirm new password').fill(newPassword);
+		await page.getByRole('button', { name: 'Change password' }).click();
+		await expect(page.locator('#password').getByRole('alert')).toBeVisible();
+
+		await page.getByLabel('Current password').fill(PASSWORD);
+		await page.getByRole('button', { name: 'Change password' }).click();
+		// This device keeps working on its new session: no reload, no trip to the sign-in page (the
+		// toast would not survive either).
+		await expect(page.getByText('Password changed.')).toBeVisible();
+		await page.getByRole('link', { name: 'Back to chat' }).first().click();
+		await expect(page.locator('[data-connection="open"]')).toBeVisible();
+		await expect(page).toHaveURL(/\/$/);
+
+		const elsewhere = await browser.newPage();
+		await elsewhere.goto('/sign-in');
+		await elsewhere.getByLabel('Username').fill(username);
+		await elsewhere.getByLabel('Password').fill(newPassword);
+		await elsewhere.getByRole('button', { name: 'Sign in' }).click();
+		await expect(elsewhere).toHaveURL(/\/$/);
+		await elsewhere.close();
+		await context.close();
+	});
+
 	test('a new display name is saved and shown', async ({ page }) => {
 		await signInThroughUi(page, OWNER.username);
 		await page.goto('/settings');

@@ -102,6 +102,22 @@ test.describe('Two members of a community', () => {
 		}
 	});
 
+	test('a deleted message disappears on the other side', async () => {
+		await send(a, 'Oops, wrong channel');
+		await expect(messageWith(b, 'Oops, wrong channel')).toBeVisible();
+		const mine = messageWith(a, 'Oops, wrong channel');
+		await mine.hover();
+		await mine.getByRole('button', { name: 'Delete message' }).click();
+		await a.getByRole('dialog', { name: 'Delete message?' }).getByRole('button', { name: 'Delete' }).click();
+		await expect(messageWith(a, 'Oops, wrong channel')).toHaveCount(0);
+		await expect(messageWith(b, 'Oops, wrong channel')).toHaveCount(0);
+		// Bo cannot delete Ana's messages: the action is not offered.
+		const anas = messageWith(b, 'Welcome to the Book Club!').first();
+		await anas.hover();
+		await expect(anas.getByRole('button', { name: 'Reply' })).toBeVisible();
+		await expect(anas.getByRole('button', { name: 'Delete message' })).toHaveCount(0);
+	});
+
 	test('the other member sees who is typing', async () => {
 		await composer(a).pressSequentially('Let me think', { delay: 20 });
 		await expect(b.getByText('Ana Lima is typing…')).toBeVisible();

@@ -96,4 +96,21 @@ describe('RealtimeConnection.setNetworkAvailable', () => {
 		expect(connection.state).toBe('connecting');
 		expect(sockets).toHaveLength(2);
 	});
+
+	it('connects again when started after a terminal close (the session was renewed)', () => {
+		const terminated: number[] = [];
+		connection.on('terminated', (code) => terminated.push(code));
+		connection.start();
+		sockets[0]!.ready();
+		sockets[0]!.onclose?.({ code: 4002, reason: 'session revoked' });
+		expect(connection.state).toBe('closed');
+		expect(terminated).toEqual([4002]);
+		vi.advanceTimersByTime(60_000);
+		expect(sockets).toHaveLength(1); // no automatic retry after a terminal close
+
+		connection.start();
+		expect(sockets).toHaveLength(2);
+		sockets[1]!.ready();
+		expect(connection.state).toBe('open');
+	});
 });

@@ -41,6 +41,8 @@ export class ChatState {
 	ready: Promise<void> = Promise.resolve();
 	#conversations = new Map<string, Conversation>();
 	#onSignedOut: () => void;
+	/** A request that replaces this device's session (password change) while it is in flight. */
+	#sessionRenewal: Promise<unknown> | null = null;
 	#stops: (() => void)[] = [];
 
 	constructor(options: ChatStateOptions) {
@@ -62,7 +64,7 @@ export class ChatState {
 			this.status.attach(c),
 			this.presence.track(c),
 			c.on('ready', (frame) => (this.limits = { messageMaxBytes: frame.limits.messageMaxBytes })),
-			c.on('terminated', () => this.#onSignedOut()),
+			c.on('terminated', () => void this.#onTerminated()),
 			this.sync.on('timeline', (channelId) => {
 				const conversation = this.#conversations.get(channelId);
 				conversation?.refresh();
@@ -187,6 +189,16 @@ export class ChatState {
 		}
 	}
 
+	/** Runs a request that revokes every session but issues this device a new one. */
+	async renewingSession<T>(request: Promise<T>): Promise<T> {
+		this.#sessionRenewal = request;
+		try {
+			return await request;
+		} finally {
+			if (this.#sessionRenewal === request) this.#sessionRenewal = null;
+		}
+	}
+
 	updateMe(me: Me): void {
 		this.me = me;
 		this.people.remember(me);
@@ -205,6 +217,26 @@ export class ChatState {
 	}
 
 	// ------------------------------------------------------------------------------------------------
+
+	/**
+	 * The server closed the connection for good (no session, or it was revoked). Changing the
+	 * password revokes every session but gives this device a new one: then reconnect. Otherwise
+	 * the person is signed out.
+	 */
+	async #onTerminated() {
+		// The close can overtake the response that carries the new session cookie.
+		await this.#sessionRenewal?.catch(() => {});
+		try {
+			const { user } = await this.api.get<{ user: Me }>('/api/me');
+			if (user.id === this.me.id) {
+				this.connection.start();
+				return;
+			}
+		} catch {
+			// Not signed in any more (or the server cannot tell): sign in again.
+		}
+		this.#onSignedOut();
+	}
 
 	#onEvent(channelId: string, event: ChannelEvent) {
 		const isNewFromOthers = this.directory.applyEvent(channelId, event);

@@ -4,7 +4,7 @@
 //                        ▲   │                     │
 //                        │   └──fail/close──▶ waiting (back-off) ◀──close / missed pong──┘
 //                        └──────────timer───────────┘
-//   any state ──stop() or terminal close code (signed out)──▶ closed
+//   any state ──stop() or terminal close code (signed out)──▶ closed ──start()──▶ connecting
 //
 // Every socket attempt has a generation number; events from a superseded socket are ignored, so
 // a late close of an old socket cannot tear down the new one. Requests carry ids and resolve with
@@ -116,8 +116,13 @@ export class RealtimeConnection {
 		return () => this.#listeners[event].delete(listener);
 	}
 
+	/**
+	 * Connects. Also the way back from `closed`: after a terminal close the owner may find the
+	 * browser holds a fresh session (a password change revokes every session but issues this device
+	 * a new one) and start again.
+	 */
 	start(): void {
-		if (this.state === 'idle' || this.state === 'waiting') this.#connect();
+		if (this.state === 'idle' || this.state === 'waiting' || this.state === 'closed') this.#connect();
 	}
 
 	/** Closes for good (sign-out, page teardown). */

@@ -47,9 +47,12 @@ export class PasswordSettings {
 	saving = $state(false);
 	error = $state<string | null>(null);
 	#api: ApiClient;
+	#renewing: <T>(request: Promise<T>) => Promise<T>;
 
-	constructor(api: ApiClient) {
+	/** `renewing` wraps the request that replaces this device's session (see ChatState). */
+	constructor(api: ApiClient, renewing: <T>(request: Promise<T>) => Promise<T> = (r) => r) {
 		this.#api = api;
+		this.#renewing = renewing;
 	}
 
 	get problems(): { current?: string; next?: string; confirm?: string } {
@@ -68,7 +71,7 @@ export class PasswordSettings {
 		this.saving = true;
 		this.error = null;
 		try {
-			await this.#api.post('/api/me/password', { currentPassword: this.current, newPassword: this.next });
+			await this.#renewing(this.#api.post('/api/me/password', { currentPassword: this.current, newPassword: this.next }));
 			this.current = this.next = this.confirm = '';
 			this.touched = false;
 			toasts.show('Password changed. Your other devices were signed out.', 'success');
