@@ -4,7 +4,7 @@
 //                        ▲   │                     │
 //                        │   └──fail/close──▶ waiting (back-off) ◀──close / missed pong──┘
 //                        └──────────timer───────────┘
-//   any state ──stop() or terminal close code (signed out)──▶ closed
+//   any state ──stop() or terminal close code (signed out)──▶ closed ──start()──▶ connecting
 //
 // Every socket attempt has a generation number; events from a superseded socket are ignored, so
 // a late close of an old socket cannot tear down the new one. Requests carry ids and resolve with
@@ -94,6 +94,8 @@ export class RealtimeConnection {
 	#generation = 0;
 	#failures = 0;
 	#everOpened = false;
+	/** The browser reported the network gone: no attempts until it comes back. */
+	#networkDown = false;
 	#nextRequestId = 0;
 	#pending = new Map<string, PendingRequest>();
 	#timers: { retry?: ReturnType<typeof setTimeout>; connect?: ReturnType<typeof setTimeout>; ping?: ReturnType<typeof setInterval>; pong?: ReturnType<typeof setTimeout> } = {};
@@ -114,8 +116,13 @@ export class RealtimeConnection {
 		return () => this.#listeners[event].delete(listener);
 	}
 
+	/**
+	 * Connects. Also the way back from `closed`: after a terminal close the owner may find the
+	 * browser holds a fresh session (a password change revokes every session but issues this device
+	 * a new one) and start again.
+	 */
 	start(): void {
-		if (this.state === 'idle' || this.state === 'waiting') this.#connect();
+		if (this.state === 'idle' || this.state === 'waiting' || this.state === 'closed') this.#connect();
 	}
 
 	/** Closes for good (sign-out, page teardown). */
@@ -128,6 +135,28 @@ export class RealtimeConnection {
 
 	/** Skips the back-off wait (the browser came back online, the tab became visible). */
 	reconnectNow(): void {
+		if (this.state === 'waiting' && !this.#networkDown) {
+			clearTimeout(this.#timers.retry);
+			this.#connect();
+		}
+	}
+
+	/**
+	 * The browser's view of the network (online/offline events). Going offline drops the socket at
+	 * once: a socket can look open for a long time after the network is gone (until the heartbeat
+	 * gives up), and meanwhile requests would vanish into it. No attempt is made while offline;
+	 * coming back online connects straight away instead of waiting out the back-off.
+	 */
+	setNetworkAvailable(available: boolean): void {
+		if (!available) {
+			if (this.#networkDown) return;
+			this.#networkDown = true;
+			clearTimeout(this.#timers.retry);
+			if (this.state === 'open' || this.state === 'connecting') this.#abandon('network lost');
+			return;
+		}
+		if (!this.#networkDown) return;
+		this.#networkDown = false;
 		if (this.state === 'waiting') {
 			clearTimeout(this.#timers.retry);
 			this.#connect();
@@ -264,6 +293,7 @@ export class RealtimeConnection {
 		this.#failures += 1;
 		this.#setState('waiting');
 		clearTimeout(this.#timers.retry);
+		if (this.#networkDown) return; // setNetworkAvailable(true) connects when the network is back
 		this.#timers.retry = setTimeout(() => this.#connect(), delayMs ?? this.#options.policy.delayMs(this.#failures));
 	}
 

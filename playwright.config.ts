@@ -1,0 +1,59 @@
+// End-to-end tests: the built app (`node server/main.ts`, as `npm start` runs it) on a throwaway
+// in-memory database, driven by the system Chromium (never a downloaded browser).
+import { defineConfig } from '@playwright/test';
+
+// A fixed port away from the usual dev ports, so a developer's running instance is never reused.
+const PORT = 3917;
+const BASE_URL = `http://127.0.0.1:${PORT}`;
+
+export default defineConfig({
+	testDir: 'tests/e2e',
+	// Tests share one server and some share accounts (sign-ups are rate-limited per IP): one at a time.
+	workers: 1,
+	fullyParallel: false,
+	retries: 0,
+	timeout: 60_000,
+	expect: { timeout: 10_000 },
+	forbidOnly: !!process.env.CI,
+	reporter: [['list'], ['json', { outputFile: 'reports/playwright.json' }]],
+	outputDir: 'test-results',
+	use: {
+		baseURL: BASE_URL,
+		trace: 'retain-on-failure',
+		screenshot: 'only-on-failure',
+		launchOptions: {
+			executablePath: '/usr/bin/chromium',
+			args: [
+				'--headless',
+				'--no-sandbox',
+				'--disable-gpu',
+				'--disable-quic',
+				'--no-first-run',
+				'--disable-background-networking',
+				'--disable-component-update',
+				'--disable-sync'
+			]
+		}
+	},
+	projects: [
+		// Runs first, on the empty server: the first account becomes its owner.
+		{ name: 'first-run', testMatch: /first-run\.setup\.ts/ },
+		{ name: 'chromium', testIgnore: /\.setup\.ts$/, dependencies: ['first-run'] }
+	],
+	webServer: {
+		command: 'node server/main.ts',
+		url: `${BASE_URL}/ready`,
+		reuseExistingServer: false,
+		timeout: 60_000,
+		stdout: 'ignore',
+		stderr: 'pipe',
+		env: {
+			...(process.env as Record<string, string>),
+			APP_ENV: 'test',
+			DATA_DIR: 'memory://',
+			HOST: '127.0.0.1',
+			PORT: String(PORT),
+			LOG_LEVEL: 'warn'
+		}
+	}
+});

@@ -1,0 +1,13 @@
+// Which of the app's dialogs is open. Any component can open one; the shell renders them all once.
+class Dialogs {
+	createCommunity = $state(false);
+	joinInvite = $state(false);
+	/** Community to create a channel in. */
+	createChannel = $state<string | null>(null);
+	/** Channel whose name and topic are being edited. */
+	editChannel = $state<string | null>(null);
+	/** Community to invite people to. */
+	invite = $state<string | null>(null);
+}
+
+export const dialogs = new Dialogs();

@@ -1,0 +1,28 @@
+// Joining a community from an invite link as a signed-in user (signed-out visitors sign up with
+// the code, which joins them in the same step).
+import { ApiClient } from '../api.ts';
+
+export class InviteAcceptance {
+	joining = $state(false);
+	error = $state<string | null>(null);
+	#api: ApiClient;
+
+	constructor(api = new ApiClient()) {
+		this.#api = api;
+	}
+
+	/** Joins; resolves with the community id, or null with `error` set. */
+	async accept(code: string): Promise<string | null> {
+		this.joining = true;
+		this.error = null;
+		try {
+			const { communityId } = await this.#api.post<{ communityId: string; joined: boolean }>(`/api/invites/${encodeURIComponent(code)}/accept`);
+			return communityId;
+		} catch (error) {
+			this.error = error instanceof Error ? error.message : 'Could not join.';
+			return null;
+		} finally {
+			this.joining = false;
+		}
+	}
+}

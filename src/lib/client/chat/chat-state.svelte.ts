@@ -1,0 +1,284 @@
+// The signed-in app's client state, one object for the page's life: it owns the REST client, the
+// realtime connection and the sync engine, and wires their events into the pieces the components
+// read (directory, people, presence, typing, open conversations, connection banner). Components
+// render these and call their methods; they hold no rules of their own.
+import type { Me } from '#lib/shared/api-types.ts';
+import type { ChannelEvent, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { ApiClient } from '../api.ts';
+import { ChatSync } from './chat-sync.ts';
+import { RealtimeConnection, type WebSocketLike } from '../realtime/connection.ts';
+import { LocalStorageOutbox } from '../realtime/outbox.ts';
+import { toasts, type Toast } from '../app/toasts.svelte.ts';
+import { ConnectionStatus } from './connection-status.svelte.ts';
+import { Conversation } from './conversation.svelte.ts';
+import { Directory } from './directory.svelte.ts';
+import { People } from './people.svelte.ts';
+import { Presence } from './presence.svelte.ts';
+import { Typing } from './typing.svelte.ts';
+
+export type ChatStateOptions = {
+	me: Me;
+	/** Called once when the server ends the session (signed out elsewhere, revoked). */
+	onSignedOut: () => void;
+};
+
+const LAST_CHANNEL_KEY = 'hearth:last-channel:';
+
+export class ChatState {
+	me = $state() as Me;
+	readonly api = new ApiClient();
+	readonly connection: RealtimeConnection;
+	readonly sync: ChatSync;
+	readonly status = new ConnectionStatus();
+	readonly directory: Directory;
+	readonly people: People;
+	readonly presence = new Presence();
+	readonly typing: Typing;
+	/** The channel whose messages are on screen, if any. */
+	activeChannelId = $state<string | null>(null);
+	limits = $state({ messageMaxBytes: 16384 });
+	/** Resolves once the sidebar (communities, channels, DMs) has loaded the first time. */
+	ready: Promise<void> = Promise.resolve();
+	#conversations = new Map<string, Conversation>();
+	#onSignedOut: () => void;
+	/** A request that replaces this device's session (password change) while it is in flight. */
+	#sessionRenewal: Promise<unknown> | null = null;
+	#stops: (() => void)[] = [];
+
+	constructor(options: ChatStateOptions) {
+		this.me = options.me;
+		this.#onSignedOut = options.onSignedOut;
+		const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
+		this.connection = new RealtimeConnection({ url, createSocket: (u) => new WebSocket(u) as unknown as WebSocketLike });
+		// (The DOM typings declare handlers with a `this` parameter; the shapes are the same.)
+		this.sync = new ChatSync({ connection: this.connection, api: this.api, outboxStorage: new LocalStorageOutbox(options.me.id) });
+		this.directory = new Directory(this.api, options.me.id);
+		this.people = new People(this.api, options.me);
+		this.typing = new Typing(this.connection);
+	}
+
+	/** Connects and loads the sidebar; returns when the sidebar is loaded (or failed to). */
+	start(): Promise<void> {
+		const c = this.connection;
+		this.#stops.push(
+			this.status.attach(c),
+			this.presence.track(c),
+			c.on('ready', (frame) => (this.limits = { messageMaxBytes: frame.limits.messageMaxBytes })),
+			c.on('terminated', () => void this.#onTerminated()),
+			this.sync.on('timeline', (channelId) => {
+				const conversation = this.#conversations.get(channelId);
+				conversation?.refresh();
+				conversation?.refreshPending();
+			}),
+			this.sync.on('outbox', () => {
+				for (const conversation of this.#conversations.values()) conversation.refreshPending();
+			}),
+			this.sync.on('event', (channelId, event) => this.#onEvent(channelId, event)),
+			this.sync.on('frame', (frame) => this.#onFrame(frame)),
+			this.sync.on('resumed', () => {
+				// Counts of channels without a loaded timeline are not replayed: refetch them.
+				if (c.reconnects > 0) void this.directory.refreshAll().catch(() => {});
+			}),
+			listen(window, 'online', () => c.setNetworkAvailable(true)),
+			listen(window, 'offline', () => c.setNetworkAvailable(false)),
+			listen(document, 'visibilitychange', () => {
+				if (document.visibilityState === 'visible') c.reconnectNow();
+			})
+		);
+		if (!navigator.onLine) c.setNetworkAvailable(false);
+		c.start();
+		this.ready = this.directory.load();
+		return this.ready;
+	}
+
+	stop(): void {
+		for (const stop of this.#stops.splice(0)) stop();
+		this.connection.stop();
+		this.status.dispose();
+		this.typing.dispose();
+	}
+
+	/** The state of one channel's message view (kept while the page lives, so drafts survive). */
+	conversation(channelId: string): Conversation {
+		let conversation = this.#conversations.get(channelId);
+		if (!conversation) {
+			conversation = new Conversation(this, channelId);
+			this.#conversations.set(channelId, conversation);
+		}
+		return conversation;
+	}
+
+	/**
+	 * The channel's messages are now on screen: load them, know the names in them, remember the
+	 * place. Returns what to call when leaving it.
+	 */
+	enterChannel(channelId: string): () => void {
+		const conversation = this.conversation(channelId);
+		this.activeChannelId = channelId;
+		void this.ready.then(() => {
+			const channel = this.directory.channel(channelId);
+			if (channel?.peer) this.people.remember(channel.peer);
+			if (channel?.communityId) {
+				this.rememberChannel(channel.communityId, channelId);
+				void this.people.ensureMembers(channel.communityId).catch(() => {});
+			}
+			if (this.activeChannelId === channelId) return conversation.open();
+		});
+		return () => {
+			conversation.close();
+			if (this.activeChannelId === channelId) this.activeChannelId = null;
+		};
+	}
+
+	// --- where the user was --------------------------------------------------------------------------
+
+	rememberChannel(communityId: string, channelId: string): void {
+		try {
+			localStorage.setItem(LAST_CHANNEL_KEY + communityId, channelId);
+		} catch {
+			// Not remembered: the community opens on its first channel.
+		}
+	}
+
+	/** Where a community link leads: its last visited (or first) channel. */
+	communityHref(communityId: string): string {
+		let remembered: string | null = null;
+		try {
+			remembered = localStorage.getItem(LAST_CHANNEL_KEY + communityId);
+		} catch {
+			// ignore
+		}
+		const channel = this.directory.defaultChannel(communityId, remembered);
+		return channel ? `/c/${communityId}/${channel.id}` : `/c/${communityId}`;
+	}
+
+	// --- actions on messages (over /ws when connected, else REST) ------------------------------------
+
+	async editMessage(messageId: string, payload: string): Promise<void> {
+		if (this.connection.state === 'open') await this.connection.request({ t: 'message.edit', messageId, payload });
+		else await this.api.patch(`/api/messages/${messageId}`, { payload });
+	}
+
+	async deleteMessage(messageId: string): Promise<void> {
+		if (this.connection.state === 'open') await this.connection.request({ t: 'message.delete', messageId });
+		else await this.api.delete(`/api/messages/${messageId}`);
+	}
+
+	async react(messageId: string, key: string, add: boolean): Promise<void> {
+		if (this.connection.state === 'open') {
+			await this.connection.request({ t: add ? 'reaction.add' : 'reaction.remove', messageId, key });
+			return;
+		}
+		const path = `/api/messages/${messageId}/reactions/${encodeURIComponent(key)}`;
+		await (add ? this.api.put(path) : this.api.delete(path));
+	}
+
+	sendRead(channelId: string, seq: number): void {
+		if (!this.connection.send({ t: 'read', channelId, seq })) {
+			void this.api.post(`/api/channels/${channelId}/read`, { seq }).catch(() => {});
+		}
+	}
+
+	// --- account -------------------------------------------------------------------------------------
+
+	async signOut(): Promise<void> {
+		try {
+			await this.api.post('/api/auth/sign-out');
+		} finally {
+			this.stop();
+		}
+	}
+
+	/** Runs a request that revokes every session but issues this device a new one. */
+	async renewingSession<T>(request: Promise<T>): Promise<T> {
+		this.#sessionRenewal = request;
+		try {
+			return await request;
+		} finally {
+			if (this.#sessionRenewal === request) this.#sessionRenewal = null;
+		}
+	}
+
+	updateMe(me: Me): void {
+		this.me = me;
+		this.people.remember(me);
+	}
+
+	get isInstanceAdmin(): boolean {
+		return this.me.instanceRole === 'owner' || this.me.instanceRole === 'admin';
+	}
+
+	notify(text: string, kind: Toast['kind'] = 'info'): void {
+		toasts.show(text, kind);
+	}
+
+	notifyError(error: unknown): void {
+		toasts.error(error);
+	}
+
+	// ------------------------------------------------------------------------------------------------
+
+	/**
+	 * The server closed the connection for good (no session, or it was revoked). Changing the
+	 * password revokes every session but gives this device a new one: then reconnect. Otherwise
+	 * the person is signed out.
+	 */
+	async #onTerminated() {
+		// The close can overtake the response that carries the new session cookie.
+		await this.#sessionRenewal?.catch(() => {});
+		try {
+			const { user } = await this.api.get<{ user: Me }>('/api/me');
+			if (user.id === this.me.id) {
+				this.connection.start();
+				return;
+			}
+		} catch {
+			// Not signed in any more (or the server cannot tell): sign in again.
+		}
+		this.#onSignedOut();
+	}
+
+	#onEvent(channelId: string, event: ChannelEvent) {
+		const isNewFromOthers = this.directory.applyEvent(channelId, event);
+		const conversation = this.#conversations.get(channelId);
+		if (event.type === 'message.created') {
+			this.typing.stopped(channelId, event.message.authorId);
+			if (isNewFromOthers && conversation && this.activeChannelId === channelId) {
+				if (conversation.reading) conversation.markRead();
+				else conversation.noteUnseen(event.seq);
+			}
+		}
+		if (event.type === 'member.joined' || event.type === 'member.left') {
+			const communityId = this.directory.channel(channelId)?.communityId;
+			if (communityId) this.people.refreshLoaded(communityId);
+		}
+	}
+
+	#onFrame(frame: ServerFrame) {
+		switch (frame.t) {
+			case 'presence':
+				this.presence.apply(frame);
+				return;
+			case 'typing':
+				if (frame.userId !== this.me.id) this.typing.received(frame.channelId, frame.userId);
+				return;
+			case 'read':
+				this.directory.applyRead(frame);
+				return;
+			case 'directory.changed':
+				this.directory.applyDirectoryChange(frame);
+				if (frame.reason === 'user.updated' || frame.reason === 'community.joined') this.people.refreshLoaded(frame.communityId);
+				if (frame.reason === 'community.left' && frame.communityId) this.people.forget(frame.communityId);
+				return;
+			case 'error':
+				// An error without a request id: a frame we sent was refused (rate limit, bad frame).
+				if (frame.code === 'rate_limited') this.notify('Slow down a little: too many actions at once.', 'error');
+				return;
+		}
+	}
+}
+
+function listen(target: EventTarget, type: string, handler: () => void): () => void {
+	target.addEventListener(type, handler);
+	return () => target.removeEventListener(type, handler);
+}

@@ -1,0 +1,259 @@
+// One open channel as the message view sees it: a snapshot of its loaded messages and of this
+// user's unsent ones, scroll-back, the "new messages" divider, the composer's draft, reply and edit
+// targets, and the actions on messages. Wraps ChatSync's timeline of that channel.
+import { decodeMessageBody, encodeMessageBody, MESSAGE_TEXT_MAX_CHARS, utf8Length } from '#lib/shared/message-body.ts';
+import type { MessageView } from '#lib/shared/protocol/frames.ts';
+import type { OutboxItem } from '../realtime/outbox.ts';
+import type { ChatState } from './chat-state.svelte.ts';
+
+export type LoadStatus = 'loading' | 'ready' | 'error';
+
+/** Why a text cannot be sent as it is, or null. */
+export function checkMessageText(text: string, maxBytes: number): string | null {
+	if (text.trim().length === 0) return 'Type a message first.';
+	if (text.length > MESSAGE_TEXT_MAX_CHARS) return `Messages can have at most ${MESSAGE_TEXT_MAX_CHARS} characters (this one has ${text.length}).`;
+	if (utf8Length(encodeMessageBody(text)) > maxBytes) return 'This message is too long to send.';
+	return null;
+}
+
+export class Conversation {
+	readonly channelId: string;
+	messages = $state.raw<MessageView[]>([]);
+	pending = $state.raw<OutboxItem[]>([]);
+	status = $state<LoadStatus>('loading');
+	error = $state<string | null>(null);
+	hasMoreBefore = $state(false);
+	loadingOlder = $state(false);
+	/** Messages after this sequence number are shown below a "new messages" divider. */
+	dividerAfterSeq = $state<number | null>(null);
+	draft = $state('');
+	replyTo = $state<MessageView | null>(null);
+	editingId = $state<string | null>(null);
+	/** Bumped when this user sends: the list scrolls to the bottom even if scrolled up. */
+	sentTick = $state(0);
+	#chat: ChatState;
+	/** The list is visible and scrolled to the bottom: new messages are being read as they come. */
+	#reading = false;
+	#readSent = 0;
+	#snapshots = new WeakMap<MessageView, { signature: string; copy: MessageView }>();
+
+	constructor(chat: ChatState, channelId: string) {
+		this.#chat = chat;
+		this.channelId = channelId;
+	}
+
+	/** Loads the newest page (once) and places the divider after what was already read. */
+	async open(): Promise<void> {
+		const channel = this.#chat.directory.channel(this.channelId);
+		if (channel && channel.unreadCount > 0 && this.dividerAfterSeq === null) this.dividerAfterSeq = channel.lastReadSeq;
+		if (this.status === 'ready') return;
+		this.status = 'loading';
+		try {
+			await this.#chat.sync.open(this.channelId);
+			this.refresh();
+			this.refreshPending();
+			this.status = 'ready';
+			this.error = null;
+		} catch (error) {
+			this.status = 'error';
+			this.error = error instanceof Error ? error.message : 'Could not load messages.';
+		}
+	}
+
+	/** Called when leaving the channel: the divider is for one visit. */
+	close(): void {
+		this.#reading = false;
+		this.dividerAfterSeq = null;
+		this.editingId = null;
+	}
+
+	/** Copies the timeline into the reactive snapshot, reusing the copies of unchanged messages. */
+	refresh(): void {
+		const timeline = this.#chat.sync.timeline(this.channelId);
+		if (!timeline) return;
+		this.messages = timeline.messages.map((message) => {
+			const signature = `${message.editedAt}:${message.deletedAt}:${JSON.stringify(message.reactions)}:${message.payload}`;
+			const known = this.#snapshots.get(message);
+			if (known && known.signature === signature) return known.copy;
+			const copy: MessageView = { ...message, reactions: message.reactions.map((r) => ({ key: r.key, userIds: [...r.userIds] })) };
+			this.#snapshots.set(message, { signature, copy });
+			return copy;
+		});
+		this.hasMoreBefore = timeline.hasMoreBefore;
+		if (this.replyTo) this.replyTo = this.messages.find((m) => m.id === this.replyTo!.id && !m.deletedAt) ?? null;
+		if (this.editingId && !this.messages.some((m) => m.id === this.editingId && !m.deletedAt)) this.editingId = null;
+		if (this.#reading) this.markRead();
+	}
+
+	refreshPending(): void {
+		const delivered = new Set(this.messages.map((m) => m.clientId));
+		this.pending = this.#chat.sync.outbox.pendingFor(this.channelId).filter((item) => !delivered.has(item.clientId));
+	}
+
+	get cursor(): number | null {
+		return this.#chat.sync.timeline(this.channelId)?.cursor ?? null;
+	}
+
+	message(id: string): MessageView | undefined {
+		return this.messages.find((m) => m.id === id);
+	}
+
+	/** Loads the page before the oldest loaded message. */
+	async loadOlder(): Promise<void> {
+		if (this.loadingOlder || !this.hasMoreBefore || this.status !== 'ready') return;
+		this.loadingOlder = true;
+		try {
+			await this.#chat.sync.loadOlder(this.channelId);
+		} catch (error) {
+			this.#chat.notifyError(error);
+		} finally {
+			this.loadingOlder = false;
+		}
+	}
+
+	// --- reading ------------------------------------------------------------------------------------
+
+	/** The message list reports whether the newest message is on screen in a visible tab. */
+	setReading(reading: boolean): void {
+		this.#reading = reading;
+		if (reading) this.markRead();
+	}
+
+	get reading(): boolean {
+		return this.#reading;
+	}
+
+	markRead(): void {
+		const cursor = this.cursor;
+		if (cursor === null) return;
+		const channel = this.#chat.directory.channel(this.channelId);
+		const alreadyRead = Math.max(this.#readSent, channel?.lastReadSeq ?? 0);
+		if (cursor <= alreadyRead && (channel?.unreadCount ?? 0) === 0) return;
+		this.#readSent = Math.max(this.#readSent, cursor);
+		this.#chat.directory.markedRead(this.channelId, cursor);
+		this.#chat.sendRead(this.channelId, cursor);
+	}
+
+	/** A message from someone else arrived while the reader was elsewhere: mark where new ones start. */
+	noteUnseen(seq: number): void {
+		if (this.#reading || this.dividerAfterSeq !== null) return;
+		this.dividerAfterSeq = seq - 1;
+	}
+
+	// --- writing ------------------------------------------------------------------------------------
+
+	/** Queues the draft (or a given text); false with a toast when it cannot be sent. */
+	send(text = this.draft): boolean {
+		const problem = checkMessageText(text, this.#chat.limits.messageMaxBytes);
+		if (problem) {
+			if (text.trim().length > 0) this.#chat.notify(problem, 'error');
+			return false;
+		}
+		this.#chat.sync.send(this.channelId, encodeMessageBody(text.trimEnd()), this.replyTo?.id);
+		this.#chat.typing.sent(this.channelId);
+		this.draft = '';
+		this.replyTo = null;
+		this.dividerAfterSeq = null;
+		this.sentTick += 1;
+		return true;
+	}
+
+	typed(): void {
+		if (this.draft.length > 0) this.#chat.typing.typed(this.channelId);
+	}
+
+	retry(clientId: string): void {
+		this.#chat.sync.outbox.retry(clientId);
+	}
+
+	discard(clientId: string): void {
+		this.#chat.sync.outbox.discard(clientId);
+	}
+
+	startReply(message: MessageView): void {
+		this.editingId = null;
+		this.replyTo = message;
+	}
+
+	startEdit(message: MessageView): void {
+		if (!this.canEdit(message)) return;
+		this.replyTo = null;
+		this.editingId = message.id;
+	}
+
+	/** Escape: stops editing, else drops the reply target. True when something was cancelled. */
+	cancel(): boolean {
+		if (this.editingId) {
+			this.editingId = null;
+			return true;
+		}
+		if (this.replyTo) {
+			this.replyTo = null;
+			return true;
+		}
+		return false;
+	}
+
+	/** The newest message of this user that can still be edited (Up arrow in an empty composer). */
+	lastOwnMessage(): MessageView | undefined {
+		return this.messages.findLast((m) => m.authorId === this.#chat.me.id && this.canEdit(m));
+	}
+
+	canEdit(message: MessageView): boolean {
+		return message.authorId === this.#chat.me.id && !message.deletedAt && decodeMessageBody(message.payload) !== null;
+	}
+
+	canDelete(message: MessageView): boolean {
+		if (message.deletedAt) return false;
+		if (message.authorId === this.#chat.me.id) return true;
+		const communityId = this.#chat.directory.channel(this.channelId)?.communityId;
+		return communityId ? this.#chat.directory.permissions(communityId).manage : false;
+	}
+
+	async saveEdit(messageId: string, text: string): Promise<boolean> {
+		const message = this.message(messageId);
+		if (!message) return false;
+		if (text.trim().length === 0) {
+			this.#chat.notify('A message cannot be empty. Delete it instead.', 'error');
+			return false;
+		}
+		if (decodeMessageBody(message.payload)?.text === text.trimEnd()) {
+			this.editingId = null;
+			return true;
+		}
+		const problem = checkMessageText(text, this.#chat.limits.messageMaxBytes);
+		if (problem) {
+			this.#chat.notify(problem, 'error');
+			return false;
+		}
+		try {
+			await this.#chat.editMessage(messageId, encodeMessageBody(text.trimEnd()));
+			if (this.editingId === messageId) this.editingId = null;
+			return true;
+		} catch (error) {
+			this.#chat.notifyError(error);
+			return false;
+		}
+	}
+
+	async remove(messageId: string): Promise<void> {
+		try {
+			await this.#chat.deleteMessage(messageId);
+			if (this.replyTo?.id === messageId) this.replyTo = null;
+		} catch (error) {
+			this.#chat.notifyError(error);
+		}
+	}
+
+	hasReacted(message: MessageView, key: string): boolean {
+		return message.reactions.some((r) => r.key === key && r.userIds.includes(this.#chat.me.id));
+	}
+
+	async toggleReaction(message: MessageView, key: string): Promise<void> {
+		try {
+			await this.#chat.react(message.id, key, !this.hasReacted(message, key));
+		} catch (error) {
+			this.#chat.notifyError(error);
+		}
+	}
+}

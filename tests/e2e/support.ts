@@ -1,0 +1,121 @@
+// Shared steps for the end-to-end tests: accounts made through the API (fast) or the UI (when the
+// UI is what is tested), and REST calls made with a browser context's own cookies.
+import { expect, type APIRequestContext, type BrowserContext, type Page } from '@playwright/test';
+import { encodeMessageBody } from '../../src/lib/shared/message-body.ts';
+
+export const PASSWORD = 'correct horse battery staple';
+/** The account the first-run setup creates; it owns the server. */
+export const OWNER = { username: 'owner', displayName: 'Olivia Owner' };
+
+let counter = 0;
+/** A username no other test uses (the server outlives a test file). */
+export function uniqueUsername(prefix: string): string {
+	counter += 1;
+	return `${prefix}${Date.now().toString(36).slice(-5)}${counter}`;
+}
+
+/** REST calls as the person signed in to this browser context (cookies, Origin and CSRF like the app). */
+export class ContextApi {
+	#request: APIRequestContext;
+	#origin: string;
+	#token: string | null = null;
+
+	constructor(context: BrowserContext, origin: string) {
+		this.#request = context.request;
+		this.#origin = origin;
+	}
+
+	async #csrf(): Promise<string> {
+		if (!this.#token) {
+			const response = await this.#request.get('/api/csrf');
+			this.#token = ((await response.json()) as { token: string }).token;
+		}
+		return this.#token;
+	}
+
+	async get<T>(path: string): Promise<T> {
+		const response = await this.#request.get(path);
+		expect(response.ok(), `GET ${path}: ${response.status()}`).toBeTruthy();
+		return (await response.json()) as T;
+	}
+
+	async send<T>(method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
+		const response = await this.#request.fetch(path, {
+			method,
+			headers: { origin: this.#origin, 'x-csrf-token': await this.#csrf(), 'content-type': 'application/json' },
+			data: body === undefined ? undefined : JSON.stringify(body)
+		});
+		expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBeTruthy();
+		return (await response.json()) as T;
+	}
+
+	signUp(username: string, displayName: string, inviteCode?: string) {
+		return this.send<{ user: { id: string }; joinedCommunityId: string | null }>('POST', '/api/auth/sign-up', {
+			username,
+			password: PASSWORD,
+			displayName,
+			...(inviteCode ? { inviteCode } : {})
+		});
+	}
+
+	signIn(username: string) {
+		return this.send<{ user: { id: string } }>('POST', '/api/auth/sign-in', { username, password: PASSWORD });
+	}
+
+	async createCommunity(name: string) {
+		const { community } = await this.send<{ community: { id: string; systemChannelId: string } }>('POST', '/api/communities', { name });
+		return community;
+	}
+
+	async createChannel(communityId: string, name: string) {
+		const { channel } = await this.send<{ channel: { id: string } }>('POST', `/api/communities/${communityId}/channels`, { name });
+		return channel;
+	}
+
+	async sendMessage(channelId: string, text: string) {
+		return this.send('POST', `/api/channels/${channelId}/messages`, {
+			clientId: `seed${Date.now().toString(36)}${Math.random().toString(36).slice(2, 10)}`,
+			payload: encodeMessageBody(text)
+		});
+	}
+}
+
+export async function signInThroughUi(page: Page, username: string): Promise<void> {
+	await page.goto('/sign-in');
+	await page.getByLabel('Username').fill(username);
+	await page.getByLabel('Password').fill(PASSWORD);
+	await page.getByRole('button', { name: 'Sign in' }).click();
+	await expect(page).not.toHaveURL(/\/sign-in/);
+}
+
+/** Fills the sign-up form (on /sign-up or an invite page). */
+export async function fillSignUp(page: Page, username: string, displayName: string): Promise<void> {
+	await page.getByLabel('Username').fill(username);
+	await page.getByLabel('Display name').fill(displayName);
+	await page.getByLabel('Password', { exact: true }).fill(PASSWORD);
+	await page.getByLabel('Confirm password').fill(PASSWORD);
+}
+
+export function composer(page: Page) {
+	return page.getByRole('textbox', { name: /^Message / });
+}
+
+export async function send(page: Page, text: string): Promise<void> {
+	await composer(page).fill(text);
+	await composer(page).press('Enter');
+}
+
+/** The message log of the open conversation. */
+export function log(page: Page) {
+	return page.getByRole('log');
+}
+
+/** A delivered message (not a pending one) containing the text. */
+export function messageWith(page: Page, text: string) {
+	return log(page).locator('article[data-message-id]', { hasText: text });
+}
+
+/** A delivered message whose whole text is exactly this. */
+export function messageExactly(page: Page, text: string) {
+	return log(page).locator('article[data-message-id]').filter({ has: page.locator('.markdown p').getByText(text, { exact: true }) });
+}
