@@ -22,7 +22,7 @@ export default defineConfig({
 		trace: 'retain-on-failure',
 		screenshot: 'only-on-failure',
 		launchOptions: {
-			executablePath: '/usr/bin/chromium',
+			executablePath: process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium',
 			args: [
 				'--headless',
 				'--no-sandbox',
@@ -38,7 +38,13 @@ export default defineConfig({
 	projects: [
 		// Runs first, on the empty server: the first account becomes its owner.
 		{ name: 'first-run', testMatch: /first-run\.setup\.ts/ },
-		{ name: 'chromium', testIgnore: /\.setup\.ts$/, dependencies: ['first-run'] }
+		{
+			name: 'chromium',
+			// The screenshot tour is a tool for design review, not a test: it runs only when asked for
+			// (UI_SHOTS_DIR=/some/folder npx playwright test screenshots).
+			testIgnore: process.env.UI_SHOTS_DIR ? [/\.setup\.ts$/] : [/\.setup\.ts$/, /screenshots\.spec\.ts$/],
+			dependencies: ['first-run']
+		}
 	],
 	webServer: {
 		command: 'node server/main.ts',
