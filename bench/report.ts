@@ -167,7 +167,8 @@ export function printReport(report: BenchReport): string {
 		...(o.maxSeconds > 0 ? [[`Saturation: ${o.maxInflight} msgs in flight per group, ${o.maxSeconds} s window`], ...phaseRows(t.map((x) => x.saturation))] : []),
 		['Server memory (RSS)'],
 		['  idle / connected / peak', ...t.map((x) => `${mb(x.memory.idleBytes)} / ${mb(x.memory.connectedBytes)} / ${mb(x.memory.peakBytes)}`)],
-		['  per connection', ...t.map((x) => `${(x.memory.perConnectionBytes / 1024).toFixed(1)} kB`)],
+		// (connected − idle) / connections: garbage collection timing makes this approximate.
+		['  per connection (approx.)', ...t.map((x) => (x.memory.perConnectionBytes > 0 ? `${(x.memory.perConnectionBytes / 1024).toFixed(1)} kB` : '—'))],
 		['Server log lines (warn+)', ...t.map((x) => int(x.serverLog.lines))]
 	];
 	const m = report.machine;

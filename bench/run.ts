@@ -22,8 +22,8 @@ import { ROOT, startBaseline, startHearth, type RunningServer } from './servers.
 // 5,000 clients in seconds, few enough to stay under the listen backlog (511) with room to spare.
 const CONNECT_CONCURRENCY = 100;
 const CONNECT_TIMEOUT_MS = 60_000;
-// After the last connection: presence batches (flushed every 500 ms) and allocations settle before
-// the "connected" memory reading.
+// Before the idle and after the last connection: start-up garbage, presence batches (flushed every
+// 500 ms) and allocations settle before memory is read.
 const SETTLE_MS = 2_000;
 // Messages still in flight when a phase ends get this long to arrive before counting as missing.
 const DRAIN_TIMEOUT_MS = 10_000;
@@ -208,6 +208,9 @@ function mergeStatuses(statuses: WorkerStatus[]): WorkerStatus {
 
 async function measureTarget(server: RunningServer, options: BenchOptions): Promise<TargetReport> {
 	const rss = new RssSampler(server.pid, RSS_SAMPLE_MS);
+	// Start-up garbage (migrations, module loading) is collected in the first seconds; reading the
+	// idle size right away would make it look larger than the connected one.
+	await sleep(SETTLE_MS);
 	const idleBytes = rss.sample() ?? 0;
 	const shares = assignGroups(server.groups, options.workers);
 	const workers = shares.map(() => new Worker());
