@@ -25,7 +25,8 @@ export type PhaseReport = {
 export type TargetReport = {
 	label: string;
 	connections: number;
-	connect: ConnectResult;
+	/** serverCpuSeconds: what the server spent accepting them (upgrade, session, subscriptions). */
+	connect: ConnectResult & { serverCpuSeconds: number };
 	held: { readyAtEnd: number; drops: number; dropReasons: Record<string, number>; socketErrors: number };
 	memory: { idleBytes: number; connectedBytes: number; peakBytes: number; perConnectionBytes: number; samples: Array<{ atMs: number; rssBytes: number }> };
 	fixed: PhaseReport;
@@ -160,7 +161,7 @@ export function printReport(report: BenchReport): string {
 		head,
 		['Connections'],
 		['  ready / asked', ...t.map((x) => `${int(x.connect.ready)} / ${int(x.connections)}`)],
-		['  time to connect all', ...t.map((x) => `${(x.connect.ms / 1000).toFixed(1)} s`)],
+		['  time to connect all (server CPU)', ...t.map((x) => `${(x.connect.ms / 1000).toFixed(1)} s (${x.connect.serverCpuSeconds.toFixed(1)} s)`)],
 		['  open at end / dropped', ...t.map((x) => `${int(x.held.readyAtEnd)} / ${int(x.held.drops)}`)],
 		[`Fixed rate: ${int(o.rate)} msg/s × ${o.groupSize} members, ${o.durationSeconds} s window`],
 		...phaseRows(t.map((x) => x.fixed)),

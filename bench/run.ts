@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Histogram } from './histogram.ts';
-import type { ConnectResult, DeliveryCheck, GroupPlan, ParentToWorker, PhaseResult, WorkerStatus, WorkerToParent } from './ipc.ts';
+import type { DeliveryCheck, GroupPlan, ParentToWorker, PhaseResult, WorkerStatus, WorkerToParent } from './ipc.ts';
 import { USAGE, groupSizes, parseOptions, type BenchOptions } from './options.ts';
 import { cpuSeconds, ephemeralPortCount, loadAverage, machineCpu, openFileLimit, postgresBackendPids, RssSampler } from './proc.ts';
 import { computeVerdicts, printReport, type BenchReport, type PhaseReport, type TargetReport } from './report.ts';
@@ -215,6 +215,7 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 	const shares = assignGroups(server.groups, options.workers);
 	const workers = shares.map(() => new Worker());
 	try {
+		const cpuBeforeConnect = cpuSeconds(server.pid) ?? 0;
 		log(`  connecting ${options.connections} clients in ${server.groups.length} groups (${workers.length} load worker${workers.length > 1 ? 's' : ''})…`);
 		const connects = await Promise.all(
 			workers.map((worker, i) =>
@@ -235,11 +236,12 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 				)
 			)
 		);
-		const connect: ConnectResult = {
+		const connect: TargetReport['connect'] = {
 			ready: connects.reduce((sum, c) => sum + c.result.ready, 0),
 			failed: connects.reduce((sum, c) => sum + c.result.failed, 0),
 			failures: {},
-			ms: Math.max(...connects.map((c) => c.result.ms))
+			ms: Math.max(...connects.map((c) => c.result.ms)),
+			serverCpuSeconds: Math.round(((cpuSeconds(server.pid) ?? 0) - cpuBeforeConnect) * 100) / 100
 		};
 		for (const { result } of connects) {
 			for (const [why, count] of Object.entries(result.failures)) connect.failures[why] = (connect.failures[why] ?? 0) + count;
