@@ -57,6 +57,8 @@ const TARGET_CONNECTIONS = 5_000;
 const TARGET_DELIVERIES_PER_SECOND = 10_000;
 const TARGET_P99_MS = 100;
 const TARGET_BASELINE_SHARE = 0.5;
+// % of one core used by other processes above which the report warns that the machine was busy.
+const BUSY_MACHINE_PCT = 25;
 // A window's edges cut off a few in-flight messages: 1 % under the offered rate still "keeps up".
 const KEEPS_UP = 0.99;
 
@@ -181,6 +183,12 @@ export function printReport(report: BenchReport): string {
 		table(rows),
 		''
 	];
+	// Other processes' CPU during the measured windows: beyond a quarter of a core, the figures say
+	// more about the neighbours than about the servers.
+	const busiest = Math.max(...t.flatMap((x) => [x.fixed, x.saturation].filter((p) => p !== undefined).map((p) => p.cpu.otherPct)));
+	if (busiest > BUSY_MACHINE_PCT) {
+		lines.push(`WARNING: other processes used up to ${pct(busiest)} of a core during the measured windows; rerun on a quiet machine for representative figures.`, '');
+	}
 	const verdicts = report.verdicts ?? [];
 	if (verdicts.length) {
 		lines.push('Targets (issue):');
