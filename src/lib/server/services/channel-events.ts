@@ -2,7 +2,7 @@
 // that channel: the channel row is locked (SELECT ... FOR UPDATE) for the rest of the transaction,
 // so concurrent writers queue behind each other and a rolled-back transaction gives its numbers
 // back. The result is gap-free and monotonically increasing per channel.
-import { and, asc, eq, gt, inArray } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
 import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
 import { channelEvents, channels, messages, reactions, users } from '../db/schema.ts';
 import type { Executor, Transaction } from '../db/open.ts';
@@ -55,10 +55,20 @@ export function numberEvents(channel: LockedChannel, drafts: EventDraft[], now: 
 /** Writes numbered events and the channels' new last_seq. */
 export async function storeEvents(tx: Transaction, lockedChannels: Iterable<LockedChannel>, rows: StoredEventRow[]) {
 	if (rows.length === 0) return;
-	const touched = new Set(rows.map((row) => row.channelId));
-	for (const channel of lockedChannels) {
-		if (!touched.has(channel.id)) continue;
-		await tx.update(channels).set({ lastSeq: channel.lastSeq }).where(eq(channels.id, channel.id));
+	const touchedIds = new Set(rows.map((row) => row.channelId));
+	const touched = [...lockedChannels].filter((channel) => touchedIds.has(channel.id));
+	if (touched.length === 1) {
+		await tx.update(channels).set({ lastSeq: touched[0]!.lastSeq }).where(eq(channels.id, touched[0]!.id));
+	} else {
+		// One statement for all channels of a batch: a batch of sends spread over 100 channels
+		// otherwise pays 100 round trips (on PGlite ~0.25 ms each, the largest cost of the batch).
+		const values = sql.join(
+			touched.map((channel) => sql`(${channel.id}::uuid, ${channel.lastSeq}::bigint)`),
+			sql`, `
+		);
+		await tx.execute(
+			sql`update ${channels} set ${sql.identifier(channels.lastSeq.name)} = v.last_seq from (values ${values}) as v(id, last_seq) where ${channels.id} = v.id`
+		);
 	}
 	await tx.insert(channelEvents).values(rows);
 }

@@ -85,6 +85,12 @@ export class EventWriter {
 		this.#running = true;
 		try {
 			while (this.#queue.length > 0) {
+				// Let the event loop read the frames that are already waiting before taking a batch.
+				// PGlite answers every query within the same tick (it runs in this thread), so without
+				// this turn a batch would start and commit before the next socket is even read, and
+				// every batch would hold exactly one operation. setImmediate runs right after the
+				// current I/O phase: it adds no timer delay at low load.
+				await new Promise<void>((resolve) => setImmediate(resolve));
 				const batch = this.#queue.splice(0, MAX_BATCH);
 				await this.#runBatch(batch);
 			}

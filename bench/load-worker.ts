@@ -1,0 +1,475 @@
+// A load-generator process: holds the WebSocket clients of whole groups, sends bench messages when
+// the orchestrator (run.ts) says so, and measures what comes back. Runs as a child process with an
+// IPC channel (see ipc.ts), so the server under test keeps its CPU to itself.
+//
+// Every message carries a marker in its payload, `~B<id>.<send time in µs>~` then padding, where id
+// is unique in this worker and the time is this process's performance.now(). Every member of the
+// sender's group (sender included) must receive it exactly once: the worker keeps one record per
+// message in flight, with a bit per member. Frames are searched for the marker as bytes and only
+// the rare control frames (ready, ack, error, presence) are JSON-parsed: parsing every delivery
+// would make the load generator, not the server, the bottleneck of the saturation phase.
+import WebSocket, { type RawData } from 'ws';
+import { Histogram } from './histogram.ts';
+import type {
+	ConnectResult,
+	DeliveryCheck,
+	GroupPlan,
+	ParentToWorker,
+	PhaseResult,
+	WorkerPlan,
+	WorkerStatus,
+	WorkerToParent
+} from './ipc.ts';
+
+const MARK = Buffer.from('~B');
+// Hearth event frames are {"t":"event","channelId":…,"event":{"seq":N,…}}: the first "seq" is the
+// channel sequence number (messages.ts builds the event with seq as its first key).
+const SEQ_KEY = Buffer.from('"seq":');
+const CHAR_0 = 48;
+const CHAR_9 = 57;
+// How often a draining phase checks whether everything arrived.
+const DRAIN_POLL_MS = 20;
+// Sockets still open this long after close() are terminated.
+const CLOSE_GRACE_MS = 5_000;
+
+type Group = {
+	plan: GroupPlan;
+	channelId: string;
+	members: Client[];
+	ready: number;
+	/** Messages of this group sent and not yet received by every member. */
+	inflight: number;
+	/** Round-robin position of the next sender. */
+	nextSender: number;
+};
+
+type Client = {
+	group: Group;
+	index: number;
+	ws: WebSocket | null;
+	ready: boolean;
+	/** Highest message id received from each member of the group (order check). */
+	lastFrom: Float64Array;
+	/** Hearth: last channel sequence number received (gap check); -1 before the first. */
+	lastSeq: number;
+	onReady?: () => void;
+};
+
+type Outgoing = {
+	group: Group;
+	senderIndex: number;
+	remaining: number;
+	receivedBy: Uint8Array;
+	measured: boolean;
+};
+
+type Phase = {
+	mode: 'open' | 'closed';
+	inflightPerGroup: number;
+	sending: boolean;
+	measuring: boolean;
+	windowStart: number;
+	windowMs: number;
+	sent: number;
+	deliveries: number;
+	perSecond: number[];
+	latency: Histogram;
+	ack: Histogram;
+	sendLag: Histogram;
+	check: DeliveryCheck;
+	timer: NodeJS.Timeout | undefined;
+};
+
+let plan: WorkerPlan;
+let groups: Group[] = [];
+let clients: Client[] = [];
+let padding = '';
+let nextMessageId = 0;
+const outgoing = new Map<number, Outgoing>();
+const pendingAcks = new Map<number, { sentAt: number; measured: boolean }>();
+/** Messages given up on by an earlier phase's drain; their late copies are not duplicates. */
+const abandoned = new Set<number>();
+let phase: Phase | null = null;
+let closing = false;
+const status: WorkerStatus = { ready: 0, drops: 0, dropReasons: {}, socketErrors: 0 };
+
+function send(message: WorkerToParent) {
+	process.send!(message);
+}
+
+function bump(counts: Record<string, number>, key: string) {
+	counts[key] = (counts[key] ?? 0) + 1;
+}
+
+function emptyCheck(): DeliveryCheck {
+	return { messages: 0, expected: 0, delivered: 0, missing: 0, duplicates: 0, reordered: 0, seqGaps: 0, late: 0, errors: {}, acks: 0, acksMissing: 0 };
+}
+
+// --- connecting -----------------------------------------------------------------------------
+
+function connectClient(client: Client): Promise<string | null> {
+	return new Promise((resolve) => {
+		let settled = false;
+		const settle = (failure: string | null) => {
+			if (settled) return;
+			settled = true;
+			clearTimeout(timer);
+			if (failure !== null) {
+				client.ws?.terminate();
+				client.ws = null;
+			}
+			resolve(failure);
+		};
+		const hearth = plan.target === 'hearth';
+		const url = hearth ? plan.wsUrl : `${plan.wsUrl}?g=${client.group.plan.index}`;
+		const ws = new WebSocket(url, {
+			headers: hearth ? { cookie: `hearth_session=${client.group.plan.tokens![client.index]}`, origin: plan.origin! } : {},
+			perMessageDeflate: false,
+			// The load generator trusts the server's UTF-8; validating it would only cost client CPU.
+			skipUTF8Validation: true
+		});
+		client.ws = ws;
+		const timer = setTimeout(() => settle('timeout waiting for ready'), plan.connectTimeoutMs);
+		client.onReady = () => settle(null);
+		ws.on('message', (data: RawData) => onFrame(client, toBuffer(data)));
+		ws.on('unexpected-response', (_request, response) => settle(`HTTP ${response.statusCode}`));
+		ws.on('error', (error: NodeJS.ErrnoException) => {
+			status.socketErrors += 1;
+			settle(`socket error ${error.code ?? error.message}`);
+		});
+		ws.on('close', (code) => {
+			if (!client.ready) return settle(`closed ${code} before ready`);
+			client.ready = false;
+			client.group.ready -= 1;
+			status.ready -= 1;
+			if (!closing) {
+				status.drops += 1;
+				bump(status.dropReasons, `close ${code}`);
+			}
+		});
+	});
+}
+
+async function connectAll(): Promise<ConnectResult> {
+	const startedAt = performance.now();
+	const failures: Record<string, number> = {};
+	let next = 0;
+	const lane = async () => {
+		while (next < clients.length) {
+			const client = clients[next++]!;
+			const failure = await connectClient(client);
+			if (failure !== null) bump(failures, failure);
+		}
+	};
+	await Promise.all(Array.from({ length: Math.min(plan.connectConcurrency, clients.length) }, lane));
+	const failed = Object.values(failures).reduce((a, b) => a + b, 0);
+	return { ready: status.ready, failed, failures, ms: Math.round(performance.now() - startedAt) };
+}
+
+// --- receiving ------------------------------------------------------------------------------
+
+function toBuffer(data: RawData): Buffer {
+	if (Buffer.isBuffer(data)) return data;
+	if (Array.isArray(data)) return Buffer.concat(data);
+	return Buffer.from(data);
+}
+
+/** Reads the decimal integer at `pos`; returns [value, position after it]. */
+function readInt(data: Buffer, pos: number): [number, number] {
+	let value = 0;
+	let char = data[pos]!;
+	while (char >= CHAR_0 && char <= CHAR_9) {
+		value = value * 10 + (char - CHAR_0);
+		char = data[++pos]!;
+	}
+	return [value, pos];
+}
+
+function onFrame(client: Client, data: Buffer) {
+	const at = data.indexOf(MARK);
+	if (at === -1) return onControlFrame(client, data);
+	const now = performance.now();
+	const [id, dot] = readInt(data, at + MARK.length);
+	const [sentAtMicros] = readInt(data, dot + 1);
+	const current = phase;
+	if (!current) return;
+	const check = current.check;
+	check.delivered += 1;
+	if (current.measuring) {
+		current.deliveries += 1;
+		const second = Math.floor((now - current.windowStart) / 1000);
+		current.perSecond[second] = (current.perSecond[second] ?? 0) + 1;
+	}
+	if (plan.target === 'hearth') {
+		const seqAt = data.indexOf(SEQ_KEY);
+		if (seqAt !== -1) {
+			const [seq] = readInt(data, seqAt + SEQ_KEY.length);
+			if (client.lastSeq !== -1 && seq !== client.lastSeq + 1) check.seqGaps += 1;
+			client.lastSeq = seq;
+		}
+	}
+	const message = outgoing.get(id);
+	if (!message || message.group !== client.group || message.receivedBy[client.index]) {
+		if (abandoned.has(id)) check.late += 1;
+		else check.duplicates += 1;
+		return;
+	}
+	message.receivedBy[client.index] = 1;
+	if (id < client.lastFrom[message.senderIndex]!) check.reordered += 1;
+	else client.lastFrom[message.senderIndex] = id;
+	if (message.measured) current.latency.record(now - sentAtMicros / 1000);
+	message.remaining -= 1;
+	if (message.remaining === 0) complete(id, message);
+}
+
+function complete(id: number, message: Outgoing) {
+	outgoing.delete(id);
+	message.group.inflight -= 1;
+	if (phase?.mode === 'closed' && phase.sending) sendFrom(message.group);
+}
+
+function onControlFrame(client: Client, data: Buffer) {
+	let frame: { t?: string; id?: string; code?: string };
+	try {
+		frame = JSON.parse(data.toString('utf8')) as typeof frame;
+	} catch {
+		if (phase) bump(phase.check.errors, 'unparseable frame');
+		return;
+	}
+	switch (frame.t) {
+		case 'ready':
+			if (client.ready) return;
+			client.ready = true;
+			client.group.ready += 1;
+			status.ready += 1;
+			client.onReady?.();
+			return;
+		case 'ack': {
+			const id = Number(frame.id);
+			const pending = pendingAcks.get(id);
+			if (!pending) return;
+			pendingAcks.delete(id);
+			if (phase) {
+				phase.check.acks += 1;
+				if (pending.measured) phase.ack.record(performance.now() - pending.sentAt);
+			}
+			return;
+		}
+		case 'error': {
+			if (phase) bump(phase.check.errors, frame.code ?? 'unknown');
+			// A refused send will never be delivered: count its deliveries as missing and move on.
+			const id = Number(frame.id);
+			pendingAcks.delete(id);
+			const message = outgoing.get(id);
+			if (message) {
+				if (phase) phase.check.missing += message.remaining;
+				complete(id, message);
+			}
+			return;
+		}
+		default:
+			// presence, typing and directory notices are not part of the measurement.
+			return;
+	}
+}
+
+// --- sending --------------------------------------------------------------------------------
+
+function sendFrom(group: Group): boolean {
+	const current = phase!;
+	let sender: Client | undefined;
+	for (let tries = 0; tries < group.members.length && !sender; tries += 1) {
+		const candidate = group.members[group.nextSender]!;
+		group.nextSender = (group.nextSender + 1) % group.members.length;
+		if (candidate.ready) sender = candidate;
+	}
+	if (!sender) return false;
+	const id = ++nextMessageId;
+	const sentAt = performance.now();
+	const marker = `~B${id}.${Math.round(sentAt * 1000)}~`;
+	const payload = marker + padding.slice(marker.length);
+	outgoing.set(id, {
+		group,
+		senderIndex: sender.index,
+		remaining: group.ready,
+		receivedBy: new Uint8Array(group.members.length),
+		measured: current.measuring
+	});
+	if (plan.target === 'hearth') pendingAcks.set(id, { sentAt, measured: current.measuring });
+	group.inflight += 1;
+	current.check.messages += 1;
+	current.check.expected += group.ready;
+	if (current.measuring) current.sent += 1;
+	// The same client frame for both targets; the baseline relays it verbatim. The payload is plain
+	// ASCII, so the template needs no JSON escaping.
+	sender.ws!.send(
+		`{"t":"message.send","id":"${id}","channelId":"${group.channelId}","clientId":"bench-m${id}","payload":"${payload}"}`
+	);
+	return true;
+}
+
+function startPhase(mode: 'open' | 'closed', inflightPerGroup: number): Phase {
+	if (phase?.timer) clearTimeout(phase.timer);
+	return {
+		mode,
+		inflightPerGroup,
+		sending: true,
+		measuring: false,
+		windowStart: 0,
+		windowMs: 0,
+		sent: 0,
+		deliveries: 0,
+		perSecond: [],
+		latency: new Histogram(),
+		ack: new Histogram(),
+		sendLag: new Histogram(),
+		check: emptyCheck(),
+		timer: undefined
+	};
+}
+
+/** Sends on a fixed schedule (message k at start + k/rate), whatever the replies do. */
+function runOpenLoop(current: Phase, messagesPerSecond: number) {
+	const start = performance.now();
+	const interval = 1000 / messagesPerSecond;
+	let sent = 0;
+	let groupCursor = 0;
+	const tick = () => {
+		if (!current.sending) return;
+		const now = performance.now();
+		while (start + sent * interval <= now) {
+			if (current.measuring) current.sendLag.record(now - (start + sent * interval));
+			// Round-robin over groups, so every channel gets the same share of the traffic.
+			for (let tries = 0; tries < groups.length; tries += 1) {
+				const group = groups[groupCursor]!;
+				groupCursor = (groupCursor + 1) % groups.length;
+				if (sendFrom(group)) break;
+			}
+			sent += 1;
+		}
+		current.timer = setTimeout(tick, Math.max(0, start + sent * interval - performance.now()));
+	};
+	tick();
+}
+
+function runClosedLoop(current: Phase) {
+	for (const group of groups) {
+		for (let i = 0; i < current.inflightPerGroup; i += 1) sendFrom(group);
+	}
+}
+
+async function finish(current: Phase, drainTimeoutMs: number): Promise<PhaseResult> {
+	current.sending = false;
+	clearTimeout(current.timer);
+	if (current.measuring) {
+		current.measuring = false;
+		current.windowMs = performance.now() - current.windowStart;
+	}
+	const deadline = performance.now() + drainTimeoutMs;
+	while ((outgoing.size > 0 || pendingAcks.size > 0) && performance.now() < deadline) {
+		await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+	}
+	for (const [id, message] of outgoing) {
+		current.check.missing += message.remaining;
+		message.group.inflight -= 1;
+		abandoned.add(id);
+	}
+	outgoing.clear();
+	current.check.acksMissing += pendingAcks.size;
+	pendingAcks.clear();
+	const fullSeconds = Math.floor(current.windowMs / 1000);
+	return {
+		windowMs: Math.round(current.windowMs),
+		sent: current.sent,
+		deliveries: current.deliveries,
+		perSecond: Array.from({ length: fullSeconds }, (_, i) => current.perSecond[i] ?? 0),
+		latency: current.latency.toJSON(),
+		ack: current.ack.toJSON(),
+		sendLag: current.sendLag.toJSON(),
+		check: current.check
+	};
+}
+
+async function closeAll(): Promise<void> {
+	closing = true;
+	const open = clients.filter((c) => c.ws && c.ws.readyState !== WebSocket.CLOSED);
+	await Promise.all(
+		open.map(
+			(client) =>
+				new Promise<void>((resolve) => {
+					const ws = client.ws!;
+					const timer = setTimeout(() => {
+						ws.terminate();
+						resolve();
+					}, CLOSE_GRACE_MS);
+					ws.once('close', () => {
+						clearTimeout(timer);
+						resolve();
+					});
+					ws.close(1000, 'bench done');
+				})
+		)
+	);
+}
+
+// --- commands from the orchestrator ----------------------------------------------------------
+
+async function handle(message: ParentToWorker) {
+	switch (message.cmd) {
+		case 'connect': {
+			plan = message.plan;
+			padding = 'x'.repeat(plan.payloadBytes);
+			groups = plan.groups.map((groupPlan) => {
+				const group: Group = {
+					plan: groupPlan,
+					channelId: groupPlan.channelId ?? crypto.randomUUID(),
+					members: [],
+					ready: 0,
+					inflight: 0,
+					nextSender: 0
+				};
+				for (let index = 0; index < groupPlan.size; index += 1) {
+					group.members.push({ group, index, ws: null, ready: false, lastFrom: new Float64Array(groupPlan.size), lastSeq: -1 });
+				}
+				return group;
+			});
+			clients = groups.flatMap((g) => g.members);
+			send({ type: 'connected', result: await connectAll() });
+			return;
+		}
+		case 'open-loop': {
+			phase = startPhase('open', 0);
+			if (message.messagesPerSecond > 0) runOpenLoop(phase, message.messagesPerSecond);
+			return;
+		}
+		case 'closed-loop': {
+			phase = startPhase('closed', message.inflightPerGroup);
+			runClosedLoop(phase);
+			return;
+		}
+		case 'measure': {
+			if (!phase) return;
+			phase.measuring = true;
+			phase.windowStart = performance.now();
+			return;
+		}
+		case 'finish': {
+			if (!phase) return;
+			const result = await finish(phase, message.drainTimeoutMs);
+			send({ type: 'phase', result, status: { ...status } });
+			return;
+		}
+		case 'close': {
+			await closeAll();
+			send({ type: 'closed', status: { ...status } });
+			process.disconnect();
+			return;
+		}
+	}
+}
+
+process.on('message', (message: ParentToWorker) => {
+	handle(message).catch((error: unknown) => {
+		send({ type: 'fatal', message: error instanceof Error ? (error.stack ?? error.message) : String(error) });
+	});
+});
