@@ -1,7 +1,7 @@
 // Opens the database the configuration names, applies pending migrations, and returns one handle
 // with the same drizzle API for both engines.
 import { mkdirSync } from 'node:fs';
-import { PGlite, types } from '@electric-sql/pglite';
+import { PGlite } from '@electric-sql/pglite';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
@@ -32,34 +32,48 @@ export type DatabaseHandle = {
 // Arbitrary constant: the key of the advisory lock that serialises migrations between processes.
 const MIGRATION_LOCK_KEY = 7_364_201;
 
-// drizzle-orm's PGlite driver sends the same `parsers` option with every query (these types come
-// back as raw text, which drizzle maps itself; the list is the one in drizzle-orm/pglite/session.js),
-// and PGlite copies its whole parser table (~330 entries, one per type) into a new object for every
-// query that carries such an option: ~0.13 ms per query on the build machine, ~0.8 ms of CPU per
-// message sent. Installing the same parsers once on the client and dropping the per-query option
-// gives drizzle the same rows without the copy (measured with bench/, see bench/README.md).
-const RAW_TEXT_TYPES = [types.TIMESTAMP, types.TIMESTAMPTZ, types.INTERVAL, types.DATE, 1231, 1115, 1185, 1187, 1182];
-
+// drizzle-orm's PGlite driver sends a `parsers` option with every query (for dates, intervals and
+// some arrays it wants PostgreSQL's raw text and maps it itself), and PGlite copies its whole parser
+// table (~330 entries) into a new object for every query that carries one: ~0.13 ms per query on the
+// build machine, ~0.8 ms of CPU per message sent (measured with bench/, see bench/README.md). When
+// every parser in the option returns its input unchanged, the same result is had by installing
+// those raw-text parsers once on the client and dropping the option. The check runs once per
+// option object (drizzle keeps one per prepared query) and derives the types from drizzle itself,
+// so nothing here needs to track drizzle's internals; any other parser is passed through untouched.
 type QueryOptions = Parameters<PGlite['query']>[2];
 type Queryable = { query: PGlite['query'] };
 
-function withoutQueryParsers(options: QueryOptions): QueryOptions {
-	if (!options?.parsers) return options;
-	const { parsers: _sharedOnTheClient, ...rest } = options;
-	return rest;
+const RAW_TEXT_PROBE = 'raw-text-probe';
+const rawText = (value: string) => value;
+
+function parsersSharedOn(client: PGlite) {
+	const verified = new WeakSet<object>();
+	return (options: QueryOptions): QueryOptions => {
+		const parsers = options?.parsers;
+		if (!parsers) return options;
+		if (!verified.has(parsers)) {
+			for (const [type, parse] of Object.entries(parsers)) {
+				if (parse(RAW_TEXT_PROBE, Number(type)) !== RAW_TEXT_PROBE) return options;
+			}
+			for (const type of Object.keys(parsers)) client.parsers[Number(type)] = rawText;
+			verified.add(parsers);
+		}
+		const { parsers: _installedOnTheClient, ...rest } = options;
+		return rest;
+	};
 }
 
-/** The client (or a transaction of it) as drizzle sees it: queries lose their `parsers` option. */
-function sharingParsers<T extends Queryable>(target: T): T {
+/** The client (or a transaction of it) as drizzle sees it: raw-text parser options are shared. */
+function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOptions) => QueryOptions): T {
 	return new Proxy(target, {
 		get(object, key) {
 			if (key === 'query') {
-				return (text: string, params?: unknown[], options?: QueryOptions) => object.query(text, params, withoutQueryParsers(options));
+				return (text: string, params?: unknown[], options?: QueryOptions) => object.query(text, params, share(options));
 			}
 			if (key === 'transaction') {
 				const transaction = (object as unknown as PGlite).transaction.bind(object);
 				return <R>(callback: (tx: Parameters<Parameters<PGlite['transaction']>[0]>[0]) => Promise<R>) =>
-					transaction((tx) => callback(sharingParsers(tx)));
+					transaction((tx) => callback(sharingParsers(tx, share)));
 			}
 			// PGlite keeps its state in private fields: its methods must run on the real object.
 			const value: unknown = Reflect.get(object, key, object);
@@ -73,8 +87,7 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 		const inMemory = config.dataDir.startsWith('memory://');
 		if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
 		const client = await PGlite.create(inMemory ? undefined : config.dataDir);
-		for (const type of RAW_TEXT_TYPES) client.parsers[type] = (value: string) => value;
-		const db = drizzlePglite({ client: sharingParsers(client), schema }) as unknown as Database;
+		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client)), schema }) as unknown as Database;
 		// PGlite is single-connection and single-process, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
 		return {
