@@ -66,6 +66,8 @@ export type TestServer = {
 	stop(): Promise<number | null>;
 	/** Hard kill (SIGKILL), as in a crash or power-cut of the process. */
 	kill(): Promise<void>;
+	/** How it was started, so it can be restarted the same way (see restartServer). */
+	options: StartOptions;
 };
 
 export type StartOptions = { database: TestDatabase; env?: Record<string, string>; port?: number };
@@ -82,7 +84,11 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 			HOST: '127.0.0.1',
 			PORT: String(options.port ?? 0),
 			LOG_LEVEL: 'info',
-			// Integration tests open many connections from 127.0.0.1 and send fast.
+			// The tests play the reverse proxy in front of the server: each TestClient sends its own
+			// X-Forwarded-For address, like users behind Traefik, so per-IP limits (sign-up, sign-in
+			// throttle, /ws caps) apply per simulated client, not to the whole test run.
+			TRUSTED_PROXIES: '127.0.0.1',
+			// Integration tests open many connections and send fast.
 			WS_MAX_CONNECTIONS_PER_IP: '10000',
 			WS_RATE_PER_SECOND: '1000',
 			WS_RATE_BURST: '2000',
@@ -124,6 +130,7 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 		wsUrl: `ws://127.0.0.1:${port}/ws`,
 		logs,
 		process: child,
+		options,
 		async stop() {
 			if (child.exitCode !== null) return child.exitCode;
 			child.kill('SIGTERM');
@@ -135,4 +142,15 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 			await exited;
 		}
 	};
+}
+
+/**
+ * Stops the server (SIGTERM) and starts it again on the same port and database with the same
+ * environment. The object is updated in place, so clients holding it keep working; in-memory
+ * state (presence, throttles, connections) starts over as after any restart.
+ */
+export async function restartServer(server: TestServer, extraEnv: Record<string, string> = {}): Promise<TestServer> {
+	await server.stop();
+	const fresh = await startServer({ ...server.options, port: server.port, env: { ...server.options.env, ...extraEnv } });
+	return Object.assign(server, fresh);
 }
