@@ -60,6 +60,8 @@ export class TestClient {
 		const headers = new Headers(init.headers);
 		if (this.jar.cookies.size > 0 && !headers.has('cookie')) headers.set('cookie', this.jar.header());
 		if (!headers.has('origin')) headers.set('origin', this.server.origin);
+		// An empty Origin means "send none" (what non-browser clients and some privacy tools do).
+		if (headers.get('origin') === '') headers.delete('origin');
 		if (!headers.has('x-forwarded-for')) headers.set('x-forwarded-for', this.ip);
 		const response = await fetch(url.startsWith('http') ? url : `${this.server.url}${url}`, { ...init, headers, redirect: 'manual' });
 		this.jar.store(response);
