@@ -203,6 +203,9 @@ export class Hub implements RealtimeStatus {
 				this.#markPresence(notice.userId);
 				return;
 			}
+			case 'community.updated':
+				this.#broadcast({ kind: 'community', id: notice.communityId }, { t: 'directory.changed', communityId: notice.communityId, reason: 'community.updated' });
+				return;
 			case 'community.deleted': {
 				const scope: Scope = { kind: 'community', id: notice.communityId };
 				for (const conn of [...(this.#communitySubs.get(notice.communityId) ?? [])]) this.#unsubscribeScope(conn, scope);

@@ -92,7 +92,7 @@ export class Communities {
 		requireCommunityManager(access);
 		const [row] = await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning();
 		const counts = await memberCounts(this.#db, [communityId]);
-		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: row!.systemChannelId ?? communityId, change: 'updated' }]);
+		this.#bus.publish([{ type: 'community.updated', communityId }]);
 		return toView(row!, access.role, counts.get(communityId) ?? 0);
 	}
 
