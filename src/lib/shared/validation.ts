@@ -53,12 +53,21 @@ export const InviteCode = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9]{6,3
 export const RegistrationMode = v.picklist(['open', 'invite_only', 'closed']);
 export type RegistrationMode = v.InferOutput<typeof RegistrationMode>;
 
+/**
+ * An issue's message without the value that failed: valibot appends it ("... but received "x"",
+ * "Invalid UUID: Received "x""), and echoing input back can leak it (a message body sent in the
+ * wrong field) into error frames, error bodies and whatever logs them.
+ */
+export function issueMessage(issue: v.BaseIssue<unknown>): string {
+	return issue.message.replace(/(,?\s*but received|:\s*received)[\s\S]*$/i, '').trim();
+}
+
 /** First human-readable problem of a failed parse, for a form or an error body. */
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
 	const issue = issues[0];
 	if (!issue) return 'Invalid input.';
 	const field = issue.path?.map((p) => String(p.key)).join('.');
-	const message = issue.message.replace(/,?\s*but received[\s\S]*$/i, '').trim();
+	const message = issueMessage(issue);
 	return field && !/[.!]$/.test(message) ? `${field}: ${message}` : message;
 }
 

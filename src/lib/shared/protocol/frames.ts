@@ -4,6 +4,7 @@
 // Frames are JSON objects with a discriminator `t`. Requests that expect an answer carry `id` (chosen
 // by the client); the server answers with `ack` (same id, a `result`) or `error` (same id).
 import * as v from 'valibot';
+import { issueMessage } from '../validation.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -217,7 +218,7 @@ function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
 		.slice(0, 3)
 		.map((issue) => {
 			const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
-			const message = issue.message.replace(/,?\s*but received[\s\S]*$/i, '').trim();
+			const message = issueMessage(issue);
 			return path ? `${path}: ${message}` : message;
 		})
 		.join('; ');
