@@ -144,6 +144,8 @@ export class Communities {
 				.returning({ userId: communityMembers.userId });
 			if (inserted.length === 0) return { result: false, notices: [] };
 			// History from before joining is not "unread": start every channel's read marker at its end.
+			// Someone rejoining still has markers from last time; they move forward too, else everything
+			// said while they were away would count as unread.
 			const existing = await tx
 				.select({ id: channels.id, lastSeq: channels.lastSeq })
 				.from(channels)
@@ -152,7 +154,10 @@ export class Communities {
 				await tx
 					.insert(readStates)
 					.values(existing.map((c) => ({ userId, channelId: c.id, lastReadSeq: c.lastSeq })))
-					.onConflictDoNothing();
+					.onConflictDoUpdate({
+						target: [readStates.userId, readStates.channelId],
+						set: { lastReadSeq: sql`greatest(${readStates.lastReadSeq}, excluded.last_read_seq)`, updatedAt: new Date() }
+					});
 			}
 			const notices: BusNotice[] = [{ type: 'membership', communityId, userId, change: 'joined' }];
 			notices.push(...(await this.#systemEvent(tx, communityId, userId, 'member.joined')));
