@@ -32,7 +32,12 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 
 	const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
 		const url = request.url ?? '';
-		if (url !== WS_PATH && !url.startsWith(`${WS_PATH}?`)) return; // other upgrade handlers (Vite HMR) may take it
+		if (url !== WS_PATH && !url.startsWith(`${WS_PATH}?`)) {
+			// Another upgrade handler (Vite's HMR in development) may take it. With none, an unanswered
+			// upgrade would hold the socket open forever: refuse it.
+			if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
+			return;
+		}
 		void upgrade(request, socket, head).catch((error) => {
 			log.error({ err: safeError(error) }, 'upgrade failed');
 			rejectUpgrade(socket, 500, 'Internal Server Error');
