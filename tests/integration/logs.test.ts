@@ -6,6 +6,7 @@ import { createTestDatabase, postgresUnavailableReason, startServer, type TestDa
 import { TestClient, uniqueName } from '../helpers/clients.ts';
 import { createCommunity, createInvite, newClientId } from '../helpers/fixtures.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
+import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
 const skip = postgresUnavailableReason();
 
@@ -61,7 +62,7 @@ describe.skipIf(skip)('server logs', () => {
 		const socket = await alice.socket();
 		const sent = await socket.request({ t: 'message.send', channelId: community.generalId, clientId: newClientId(), payload: remember(encodeMessageBody(canary('ws-payload'))) });
 		expect(sent.t).toBe('ack');
-		await socket.request({ t: 'message.edit', messageId: (sent as { result: { messageId: string } }).result.messageId, payload: remember(canary('ws-edit')) });
+		await socket.request({ t: 'message.edit', messageId: (sent as Extract<ServerFrame, { t: 'ack' }>).result!.messageId, payload: remember(canary('ws-edit')) });
 		await socket.request({ t: 'reaction.add', messageId: message.id, key: remember(canary('ws-reaction')) });
 		await socket.request({ t: 'message.send', channelId: community.generalId, clientId: newClientId(), payload: remember(canary('ws-too-big')).padEnd(600, '!') });
 		const bobSocket = await bob.socket();
