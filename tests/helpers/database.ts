@@ -23,7 +23,7 @@ export async function withSql<T>(server: TestServer, work: (sql: Sql) => Promise
 	}
 	const dir = env.DATA_DIR;
 	if (!dir || dir.startsWith('memory://')) {
-		throw new Error('withSql on PGlite needs createTestDatabase({ persistent: true }): an in-memory database lives inside the server process.');
+		throw new Error('withSql on PGlite needs a database folder, as createTestDatabase() makes: an in-memory database lives inside the server process.');
 	}
 	await server.stop();
 	let result: T;

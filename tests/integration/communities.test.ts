@@ -16,8 +16,7 @@ describe.skipIf(skip)('communities', () => {
 	let db: TestDatabase;
 	let server: TestServer;
 	beforeAll(async () => {
-		// Persistent: one test promotes a member to admin in the database (no API sets roles yet).
-		db = await createTestDatabase({ persistent: true });
+		db = await createTestDatabase();
 		server = await startServer({ database: db });
 	});
 	afterAll(async () => {

@@ -15,8 +15,7 @@ describe.skipIf(skip)('invites', () => {
 	let server: TestServer;
 	let instanceOwner: TestClient;
 	beforeAll(async () => {
-		// Persistent: one test expires invites in the database (the API only sets future expiries).
-		db = await createTestDatabase({ persistent: true });
+		db = await createTestDatabase();
 		server = await startServer({ database: db });
 		instanceOwner = await TestClient.signUp(server);
 	});

@@ -22,8 +22,7 @@ describe.skipIf(skip)('sequence numbers', () => {
 	let db: TestDatabase;
 	let server: TestServer;
 	beforeAll(async () => {
-		// Persistent: the event log is read from the database at the end.
-		db = await createTestDatabase({ persistent: true });
+		db = await createTestDatabase();
 		server = await startServer({ database: db });
 	});
 	afterAll(async () => {

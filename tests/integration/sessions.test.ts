@@ -40,7 +40,7 @@ describe.skipIf(skip)('sessions', () => {
 	let db: TestDatabase;
 	let server: TestServer;
 	beforeAll(async () => {
-		db = await createTestDatabase({ persistent: true });
+		db = await createTestDatabase();
 		// One-day sessions, renewed once less than half a day is left.
 		server = await startServer({ database: db, env: { SESSION_TTL_DAYS: '1' } });
 	});

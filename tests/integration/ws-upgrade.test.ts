@@ -29,8 +29,7 @@ describe.skipIf(skip)('/ws upgrade', () => {
 	let server: TestServer;
 	let user: TestClient;
 	beforeAll(async () => {
-		// Persistent: the shutdown test restarts the server and reads what was stored.
-		db = await createTestDatabase({ persistent: true });
+		db = await createTestDatabase();
 		server = await startServer({ database: db });
 		user = await TestClient.signUp(server);
 	});
