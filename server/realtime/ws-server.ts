@@ -55,7 +55,9 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		}
 		const ip = clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
 		const token = readCookie(request.headers.cookie, sessionCookieName(app.config));
-		const auth = token ? await app.services.accounts.validateSession(token) : null;
+		// No renewal here: an upgrade response cannot carry the renewed cookie, and a session extended
+		// without it looks fresh to the next HTTP request, which then never re-sends the cookie.
+		const auth = token ? await app.services.accounts.validateSession(token, { renew: false }) : null;
 
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP

@@ -139,9 +139,10 @@ export class Accounts {
 
 	/**
 	 * Resolves a session token. Sessions past half their lifetime are extended (sliding expiry);
-	 * `renewed` tells the caller to re-send the cookie with the new expiry.
+	 * `renewed` tells the caller to re-send the cookie with the new expiry. A caller that cannot
+	 * send a cookie must pass `renew: false`, or the session would outlive the browser's cookie.
 	 */
-	async validateSession(token: string): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
+	async validateSession(token: string, options: { renew?: boolean } = {}): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
 		if (!/^[a-z2-7]{32}$/.test(token)) return null;
 		const sessionId = sessionIdFromToken(token);
 		const [row] = await this.#db
@@ -158,7 +159,7 @@ export class Accounts {
 		const session = row.session;
 		let renewed = false;
 		const patch: Partial<SessionRecord> = {};
-		if (now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
+		if (options.renew !== false && now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
 			patch.expiresAt = new Date(now + this.#sessionTtlMs);
 			renewed = true;
 		}
