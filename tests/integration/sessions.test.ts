@@ -78,16 +78,20 @@ describe.skipIf(skip)('sessions', () => {
 	describe('what the database keeps', () => {
 		let fresh: TestClient;
 		let nearExpiry: TestClient;
+		let nearExpiryOnWs: TestClient;
 		let expired: TestClient;
 		let stored: { id: string; row: string }[];
 
 		beforeAll(async () => {
 			fresh = await TestClient.signUp(server);
 			nearExpiry = await TestClient.signUp(server);
+			nearExpiryOnWs = await TestClient.signUp(server);
 			expired = await TestClient.signUp(server);
 			stored = await withSql(server, async (sql) => {
-				// One session an hour from expiry (well past half its life), one already expired.
-				await sql(`update sessions set expires_at = now() + interval '1 hour' where id = $1`, [sha256Hex(nearExpiry.sessionToken!)]);
+				// Two sessions an hour from expiry (well past half their life), one already expired.
+				for (const client of [nearExpiry, nearExpiryOnWs]) {
+					await sql(`update sessions set expires_at = now() + interval '1 hour' where id = $1`, [sha256Hex(client.sessionToken!)]);
+				}
 				await sql(`update sessions set expires_at = now() - interval '1 minute' where id = $1`, [sha256Hex(expired.sessionToken!)]);
 				const rows = await sql('select * from sessions');
 				return rows.map((row) => ({ id: String(row.id), row: JSON.stringify(row) }));
@@ -110,6 +114,18 @@ describe.skipIf(skip)('sessions', () => {
 			expect(Math.abs(expires - (Date.now() + DAY_MS))).toBeLessThan(60_000);
 			const [session] = (await sessionsOf(nearExpiry)).filter((s) => s.current);
 			expect(Math.abs(Date.parse(session!.expiresAt) - (Date.now() + DAY_MS))).toBeLessThan(60_000);
+		});
+
+		it('still renews the cookie on the next request when the first use in the second half was a /ws upgrade', async () => {
+			// The upgrade cannot set a cookie; if it extended the session anyway, no later request would
+			// see a session in its second half, and the browser's cookie would expire on the old date.
+			const socket = await nearExpiryOnWs.socket();
+			const response = await nearExpiryOnWs.fetch('/api/me');
+			expect(response.status).toBe(200);
+			const line = sessionCookieLine(response);
+			expect(line).toBeDefined();
+			expect(Math.abs(Date.parse(/expires=([^;]+)/i.exec(line!)![1]!) - (Date.now() + DAY_MS))).toBeLessThan(60_000);
+			socket.close();
 		});
 
 		it('does not re-send the cookie while the session is in its first half', async () => {
