@@ -16,7 +16,8 @@ export type BusNotice =
 	| { type: 'channel.changed'; communityId: string; channelId: string; change: 'created' | 'updated' }
 	| { type: 'dm.created'; channelId: string; userIds: string[] }
 	| { type: 'sessions.revoked'; sessionIds: string[] }
-	| { type: 'user.updated'; userId: string };
+	/** A user's profile changed; everyone sharing one of these communities or DMs shows it. */
+	| { type: 'user.updated'; userId: string; communityIds: string[]; dmChannelIds: string[] };
 
 export type BusListener = (notice: BusNotice) => void;
 
