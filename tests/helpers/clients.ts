@@ -177,6 +177,19 @@ export class TestSocket {
 		this.ws.send(text, options);
 	}
 
+	/** Waits until `count` matching frames (received before or after this call) are in, and returns them. */
+	async waitForCount<T extends ServerFrame = ServerFrame>(count: number, predicate: (frame: ServerFrame) => boolean, timeoutMs = 10_000): Promise<T[]> {
+		const deadline = Date.now() + timeoutMs;
+		while (this.matching(predicate).length < count) {
+			const left = deadline - Date.now();
+			const seen = this.frames.length;
+			await this.waitFor((f) => this.frames.indexOf(f) >= seen, Math.max(left, 1)).catch(() => {
+				throw new Error(`only ${this.matching(predicate).length} of ${count} matching frames within ${timeoutMs} ms`);
+			});
+		}
+		return this.matching<T>(predicate);
+	}
+
 	/** Frames received so far that match. */
 	matching<T extends ServerFrame = ServerFrame>(predicate: (frame: ServerFrame) => boolean): T[] {
 		return this.frames.filter(predicate) as T[];

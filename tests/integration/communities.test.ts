@@ -7,6 +7,7 @@ import { TestClient } from '../helpers/clients.ts';
 import { withSql } from '../helpers/database.ts';
 import { createCommunity, createInvite, expectError, expectJson, joinCommunity, sendMessage } from '../helpers/fixtures.ts';
 import type { ChannelView, CommunityDetail, CommunityView, InviteView, MemberView, MessageView } from '#lib/shared/api-types.ts';
+import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
 const skip = postgresUnavailableReason();
 const MANAGERS_ONLY = 'Only owners and admins of this community can do that.';
@@ -216,6 +217,32 @@ describe.skipIf(skip)('communities', () => {
 			}
 			await expectError(owner.send('DELETE', `/api/communities/${community.id}`), 404, 'not_found', 'Community was not found.');
 			socket.close();
+		});
+	});
+
+	describe('PATCH /api/me seen by others', () => {
+		it("tells the sockets of everyone sharing a community or a DM to refetch, even when the renamer has no socket open", async () => {
+			const owner = await TestClient.signUp(server);
+			const renamer = await TestClient.signUp(server);
+			const dmPeer = await TestClient.signUp(server);
+			const first = await createCommunity(owner, 'First');
+			const second = await createCommunity(owner, 'Second');
+			await joinCommunity(owner, renamer, first.id);
+			await joinCommunity(owner, renamer, second.id);
+			const dmOnly = await createCommunity(dmPeer, 'Temporary');
+			await joinCommunity(dmPeer, renamer, dmOnly.id);
+			await dmPeer.api.post('/api/dms', { userId: renamer.user.id });
+			await renamer.api.post(`/api/communities/${dmOnly.id}/leave`);
+			const ownerSocket = await owner.socket();
+			const peerSocket = await dmPeer.socket();
+
+			await renamer.api.patch('/api/me', { displayName: 'Renamed' });
+			const userUpdated = (f: ServerFrame) => f.t === 'directory.changed' && f.reason === 'user.updated';
+			const forOwner = await ownerSocket.waitForCount<Extract<ServerFrame, { t: 'directory.changed' }>>(2, userUpdated);
+			expect(new Set(forOwner.map((f) => f.communityId))).toEqual(new Set([first.id, second.id]));
+			expect(await peerSocket.waitForCount(1, userUpdated)).toEqual([{ t: 'directory.changed', communityId: null, reason: 'user.updated' }]);
+			ownerSocket.close();
+			peerSocket.close();
 		});
 	});
 
