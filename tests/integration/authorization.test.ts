@@ -266,11 +266,12 @@ describe.skipIf(skip)('authorization', () => {
 
 	describe('REST: DM channels are visible to their two participants only', () => {
 		it.each([
-			['GET', ''],
-			['GET', '/messages'],
-			['POST', '/read']
-		])('%s /api/channels/[dm]%s answers 404 to a third user', async (method, suffix) => {
-			await expectError(stranger.send(method, `/api/channels/${f.dmChannelId}${suffix}`, method === 'POST' ? { seq: 0 } : undefined), 404, 'not_found', 'Channel was not found.');
+			['GET', '', undefined],
+			['GET', '/messages', undefined],
+			['POST', '/messages', { clientId: 'authz-matrix-dm', payload: 'x' }],
+			['POST', '/read', { seq: 0 }]
+		])('%s /api/channels/[dm]%s answers 404 to a third user', async (method, suffix, body) => {
+			await expectError(stranger.send(method, `/api/channels/${f.dmChannelId}${suffix}`, body), 404, 'not_found', 'Channel was not found.');
 		});
 	});
 
