@@ -4,7 +4,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, uniqueIp, type TestSocket } from '../helpers/clients.ts';
-import { createCommunity, newClientId } from '../helpers/fixtures.ts';
+import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures.ts';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
@@ -217,5 +217,55 @@ describe.skipIf(skip)('/ws rate limit and global cap', () => {
 		const refused = await c.socket({ waitReady: false });
 		expect(await refused.closed).toEqual({ code: CloseCode.tooManyConnections, reason: 'server connection limit reached' });
 		for (const s of open) s.close();
+	});
+});
+
+describe.skipIf(skip)('/ws slow consumers', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		// Big messages and the smallest allowed outgoing buffer, so a client that stops reading
+		// overflows it after the kernel's socket buffers fill.
+		server = await startServer({ database: db, env: { MESSAGE_MAX_BYTES: '1048576', WS_MAX_FRAME_BYTES: '2097152', WS_MAX_BUFFERED_BYTES: '65536' } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('disconnects a client that stops reading with 4009, and it catches up by resuming', async () => {
+		const sender = await TestClient.signUp(server);
+		const reader = await TestClient.signUp(server);
+		const community = await createCommunity(sender);
+		await joinCommunity(sender, reader, community.id);
+		const channelId = community.generalId;
+		const start = (await reader.api.get<{ channel: { lastSeq: number } }>(`/api/channels/${channelId}`)).channel.lastSeq;
+		const senderSocket = await sender.socket();
+		const slow = await reader.socket();
+		(slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket.pause();
+
+		// 40 MB of fan-out: far more than loopback socket buffers hold.
+		const payload = 'x'.repeat(1_000_000);
+		const acks = [];
+		for (let i = 0; i < 40; i += 1) acks.push(await senderSocket.request({ t: 'message.send', channelId, clientId: newClientId(), payload: `${i}:${payload}` }));
+		expect(acks.every((a) => a.t === 'ack')).toBe(true);
+		// The sender is served as usual.
+		expect((await senderSocket.ping()).t).toBe('pong');
+
+		(slow.ws as unknown as { _socket: { resume(): void } })._socket.resume();
+		expect(await slow.closed).toEqual({ code: CloseCode.slowConsumer, reason: 'slow consumer' });
+		const delivered = slow.matching((f) => f.t === 'event' && f.channelId === channelId);
+		expect(delivered.length).toBeLessThan(40);
+
+		// Reconnecting and resuming from the last event it got fills the gap exactly.
+		const lastSeen = Math.max(start, ...delivered.map((f) => (f as Extract<ServerFrame, { t: 'event' }>).event.seq));
+		const again = await reader.socket();
+		const ack = await again.request({ t: 'resume', cursors: [{ channelId, seq: lastSeen }] });
+		expect(ack).toMatchObject({ t: 'ack', result: { resync: [], inaccessible: [] } });
+		const replayed = again.matching((f) => f.t === 'events').flatMap((f) => (f as Extract<ServerFrame, { t: 'events' }>).events.map((e) => e.seq));
+		expect(replayed).toEqual(Array.from({ length: start + 40 - lastSeen }, (_, i) => lastSeen + 1 + i));
+		again.close();
+		senderSocket.close();
 	});
 });
