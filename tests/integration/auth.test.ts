@@ -79,6 +79,12 @@ describe.skipIf(skip)('accounts', () => {
 			await expectError(signUpRequest(server, { username: name.toUpperCase(), password: PASSWORD }), 409, 'conflict', 'That username is taken.');
 		});
 
+		it('answers simultaneous sign-ups for one username with one 201 and 409s, never a 500', async () => {
+			const name = uniqueName('race');
+			const responses = await Promise.all(Array.from({ length: 4 }, () => signUpRequest(server, { username: name, password: PASSWORD })));
+			expect(responses.map((r) => r.status).sort()).toEqual([201, 409, 409, 409]);
+		});
+
 		it.each([
 			['a username that is too short', { username: 'ab', password: PASSWORD }, USERNAME_RULE],
 			['a username that is too long', { username: 'a'.repeat(33), password: PASSWORD }, USERNAME_RULE],

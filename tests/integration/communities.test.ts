@@ -130,6 +130,15 @@ describe.skipIf(skip)('communities', () => {
 			socket.close();
 		});
 
+		it('creates one channel when the same name is submitted several times at once', async () => {
+			const owner = await TestClient.signUp(server);
+			const community = await createCommunity(owner);
+			const responses = await Promise.all(Array.from({ length: 20 }, () => owner.send('POST', `/api/communities/${community.id}/channels`, { name: 'race' })));
+			expect(responses.map((r) => r.status).sort()).toEqual([201, ...Array(19).fill(409)]);
+			const { channels } = await owner.api.get<{ channels: ChannelView[] }>(`/api/communities/${community.id}/channels`);
+			expect(channels.map((c) => c.name)).toEqual(['general', 'race']);
+		});
+
 		it('refuses a duplicate or invalid channel name', async () => {
 			const owner = await TestClient.signUp(server);
 			const community = await createCommunity(owner);
