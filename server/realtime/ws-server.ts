@@ -108,7 +108,7 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		const parsed = parseClientFrame(rawToString(data));
 		if (!parsed.ok) {
 			// Never log the frame: it may hold a message body.
-			conn.sendError(undefined, ErrorCode.badFrame, parsed.error);
+			conn.sendError(parsed.id, ErrorCode.badFrame, parsed.error);
 			return conn.strike();
 		}
 		const frame = parsed.frame;

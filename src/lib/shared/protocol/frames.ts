@@ -210,7 +210,8 @@ export type ServerFrameOf<K extends ServerFrameType> = v.InferOutput<(typeof ser
 const clientFrameSchema = v.variant('t', Object.values(clientFrames));
 const serverFrameSchema = v.variant('t', Object.values(serverFrames));
 
-export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };
+/** On failure, `id` is the frame's request id when it had a usable one, so the error can answer it. */
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string; id?: string };
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
 	// Paths and expectations only: never echo the offending values back (they may be message bodies).
@@ -237,12 +238,16 @@ export function parseClientFrame(text: string): ParseResult<ClientFrame> {
 	if (typeof data !== 'object' || data === null || Array.isArray(data)) {
 		return { ok: false, error: 'frame must be a JSON object' };
 	}
+	// A request that fails validation is still answered by its id: otherwise the client could only
+	// time out, and would resend the same invalid request forever.
+	const id = v.safeParse(RequestId, (data as { id?: unknown }).id);
+	const answerTo = id.success ? { id: id.output } : {};
 	const type = (data as { t?: unknown }).t;
 	if (typeof type !== 'string' || !Object.hasOwn(clientFrames, type)) {
-		return { ok: false, error: 'unknown frame type' };
+		return { ok: false, error: 'unknown frame type', ...answerTo };
 	}
 	const result = v.safeParse(clientFrameSchema, data);
-	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues) };
+	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues), ...answerTo };
 }
 
 export function parseServerFrame(text: string): ParseResult<ServerFrame> {
