@@ -61,6 +61,7 @@ export class Connection {
 		if (this.#socket.bufferedAmount > this.#maxBufferedBytes) {
 			// The client cannot keep up. Dropping frames silently would lose messages, so disconnect:
 			// on reconnect it resumes from its cursors and gets everything, in order.
+			this.log.warn({ bufferedBytes: this.#socket.bufferedAmount }, 'slow consumer: disconnecting');
 			this.close(CloseCode.slowConsumer, 'slow consumer');
 			return;
 		}
