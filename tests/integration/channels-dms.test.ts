@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
-import { createCommunity, expectError, expectJson, joinCommunity, MISSING_ID, newClientId } from '../helpers/fixtures.ts';
+import { createCommunity, expectError, expectJson, joinCommunity, MISSING_ID, newClientId, sendMessage } from '../helpers/fixtures.ts';
 import type { ChannelView } from '#lib/shared/api-types.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
 
@@ -100,6 +100,22 @@ describe.skipIf(skip)('direct messages', () => {
 			const { channels } = await a.api.get<{ channels: ChannelView[] }>('/api/dms');
 			expect(channels.map((ch) => ch.peer?.displayName)).toEqual(['Ben', 'Cat']);
 			expect((await b.api.get<{ channels: ChannelView[] }>('/api/dms')).channels.map((ch) => ch.peer?.displayName)).toEqual(['Ann']);
+		});
+	});
+
+	describe('unread counts of DMs', () => {
+		it("count the peer's messages that are not deleted, and clear when read", async () => {
+			const { a, b } = await neighbours();
+			const { channel } = await a.api.post<{ channel: ChannelView }>('/api/dms', { userId: b.user.id });
+			const first = await sendMessage(a, channel.id, 'one');
+			await sendMessage(a, channel.id, 'two');
+			await sendMessage(b, channel.id, 'mine');
+			await a.api.delete(`/api/messages/${first.id}`);
+			const forB = async () => (await b.api.get<{ channels: ChannelView[] }>('/api/dms')).channels[0]!;
+			expect(await forB()).toMatchObject({ id: channel.id, unreadCount: 1 });
+			expect((await a.api.get<{ channels: ChannelView[] }>('/api/dms')).channels[0]).toMatchObject({ unreadCount: 1 });
+			await b.api.post(`/api/channels/${channel.id}/read`, { seq: (await forB()).lastSeq });
+			expect(await forB()).toMatchObject({ unreadCount: 0 });
 		});
 	});
 
