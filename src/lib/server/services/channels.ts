@@ -142,6 +142,11 @@ export class Channels {
 		if (access.scope.kind !== 'community') throw invalid('Direct messages have no name or topic to change.');
 		requireCommunityManager(access);
 		const communityId = access.scope.communityId;
+		// An empty change is a no-op (drizzle refuses an UPDATE without values).
+		if (Object.keys(input).length === 0) {
+			const read = await readInfo(this.#db, userId, [access.channel]);
+			return toView(access.channel, read.get(channelId), null);
+		}
 		const [row] = await this.#db.transaction(async (tx) => {
 			await lockCommunity(tx, communityId);
 			if (input.name && input.name !== access.channel.name) {

@@ -90,9 +90,13 @@ export class Communities {
 	async update(userId: string, communityId: string, input: { name?: string; description?: string }): Promise<CommunityView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
 		requireCommunityManager(access);
-		const [row] = await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning();
+		// An empty change is a no-op (drizzle refuses an UPDATE without values).
+		const changed = Object.keys(input).length > 0;
+		const [row] = changed
+			? await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning()
+			: await this.#db.select().from(communities).where(eq(communities.id, communityId));
 		const counts = await memberCounts(this.#db, [communityId]);
-		this.#bus.publish([{ type: 'community.updated', communityId }]);
+		if (changed) this.#bus.publish([{ type: 'community.updated', communityId }]);
 		return toView(row!, access.role, counts.get(communityId) ?? 0);
 	}
 
