@@ -91,6 +91,13 @@ describe.skipIf(skip)('communities', () => {
 			socket.close();
 		});
 
+		it('answers an empty change with 200 and the community as it is (not a 500)', async () => {
+			const owner = await TestClient.signUp(server);
+			const community = await createCommunity(owner, 'Unchanged');
+			const body = await expectJson<{ community: CommunityView }>(owner.send('PATCH', `/api/communities/${community.id}`, {}), 200);
+			expect(body.community).toMatchObject({ id: community.id, name: 'Unchanged', description: '' });
+		});
+
 		it('refuses a member with 403 and changes nothing', async () => {
 			const owner = await TestClient.signUp(server);
 			const member = await TestClient.signUp(server);
@@ -137,6 +144,13 @@ describe.skipIf(skip)('communities', () => {
 			expect(responses.map((r) => r.status).sort()).toEqual([201, ...Array(19).fill(409)]);
 			const { channels } = await owner.api.get<{ channels: ChannelView[] }>(`/api/communities/${community.id}/channels`);
 			expect(channels.map((c) => c.name)).toEqual(['general', 'race']);
+		});
+
+		it('answers an empty channel change with 200 and the channel as it is (not a 500)', async () => {
+			const owner = await TestClient.signUp(server);
+			const community = await createCommunity(owner);
+			const body = await expectJson<{ channel: ChannelView }>(owner.send('PATCH', `/api/channels/${community.generalId}`, {}), 200);
+			expect(body.channel).toMatchObject({ id: community.generalId, name: 'general', topic: '' });
 		});
 
 		it('refuses a duplicate or invalid channel name', async () => {
