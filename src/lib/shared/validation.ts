@@ -62,6 +62,23 @@ export function issueMessage(issue: v.BaseIssue<unknown>): string {
 	return issue.message.replace(/(,?\s*but received|:\s*received)[\s\S]*$/i, '').trim();
 }
 
+/**
+ * JSON.parse that also reports whether any string (value or key) holds a NUL character. PostgreSQL
+ * text cannot store U+0000, so such input must be refused up front, not fail in the database.
+ */
+export function parseJsonText(text: string): { ok: true; value: unknown; hasNul: boolean } | { ok: false } {
+	let hasNul = false;
+	try {
+		const value: unknown = JSON.parse(text, (key, item: unknown) => {
+			if (key.includes('\u0000') || (typeof item === 'string' && item.includes('\u0000'))) hasNul = true;
+			return item;
+		});
+		return { ok: true, value, hasNul };
+	} catch {
+		return { ok: false };
+	}
+}
+
 /** First human-readable problem of a failed parse, for a form or an error body. */
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
 	const issue = issues[0];

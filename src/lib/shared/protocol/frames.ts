@@ -4,7 +4,7 @@
 // Frames are JSON objects with a discriminator `t`. Requests that expect an answer carry `id` (chosen
 // by the client); the server answers with `ack` (same id, a `result`) or `error` (same id).
 import * as v from 'valibot';
-import { issueMessage } from '../validation.ts';
+import { issueMessage, parseJsonText } from '../validation.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -234,7 +234,8 @@ function parseJson(text: string): unknown {
 }
 
 export function parseClientFrame(text: string): ParseResult<ClientFrame> {
-	const data = parseJson(text);
+	const parsed = parseJsonText(text);
+	const data = parsed.ok ? parsed.value : undefined;
 	if (typeof data !== 'object' || data === null || Array.isArray(data)) {
 		return { ok: false, error: 'frame must be a JSON object' };
 	}
@@ -246,6 +247,7 @@ export function parseClientFrame(text: string): ParseResult<ClientFrame> {
 	if (typeof type !== 'string' || !Object.hasOwn(clientFrames, type)) {
 		return { ok: false, error: 'unknown frame type', ...answerTo };
 	}
+	if (parsed.ok && parsed.hasNul) return { ok: false, error: 'strings cannot contain NUL characters', ...answerTo };
 	const result = v.safeParse(clientFrameSchema, data);
 	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues), ...answerTo };
 }
