@@ -356,6 +356,55 @@ describe.skipIf(skip)('authorization', () => {
 		});
 	});
 
+	describe('REST: malformed input never causes a 500', () => {
+		const bodies: Array<[string, string | undefined]> = [
+			['no body', undefined],
+			['null', 'null'],
+			['an array', '[1,2]'],
+			['a number', '42'],
+			['a string', '"text"'],
+			['an empty object', '{}'],
+			['wrong types everywhere', JSON.stringify({ name: 1, payload: {}, seq: 'x', userId: [], clientId: null, displayName: true, maxUses: 'many', registrationMode: 3 })],
+			['huge numbers', JSON.stringify({ seq: 1e300, maxUses: 1e300, expiresInHours: 1e300 })],
+			['truncated JSON', '{"name":'],
+			['a NUL character in a key', '{"na\\u0000me":"x"}']
+		];
+		// Every route that reads a body, called by the community owner (so access checks pass and the
+		// body is what gets tested).
+		const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
+		for (const row of rows.filter((r) => r.call(placeholder).body !== undefined)) {
+			it(`${row.route}`, async () => {
+				const call = row.call(f);
+				const token = await owner.csrfToken();
+				for (const [name, body] of bodies) {
+					const response = await owner.fetch(call.path, { method: call.method, headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body });
+					const text = await response.text();
+					expect(response.status, `${row.route} with ${name}: ${text}`).toBeLessThan(500);
+				}
+			});
+		}
+	});
+
+	describe('REST: text with a NUL character is refused with 400 (PostgreSQL text cannot store it)', () => {
+		const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
+		const hasText = (body: unknown) => typeof body === 'object' && body !== null && Object.values(body).some((v) => typeof v === 'string');
+		for (const row of rows.filter((r) => hasText(r.call(placeholder).body))) {
+			it(`${row.route}`, async () => {
+				const call = row.call(f);
+				// The row's own (valid) body, with a NUL inside each string in turn.
+				for (const [key, value] of Object.entries(call.body as Record<string, unknown>)) {
+					if (typeof value !== 'string') continue;
+					const body = { ...(call.body as object), [key]: `${value.slice(0, 1)}\u0000${value.slice(1)}` };
+					await expectError(owner.send(call.method, call.path, body), 400, 'invalid', 'Text cannot contain NUL characters.');
+				}
+			});
+		}
+
+		it('PUT /api/messages/[id]/reactions/[key] with a NUL in the key', async () => {
+			await expectError(owner.send('PUT', `/api/messages/${f.messageId}/reactions/a%00b`), 400, 'invalid', 'Text cannot contain NUL characters.');
+		});
+	});
+
 	it('every REST route and method has a row in this matrix', () => {
 		const found: string[] = [];
 		const walk = (dir: string) => {

@@ -132,7 +132,11 @@ describe.skipIf(skip)('/ws limits', () => {
 			['a payload that is not a string', { t: 'message.send', id: 'req-2', channelId: '00000000-0000-4000-8000-000000000000', clientId: 'abcdefgh', payload: 42 }, 'payload: Invalid type: Expected string'],
 			['an empty payload', { t: 'message.send', id: 'req-3', channelId: '00000000-0000-4000-8000-000000000000', clientId: 'abcdefgh', payload: '' }, 'payload: Invalid length: Expected >=1'],
 			['a clientId with bad characters', { t: 'message.send', id: 'req-4', channelId: '00000000-0000-4000-8000-000000000000', clientId: `${CANARY}!`, payload: 'x' }, 'clientId: clientId must be 8-64 url-safe characters'],
-			['an unknown key', { t: 'ping', id: 'req-5', extra: CANARY }, 'extra: Invalid key: Expected never']
+			['an unknown key', { t: 'ping', id: 'req-5', extra: CANARY }, 'extra: Invalid key: Expected never'],
+			// PostgreSQL text cannot hold U+0000: such frames must be refused, not fail in the database.
+			['a NUL in a payload', { t: 'message.send', id: 'req-6', channelId: '00000000-0000-4000-8000-000000000000', clientId: 'abcdefgh', payload: 'a\u0000b' }, 'strings cannot contain NUL characters'],
+			['a NUL in an edit', { t: 'message.edit', id: 'req-7', messageId: '00000000-0000-4000-8000-000000000000', payload: '\u0000' }, 'strings cannot contain NUL characters'],
+			['a NUL in a reaction key', { t: 'reaction.add', id: 'req-8', messageId: '00000000-0000-4000-8000-000000000000', key: 'k\u0000' }, 'strings cannot contain NUL characters']
 		];
 
 		it.each(requests)('answers a request with %s by its id, so the client can give up on it at once', async (_case, frame, message) => {
