@@ -263,7 +263,7 @@ describe.skipIf(skip)('/ws resume', () => {
 			const socket = await owner.socket();
 			const cursors = Array.from({ length: 1001 }, () => ({ channelId: MISSING_ID, seq: 0 }));
 			socket.sendRaw(JSON.stringify({ t: 'resume', id: 'too-many', cursors }));
-			expect(await socket.waitFor((f) => f.t === 'error')).toEqual({ t: 'error', code: 'bad_frame', message: 'cursors: Invalid length: Expected <=1000' });
+			expect(await socket.waitFor((f) => f.t === 'error')).toEqual({ t: 'error', id: 'too-many', code: 'bad_frame', message: 'cursors: Invalid length: Expected <=1000' });
 			socket.close();
 		});
 	});
