@@ -45,6 +45,9 @@ const OWNER_ONLY = 'Only the owner of this community can do that.';
 const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
+/** For choosing rows by the shape of their calls before the real fixture exists. */
+const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
+
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
 	{ route: 'GET /live', call: () => ({ method: 'GET', path: '/live' }), public: 'monitors need it without an account' },
@@ -371,7 +374,6 @@ describe.skipIf(skip)('authorization', () => {
 		];
 		// Every route that reads a body, called by the community owner (so access checks pass and the
 		// body is what gets tested).
-		const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
 		for (const row of rows.filter((r) => r.call(placeholder).body !== undefined)) {
 			it(`${row.route}`, async () => {
 				const call = row.call(f);
@@ -386,7 +388,6 @@ describe.skipIf(skip)('authorization', () => {
 	});
 
 	describe('REST: text with a NUL character is refused with 400 (PostgreSQL text cannot store it)', () => {
-		const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
 		const hasText = (body: unknown) => typeof body === 'object' && body !== null && Object.values(body).some((v) => typeof v === 'string');
 		for (const row of rows.filter((r) => hasText(r.call(placeholder).body))) {
 			it(`${row.route}`, async () => {
