@@ -3,6 +3,7 @@
 // one in .env.example as well.
 import { defineEnvVars } from '@sveltejs/kit/env';
 import {
+	flag,
 	integer,
 	oneOf,
 	optionalString,
@@ -47,6 +48,10 @@ export const variables = defineEnvVars({
 	LOG_LEVEL: {
 		description: 'fatal, error, warn, info, debug or trace.',
 		schema: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
+	},
+	LOG_SQL: {
+		description: 'Log the text of each SQL statement (never its parameters) at debug level, to see what requests cost.',
+		schema: flag('LOG_SQL')
 	},
 	TRUSTED_PROXIES: {
 		description: 'Comma-separated IPs/CIDRs whose X-Forwarded-For is believed. Empty: none.',

@@ -17,6 +17,8 @@ export type ConnectionIdentity = {
 // Invalid frames and rate-limit violations tolerated before the connection is closed: enough for a
 // buggy client to see its errors, too few for abuse to cost much.
 const MAX_STRIKES = 20;
+// ws has no drain event; polling this often costs nothing next to the transfer being waited for.
+const DRAIN_POLL_MS = 10;
 
 export class Connection {
 	readonly id: string;
@@ -61,6 +63,7 @@ export class Connection {
 		if (this.#socket.bufferedAmount > this.#maxBufferedBytes) {
 			// The client cannot keep up. Dropping frames silently would lose messages, so disconnect:
 			// on reconnect it resumes from its cursors and gets everything, in order.
+			this.log.warn({ bufferedBytes: this.#socket.bufferedAmount }, 'slow consumer: disconnecting');
 			this.close(CloseCode.slowConsumer, 'slow consumer');
 			return;
 		}
@@ -83,6 +86,21 @@ export class Connection {
 			this.#corked = false;
 			raw.uncork();
 		});
+	}
+
+	/**
+	 * Resolves once at most `bytes` wait in the outgoing buffer (or the connection is closed).
+	 * Long replies the client asked for (resume) wait here between frames, instead of filling the
+	 * buffer and being mistaken for a slow consumer.
+	 */
+	async whenBufferBelow(bytes: number): Promise<void> {
+		while (!this.closed && this.#socket.bufferedAmount > bytes) {
+			await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+		}
+	}
+
+	get maxBufferedBytes(): number {
+		return this.#maxBufferedBytes;
 	}
 
 	sendError(id: string | undefined, code: string, message: string, retryAfterMs?: number): void {

@@ -1,6 +1,6 @@
 // One handler per client frame type. Each reads as: authorize (inside the service) → act → answer.
 // Handlers never see unvalidated input: frames are parsed against the shared schemas first.
-import type { ClientFrameOf, ClientFrameType } from '#lib/shared/protocol/frames.ts';
+import type { ChannelEvent, ClientFrameOf, ClientFrameType } from '#lib/shared/protocol/frames.ts';
 import type { AppContext } from '#lib/server/context.ts';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
@@ -11,10 +11,37 @@ type Handler<K extends ClientFrameType> = (ctx: HandlerContext, frame: ClientFra
 // Replayed events go out in frames of at most this many, so one frame stays well under client limits.
 const RESUME_CHUNK = 200;
 
+/**
+ * Sends replayed events in frames of at most RESUME_CHUNK events and about `budget` bytes, each
+ * once the outgoing buffer has drained below `budget`: a replay of many or large messages then
+ * never fills the buffer (which would disconnect the client as a slow consumer, and it would
+ * reconnect and ask for the same replay again), and leaves room for live events meanwhile.
+ */
+async function sendReplay(conn: Connection, channelId: string, events: ChannelEvent[], budget: number): Promise<void> {
+	const head = `{"t":"events","channelId":${JSON.stringify(channelId)},"events":[`;
+	let parts: string[] = [];
+	let size = 0;
+	const flush = async () => {
+		if (parts.length === 0) return;
+		await conn.whenBufferBelow(budget);
+		conn.sendRaw(`${head}${parts.join(',')}]}`);
+		parts = [];
+		size = 0;
+	};
+	for (const event of events) {
+		const text = JSON.stringify(event);
+		if (parts.length >= RESUME_CHUNK || (parts.length > 0 && size + text.length > budget)) await flush();
+		parts.push(text);
+		size += text.length;
+	}
+	await flush();
+}
+
 export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 	async resume({ app, conn }, frame) {
 		const resync: string[] = [];
 		const inaccessible: string[] = [];
+		const budget = Math.floor(conn.maxBufferedBytes / 4);
 		for (const cursor of frame.cursors) {
 			let outcome;
 			try {
@@ -26,13 +53,13 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 			}
 			if (outcome.kind === 'resync') {
 				resync.push(cursor.channelId);
+				await conn.whenBufferBelow(budget);
 				conn.send({ t: 'resync', channelId: cursor.channelId, lastSeq: outcome.lastSeq });
 				continue;
 			}
-			for (let i = 0; i < outcome.events.length; i += RESUME_CHUNK) {
-				conn.send({ t: 'events', channelId: cursor.channelId, events: outcome.events.slice(i, i + RESUME_CHUNK) });
-			}
+			await sendReplay(conn, cursor.channelId, outcome.events, budget);
 		}
+		await conn.whenBufferBelow(budget);
 		conn.send({ t: 'ack', id: frame.id, result: { resync, inaccessible } });
 	},
 

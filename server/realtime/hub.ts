@@ -203,6 +203,9 @@ export class Hub implements RealtimeStatus {
 				this.#markPresence(notice.userId);
 				return;
 			}
+			case 'community.updated':
+				this.#broadcast({ kind: 'community', id: notice.communityId }, { t: 'directory.changed', communityId: notice.communityId, reason: 'community.updated' });
+				return;
 			case 'community.deleted': {
 				const scope: Scope = { kind: 'community', id: notice.communityId };
 				for (const conn of [...(this.#communitySubs.get(notice.communityId) ?? [])]) this.#unsubscribeScope(conn, scope);
@@ -231,14 +234,14 @@ export class Hub implements RealtimeStatus {
 					for (const conn of [...(this.#bySession.get(sessionId) ?? [])]) conn.close(CloseCode.sessionRevoked, 'session revoked');
 				}
 				return;
-			case 'user.updated': {
-				const scopes = this.#userScopes.get(notice.userId);
-				if (!scopes) return;
-				for (const id of scopes.communities) {
+			case 'user.updated':
+				for (const id of notice.communityIds) {
 					this.#broadcast({ kind: 'community', id }, { t: 'directory.changed', communityId: id, reason: 'user.updated' });
 				}
+				for (const id of notice.dmChannelIds) {
+					this.#broadcast({ kind: 'dm', id }, { t: 'directory.changed', communityId: null, reason: 'user.updated' });
+				}
 				return;
-			}
 		}
 	}
 

@@ -7,7 +7,7 @@ import { CloseCode, ErrorCode } from '#lib/shared/protocol/codes.ts';
 import { parseClientFrame, type ClientFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext } from '#lib/server/context.ts';
 import { AppError } from '#lib/server/errors.ts';
-import { readCookie, sessionCookieName, sessionSetCookieHeader } from '#lib/server/auth/cookies.ts';
+import { readCookie, sessionCookieName } from '#lib/server/auth/cookies.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
 import { safeError } from '#lib/server/logger.ts';
 import { Connection } from './connection.ts';
@@ -30,17 +30,14 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		perMessageDeflate: false
 	});
 
-	// A session renewed (sliding expiry) while upgrading gets its cookie refreshed in the 101 response,
-	// so a tab that only talks over /ws does not outlive its cookie.
-	const renewedCookies = new WeakMap<IncomingMessage, string>();
-	wss.on('headers', (headers, request) => {
-		const cookie = renewedCookies.get(request);
-		if (cookie) headers.push(`Set-Cookie: ${cookie}`);
-	});
-
 	const onUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer) => {
 		const url = request.url ?? '';
-		if (url !== WS_PATH && !url.startsWith(`${WS_PATH}?`)) return; // other upgrade handlers (Vite HMR) may take it
+		if (url !== WS_PATH && !url.startsWith(`${WS_PATH}?`)) {
+			// Another upgrade handler (Vite's HMR in development) may take it. With none, an unanswered
+			// upgrade would hold the socket open forever: refuse it.
+			if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
+			return;
+		}
 		void upgrade(request, socket, head).catch((error) => {
 			log.error({ err: safeError(error) }, 'upgrade failed');
 			rejectUpgrade(socket, 500, 'Internal Server Error');
@@ -58,8 +55,9 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		}
 		const ip = clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
 		const token = readCookie(request.headers.cookie, sessionCookieName(app.config));
-		const auth = token ? await app.services.accounts.validateSession(token) : null;
-		if (auth?.renewed && token) renewedCookies.set(request, sessionSetCookieHeader(app.config, token, auth.session.expiresAt));
+		// No renewal here: an upgrade response cannot carry the renewed cookie, and a session extended
+		// without it looks fresh to the next HTTP request, which then never re-sends the cookie.
+		const auth = token ? await app.services.accounts.validateSession(token, { renew: false }) : null;
 
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP
@@ -110,7 +108,7 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		const parsed = parseClientFrame(rawToString(data));
 		if (!parsed.ok) {
 			// Never log the frame: it may hold a message body.
-			conn.sendError(undefined, ErrorCode.badFrame, parsed.error);
+			conn.sendError(parsed.id, ErrorCode.badFrame, parsed.error);
 			return conn.strike();
 		}
 		const frame = parsed.frame;

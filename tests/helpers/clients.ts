@@ -32,14 +32,26 @@ export function uniqueName(prefix = 'user'): string {
 
 export const PASSWORD = 'correct horse battery staple';
 
+let ipCounter = 0;
+/** A distinct client address (TEST-NET-3 range), sent as X-Forwarded-For through the trusted test proxy. */
+export function uniqueIp(): string {
+	ipCounter += 1;
+	return `203.0.${Math.floor(ipCounter / 250) % 250}.${(ipCounter % 250) + 1}`;
+}
+
+export type ClientOptions = { ip?: string };
+
 export class TestClient {
 	readonly server: TestServer;
 	readonly jar = new CookieJar();
 	readonly api: ApiClient;
+	/** The address this client appears to come from (X-Forwarded-For; see startServer's TRUSTED_PROXIES). */
+	readonly ip: string;
 	user!: Me;
 
-	constructor(server: TestServer) {
+	constructor(server: TestServer, options: ClientOptions = {}) {
 		this.server = server;
+		this.ip = options.ip ?? uniqueIp();
 		this.api = new ApiClient({ baseUrl: server.url, fetch: (input, init) => this.fetch(String(input), init) });
 	}
 
@@ -48,6 +60,9 @@ export class TestClient {
 		const headers = new Headers(init.headers);
 		if (this.jar.cookies.size > 0 && !headers.has('cookie')) headers.set('cookie', this.jar.header());
 		if (!headers.has('origin')) headers.set('origin', this.server.origin);
+		// An empty Origin means "send none" (what non-browser clients and some privacy tools do).
+		if (headers.get('origin') === '') headers.delete('origin');
+		if (!headers.has('x-forwarded-for')) headers.set('x-forwarded-for', this.ip);
 		const response = await fetch(url.startsWith('http') ? url : `${this.server.url}${url}`, { ...init, headers, redirect: 'manual' });
 		this.jar.store(response);
 		return response;
@@ -68,8 +83,11 @@ export class TestClient {
 		return ((await response.json()) as { token: string }).token;
 	}
 
-	static async signUp(server: TestServer, options: { username?: string; inviteCode?: string; displayName?: string } = {}): Promise<TestClient> {
-		const client = new TestClient(server);
+	static async signUp(
+		server: TestServer,
+		options: { username?: string; inviteCode?: string; displayName?: string; ip?: string } = {}
+	): Promise<TestClient> {
+		const client = new TestClient(server, { ip: options.ip });
 		const username = options.username ?? uniqueName();
 		const { user } = await client.api.post<{ user: Me }>('/api/auth/sign-up', {
 			username,
@@ -88,13 +106,18 @@ export class TestClient {
 	}
 
 	/** Opens /ws with this client's session and waits for `ready`. */
-	async socket(options: { origin?: string; waitReady?: boolean } = {}): Promise<TestSocket> {
-		const socket = new TestSocket(this.server.wsUrl, {
-			cookie: this.jar.header(),
-			origin: options.origin ?? this.server.origin
-		});
+	async socket(options: { origin?: string | null; waitReady?: boolean } = {}): Promise<TestSocket> {
+		const headers: Record<string, string> = { cookie: this.jar.header(), 'x-forwarded-for': this.ip };
+		const origin = options.origin === undefined ? this.server.origin : options.origin;
+		if (origin !== null) headers.origin = origin;
+		const socket = new TestSocket(this.server.wsUrl, headers);
 		if (options.waitReady !== false) await socket.waitFor((f) => f.t === 'ready');
 		return socket;
+	}
+
+	/** The session token this client holds (to check it never leaks; never log it). */
+	get sessionToken(): string | undefined {
+		return this.jar.cookies.get('hearth_session');
 	}
 }
 
@@ -150,8 +173,33 @@ export class TestSocket {
 		return this.waitFor<T>((f) => this.frames.indexOf(f) >= already && predicate(f), timeoutMs);
 	}
 
-	sendRaw(text: string | Buffer) {
-		this.ws.send(text);
+	sendRaw(text: string | Buffer, options: { binary?: boolean } = {}) {
+		this.ws.send(text, options);
+	}
+
+	/** Waits until `count` matching frames (received before or after this call) are in, and returns them. */
+	async waitForCount<T extends ServerFrame = ServerFrame>(count: number, predicate: (frame: ServerFrame) => boolean, timeoutMs = 10_000): Promise<T[]> {
+		const deadline = Date.now() + timeoutMs;
+		while (this.matching(predicate).length < count) {
+			const left = deadline - Date.now();
+			const seen = this.frames.length;
+			await this.waitFor((f) => this.frames.indexOf(f) >= seen, Math.max(left, 1)).catch(() => {
+				throw new Error(`only ${this.matching(predicate).length} of ${count} matching frames within ${timeoutMs} ms`);
+			});
+		}
+		return this.matching<T>(predicate);
+	}
+
+	/** Frames received so far that match. */
+	matching<T extends ServerFrame = ServerFrame>(predicate: (frame: ServerFrame) => boolean): T[] {
+		return this.frames.filter(predicate) as T[];
+	}
+
+	/** Proves a negative: waits `ms` and returns the matching frames that arrived meanwhile (expected: none). */
+	async collectFor<T extends ServerFrame = ServerFrame>(ms: number, predicate: (frame: ServerFrame) => boolean): Promise<T[]> {
+		const already = this.frames.length;
+		await new Promise((resolve) => setTimeout(resolve, ms));
+		return this.frames.slice(already).filter(predicate) as T[];
 	}
 
 	/** Sends a request frame with a fresh id and resolves with its ack or error frame. */
@@ -160,6 +208,14 @@ export class TestSocket {
 		const answer = this.waitFor<Extract<ServerFrame, { t: 'ack' | 'error' }>>((f) => (f.t === 'ack' || f.t === 'error') && f.id === id);
 		this.ws.send(JSON.stringify({ ...frame, id }));
 		return answer;
+	}
+
+	/** Application-level ping; resolves with the pong, proving the connection still serves frames. */
+	async ping(): Promise<ServerFrame> {
+		const id = `p${++this.#nextId}`;
+		const pong = this.waitFor((f) => f.t === 'pong' && f.id === id);
+		this.ws.send(JSON.stringify({ t: 'ping', id }));
+		return pong;
 	}
 
 	close() {

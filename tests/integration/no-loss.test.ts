@@ -148,7 +148,7 @@ describe.skipIf(skip)('no message is lost or duplicated', () => {
 			let database: TestDatabase;
 			let server: TestServer;
 			beforeAll(async () => {
-				database = await createTestDatabase({ persistent: true });
+				database = await createTestDatabase();
 				server = await startServer({ database });
 			});
 			afterAll(async () => {

@@ -50,7 +50,10 @@ export async function createAppContext(options: {
 	migrationsFolder: string;
 }): Promise<AppContext> {
 	const { config, log } = options;
-	const database = await openDatabase(config.database, options.migrationsFolder);
+	const sqlLog = log.child({ component: 'db' });
+	const database = await openDatabase(config.database, options.migrationsFolder, {
+		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, 500) }, 'sql') : undefined
+	});
 	const db = database.db;
 	const bus = new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
 	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }));

@@ -2,13 +2,15 @@
 import type { RequestEvent } from '@sveltejs/kit';
 import * as v from 'valibot';
 import type { ApiErrorBody, Me } from '#lib/shared/api-types.ts';
-import { firstIssue } from '#lib/shared/validation.ts';
+import { firstIssue, parseJsonText } from '#lib/shared/validation.ts';
 import { AppError, invalid, notFound, payloadTooLarge, unauthenticated } from './errors.ts';
 import { safeError } from './logger.ts';
 
 // JSON bodies of this API are small (messages have their own, configurable limit).
 const JSON_BODY_MAX_BYTES = 256 * 1024;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+/** PostgreSQL text cannot hold U+0000; input containing it is refused before it reaches the database. */
+export const NUL_REFUSED = 'Text cannot contain NUL characters.';
 
 export function json(data: unknown, status = 200, headers: Record<string, string> = {}): Response {
 	return new Response(JSON.stringify(data), {
@@ -56,13 +58,10 @@ export async function readBody<S extends v.GenericSchema>(event: RequestEvent, s
 	if (length > JSON_BODY_MAX_BYTES) throw payloadTooLarge('The request body is too large.');
 	const text = await event.request.text();
 	if (Buffer.byteLength(text) > JSON_BODY_MAX_BYTES) throw payloadTooLarge('The request body is too large.');
-	let data: unknown;
-	try {
-		data = JSON.parse(text);
-	} catch {
-		throw invalid('The request body is not valid JSON.');
-	}
-	const result = v.safeParse(schema, data);
+	const parsed = parseJsonText(text);
+	if (!parsed.ok) throw invalid('The request body is not valid JSON.');
+	if (parsed.hasNul) throw invalid(NUL_REFUSED);
+	const result = v.safeParse(schema, parsed.value);
 	if (!result.success) throw invalid(firstIssue(result.issues));
 	return result.output;
 }

@@ -1,6 +1,5 @@
 // Input rules shared by the forms (instant feedback) and the REST API (the authority).
 import * as v from 'valibot';
-import { issueText } from './issues.ts';
 
 export const USERNAME_PATTERN = /^[a-z0-9_.-]{3,32}$/;
 export const PASSWORD_MIN_LENGTH = 10;
@@ -54,9 +53,39 @@ export const InviteCode = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9]{6,3
 export const RegistrationMode = v.picklist(['open', 'invite_only', 'closed']);
 export type RegistrationMode = v.InferOutput<typeof RegistrationMode>;
 
+/**
+ * An issue's message without the value that failed: valibot appends it ("... but received "x"",
+ * "Invalid UUID: Received "x""), and echoing input back can leak it (a message body sent in the
+ * wrong field) into error frames, error bodies and whatever logs them.
+ */
+export function issueMessage(issue: v.BaseIssue<unknown>): string {
+	return issue.message.replace(/(,?\s*but received|:\s*received)[\s\S]*$/i, '').trim();
+}
+
+/**
+ * JSON.parse that also reports whether any string (value or key) holds a NUL character. PostgreSQL
+ * text cannot store U+0000, so such input must be refused up front, not fail in the database.
+ */
+export function parseJsonText(text: string): { ok: true; value: unknown; hasNul: boolean } | { ok: false } {
+	let hasNul = false;
+	try {
+		const value: unknown = JSON.parse(text, (key, item: unknown) => {
+			if (key.includes('\u0000') || (typeof item === 'string' && item.includes('\u0000'))) hasNul = true;
+			return item;
+		});
+		return { ok: true, value, hasNul };
+	} catch {
+		return { ok: false };
+	}
+}
+
 /** First human-readable problem of a failed parse, for a form or an error body. */
 export function firstIssue(issues: readonly v.BaseIssue<unknown>[]): string {
-	return issues[0] ? issueText(issues[0]) : 'Invalid input.';
+	const issue = issues[0];
+	if (!issue) return 'Invalid input.';
+	const field = issue.path?.map((p) => String(p.key)).join('.');
+	const message = issueMessage(issue);
+	return field && !/[.!]$/.test(message) ? `${field}: ${message}` : message;
 }
 
 /** Invites last at most a year; unlimited-time invites are also possible (no expiry). */

@@ -33,12 +33,3 @@ export function readCookie(header: string | undefined, name: string): string | u
 	return undefined;
 }
 
-/**
- * The Set-Cookie header line for a renewed session, for the /ws upgrade response (which has no
- * SvelteKit cookie helper). Same attributes as setSessionCookie in session-cookie.ts.
- */
-export function sessionSetCookieHeader(config: Pick<Config, 'origin' | 'env'>, token: string, expiresAt: Date): string {
-	const parts = [`${sessionCookieName(config)}=${token}`, 'Path=/', `Expires=${expiresAt.toUTCString()}`, 'HttpOnly', 'SameSite=Lax'];
-	if (cookiesAreSecure(config)) parts.push('Secure');
-	return parts.join('; ');
-}

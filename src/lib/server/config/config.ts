@@ -20,6 +20,8 @@ export type Config = {
 	extraOrigins: string[];
 	database: DatabaseConfig;
 	logLevel: string;
+	/** Log each SQL statement's text (debug level); parameters are never logged. */
+	logSql: boolean;
 	trustedProxies: BlockList;
 	hasTrustedProxies: boolean;
 	sessionTtlMs: number;
@@ -125,6 +127,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		extraOrigins: values.ALLOWED_ORIGINS,
 		database,
 		logLevel: values.LOG_LEVEL,
+		logSql: values.LOG_SQL,
 		trustedProxies,
 		hasTrustedProxies: values.TRUSTED_PROXIES.trim() !== '',
 		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,

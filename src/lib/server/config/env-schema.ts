@@ -20,6 +20,16 @@ export function oneOf<const T extends string>(name: string, values: readonly T[]
 	};
 }
 
+export function flag(name: string, fallback = false) {
+	return (raw: string | undefined): boolean => {
+		const value = raw?.trim().toLowerCase();
+		if (value === undefined || value === '') return fallback;
+		if (value === 'true' || value === '1') return true;
+		if (value === 'false' || value === '0') return false;
+		throw new Error(`${name} must be true or false, got "${raw}"`);
+	};
+}
+
 export function optionalString(raw: string | undefined): string | undefined {
 	const value = raw?.trim();
 	return value ? value : undefined;

@@ -82,12 +82,19 @@ function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOp
 	});
 }
 
-export async function openDatabase(config: DatabaseConfig, migrationsFolder: string): Promise<DatabaseHandle> {
+export type DatabaseOptions = {
+	/** Called with the text of every statement drizzle runs (never its parameters: they hold user data). */
+	onQuery?: (sql: string) => void;
+};
+
+export async function openDatabase(config: DatabaseConfig, migrationsFolder: string, options: DatabaseOptions = {}): Promise<DatabaseHandle> {
+	const onQuery = options.onQuery;
+	const logger = onQuery ? { logQuery: (query: string) => onQuery(query) } : undefined;
 	if (config.kind === 'pglite') {
 		const inMemory = config.dataDir.startsWith('memory://');
 		if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
 		const client = await PGlite.create(inMemory ? undefined : config.dataDir);
-		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client)), schema }) as unknown as Database;
+		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client)), schema, ...(logger ? { logger } : {}) }) as unknown as Database;
 		// PGlite is single-connection and single-process, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
 		return {
@@ -113,7 +120,7 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 		// Connection errors must surface quickly at start-up instead of hanging a deploy.
 		connect_timeout: 10
 	});
-	const db = drizzlePostgres({ client, schema }) as unknown as Database;
+	const db = drizzlePostgres({ client, schema, ...(logger ? { logger } : {}) }) as unknown as Database;
 	// The migrator runs its own transaction on the pool; a session-level advisory lock held on a
 	// separate connection keeps two processes starting at once from migrating concurrently.
 	const lockClient = postgres(config.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });

@@ -11,11 +11,13 @@ export type BusNotice =
 	| { type: 'channel.event'; channelId: string; scope: ChannelScope; event: ChannelEvent }
 	| { type: 'read'; userId: string; channelId: string; seq: number }
 	| { type: 'membership'; communityId: string; userId: string; change: 'joined' | 'left' }
+	| { type: 'community.updated'; communityId: string }
 	| { type: 'community.deleted'; communityId: string; memberIds: string[] }
 	| { type: 'channel.changed'; communityId: string; channelId: string; change: 'created' | 'updated' }
 	| { type: 'dm.created'; channelId: string; userIds: string[] }
 	| { type: 'sessions.revoked'; sessionIds: string[] }
-	| { type: 'user.updated'; userId: string };
+	/** A user's profile changed; everyone sharing one of these communities or DMs shows it. */
+	| { type: 'user.updated'; userId: string; communityIds: string[]; dmChannelIds: string[] };
 
 export type BusListener = (notice: BusNotice) => void;
 

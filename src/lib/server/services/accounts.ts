@@ -3,7 +3,7 @@
 import { and, asc, eq, ne, sql } from 'drizzle-orm';
 import type { Me, SessionView } from '#lib/shared/api-types.ts';
 import type { Database } from '../db/open.ts';
-import { instanceSettings, sessions, users } from '../db/schema.ts';
+import { communityMembers, dmParticipants, instanceSettings, sessions, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/password.ts';
@@ -139,9 +139,10 @@ export class Accounts {
 
 	/**
 	 * Resolves a session token. Sessions past half their lifetime are extended (sliding expiry);
-	 * `renewed` tells the caller to re-send the cookie with the new expiry.
+	 * `renewed` tells the caller to re-send the cookie with the new expiry. A caller that cannot
+	 * send a cookie must pass `renew: false`, or the session would outlive the browser's cookie.
 	 */
-	async validateSession(token: string): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
+	async validateSession(token: string, options: { renew?: boolean } = {}): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
 		if (!/^[a-z2-7]{32}$/.test(token)) return null;
 		const sessionId = sessionIdFromToken(token);
 		const [row] = await this.#db
@@ -158,7 +159,7 @@ export class Accounts {
 		const session = row.session;
 		let renewed = false;
 		const patch: Partial<SessionRecord> = {};
-		if (now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
+		if (options.renew !== false && now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
 			patch.expiresAt = new Date(now + this.#sessionTtlMs);
 			renewed = true;
 		}
@@ -236,7 +237,13 @@ export class Accounts {
 			.where(eq(users.id, userId))
 			.returning();
 		if (!row) throw unauthenticated();
-		this.#bus.publish([{ type: 'user.updated', userId }]);
+		// From the database, not from who is online: the people to tell are those who share a
+		// community or a DM with the user, whether or not the user has a socket open.
+		const [memberships, dms] = await Promise.all([
+			this.#db.select({ id: communityMembers.communityId }).from(communityMembers).where(eq(communityMembers.userId, userId)),
+			this.#db.select({ id: dmParticipants.channelId }).from(dmParticipants).where(eq(dmParticipants.userId, userId))
+		]);
+		this.#bus.publish([{ type: 'user.updated', userId, communityIds: memberships.map((m) => m.id), dmChannelIds: dms.map((d) => d.id) }]);
 		return toMe(row);
 	}
 

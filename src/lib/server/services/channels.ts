@@ -2,8 +2,8 @@
 // read marker and unread count.
 import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { ChannelView, UserView } from '#lib/shared/protocol/frames.ts';
-import type { Database, Executor } from '../db/open.ts';
-import { channels, communityMembers, dmParticipants, messages, readStates, users } from '../db/schema.ts';
+import type { Database, Executor, Transaction } from '../db/open.ts';
+import { channels, communities, communityMembers, dmParticipants, messages, readStates, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { accessChannel, accessCommunity, requireCommunityManager } from '../access.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
@@ -70,6 +70,14 @@ function toView(row: ChannelRow, read: { lastReadSeq: number; unreadCount: numbe
 	};
 }
 
+/**
+ * Serialises channel creation and renaming within a community: the "is this name free?" check and
+ * the write must not interleave with another request's, or both see the name free and both write.
+ */
+async function lockCommunity(tx: Transaction, communityId: string): Promise<void> {
+	await tx.select({ id: communities.id }).from(communities).where(eq(communities.id, communityId)).for('update');
+}
+
 export class Channels {
 	#db: Database;
 	#bus: EventBus;
@@ -102,6 +110,7 @@ export class Channels {
 		const access = await accessCommunity(this.#db, userId, communityId);
 		requireCommunityManager(access);
 		const row = await this.#db.transaction(async (tx) => {
+			await lockCommunity(tx, communityId);
 			const [dup] = await tx
 				.select({ id: channels.id })
 				.from(channels)
@@ -133,14 +142,22 @@ export class Channels {
 		if (access.scope.kind !== 'community') throw invalid('Direct messages have no name or topic to change.');
 		requireCommunityManager(access);
 		const communityId = access.scope.communityId;
-		if (input.name && input.name !== access.channel.name) {
-			const [dup] = await this.#db
-				.select({ id: channels.id })
-				.from(channels)
-				.where(and(eq(channels.communityId, communityId), eq(channels.name, input.name)));
-			if (dup) throw conflict(`A channel named #${input.name} already exists here.`);
+		// An empty change is a no-op (drizzle refuses an UPDATE without values).
+		if (Object.keys(input).length === 0) {
+			const read = await readInfo(this.#db, userId, [access.channel]);
+			return toView(access.channel, read.get(channelId), null);
 		}
-		const [row] = await this.#db.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+		const [row] = await this.#db.transaction(async (tx) => {
+			await lockCommunity(tx, communityId);
+			if (input.name && input.name !== access.channel.name) {
+				const [dup] = await tx
+					.select({ id: channels.id })
+					.from(channels)
+					.where(and(eq(channels.communityId, communityId), eq(channels.name, input.name)));
+				if (dup) throw conflict(`A channel named #${input.name} already exists here.`);
+			}
+			return tx.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+		});
 		this.#bus.publish([{ type: 'channel.changed', communityId, channelId, change: 'updated' }]);
 		const read = await readInfo(this.#db, userId, [row!]);
 		return toView(row!, read.get(channelId), null);

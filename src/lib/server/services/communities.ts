@@ -90,9 +90,13 @@ export class Communities {
 	async update(userId: string, communityId: string, input: { name?: string; description?: string }): Promise<CommunityView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
 		requireCommunityManager(access);
-		const [row] = await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning();
+		// An empty change is a no-op (drizzle refuses an UPDATE without values).
+		const changed = Object.keys(input).length > 0;
+		const [row] = changed
+			? await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning()
+			: await this.#db.select().from(communities).where(eq(communities.id, communityId));
 		const counts = await memberCounts(this.#db, [communityId]);
-		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: row!.systemChannelId ?? communityId, change: 'updated' }]);
+		if (changed) this.#bus.publish([{ type: 'community.updated', communityId }]);
 		return toView(row!, access.role, counts.get(communityId) ?? 0);
 	}
 
@@ -144,6 +148,8 @@ export class Communities {
 				.returning({ userId: communityMembers.userId });
 			if (inserted.length === 0) return { result: false, notices: [] };
 			// History from before joining is not "unread": start every channel's read marker at its end.
+			// Someone rejoining still has markers from last time; they move forward too, else everything
+			// said while they were away would count as unread.
 			const existing = await tx
 				.select({ id: channels.id, lastSeq: channels.lastSeq })
 				.from(channels)
@@ -152,7 +158,10 @@ export class Communities {
 				await tx
 					.insert(readStates)
 					.values(existing.map((c) => ({ userId, channelId: c.id, lastReadSeq: c.lastSeq })))
-					.onConflictDoNothing();
+					.onConflictDoUpdate({
+						target: [readStates.userId, readStates.channelId],
+						set: { lastReadSeq: sql`greatest(${readStates.lastReadSeq}, excluded.last_read_seq)`, updatedAt: new Date() }
+					});
 			}
 			const notices: BusNotice[] = [{ type: 'membership', communityId, userId, change: 'joined' }];
 			notices.push(...(await this.#systemEvent(tx, communityId, userId, 'member.joined')));

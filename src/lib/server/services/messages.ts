@@ -245,10 +245,22 @@ export class Messages {
 		rows = rows.slice(0, limit);
 		if (options.after === undefined) rows.reverse();
 		const reactionMap = await reactionsFor(this.#db, rows.map((r) => r.id));
+		let hasMoreBefore = more;
+		if (options.after !== undefined) {
+			// Message seqs have gaps (edits, reactions and member events take numbers too), so a first
+			// seq above 1 does not mean older messages exist: look for one.
+			const bound = rows[0]?.seq ?? options.after + 1;
+			const [older] = await this.#db
+				.select({ id: messages.id })
+				.from(messages)
+				.where(and(eq(messages.channelId, channelId), lt(messages.seq, bound)))
+				.limit(1);
+			hasMoreBefore = older !== undefined;
+		}
 		return {
 			messages: rows.map((row) => toMessageView(row, reactionMap.get(row.id))),
 			lastSeq: access.channel.lastSeq,
-			hasMoreBefore: options.after === undefined ? more : (rows[0]?.seq ?? 0) > 1,
+			hasMoreBefore,
 			hasMoreAfter: options.after !== undefined ? more : false
 		};
 	}

@@ -4,7 +4,7 @@
 // Frames are JSON objects with a discriminator `t`. Requests that expect an answer carry `id` (chosen
 // by the client); the server answers with `ack` (same id, a `result`) or `error` (same id).
 import * as v from 'valibot';
-import { issueText } from '../issues.ts';
+import { issueMessage, parseJsonText } from '../validation.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -210,10 +210,19 @@ export type ServerFrameOf<K extends ServerFrameType> = v.InferOutput<(typeof ser
 const clientFrameSchema = v.variant('t', Object.values(clientFrames));
 const serverFrameSchema = v.variant('t', Object.values(serverFrames));
 
-export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string };
+/** On failure, `id` is the frame's request id when it had a usable one, so the error can answer it. */
+export type ParseResult<T> = { ok: true; frame: T } | { ok: false; error: string; id?: string };
 
 function describeIssues(issues: readonly v.BaseIssue<unknown>[]): string {
-	return issues.slice(0, 3).map(issueText).join('; ');
+	// Paths and expectations only: never echo the offending values back (they may be message bodies).
+	return issues
+		.slice(0, 3)
+		.map((issue) => {
+			const path = issue.path?.map((p) => String(p.key)).join('.') ?? '';
+			const message = issueMessage(issue);
+			return path ? `${path}: ${message}` : message;
+		})
+		.join('; ');
 }
 
 function parseJson(text: string): unknown {
@@ -225,16 +234,22 @@ function parseJson(text: string): unknown {
 }
 
 export function parseClientFrame(text: string): ParseResult<ClientFrame> {
-	const data = parseJson(text);
+	const parsed = parseJsonText(text);
+	const data = parsed.ok ? parsed.value : undefined;
 	if (typeof data !== 'object' || data === null || Array.isArray(data)) {
 		return { ok: false, error: 'frame must be a JSON object' };
 	}
+	// A request that fails validation is still answered by its id: otherwise the client could only
+	// time out, and would resend the same invalid request forever.
+	const id = v.safeParse(RequestId, (data as { id?: unknown }).id);
+	const answerTo = id.success ? { id: id.output } : {};
 	const type = (data as { t?: unknown }).t;
 	if (typeof type !== 'string' || !Object.hasOwn(clientFrames, type)) {
-		return { ok: false, error: 'unknown frame type' };
+		return { ok: false, error: 'unknown frame type', ...answerTo };
 	}
+	if (parsed.ok && parsed.hasNul) return { ok: false, error: 'strings cannot contain NUL characters', ...answerTo };
 	const result = v.safeParse(clientFrameSchema, data);
-	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues) };
+	return result.success ? { ok: true, frame: result.output } : { ok: false, error: describeIssues(result.issues), ...answerTo };
 }
 
 export function parseServerFrame(text: string): ParseResult<ServerFrame> {

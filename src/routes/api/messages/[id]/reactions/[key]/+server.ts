@@ -1,9 +1,10 @@
 import { invalid } from '#lib/server/errors.ts';
-import { endpoint, idParam, json, requireUser } from '#lib/server/http.ts';
+import { endpoint, idParam, json, NUL_REFUSED, requireUser } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
 
 function reactionKey(raw: string): string {
 	if (raw.length < 1 || raw.length > 64) throw invalid('Reaction keys are 1-64 characters.');
+	if (raw.includes('\u0000')) throw invalid(NUL_REFUSED);
 	return raw;
 }
 

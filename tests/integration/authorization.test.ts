@@ -1,0 +1,424 @@
+// The authorization matrix: every REST endpoint and every /ws frame type, tried by a signed-out
+// visitor (401), a signed-in stranger who is not a member (404, exactly like a missing id), a
+// member lacking the role (403), and with malformed ids (404, never 500). A route or frame type
+// added without a row here fails the coverage checks at the bottom.
+import { readdirSync, readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresUnavailableReason, ROOT, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
+import { TestClient, type TestSocket } from '../helpers/clients.ts';
+import { createCommunity, createInvite, expectError, joinCommunity, MISSING_ID, newClientId, sendMessage, UNAUTHENTICATED } from '../helpers/fixtures.ts';
+import type { ChannelView, InviteView, SessionView } from '#lib/shared/api-types.ts';
+import { clientFrames } from '#lib/shared/protocol/frames.ts';
+import { encodeMessageBody } from '#lib/shared/message-body.ts';
+
+const skip = postgresUnavailableReason();
+
+type Fixture = {
+	communityId: string;
+	channelId: string;
+	dmChannelId: string;
+	messageId: string;
+	inviteCode: string;
+	ownerSessionId: string;
+	ownerId: string;
+};
+
+type Call = { method: string; path: string; body?: unknown };
+type Refusal = { status: number; code: string; message: string };
+
+type Row = {
+	/** METHOD and SvelteKit route id, e.g. "PATCH /api/communities/[id]". */
+	route: string;
+	call: (f: Fixture) => Call;
+	/** Answers signed-out visitors; otherwise they get 401. */
+	public?: string;
+	/** The stranger is refused like a missing resource; `missing` is the same call on an id that does not exist. */
+	hidden?: { missing: (f: Fixture) => Call; malformed?: (f: Fixture) => Call; message: string };
+	/** A member of the community without the needed role is refused with this. */
+	memberRefused?: Refusal;
+};
+
+const notFound = (what: string): Refusal => ({ status: 404, code: 'not_found', message: `${what} was not found.` });
+const MANAGERS_ONLY = 'Only owners and admins of this community can do that.';
+const OWNER_ONLY = 'Only the owner of this community can do that.';
+const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
+const MALFORMED = 'not-a-uuid';
+
+/** For choosing rows by the shape of their calls before the real fixture exists. */
+const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
+
+const rows: Row[] = [
+	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
+	{ route: 'GET /live', call: () => ({ method: 'GET', path: '/live' }), public: 'monitors need it without an account' },
+	{ route: 'GET /ready', call: () => ({ method: 'GET', path: '/ready' }), public: 'load balancers need it without an account' },
+	{ route: 'GET /api/csrf', call: () => ({ method: 'GET', path: '/api/csrf' }), public: 'the sign-in form needs a token' },
+	{ route: 'GET /api/instance', call: () => ({ method: 'GET', path: '/api/instance' }), public: 'the sign-up page shows the registration mode' },
+	{
+		route: 'POST /api/auth/sign-in',
+		call: () => ({ method: 'POST', path: '/api/auth/sign-in', body: { username: 'nobody-here', password: 'whatever-password' } }),
+		public: 'signing in'
+	},
+	{ route: 'POST /api/auth/sign-up', call: () => ({ method: 'POST', path: '/api/auth/sign-up', body: { username: 'x' } }), public: 'signing up' },
+	{ route: 'POST /api/auth/sign-out', call: () => ({ method: 'POST', path: '/api/auth/sign-out' }), public: 'signing out twice is harmless' },
+	{ route: 'GET /api/invites/[code]', call: (f) => ({ method: 'GET', path: `/api/invites/${f.inviteCode}` }), public: 'the invite landing page previews before sign-in' },
+
+	{ route: 'GET /api/me', call: () => ({ method: 'GET', path: '/api/me' }) },
+	{ route: 'PATCH /api/me', call: () => ({ method: 'PATCH', path: '/api/me', body: { displayName: 'Nope' } }) },
+	{ route: 'POST /api/me/password', call: () => ({ method: 'POST', path: '/api/me/password', body: { currentPassword: 'x', newPassword: 'long enough password' } }) },
+	{ route: 'GET /api/me/sessions', call: () => ({ method: 'GET', path: '/api/me/sessions' }) },
+	{ route: 'POST /api/me/sessions/revoke-others', call: () => ({ method: 'POST', path: '/api/me/sessions/revoke-others' }) },
+	{
+		route: 'DELETE /api/me/sessions/[id]',
+		call: (f) => ({ method: 'DELETE', path: `/api/me/sessions/${f.ownerSessionId}` }),
+		hidden: {
+			missing: () => ({ method: 'DELETE', path: `/api/me/sessions/${'0'.repeat(64)}` }),
+			malformed: () => ({ method: 'DELETE', path: `/api/me/sessions/${MALFORMED}` }),
+			message: 'Session was not found.'
+		}
+	},
+
+	{
+		route: 'PATCH /api/instance',
+		call: () => ({ method: 'PATCH', path: '/api/instance', body: { registrationMode: 'closed' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{ route: 'GET /api/admin/invites', call: () => ({ method: 'GET', path: '/api/admin/invites' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{ route: 'POST /api/admin/invites', call: () => ({ method: 'POST', path: '/api/admin/invites', body: {} }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+
+	{ route: 'GET /api/communities', call: () => ({ method: 'GET', path: '/api/communities' }) },
+	{ route: 'POST /api/communities', call: () => ({ method: 'POST', path: '/api/communities', body: { name: 'Nope' } }) },
+	...communityRoutes(),
+
+	...channelRoutes(),
+	{ route: 'GET /api/dms', call: () => ({ method: 'GET', path: '/api/dms' }) },
+	{
+		route: 'POST /api/dms',
+		call: (f) => ({ method: 'POST', path: '/api/dms', body: { userId: f.ownerId } }),
+		hidden: {
+			missing: () => ({ method: 'POST', path: '/api/dms', body: { userId: MISSING_ID } }),
+			message: 'User was not found.'
+		}
+	},
+
+	{
+		route: 'DELETE /api/invites/[code]',
+		call: (f) => ({ method: 'DELETE', path: `/api/invites/${f.inviteCode}` }),
+		hidden: {
+			missing: () => ({ method: 'DELETE', path: '/api/invites/abcdefghij' }),
+			malformed: () => ({ method: 'DELETE', path: '/api/invites/no!' }),
+			message: 'Invite was not found.'
+		},
+		memberRefused: { status: 403, code: 'forbidden', message: 'Only the creator or community admins can revoke this invite.' }
+	},
+	// Anyone signed in may accept an invite (that is its purpose); only the code's shape is checked here.
+	{
+		route: 'POST /api/invites/[code]/accept',
+		call: () => ({ method: 'POST', path: '/api/invites/abcdefghij/accept' })
+	},
+
+	...messageRoutes()
+];
+
+function communityRoutes(): Row[] {
+	const hidden = (method: string, suffix: string, body?: unknown) => ({
+		missing: () => ({ method, path: `/api/communities/${MISSING_ID}${suffix}`, body }),
+		malformed: () => ({ method, path: `/api/communities/${MALFORMED}${suffix}`, body }),
+		message: 'Community was not found.'
+	});
+	const row = (method: string, suffix: string, body?: unknown, memberRefused?: Refusal): Row => ({
+		route: `${method} /api/communities/[id]${suffix}`,
+		call: (f) => ({ method, path: `/api/communities/${f.communityId}${suffix}`, body }),
+		hidden: hidden(method, suffix, body),
+		...(memberRefused ? { memberRefused } : {})
+	});
+	return [
+		row('GET', ''),
+		row('PATCH', '', { name: 'Renamed' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: OWNER_ONLY }),
+		row('GET', '/channels'),
+		row('POST', '/channels', { name: 'sneaky' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('GET', '/invites'),
+		row('POST', '/invites', {}),
+		row('GET', '/members'),
+		row('POST', '/leave')
+	];
+}
+
+function channelRoutes(): Row[] {
+	const row = (method: string, suffix: string, body?: unknown, memberRefused?: Refusal): Row => ({
+		route: `${method} /api/channels/[id]${suffix}`,
+		call: (f) => ({ method, path: `/api/channels/${f.channelId}${suffix}`, body }),
+		hidden: {
+			missing: () => ({ method, path: `/api/channels/${MISSING_ID}${suffix}`, body }),
+			malformed: () => ({ method, path: `/api/channels/${MALFORMED}${suffix}`, body }),
+			message: 'Channel was not found.'
+		},
+		...(memberRefused ? { memberRefused } : {})
+	});
+	return [
+		row('GET', ''),
+		row('PATCH', '', { topic: 'sneaky' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('GET', '/messages'),
+		row('POST', '/messages', { clientId: 'authz-matrix-1', payload: 'x' }),
+		row('POST', '/read', { seq: 1 })
+	];
+}
+
+function messageRoutes(): Row[] {
+	const row = (method: string, suffix: string, body?: unknown, memberRefused?: Refusal): Row => ({
+		route: `${method} /api/messages/[id]${suffix ? suffix.replace(/\/[^/]+$/, '/[key]') : ''}`,
+		call: (f) => ({ method, path: `/api/messages/${f.messageId}${suffix}`, body }),
+		hidden: {
+			missing: () => ({ method, path: `/api/messages/${MISSING_ID}${suffix}`, body }),
+			malformed: () => ({ method, path: `/api/messages/${MALFORMED}${suffix}`, body }),
+			message: 'Message was not found.'
+		},
+		...(memberRefused ? { memberRefused } : {})
+	});
+	return [
+		row('PATCH', '', { payload: 'rewritten' }, { status: 403, code: 'forbidden', message: 'You can only edit your own messages.' }),
+		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: 'You can only delete your own messages.' }),
+		row('PUT', '/reactions/%F0%9F%91%8D'),
+		row('DELETE', '/reactions/%F0%9F%91%8D')
+	];
+}
+
+describe.skipIf(skip)('authorization', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	let owner: TestClient;
+	let member: TestClient;
+	let stranger: TestClient;
+	let f: Fixture;
+
+	const send = (client: TestClient, call: Call) => client.send(call.method, call.path, call.body);
+
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db });
+		// The first account owns the instance; keep it out of the community so roles stay apart.
+		await TestClient.signUp(server);
+		owner = await TestClient.signUp(server);
+		member = await TestClient.signUp(server);
+		stranger = await TestClient.signUp(server);
+		const community = await createCommunity(owner, 'Private club');
+		await joinCommunity(owner, member, community.id);
+		const message = await sendMessage(owner, community.generalId, 'owner speaking');
+		const invite: InviteView = await createInvite(owner, community.id);
+		const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
+		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
+		f = {
+			communityId: community.id,
+			channelId: community.generalId,
+			dmChannelId: dm.id,
+			messageId: message.id,
+			inviteCode: invite.code,
+			ownerSessionId: sessions[0]!.id,
+			ownerId: owner.user.id
+		};
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	describe('REST: signed-out visitors', () => {
+		for (const row of rows.filter((r) => !r.public)) {
+			it(`${row.route} answers 401`, async () => {
+				await expectError(send(new TestClient(server), row.call(f)), 401, UNAUTHENTICATED.code, UNAUTHENTICATED.message);
+			});
+		}
+		for (const row of rows.filter((r) => r.public)) {
+			it(`${row.route} is public (${row.public})`, async () => {
+				const response = await send(new TestClient(server), row.call(f));
+				// Public endpoints may still refuse the request itself (a wrong password is a 401 too),
+				// but never for want of a session.
+				const text = await response.text();
+				expect(text).not.toContain(UNAUTHENTICATED.message);
+				expect(response.status).toBeLessThan(500);
+			});
+		}
+	});
+
+	describe('REST: a signed-in stranger is refused exactly like a missing id', () => {
+		for (const row of rows.filter((r) => r.hidden)) {
+			it(`${row.route} answers 404 "${row.hidden!.message}"`, async () => {
+				await expectError(send(stranger, row.call(f)), 404, 'not_found', row.hidden!.message);
+				await expectError(send(stranger, row.hidden!.missing(f)), 404, 'not_found', row.hidden!.message);
+			});
+		}
+	});
+
+	describe('REST: malformed ids are simply not found', () => {
+		for (const row of rows.filter((r) => r.hidden?.malformed)) {
+			it(`${row.route} answers 404 for a malformed id`, async () => {
+				await expectError(send(member, row.hidden!.malformed!(f)), 404, 'not_found', row.hidden!.message);
+			});
+		}
+	});
+
+	describe('REST: a member without the role is refused with 403', () => {
+		for (const row of rows.filter((r) => r.memberRefused)) {
+			it(`${row.route} answers ${row.memberRefused!.status} "${row.memberRefused!.message}"`, async () => {
+				const { status, code, message } = row.memberRefused!;
+				await expectError(send(member, row.call(f)), status, code, message);
+			});
+		}
+	});
+
+	describe('REST: DM channels are visible to their two participants only', () => {
+		it.each([
+			['GET', '', undefined],
+			['GET', '/messages', undefined],
+			['POST', '/messages', { clientId: 'authz-matrix-dm', payload: 'x' }],
+			['POST', '/read', { seq: 0 }]
+		])('%s /api/channels/[dm]%s answers 404 to a third user', async (method, suffix, body) => {
+			await expectError(stranger.send(method, `/api/channels/${f.dmChannelId}${suffix}`, body), 404, 'not_found', 'Channel was not found.');
+		});
+	});
+
+	describe('/ws frames', () => {
+		let strangerSocket: TestSocket;
+		let memberSocket: TestSocket;
+		beforeAll(async () => {
+			strangerSocket = await stranger.socket();
+			memberSocket = await member.socket();
+		});
+		afterAll(() => {
+			strangerSocket?.close();
+			memberSocket?.close();
+		});
+
+		const frames: Record<string, { stranger?: (f: Fixture) => Record<string, unknown>; missing?: () => Record<string, unknown>; message?: string; memberRefused?: (f: Fixture) => Record<string, unknown>; memberMessage?: string; note?: string }> = {
+			'message.send': {
+				stranger: (f) => ({ t: 'message.send', channelId: f.channelId, clientId: newClientId(), payload: encodeMessageBody('intruder') }),
+				missing: () => ({ t: 'message.send', channelId: MISSING_ID, clientId: newClientId(), payload: encodeMessageBody('nowhere') }),
+				message: 'Channel was not found.'
+			},
+			'message.edit': {
+				stranger: (f) => ({ t: 'message.edit', messageId: f.messageId, payload: 'x' }),
+				missing: () => ({ t: 'message.edit', messageId: MISSING_ID, payload: 'x' }),
+				message: 'Message was not found.',
+				memberRefused: (f) => ({ t: 'message.edit', messageId: f.messageId, payload: 'x' }),
+				memberMessage: 'You can only edit your own messages.'
+			},
+			'message.delete': {
+				stranger: (f) => ({ t: 'message.delete', messageId: f.messageId }),
+				missing: () => ({ t: 'message.delete', messageId: MISSING_ID }),
+				message: 'Message was not found.',
+				memberRefused: (f) => ({ t: 'message.delete', messageId: f.messageId }),
+				memberMessage: 'You can only delete your own messages.'
+			},
+			'reaction.add': {
+				stranger: (f) => ({ t: 'reaction.add', messageId: f.messageId, key: '👍' }),
+				missing: () => ({ t: 'reaction.add', messageId: MISSING_ID, key: '👍' }),
+				message: 'Message was not found.'
+			},
+			'reaction.remove': {
+				stranger: (f) => ({ t: 'reaction.remove', messageId: f.messageId, key: '👍' }),
+				missing: () => ({ t: 'reaction.remove', messageId: MISSING_ID, key: '👍' }),
+				message: 'Message was not found.'
+			},
+			read: {
+				stranger: (f) => ({ t: 'read', channelId: f.channelId, seq: 1 }),
+				missing: () => ({ t: 'read', channelId: MISSING_ID, seq: 1 }),
+				message: 'Channel was not found.'
+			},
+			resume: { note: 'a stranger\'s cursors come back as "inaccessible" (tested below)' },
+			typing: { note: "a stranger's typing is dropped without an answer (ws-presence-typing.test.ts)" },
+			presence: { note: 'about the sender only; no resource to authorize' },
+			ping: { note: 'no resource to authorize' }
+		};
+
+		for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.stranger)) {
+			it(`${type} from a stranger answers not_found "${spec.message}", like a missing id`, async () => {
+				const answer = await strangerSocket.request(spec.stranger!(f));
+				expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: spec.message });
+				const missing = await strangerSocket.request(spec.missing!());
+				expect(missing).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: spec.message });
+			});
+		}
+
+		for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.memberRefused)) {
+			it(`${type} on someone else's message from a member answers forbidden "${spec.memberMessage}"`, async () => {
+				const answer = await memberSocket.request(spec.memberRefused!(f));
+				expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'forbidden', message: spec.memberMessage });
+			});
+		}
+
+		it("resume lists a stranger's channels as inaccessible and replays nothing", async () => {
+			const before = strangerSocket.frames.length;
+			const answer = await strangerSocket.request({ t: 'resume', cursors: [{ channelId: f.channelId, seq: 0 }, { channelId: f.dmChannelId, seq: 0 }, { channelId: MISSING_ID, seq: 0 }] });
+			expect(answer).toEqual({ t: 'ack', id: expect.any(String), result: { resync: [], inaccessible: [f.channelId, f.dmChannelId, MISSING_ID] } });
+			expect(strangerSocket.frames.slice(before).filter((fr) => fr.t === 'events' || fr.t === 'resync')).toEqual([]);
+		});
+
+		it('every client frame type has a row in this matrix', () => {
+			expect(Object.keys(frames).sort()).toEqual(Object.keys(clientFrames).sort());
+		});
+	});
+
+	describe('REST: malformed input never causes a 500', () => {
+		const bodies: Array<[string, string | undefined]> = [
+			['no body', undefined],
+			['null', 'null'],
+			['an array', '[1,2]'],
+			['a number', '42'],
+			['a string', '"text"'],
+			['an empty object', '{}'],
+			['wrong types everywhere', JSON.stringify({ name: 1, payload: {}, seq: 'x', userId: [], clientId: null, displayName: true, maxUses: 'many', registrationMode: 3 })],
+			['huge numbers', JSON.stringify({ seq: 1e300, maxUses: 1e300, expiresInHours: 1e300 })],
+			['truncated JSON', '{"name":'],
+			['a NUL character in a key', '{"na\\u0000me":"x"}']
+		];
+		// Every route that reads a body, called by the community owner (so access checks pass and the
+		// body is what gets tested).
+		for (const row of rows.filter((r) => r.call(placeholder).body !== undefined)) {
+			it(`${row.route}`, async () => {
+				const call = row.call(f);
+				const token = await owner.csrfToken();
+				for (const [name, body] of bodies) {
+					const response = await owner.fetch(call.path, { method: call.method, headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body });
+					const text = await response.text();
+					expect(response.status, `${row.route} with ${name}: ${text}`).toBeLessThan(500);
+				}
+			});
+		}
+	});
+
+	describe('REST: text with a NUL character is refused with 400 (PostgreSQL text cannot store it)', () => {
+		const hasText = (body: unknown) => typeof body === 'object' && body !== null && Object.values(body).some((v) => typeof v === 'string');
+		for (const row of rows.filter((r) => hasText(r.call(placeholder).body))) {
+			it(`${row.route}`, async () => {
+				const call = row.call(f);
+				// The row's own (valid) body, with a NUL inside each string in turn.
+				for (const [key, value] of Object.entries(call.body as Record<string, unknown>)) {
+					if (typeof value !== 'string') continue;
+					const body = { ...(call.body as object), [key]: `${value.slice(0, 1)}\u0000${value.slice(1)}` };
+					await expectError(owner.send(call.method, call.path, body), 400, 'invalid', 'Text cannot contain NUL characters.');
+				}
+			});
+		}
+
+		it('PUT /api/messages/[id]/reactions/[key] with a NUL in the key', async () => {
+			await expectError(owner.send('PUT', `/api/messages/${f.messageId}/reactions/a%00b`), 400, 'invalid', 'Text cannot contain NUL characters.');
+		});
+	});
+
+	it('every REST route and method has a row in this matrix', () => {
+		const found: string[] = [];
+		const walk = (dir: string) => {
+			for (const entry of readdirSync(dir, { withFileTypes: true })) {
+				const path = join(dir, entry.name);
+				if (entry.isDirectory()) walk(path);
+				else if (entry.name === '+server.ts') {
+					const route = '/' + relative(join(ROOT, 'src/routes'), dir).split('\\').join('/');
+					for (const [, method] of readFileSync(path, 'utf8').matchAll(/export const (GET|POST|PUT|PATCH|DELETE)\b/g)) found.push(`${method} ${route}`);
+				}
+			}
+		};
+		walk(join(ROOT, 'src/routes'));
+		expect(rows.map((r) => r.route).sort()).toEqual(found.sort());
+	});
+});

@@ -1,0 +1,105 @@
+// How many SQL statements the hot paths cost, counted from the server's own statement log
+// (LOG_SQL). Each expectation says why the number is what it is; the point is that it does not
+// grow with the number of recipients, messages on a page, or events replayed (no N+1).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
+import { TestClient, type TestSocket } from '../helpers/clients.ts';
+import { communityWithMembers, newClientId, sendMessage } from '../helpers/fixtures.ts';
+import { gist, STATEMENT_LOGGING, statementsOf } from '../helpers/statement-count.ts';
+import type { ChannelView, HistoryPage } from '#lib/shared/api-types.ts';
+import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
+
+const skip = postgresUnavailableReason();
+type Ack = Extract<ServerFrame, { t: 'ack' }>;
+
+describe.skipIf(skip)('statement counts', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	let owner: TestClient;
+	let members: TestClient[];
+	let channelId: string;
+	let ownerSocket: TestSocket;
+	let memberSockets: TestSocket[];
+
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db, env: STATEMENT_LOGGING });
+		const setup = await communityWithMembers(server, 3);
+		owner = setup.owner;
+		members = setup.members;
+		channelId = (await owner.api.post<{ channel: ChannelView }>(`/api/communities/${setup.community.id}/channels`, { name: 'counted' })).channel.id;
+		ownerSocket = await owner.socket();
+		memberSockets = [];
+		for (const m of members) memberSockets.push(await m.socket());
+	});
+	afterAll(async () => {
+		for (const s of [ownerSocket, ...(memberSockets ?? [])]) s?.close();
+		await server?.stop();
+		await db?.drop();
+	});
+
+	const send = (socket: TestSocket, extra: Record<string, unknown> = {}) =>
+		socket.request({ t: 'message.send', channelId, clientId: newClientId(), payload: 'counted', ...extra }) as Promise<Ack>;
+
+	it('message.send costs 6 statements, however many sockets receive it', async () => {
+		let ack: Ack | undefined;
+		const statements = await statementsOf(server, async () => {
+			ack = await send(ownerSocket);
+			// Fan-out happens before the marker: wait until every member has the event.
+			for (const s of memberSockets) await s.waitFor((f) => f.t === 'event' && f.event.seq === ack!.result!.seq);
+		});
+		// Lock the channel row (FOR UPDATE, for the next seq), check membership, look up the clientId
+		// (idempotency), insert the message, advance channels.last_seq, insert the event. Fan-out to
+		// the three member sockets and the sender's is in memory: no statement.
+		expect(statements.map(gist)).toEqual([
+			'select channels',
+			'select community_members',
+			'select messages',
+			'insert messages',
+			'update channels',
+			'insert channel_events'
+		]);
+	});
+
+	it('message.send with a reply costs one more: the reply target is checked', async () => {
+		const parent = (await send(ownerSocket)).result!.messageId;
+		const statements = await statementsOf(server, () => send(ownerSocket, { replyToId: parent }));
+		expect(statements.map(gist)).toEqual([
+			'select channels',
+			'select community_members',
+			'select messages',
+			'select messages',
+			'insert messages',
+			'update channels',
+			'insert channel_events'
+		]);
+	});
+
+	it('a history page costs 5 statements whether it holds 1 message or 50', async () => {
+		const history = (limit: number) => statementsOf(server, () => members[0]!.api.get<HistoryPage>(`/api/channels/${channelId}/messages?limit=${limit}`));
+		for (let i = 0; i < 50; i += 1) await sendMessage(owner, channelId, `filler ${i}`);
+		const one = await history(1);
+		const fifty = await history(50);
+		// The session (1), the channel and the caller's membership (2), the page of messages (1), and
+		// the reactions of all messages on the page at once (1).
+		const expected = ['select sessions', 'select channels', 'select community_members', 'select messages', 'select reactions'];
+		expect(one.map(gist)).toEqual(expected);
+		expect(fifty.map(gist)).toEqual(expected);
+	});
+
+	it('resume costs 5 statements per channel whether 1 event or 100 were missed, and 2 when up to date', async () => {
+		const socket = memberSockets[1]!;
+		const resumeFrom = (seq: number) => statementsOf(server, () => socket.request({ t: 'resume', cursors: [{ channelId, seq }] }));
+		for (let i = 0; i < 50; i += 1) await sendMessage(owner, channelId, `more filler ${i}`);
+		const lastSeq = (await members[1]!.api.get<{ channel: ChannelView }>(`/api/channels/${channelId}`)).channel.lastSeq;
+		expect(lastSeq).toBeGreaterThan(100);
+		// The channel and the caller's membership (2), the events after the cursor (1), then for all of
+		// them at once: the messages they refer to (1) and those messages' reactions (1).
+		// The last two run in parallel, so their order in the log varies: compare sorted.
+		const expected = ['select channel_events', 'select channels', 'select community_members', 'select messages', 'select reactions'];
+		expect((await resumeFrom(lastSeq - 1)).map(gist).sort()).toEqual(expected);
+		expect((await resumeFrom(lastSeq - 100)).map(gist).sort()).toEqual(expected);
+		// Up to date: only the access check, which also reads last_seq.
+		expect((await resumeFrom(lastSeq)).map(gist)).toEqual(['select channels', 'select community_members']);
+	});
+});
