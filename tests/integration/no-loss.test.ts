@@ -34,6 +34,14 @@ async function setUpRoom(server: TestServer, people: number): Promise<Room> {
 	return { server, channelId: community.channels[0]!.id, users };
 }
 
+/** A sync client per member of the room, connected, with the room's channel loaded. */
+async function connectAll(room: Room): Promise<SyncClient[]> {
+	const clients = room.users.map((user) => createSyncClient(user));
+	await Promise.all(clients.map((client) => waitOpen(client)));
+	await Promise.all(clients.map((client) => client.sync.open(room.channelId)));
+	return clients;
+}
+
 /** The channel's whole history as the server has it, oldest first. */
 async function serverHistory(client: TestClient, channelId: string): Promise<MessageView[]> {
 	const all: MessageView[] = [];
@@ -114,10 +122,8 @@ describe.skipIf(skip)('no message is lost or duplicated', () => {
 
 		it('delivers every message exactly once, in the same order, to senders and readers whose sockets are cut or stall', async () => {
 			const room = await setUpRoom(server, 3);
-			const [a, b, c] = room.users.map((user) => createSyncClient(user));
-			const clients = [a!, b!, c!];
-			await Promise.all(clients.map((client) => waitOpen(client)));
-			await Promise.all(clients.map((client) => client.sync.open(room.channelId)));
+			const clients = await connectAll(room);
+			const [a, b, c] = clients;
 
 			const sending = Promise.all([sendSeries(a!, room.channelId, 'alice', 120, 8), sendSeries(b!, room.channelId, 'bob', 120, 8)]);
 			// While both send: cut the sender's TCP connection, then a reader's, then let the other
@@ -158,9 +164,7 @@ describe.skipIf(skip)('no message is lost or duplicated', () => {
 
 			it('keeps every acknowledged message and delivers everything exactly once after it comes back', async () => {
 				const room = await setUpRoom(server, 3);
-				const clients = room.users.map((user) => createSyncClient(user));
-				await Promise.all(clients.map((client) => waitOpen(client)));
-				await Promise.all(clients.map((client) => client.sync.open(room.channelId)));
+				const clients = await connectAll(room);
 
 				const sending = Promise.all([
 					sendSeries(clients[0]!, room.channelId, 'alice', 100, 15),

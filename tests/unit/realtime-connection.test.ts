@@ -28,7 +28,7 @@ class ScriptedSocket implements WebSocketLike {
 	}
 }
 
-function setup() {
+function setup(timing: { pingIntervalMs: number; pongTimeoutMs: number } = { pingIntervalMs: 5000, pongTimeoutMs: 2000 }) {
 	const sockets: ScriptedSocket[] = [];
 	const connection = new RealtimeConnection({
 		url: 'ws://test/ws',
@@ -38,8 +38,7 @@ function setup() {
 			return socket;
 		},
 		policy: { delayMs: () => 1000 },
-		pingIntervalMs: 5000,
-		pongTimeoutMs: 2000
+		...timing
 	});
 	return { connection, sockets };
 }
@@ -124,18 +123,7 @@ describe('RealtimeConnection', () => {
 	});
 
 	it('declares a silent connection dead even when it pings more often than the pong timeout', () => {
-		const sockets: ScriptedSocket[] = [];
-		const connection = new RealtimeConnection({
-			url: 'ws://test/ws',
-			createSocket: () => {
-				const socket = new ScriptedSocket();
-				sockets.push(socket);
-				return socket;
-			},
-			policy: { delayMs: () => 1000 },
-			pingIntervalMs: 1000,
-			pongTimeoutMs: 1500
-		});
+		const { connection, sockets } = setup({ pingIntervalMs: 1000, pongTimeoutMs: 1500 });
 		connection.start();
 		sockets[0]!.receive(ready);
 		vi.advanceTimersByTime(1000 + 1500);
