@@ -98,7 +98,7 @@ export const variables = defineEnvVars({
 		schema: integer('WS_HEARTBEAT_SECONDS', 25, 2, 600)
 	},
 	WS_MAX_BUFFERED_BYTES: {
-		description: 'Outgoing bytes queued for one slow client before it is disconnected (it resumes on reconnect).',
+		description: 'Outgoing bytes a client may have queued for more than 5 s (or 4 times this at any moment) before it is disconnected as too slow (it resumes on reconnect).',
 		schema: integer('WS_MAX_BUFFERED_BYTES', 4194304, 65536, 268435456)
 	}
 });

@@ -19,6 +19,12 @@ export type ConnectionIdentity = {
 const MAX_STRIKES = 20;
 // ws has no drain event; polling this often costs nothing next to the transfer being waited for.
 const DRAIN_POLL_MS = 10;
+// A client may stay over WS_MAX_BUFFERED_BYTES this long (a burst it is still reading) before it
+// counts as slow: long enough for a phone on a weak network to catch up, short enough that a
+// stuck client does not hold megabytes for minutes.
+const SLOW_CONSUMER_GRACE_MS = 5_000;
+// Over this multiple of the limit a client is cut off at once, whatever the grace period says.
+const HARD_BUFFER_FACTOR = 4;
 
 export class Connection {
 	readonly id: string;
@@ -37,6 +43,7 @@ export class Connection {
 	#maxBufferedBytes: number;
 	#strikes = 0;
 	#corked = false;
+	#overLimitSince: number | undefined;
 
 	constructor(
 		socket: WebSocket,
@@ -60,7 +67,7 @@ export class Connection {
 	/** Sends an already serialised frame (fan-out serialises once for all recipients). */
 	sendRaw(text: string): void {
 		if (this.closed) return;
-		if (this.#socket.bufferedAmount > this.#maxBufferedBytes) {
+		if (this.#isSlowConsumer()) {
 			// The client cannot keep up. Dropping frames silently would lose messages, so disconnect:
 			// on reconnect it resumes from its cursors and gets everything, in order.
 			this.log.warn({ bufferedBytes: this.#socket.bufferedAmount }, 'slow consumer: disconnecting');
@@ -69,6 +76,22 @@ export class Connection {
 		}
 		this.#corkUntilEndOfJob();
 		this.#socket.send(text);
+	}
+
+	/**
+	 * Over the buffer limit for longer than the grace period, or far over it at any moment. A burst
+	 * (a large batch fanned out at once) can pass the limit for a few milliseconds even for a client
+	 * that reads fast; only one that stays behind is slow. The hard cap bounds memory per connection.
+	 */
+	#isSlowConsumer(): boolean {
+		const buffered = this.#socket.bufferedAmount;
+		if (buffered <= this.#maxBufferedBytes) {
+			this.#overLimitSince = undefined;
+			return false;
+		}
+		const now = performance.now();
+		this.#overLimitSince ??= now;
+		return buffered > this.#maxBufferedBytes * HARD_BUFFER_FACTOR || now - this.#overLimitSince > SLOW_CONSUMER_GRACE_MS;
 	}
 
 	// A committed batch fans out many frames at once, several to the same connection when its
