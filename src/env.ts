@@ -61,6 +61,10 @@ export const variables = defineEnvVars({
 		description: 'Session lifetime; extended while in use (sliding expiry).',
 		schema: integer('SESSION_TTL_DAYS', 30, 1, 365)
 	},
+	SIGN_UPS_PER_IP_PER_HOUR: {
+		description: 'Accounts one client IP may create per hour (raise it to onboard many people behind one NAT).',
+		schema: integer('SIGN_UPS_PER_IP_PER_HOUR', 20, 1, 100000)
+	},
 	REGISTRATION_MODE: {
 		description: 'Initial registration mode for a new instance (open, invite_only, closed). Changed later in settings.',
 		schema: oneOf('REGISTRATION_MODE', ['open', 'invite_only', 'closed'], 'open')

@@ -322,3 +322,26 @@ describe.skipIf(skip)('accounts behind no trusted proxy', () => {
 		await expectError(refused, 429, 'rate_limited', 'Too many accounts created from this address. Try again later.');
 	});
 });
+
+describe.skipIf(skip)('account creation limit set by the operator', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db, env: { TRUSTED_PROXIES: '', SIGN_UPS_PER_IP_PER_HOUR: '3' } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('refuses the sign-up after SIGN_UPS_PER_IP_PER_HOUR accounts from one address', async () => {
+		for (let i = 0; i < 3; i += 1) await expectJson(signUpRequest(server, { username: uniqueName(), password: PASSWORD }), 201);
+		await expectError(
+			signUpRequest(server, { username: uniqueName(), password: PASSWORD }),
+			429,
+			'rate_limited',
+			'Too many accounts created from this address. Try again later.'
+		);
+	});
+});

@@ -69,6 +69,7 @@ export async function createAppContext(options: {
 		db,
 		bus,
 		sessionTtlMs: config.sessionTtlMs,
+		signUpsPerIpPerHour: config.signUpsPerIpPerHour,
 		invites: () => services.invites,
 		communities: () => services.communities
 	});

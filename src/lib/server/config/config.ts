@@ -25,6 +25,7 @@ export type Config = {
 	trustedProxies: BlockList;
 	hasTrustedProxies: boolean;
 	sessionTtlMs: number;
+	signUpsPerIpPerHour: number;
 	registrationModeDefault: 'open' | 'invite_only' | 'closed';
 	limits: {
 		messageMaxBytes: number;
@@ -131,6 +132,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		trustedProxies,
 		hasTrustedProxies: values.TRUSTED_PROXIES.trim() !== '',
 		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,
+		signUpsPerIpPerHour: values.SIGN_UPS_PER_IP_PER_HOUR,
 		registrationModeDefault: values.REGISTRATION_MODE,
 		limits: {
 			messageMaxBytes: values.MESSAGE_MAX_BYTES,

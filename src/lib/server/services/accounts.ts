@@ -33,8 +33,9 @@ export function toMe(row: typeof users.$inferSelect): Me {
 
 export class Accounts {
 	readonly throttle: SignInThrottle;
-	// Account creation per IP: generous for a household behind one NAT, tight for a script.
-	readonly signUpLimiter = new WindowLimiter(20, 60 * 60_000);
+	// Account creation per IP (SIGN_UPS_PER_IP_PER_HOUR): generous for a household behind one NAT,
+	// tight for a script.
+	readonly signUpLimiter: WindowLimiter;
 	#db: Database;
 	#bus: EventBus;
 	#sessionTtlMs: number;
@@ -45,6 +46,7 @@ export class Accounts {
 		db: Database;
 		bus: EventBus;
 		sessionTtlMs: number;
+		signUpsPerIpPerHour: number;
 		throttle?: SignInThrottle;
 		invites: () => Invites;
 		communities: () => Communities;
@@ -52,6 +54,7 @@ export class Accounts {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
 		this.#sessionTtlMs = deps.sessionTtlMs;
+		this.signUpLimiter = new WindowLimiter(deps.signUpsPerIpPerHour, 60 * 60_000);
 		this.throttle = deps.throttle ?? new SignInThrottle();
 		this.#invites = deps.invites;
 		this.#communities = deps.communities;
