@@ -197,7 +197,6 @@ export const serverFrames = {
 		communityId: v.nullable(Id),
 		reason: v.picklist(['channel.created', 'channel.updated', 'community.updated', 'community.joined', 'community.left', 'dm.created', 'user.updated'])
 	}),
-	'member.presence': v.strictObject({ t: v.literal('member.presence'), communityId: Id }),
 	pong: v.strictObject({ t: v.literal('pong'), id: RequestId }),
 	/** The server is going away (restart); reconnect after the hinted delay. */
 	reconnect: v.strictObject({ t: v.literal('reconnect'), afterMs: v.number() })
