@@ -4,10 +4,9 @@ import { expect, test } from '@playwright/test';
 import { OWNER, fillSignUp } from './support.ts';
 
 test('the first account on a new server becomes its owner and can manage the server', async ({ page }) => {
+	// Nobody can sign in to a server without accounts: the first visit goes straight to setting it up.
 	await page.goto('/');
-	await expect(page).toHaveURL(/\/sign-in$/);
-	await page.getByRole('link', { name: 'Create an account' }).click();
-
+	await expect(page).toHaveURL(/\/sign-up$/);
 	await expect(page.getByRole('heading', { name: 'Set up your server' })).toBeVisible();
 	await expect(page.getByRole('note')).toContainText('The first account becomes its owner');
 
