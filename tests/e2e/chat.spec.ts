@@ -60,6 +60,14 @@ test.describe('Two members of a community', () => {
 		await expect(b.getByRole('navigation', { name: 'Communities' }).getByRole('link', { name: 'Book Club' })).toHaveAttribute('aria-current', 'page');
 	});
 
+	test('the owner sees the newcomer join in #general, live and after a reload', async () => {
+		const notice = (page: Page) => log(page).locator('[data-notice-seq]').filter({ hasText: `${bo.displayName} joined the community` });
+		await expect(notice(a)).toHaveCount(1);
+		await a.reload();
+		await expect(notice(a)).toHaveCount(1);
+		await expect(notice(b)).toHaveCount(1);
+	});
+
 	test('messages appear on the other side in real time, both ways', async () => {
 		await send(a, 'Welcome to the club!');
 		await expect(messageWith(b, 'Welcome to the club!')).toBeVisible();

@@ -28,6 +28,62 @@ describe.skipIf(skip)('messages over REST', () => {
 		return (await owner.api.post<{ channel: ChannelView }>(`/api/communities/${communityId}/channels`, { name })).channel.id;
 	}
 
+	describe('join and leave notices in history pages', () => {
+		// #general receives the community's join and leave events between its messages. Paging through
+		// it in either direction must show every notice exactly once, between the right messages.
+		let owner: TestClient;
+		let generalId: string;
+		let expected: { seq: number; type: string; username: string }[];
+		beforeAll(async () => {
+			owner = await TestClient.signUp(server);
+			const community = await createCommunity(owner, 'Notices');
+			generalId = community.generalId;
+			const people = [await TestClient.signUp(server), await TestClient.signUp(server), await TestClient.signUp(server)];
+			for (const [index, person] of people.entries()) {
+				await sendMessage(owner, generalId, `before ${person.user.username}`);
+				await joinCommunity(owner, person, community.id);
+				await sendMessage(owner, generalId, `after ${index}`);
+			}
+			await people[1]!.api.post(`/api/communities/${community.id}/leave`);
+			const all = await history(owner, generalId, '?limit=100');
+			expected = all.notices.map((n) => ({ seq: n.seq, type: n.type, username: n.user.username }));
+			expect(expected.map((n) => [n.type, n.username])).toEqual([
+				['member.joined', people[0]!.user.username],
+				['member.joined', people[1]!.user.username],
+				['member.joined', people[2]!.user.username],
+				['member.left', people[1]!.user.username]
+			]);
+			// The notices sit between the messages they happened between.
+			const before = all.messages.map((m) => m.seq);
+			for (const notice of expected.slice(0, 3)) expect(before.filter((seq) => seq < notice.seq)).not.toHaveLength(0);
+			expect(expected[3]!.seq).toBeGreaterThan(Math.max(...before));
+		});
+
+		const flatten = (pages: HistoryPage[]) => pages.flatMap((p) => p.notices).map((n) => ({ seq: n.seq, type: n.type, username: n.user.username }));
+
+		it('paging back with before= shows every notice once, each on the page of its neighbours', async () => {
+			const pages = [await history(owner, generalId, '?limit=2')];
+			while (pages[0]!.hasMoreBefore) pages.unshift(await history(owner, generalId, `?limit=2&before=${pages[0]!.messages[0]!.seq}`));
+			expect(flatten(pages)).toEqual(expected);
+			for (const page of pages) {
+				const oldest = page.messages[0]!.seq;
+				for (const notice of page.notices) expect(page.hasMoreBefore ? notice.seq > oldest : true).toBe(true);
+			}
+		});
+
+		it('paging forward with after= shows every notice once', async () => {
+			const pages = [await history(owner, generalId, '?limit=2&after=0')];
+			while (pages.at(-1)!.hasMoreAfter) pages.push(await history(owner, generalId, `?limit=2&after=${pages.at(-1)!.messages.at(-1)!.seq}`));
+			expect(flatten(pages)).toEqual(expected);
+		});
+
+		it('a page read forward from a cursor shows only what came after it', async () => {
+			const cursor = expected[1]!.seq;
+			const page = await history(owner, generalId, `?limit=100&after=${cursor}`);
+			expect(page.notices.map((n) => n.seq)).toEqual(expected.filter((n) => n.seq > cursor).map((n) => n.seq));
+		});
+	});
+
 	describe('GET /api/channels/:id/messages', () => {
 		let owner: TestClient;
 		let channelId: string;
@@ -42,7 +98,7 @@ describe.skipIf(skip)('messages over REST', () => {
 
 		it('answers an empty channel with an empty page', async () => {
 			const community = await createCommunity(owner, 'Empty');
-			expect(await history(owner, await quietChannel(owner, community.id))).toEqual({ messages: [], lastSeq: 0, hasMoreBefore: false, hasMoreAfter: false });
+			expect(await history(owner, await quietChannel(owner, community.id))).toEqual({ messages: [], notices: [], lastSeq: 0, hasMoreBefore: false, hasMoreAfter: false });
 		});
 
 		it('without cursors returns the newest page in sequence order', async () => {

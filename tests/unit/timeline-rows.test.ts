@@ -37,6 +37,26 @@ describe('timelineRows', () => {
 		expect(rows[0]).toMatchObject({ label: 'Today' });
 	});
 
+	it('places join and leave notices by sequence number, and a notice breaks the author group', () => {
+		const user = { id: ANA, username: 'ana', displayName: 'Ana' };
+		const rows = timelineRows(
+			[message(2, ANA, '2026-03-10T10:00:00'), message(4, ANA, '2026-03-10T10:01:00'), message(5, ANA, '2026-03-10T10:02:00')],
+			[],
+			{
+				meId: ME,
+				dividerAfterSeq: null,
+				now,
+				notices: [
+					{ seq: 1, type: 'member.joined', user, at: '2026-03-10T09:59:00' },
+					{ seq: 3, type: 'member.left', user: { ...user, id: ME }, at: '2026-03-10T10:00:30' },
+					{ seq: 6, type: 'member.joined', user: { ...user, id: ME }, at: '2026-03-10T10:03:00' }
+				]
+			}
+		);
+		expect(kinds(rows)).toEqual(['day', 'notice', 'message', 'notice', 'message', 'message+', 'notice']);
+		expect(rows.filter((r) => r.kind === 'notice').map((r) => r.key)).toEqual(['notice:1', 'notice:3', 'notice:6']);
+	});
+
 	it('starts a new group after a pause, a new day, a reply, or the new-messages divider', () => {
 		const rows = timelineRows(
 			[

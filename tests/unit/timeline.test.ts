@@ -26,7 +26,7 @@ const created = (seq: number): ChannelEvent => ({ seq, at: 'now', actorId: alice
 
 function loaded(lastSeq: number, messages: MessageView[] = []) {
 	const timeline = new ChannelTimeline(channelId);
-	timeline.loadLatest({ messages, lastSeq, hasMoreBefore: false, hasMoreAfter: false });
+	timeline.loadLatest({ messages, lastSeq, hasMoreBefore: false, hasMoreAfter: false, notices: [] });
 	return timeline;
 }
 
@@ -73,7 +73,7 @@ describe('ChannelTimeline', () => {
 
 	it('keeps messages in sequence order when older pages arrive', () => {
 		const timeline = loaded(5, [message(4), message(5)]);
-		timeline.prependOlder({ messages: [message(2), message(3)], lastSeq: 5, hasMoreBefore: false, hasMoreAfter: false });
+		timeline.prependOlder({ messages: [message(2), message(3)], lastSeq: 5, hasMoreBefore: false, hasMoreAfter: false, notices: [] });
 		timeline.apply(created(6));
 		expect(timeline.messages.map((m) => m.seq)).toEqual([2, 3, 4, 5, 6]);
 		expect(timeline.oldestSeq).toBe(2);
@@ -82,9 +82,37 @@ describe('ChannelTimeline', () => {
 	it('drops buffered events that a reload already covers', () => {
 		const timeline = loaded(0);
 		timeline.apply(created(5));
-		timeline.loadLatest({ messages: [message(5)], lastSeq: 5, hasMoreBefore: true, hasMoreAfter: false });
+		timeline.loadLatest({ messages: [message(5)], lastSeq: 5, hasMoreBefore: true, hasMoreAfter: false, notices: [] });
 		expect(timeline.bufferedCount).toBe(0);
 		expect(timeline.messages.map((m) => m.seq)).toEqual([5]);
+	});
+
+	it('merges notices from pages and live events in sequence order, each once', () => {
+		const bobView = { id: bob, username: 'bob', displayName: 'Bob' };
+		const aliceView = { id: alice, username: 'alice', displayName: 'Alice' };
+		const timeline = new ChannelTimeline(channelId);
+		timeline.loadLatest({
+			messages: [message(5)],
+			notices: [{ seq: 6, type: 'member.joined', user: bobView, at: 't6' }],
+			lastSeq: 6,
+			hasMoreBefore: true,
+			hasMoreAfter: false
+		});
+		timeline.prependOlder({
+			messages: [message(2)],
+			notices: [{ seq: 3, type: 'member.left', user: aliceView, at: 't3' }],
+			lastSeq: 6,
+			hasMoreBefore: false,
+			hasMoreAfter: false
+		});
+		timeline.apply({ seq: 7, at: 't7', actorId: alice, type: 'member.joined', user: aliceView });
+		// A replay of an event the page already had changes nothing.
+		timeline.apply({ seq: 6, at: 't6', actorId: bob, type: 'member.joined', user: bobView });
+		expect(timeline.notices.map((n) => [n.seq, n.type])).toEqual([
+			[3, 'member.left'],
+			[6, 'member.joined'],
+			[7, 'member.joined']
+		]);
 	});
 
 	it('records member notices', () => {

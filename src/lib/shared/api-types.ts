@@ -62,8 +62,13 @@ export type InvitePreview = {
 	instanceName: string;
 };
 
+/** "Someone joined / left": a membership event of the channel, shown between messages. */
+export type MemberNotice = { seq: number; type: 'member.joined' | 'member.left'; user: UserView; at: string };
+
 export type HistoryPage = {
 	messages: MessageView[];
+	/** Membership events between the page's messages (and after them on the newest page), in seq order. */
+	notices: MemberNotice[];
 	/** Highest sequence number of the channel when the page was read: the resume cursor. */
 	lastSeq: number;
 	/** More messages exist before the oldest one returned. */

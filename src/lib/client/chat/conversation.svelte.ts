@@ -1,6 +1,7 @@
 // One open channel as the message view sees it: a snapshot of its loaded messages and of this
 // user's unsent ones, scroll-back, the "new messages" divider, the composer's draft, reply and edit
 // targets, and the actions on messages. Wraps ChatSync's timeline of that channel.
+import type { MemberNotice } from '#lib/shared/api-types.ts';
 import { decodeMessageBody, encodeMessageBody, MESSAGE_TEXT_MAX_CHARS, utf8Length } from '#lib/shared/message-body.ts';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
 import type { OutboxItem } from '../realtime/outbox.ts';
@@ -20,6 +21,8 @@ export class Conversation {
 	readonly channelId: string;
 	messages = $state.raw<MessageView[]>([]);
 	pending = $state.raw<OutboxItem[]>([]);
+	/** Join and leave notices shown between messages. */
+	notices = $state.raw<MemberNotice[]>([]);
 	status = $state<LoadStatus>('loading');
 	error = $state<string | null>(null);
 	hasMoreBefore = $state(false);
@@ -79,6 +82,7 @@ export class Conversation {
 			this.#snapshots.set(message, { signature, copy });
 			return copy;
 		});
+		if (timeline.notices.length !== this.notices.length) this.notices = [...timeline.notices];
 		this.hasMoreBefore = timeline.hasMoreBefore;
 		if (this.replyTo) this.replyTo = this.messages.find((m) => m.id === this.replyTo!.id && !m.deletedAt) ?? null;
 		if (this.editingId && !this.messages.some((m) => m.id === this.editingId && !m.deletedAt)) this.editingId = null;

@@ -2,10 +2,10 @@
 // last event applied). Events must be applied in sequence: one that arrives early is held back
 // until the gap before it is filled (the owner asks the server to resume from the cursor). Applying
 // is idempotent, so an event seen twice (live and in a replay) changes nothing the second time.
-import type { HistoryPage } from '#lib/shared/api-types.ts';
-import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
+import type { HistoryPage, MemberNotice } from '#lib/shared/api-types.ts';
+import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
 
-export type MemberNotice = { seq: number; type: 'member.joined' | 'member.left'; user: UserView; at: string };
+export type { MemberNotice };
 export type ApplyOutcome = 'applied' | 'stale' | 'gap' | 'not-loaded';
 
 // Events held back while a gap is filled; beyond this the timeline is simply reloaded.
@@ -35,6 +35,7 @@ export class ChannelTimeline {
 		this.notices = [];
 		this.#byId.clear();
 		for (const message of page.messages) this.#insert(message);
+		this.#addNotices(page.notices);
 		this.cursor = page.lastSeq;
 		this.hasMoreBefore = page.hasMoreBefore;
 		for (const seq of [...this.#buffer.keys()]) if (seq <= this.cursor) this.#buffer.delete(seq);
@@ -44,7 +45,16 @@ export class ChannelTimeline {
 	/** Adds an older page (scrolling back); the cursor is unaffected. */
 	prependOlder(page: HistoryPage): void {
 		for (const message of page.messages) if (!this.#byId.has(message.id)) this.#insert(message);
+		this.#addNotices(page.notices);
 		this.hasMoreBefore = page.hasMoreBefore;
+	}
+
+	/** Adds notices not held yet, keeping sequence order. */
+	#addNotices(notices: readonly MemberNotice[]) {
+		const known = new Set(this.notices.map((n) => n.seq));
+		const fresh = notices.filter((n) => !known.has(n.seq));
+		if (fresh.length === 0) return;
+		this.notices = [...this.notices, ...fresh].sort((a, b) => a.seq - b.seq);
 	}
 
 	get oldestSeq(): number | undefined {
@@ -118,7 +128,7 @@ export class ChannelTimeline {
 			}
 			case 'member.joined':
 			case 'member.left':
-				this.notices.push({ seq: event.seq, type: event.type, user: event.user, at: event.at });
+				this.#addNotices([{ seq: event.seq, type: event.type, user: event.user, at: event.at }]);
 				return;
 		}
 	}

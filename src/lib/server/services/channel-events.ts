@@ -2,7 +2,8 @@
 // that channel: the channel row is locked (SELECT ... FOR UPDATE) for the rest of the transaction,
 // so concurrent writers queue behind each other and a rolled-back transaction gives its numbers
 // back. The result is gap-free and monotonically increasing per channel.
-import { and, asc, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import type { MemberNotice } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
 import { channelEvents, channels, messages, reactions, users } from '../db/schema.ts';
 import type { Executor, Transaction } from '../db/open.ts';
@@ -185,6 +186,34 @@ export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<Cha
 		}
 	}
 	return events;
+}
+
+// A page shows at most this many join/leave notices; in a channel that is mostly joins (a large
+// community's #general) the newest ones in the page's range are kept.
+export const PAGE_NOTICES_MAX = 200;
+
+/** Join and leave events with lower < seq < upper, oldest first, with the users they are about. */
+export async function memberNotices(db: Executor, channelId: string, lower: number, upper: number): Promise<MemberNotice[]> {
+	const rows = await db
+		.select({ seq: channelEvents.seq, type: channelEvents.type, at: channelEvents.createdAt, id: users.id, username: users.username, displayName: users.displayName })
+		.from(channelEvents)
+		.innerJoin(users, eq(users.id, sql`(${channelEvents.data}->>'userId')::uuid`))
+		.where(
+			and(
+				eq(channelEvents.channelId, channelId),
+				inArray(channelEvents.type, ['member.joined', 'member.left']),
+				gt(channelEvents.seq, lower),
+				lt(channelEvents.seq, upper)
+			)
+		)
+		.orderBy(desc(channelEvents.seq))
+		.limit(PAGE_NOTICES_MAX);
+	return rows.reverse().map((row) => ({
+		seq: row.seq,
+		type: row.type as MemberNotice['type'],
+		user: { id: row.id, username: row.username, displayName: row.displayName },
+		at: row.at.toISOString()
+	}));
 }
 
 /** Events after `afterSeq`, at most `limit`; `more` tells whether the log goes on. */

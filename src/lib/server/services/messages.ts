@@ -14,6 +14,7 @@ import {
 	eventsAfter,
 	lockChannels,
 	numberEvents,
+	memberNotices,
 	reactionsFor,
 	storeEvents,
 	toMessageView,
@@ -244,7 +245,6 @@ export class Messages {
 		const more = rows.length > limit;
 		rows = rows.slice(0, limit);
 		if (options.after === undefined) rows.reverse();
-		const reactionMap = await reactionsFor(this.#db, rows.map((r) => r.id));
 		let hasMoreBefore = more;
 		if (options.after !== undefined) {
 			// Message seqs have gaps (edits, reactions and member events take numbers too), so a first
@@ -257,11 +257,22 @@ export class Messages {
 				.limit(1);
 			hasMoreBefore = older !== undefined;
 		}
+		const hasMoreAfter = options.after !== undefined ? more : false;
+		// The notices that belong between this page's messages, as an open interval of seqs: from the
+		// reader's cursor (after=), its oldest message, or the channel's start when nothing is older,
+		// up to its newest message, or past the channel's last seq on the newest page.
+		const lower = options.after ?? (hasMoreBefore ? rows[0]!.seq : 0);
+		const upper = hasMoreAfter ? rows.at(-1)!.seq : Math.min(options.before ?? Infinity, access.channel.lastSeq + 1);
+		const [reactionMap, notices] = await Promise.all([
+			reactionsFor(this.#db, rows.map((r) => r.id)),
+			memberNotices(this.#db, channelId, lower, upper)
+		]);
 		return {
 			messages: rows.map((row) => toMessageView(row, reactionMap.get(row.id))),
+			notices,
 			lastSeq: access.channel.lastSeq,
 			hasMoreBefore,
-			hasMoreAfter: options.after !== undefined ? more : false
+			hasMoreAfter
 		};
 	}
 
