@@ -31,12 +31,7 @@ export class Directory {
 
 	async load(): Promise<void> {
 		try {
-			const [{ communities }] = await Promise.all([
-				this.#api.get<{ communities: CommunityView[] }>('/api/communities'),
-				this.refreshDms()
-			]);
-			await Promise.all(communities.map((c) => this.refreshCommunity(c.id).catch(() => {})));
-			this.communities = communities.map((c) => this.community(c.id) ?? c);
+			await this.refreshAll();
 			this.loaded = true;
 			this.loadError = null;
 		} catch (error) {
@@ -136,11 +131,17 @@ export class Directory {
 		void refresh.catch(() => {});
 	}
 
-	async refreshCommunities(): Promise<void> {
+	/**
+	 * Refetches the list of communities, drops those the user left, and loads the channels of new
+	 * ones (or of every one with `all`: after a disconnect, unread counts may have changed anywhere).
+	 * A community that fails to load keeps what was known of it.
+	 */
+	async refreshCommunities(options: { all?: boolean } = {}): Promise<void> {
 		const { communities } = await this.#api.get<{ communities: CommunityView[] }>('/api/communities');
 		const known = new Set(communities.map((c) => c.id));
 		for (const id of Object.keys(this.channels)) if (!known.has(id)) delete this.channels[id];
-		await Promise.all(communities.filter((c) => !this.channels[c.id]).map((c) => this.refreshCommunity(c.id).catch(() => {})));
+		const stale = communities.filter((c) => options.all || !this.channels[c.id]);
+		await Promise.all(stale.map((c) => this.refreshCommunity(c.id).catch(() => {})));
 		this.communities = communities;
 	}
 
@@ -160,9 +161,9 @@ export class Directory {
 		this.#storeChannel(channel);
 	}
 
-	/** Refetches everything the user may have missed while disconnected. */
+	/** Loads (or refetches, after a disconnect) every community's channels and the DMs. */
 	async refreshAll(): Promise<void> {
-		await Promise.all([this.refreshCommunities().then(() => Promise.all(this.communities.map((c) => this.refreshCommunity(c.id)))), this.refreshDms()]);
+		await Promise.all([this.refreshCommunities({ all: true }), this.refreshDms()]);
 	}
 
 	// --- actions ------------------------------------------------------------------------------------
