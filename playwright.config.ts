@@ -3,7 +3,8 @@
 import { defineConfig } from '@playwright/test';
 
 // A fixed port away from the usual dev ports, so a developer's running instance is never reused.
-const PORT = 3917;
+// E2E_PORT moves it, so two checkouts can run their browser tests at once.
+const PORT = Number(process.env.E2E_PORT ?? 3917);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
 
 export default defineConfig({
