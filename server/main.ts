@@ -8,6 +8,7 @@ import { ConfigError, allowedOrigins, loadConfig, type Config } from '#lib/serve
 import { createAppContext, type AppContext } from '#lib/server/context.ts';
 import { registerAppContext } from '#lib/server/app-context.ts';
 import { createLogger, safeError, type Logger } from '#lib/server/logger.ts';
+import { formatPreflightReport, preflightReport } from '#lib/server/config/preflight.ts';
 import { attachRealtime, WS_PATH, type RealtimeServer } from './realtime/ws-server.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -103,6 +104,11 @@ export async function start(env: Record<string, string | undefined> = process.en
 	const loaded = await loadHandler(server);
 	handler = loaded.handler;
 	app.state.ready = true;
+
+	const report = preflightReport(config, app.origins);
+	log.info({ preflight: report }, 'preflight report');
+	// Operators read this one in `docker logs` or a terminal; production always prints it.
+	if (config.env === 'production' || process.stdout.isTTY) console.error(formatPreflightReport(report));
 
 	log.info(
 		{ port, host: config.host, database: app.database.kind, mode: config.env, dev, url: config.origin, ws: WS_PATH },

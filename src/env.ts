@@ -33,6 +33,18 @@ export const variables = defineEnvVars({
 		description: 'Extra origins allowed to make state-changing requests and open /ws (comma separated).',
 		schema: originList('ALLOWED_ORIGINS')
 	},
+	APP_SECRET: {
+		description: 'At least 32 random bytes (base64 or hex; scripts/generate-secrets.sh makes one). Signs CSRF tokens. Required in production; a random one per run otherwise.',
+		schema: optionalString
+	},
+	ADMIN_ALLOWLIST: {
+		description: 'IPs/CIDRs allowed to reach the instance admin pages and API (/admin, /api/admin). Empty: everyone signed in as an admin.',
+		schema: stringWithDefault('')
+	},
+	ADMIN_CLIENT_CERT_HEADER: {
+		description: 'Header a trusted proxy sets after verifying a client certificate (e.g. X-SSL-Client-Verify); when set, admin requests need it to say SUCCESS and to come through TRUSTED_PROXIES.',
+		schema: optionalString
+	},
 	DATABASE_URL: {
 		description: 'postgres:// URL. When unset, the embedded PGlite database in DATA_DIR is used.',
 		schema: postgresUrl
