@@ -9,8 +9,8 @@ import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { ROOT } from './test-server.ts';
 
+const ROOT = new URL('../../', import.meta.url).pathname;
 export const NGINX_SITE = join(ROOT, 'docs/self-hosting/nginx/hearth.conf');
 export const CADDY_SITE = join(ROOT, 'docs/self-hosting/caddy/Caddyfile');
 
