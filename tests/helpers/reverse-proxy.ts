@@ -5,6 +5,7 @@
 // each swap must find its placeholder, so a change to the docs cannot quietly bypass the test.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -265,10 +266,23 @@ async function waitUntilServing(proxy: RunningProxy, child: ChildProcess): Promi
 /** One https request to the proxy, accepting its test certificate. */
 export function get(port: number, path: string, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
 	return new Promise((resolve, reject) => {
-		const request = httpsRequest({ host: BROWSER_HOST, port, path, headers, rejectUnauthorized: false, servername: undefined, timeout: 5_000 }, (response) => {
+		const request = httpsRequest({ host: BROWSER_HOST, port, path, headers, rejectUnauthorized: false, timeout: 5_000 }, (response) => {
 			const chunks: Buffer[] = [];
 			response.on('data', (chunk: Buffer) => chunks.push(chunk));
 			response.on('end', () => resolve({ status: response.statusCode ?? 0, headers: response.headers, body: Buffer.concat(chunks).toString('utf8') }));
+		});
+		request.on('timeout', () => request.destroy(new Error('timed out')));
+		request.on('error', reject);
+		request.end();
+	});
+}
+
+/** One plain-http request to the proxy's http port (which only redirects). */
+export function getPlain(port: number, path: string): Promise<{ status: number; location: string | undefined }> {
+	return new Promise((resolve, reject) => {
+		const request = httpRequest({ host: BROWSER_HOST, port, path, timeout: 5_000 }, (response) => {
+			response.resume();
+			resolve({ status: response.statusCode ?? 0, location: response.headers.location });
 		});
 		request.on('timeout', () => request.destroy(new Error('timed out')));
 		request.on('error', reject);
