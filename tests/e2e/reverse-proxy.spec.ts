@@ -173,11 +173,10 @@ for (const { kind } of PROXIES) {
 // One idle window for every proxy at once (the wait is the slow part); each proxy's verdict is its
 // own test, so a missing proxy shows as skipped rather than hidden inside another's pass.
 let idleWindow: Promise<void> | null = null;
-let idleStartedWith: Map<ProxyKind, { ana: WebSocket; bo: WebSocket; opened: number }> = new Map();
+const idleStartedWith = new Map<ProxyKind, { ana: WebSocket; bo: WebSocket; opened: number }>();
 
 async function beginIdleWindow(): Promise<void> {
 	if (idleWindow) return idleWindow;
-	idleStartedWith = new Map();
 	for (const [kind, { ana, bo }] of deployments) {
 		idleStartedWith.set(kind, { ana: ana.sockets.at(-1)!, bo: bo.sockets.at(-1)!, opened: ana.sockets.length + bo.sockets.length });
 		// Freeze the pages' timers: no pings, no presence or typing updates; nothing crosses the socket.
