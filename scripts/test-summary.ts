@@ -6,7 +6,8 @@ import { existsSync, readFileSync } from 'node:fs';
 type VitestReport = {
 	testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
 };
-type PlaywrightSuite = { title: string; specs: { title: string; tests: { status: string; projectName: string }[] }[]; suites?: PlaywrightSuite[] };
+type PlaywrightTest = { status: string; projectName: string; annotations?: { type: string; description?: string }[] };
+type PlaywrightSuite = { title: string; specs: { title: string; tests: PlaywrightTest[] }[]; suites?: PlaywrightSuite[] };
 type PlaywrightReport = { suites: PlaywrightSuite[]; errors?: { message?: string }[] };
 
 const [vitestPath = 'reports/vitest.json', playwrightPath = 'reports/playwright.json'] = process.argv.slice(2);
@@ -48,7 +49,9 @@ if (existsSync(playwrightPath)) {
 				if (test.status === 'expected' || test.status === 'flaky') passed += 1;
 				else if (test.status === 'skipped') {
 					skipped += 1;
-					skips.push(name);
+					// test.skip(condition, reason) records the reason as an annotation.
+					const reason = test.annotations?.find((annotation) => annotation.type === 'skip')?.description;
+					skips.push(reason ? `${name} (${reason})` : name);
 				} else {
 					failed += 1;
 					failures.push(name);

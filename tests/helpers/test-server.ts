@@ -129,7 +129,12 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 	let buffered = '';
 	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 	const port = await new Promise<number>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${logs.join('\n')}`)), 60_000);
+		const timer = setTimeout(() => {
+			// A server that never said it was running (or whose message was filtered out by LOG_LEVEL)
+			// would otherwise outlive the test run, holding its port.
+			child.kill('SIGKILL');
+			reject(new Error(`server did not start in time:\n${logs.join('\n')}`));
+		}, 60_000);
 		const onData = (chunk: Buffer) => {
 			buffered += chunk.toString('utf8');
 			let newline: number;
