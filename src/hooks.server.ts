@@ -32,7 +32,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 
 	let response: Response;
 	try {
-		response = (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
+		response = app.httpRateLimiter.refuse(event) ?? (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
 	} catch (error) {
 		app.log.error({ err: safeError(error), requestId: event.locals.requestId }, 'request failed');
 		response = errorResponse(500, 'internal', 'Something went wrong on the server.');
@@ -42,6 +42,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	response.headers.set('x-content-type-options', 'nosniff');
 	response.headers.set('referrer-policy', 'same-origin');
 	response.headers.set('x-frame-options', 'DENY');
+	app.metrics.httpRequest(event.request.method, event.route.id, response.status, performance.now() - started);
 
 	if (!QUIET_PATHS.has(event.url.pathname)) {
 		app.log.info(

@@ -26,6 +26,11 @@ export type Config = {
 	hasTrustedProxies: boolean;
 	sessionTtlMs: number;
 	signUpsPerIpPerHour: number;
+	/** Per-client-IP HTTP limits (src/lib/server/http-rate-limit.ts). */
+	httpRatePerMinute: number;
+	httpAuthRatePerMinute: number;
+	/** Who may read /metrics: a bearer token and/or client addresses. Neither set: nobody. */
+	metrics: { token: string | undefined; allowlist: BlockList; hasAllowlist: boolean };
 	registrationModeDefault: 'open' | 'invite_only' | 'closed';
 	limits: {
 		messageMaxBytes: number;
@@ -61,13 +66,13 @@ function parseVariables(env: Record<string, string | undefined>): { values: Valu
 	return { values: values as Values, problems };
 }
 
-function parseProxyList(raw: string, problems: string[]): BlockList {
+function parseAddressList(name: string, raw: string, problems: string[]): BlockList {
 	const list = new BlockList();
 	for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
 		const [address, prefix] = item.split('/');
 		const family = isIP(address ?? '');
 		if (!address || family === 0) {
-			problems.push(`TRUSTED_PROXIES: "${item}" is not an IP address or CIDR`);
+			problems.push(`${name}: "${item}" is not an IP address or CIDR`);
 			continue;
 		}
 		const type = family === 6 ? 'ipv6' : 'ipv4';
@@ -75,7 +80,7 @@ function parseProxyList(raw: string, problems: string[]): BlockList {
 		else {
 			const bits = Number(prefix);
 			if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
-				problems.push(`TRUSTED_PROXIES: "${item}" has an invalid prefix length`);
+				problems.push(`${name}: "${item}" has an invalid prefix length`);
 				continue;
 			}
 			list.addSubnet(address, bits, type);
@@ -103,7 +108,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		? { kind: 'postgres', url: values.DATABASE_URL, poolSize: values.DATABASE_POOL_SIZE }
 		: { kind: 'pglite', dataDir: values.DATA_DIR };
 
-	const trustedProxies = parseProxyList(values.TRUSTED_PROXIES, problems);
+	const trustedProxies = parseAddressList('TRUSTED_PROXIES', values.TRUSTED_PROXIES, problems);
+	const metricsAllowlist = parseAddressList('METRICS_ALLOWLIST', values.METRICS_ALLOWLIST, problems);
 
 	// Production refuses what is only acceptable on a developer's machine.
 	if (values.APP_ENV === 'production') {
@@ -133,6 +139,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		hasTrustedProxies: values.TRUSTED_PROXIES.trim() !== '',
 		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,
 		signUpsPerIpPerHour: values.SIGN_UPS_PER_IP_PER_HOUR,
+		httpRatePerMinute: values.HTTP_RATE_PER_MINUTE,
+		httpAuthRatePerMinute: values.HTTP_AUTH_RATE_PER_MINUTE,
+		metrics: { token: values.METRICS_TOKEN, allowlist: metricsAllowlist, hasAllowlist: values.METRICS_ALLOWLIST.trim() !== '' },
 		registrationModeDefault: values.REGISTRATION_MODE,
 		limits: {
 			messageMaxBytes: values.MESSAGE_MAX_BYTES,
