@@ -103,12 +103,18 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 	function serve(ws: WebSocket, conn: Connection) {
 		connOf.set(ws, conn);
 		const ctx: HandlerContext = { app, hub, conn };
+		const openedAt = performance.now();
+		// One line when a connection opens and one when it closes (with why), like the request log:
+		// they carry the upgrade's request id, so a socket can be traced from the proxy's logs.
+		conn.log.info('ws connected');
 		ws.on('pong', () => (conn.alive = true));
 		ws.on('message', (data: RawData, isBinary: boolean) => onFrame(ctx, data, isBinary));
 		ws.on('close', (code: number) => {
 			conn.closed = true;
 			// The code the server closed with, when it did; otherwise the client's (or 1006).
-			metrics.wsClosed(conn.closeCode ?? code);
+			const closeCode = conn.closeCode ?? code;
+			metrics.wsClosed(closeCode);
+			conn.log.info({ code: closeCode, seconds: Math.round((performance.now() - openedAt) / 1000) }, 'ws closed');
 			hub.unregister(conn);
 		});
 		ws.on('error', (error) => conn.log.debug({ err: safeError(error) }, 'socket error'));
