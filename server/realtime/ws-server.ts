@@ -126,6 +126,9 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 
 	function onFrame(ctx: HandlerContext, data: RawData, isBinary: boolean) {
 		const conn = ctx.conn;
+		// Frames still arriving after the server closed the connection are not served (nor counted):
+		// the client resends what was not acknowledged when it reconnects.
+		if (conn.closed) return;
 		if (isBinary) {
 			metrics.wsFrameRejected('binary');
 			conn.sendError(undefined, ErrorCode.badFrame, 'binary frames are not supported');
