@@ -45,15 +45,21 @@ describe('HttpRateLimiter', () => {
 	});
 
 	it('keeps at most maxTrackedIps addresses per scope, forgetting the least recently seen first', () => {
-		const { instance } = limiter({ perMinute: 1, maxTrackedIps: 3 });
-		for (const ip of ['192.0.2.1', '192.0.2.2', '192.0.2.3']) expect(instance.hit(ip, 'http')).toBe(0);
-		expect(instance.hit('192.0.2.1', 'http')).toBeGreaterThan(0); // now the most recently seen
-		expect(instance.hit('192.0.2.4', 'http')).toBe(0); // evicts 192.0.2.2, the least recently seen
-		expect(instance.trackedIps).toBe(3);
-		expect(instance.hit('192.0.2.1', 'http')).toBeGreaterThan(0); // still remembered
-		expect(instance.hit('192.0.2.2', 'http')).toBe(0); // forgotten: starts with a full bucket
-		for (let i = 0; i < 1000; i += 1) instance.hit(`198.51.100.${i % 250}`, 'http');
-		expect(instance.trackedIps).toBe(3);
+		const { instance } = limiter({ perMinute: 1, maxTrackedIps: 10 });
+		const ip = (n: number) => `192.0.2.${n}`;
+		for (let n = 1; n <= 10; n += 1) expect(instance.hit(ip(n), 'http')).toBe(0);
+		expect(instance.hit(ip(1), 'http')).toBeGreaterThan(0); // now the most recently seen
+		// The eleventh address goes over the cap: the oldest tenth (plus the excess) is forgotten,
+		// here 192.0.2.2 and 192.0.2.3.
+		expect(instance.hit(ip(11), 'http')).toBe(0);
+		expect(instance.trackedIps).toBe(9);
+		expect(instance.hit(ip(1), 'http')).toBeGreaterThan(0); // still remembered
+		expect(instance.hit(ip(4), 'http')).toBeGreaterThan(0); // still remembered
+		expect(instance.hit(ip(2), 'http')).toBe(0); // forgotten: starts with a full bucket
+		for (let i = 0; i < 1000; i += 1) {
+			instance.hit(`198.51.100.${i % 250}`, 'http');
+			expect(instance.trackedIps).toBeLessThanOrEqual(10);
+		}
 	});
 
 	it('classifies credentials and invite-code routes as auth, probes, /metrics and built assets as exempt', () => {
