@@ -117,7 +117,10 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 			conn.log.info({ code: closeCode, seconds: Math.round((performance.now() - openedAt) / 1000) }, 'ws closed');
 			hub.unregister(conn);
 		});
-		ws.on('error', (error) => conn.log.debug({ err: safeError(error) }, 'socket error'));
+		ws.on('error', (error) => {
+			conn.closeCode ??= protocolErrorCloseCode(error);
+			conn.log.debug({ err: safeError(error) }, 'socket error');
+		});
 		hub.register(conn).catch((error) => {
 			conn.log.error({ err: safeError(error) }, 'registering connection failed');
 			conn.close(CloseCode.internal, 'internal error');
@@ -194,6 +197,17 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 			await new Promise<void>((resolve) => wss.close(() => resolve()));
 		}
 	};
+}
+
+/**
+ * The close code ws sends when a client breaks the protocol (frame over maxPayload, invalid UTF-8,
+ * bad framing). ws stops reading at once, so its own `close` event reports 1006 instead.
+ */
+function protocolErrorCloseCode(error: Error): number | undefined {
+	const code = (error as { code?: unknown }).code;
+	if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined;
+	if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CloseCode.tooBig;
+	return code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
 }
 
 function rawToString(data: RawData): string {

@@ -14,7 +14,7 @@ type RealtimeGauges = { connections(): number; onlineUsers(): number } | null;
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 // A client chooses the code of a close it initiates (any of 1000-4999): only codes that mean
 // something here become label values, so a hostile client cannot mint thousands of series.
-const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1005, 1006, 1009, 1011, ...Object.values(CloseCode)]);
+const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1005, 1006, 1007, 1009, 1011, ...Object.values(CloseCode)]);
 // Seconds. prom-client's defaults stop at 10 s; long polls do not exist here, and the sub-5 ms
 // buckets separate cached reads from database work.
 const HTTP_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
