@@ -67,7 +67,11 @@ export default defineConfig({
 			DATA_DIR: 'memory://',
 			HOST: '127.0.0.1',
 			PORT: String(PORT),
-			LOG_LEVEL: 'warn'
+			LOG_LEVEL: 'warn',
+			// One browser from 127.0.0.1 plays every user, much faster than people do: the per-IP
+			// HTTP limits (tested in tests/integration/rate-limits.test.ts) must not trip here.
+			HTTP_RATE_PER_MINUTE: '1000000',
+			HTTP_AUTH_RATE_PER_MINUTE: '1000000'
 		}
 	}
 });

@@ -12,10 +12,12 @@ source scripts/lib/ensure-node.sh
 source scripts/lib/test-postgres.sh
 source scripts/lib/ensure-chromium.sh
 source scripts/lib/ensure-proxies.sh
+source scripts/lib/ensure-prometheus-parser.sh
 
 ensure_dependencies || exit 1
 ensure_chromium || exit 1
 ensure_proxies
+ensure_prometheus_parser
 start_test_postgres
 trap stop_test_postgres EXIT
 

@@ -9,6 +9,7 @@ import { createAppContext, type AppContext } from '#lib/server/context.ts';
 import { registerAppContext } from '#lib/server/app-context.ts';
 import { createLogger, safeError, type Logger } from '#lib/server/logger.ts';
 import { formatPreflightReport, preflightReport } from '#lib/server/config/preflight.ts';
+import { serveMetrics } from './metrics-endpoint.ts';
 import { attachRealtime, WS_PATH, type RealtimeServer } from './realtime/ws-server.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -84,10 +85,13 @@ export async function start(env: Record<string, string | undefined> = process.en
 		res.statusCode = 503;
 		res.end('Starting');
 	};
-	const server = createServer((req, res) => handler(req, res, () => {
-		res.statusCode = 404;
-		res.end('Not found');
-	}));
+	const server = createServer((req, res) => {
+		if (serveMetrics(app, req, res)) return;
+		handler(req, res, () => {
+			res.statusCode = 404;
+			res.end('Not found');
+		});
+	});
 	// Idle keep-alive sockets should outlive typical proxy keep-alives (60 s) to avoid races.
 	server.keepAliveTimeout = 65_000;
 	const realtime: RealtimeServer = attachRealtime(app, server);

@@ -11,19 +11,18 @@ import { clientIp } from '#lib/server/client-ip.ts';
 import { applyCorsHeaders, isPreflight, preflightResponse } from '#lib/server/cors.ts';
 import { errorResponse } from '#lib/server/http.ts';
 import { safeError } from '#lib/server/logger.ts';
+import { requestIdFrom } from '#lib/server/request-id.ts';
 import { applySecurityHeaders } from '#lib/server/security-headers.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 // Probes hit these every few seconds; logging each would drown the log.
 const QUIET_PATHS = new Set(['/health', '/live', '/ready']);
 
 export const handle: Handle = async ({ event, resolve }) => {
 	const started = performance.now();
 	const app = getAppContext();
-	const incomingId = event.request.headers.get('x-request-id');
 	event.locals.app = app;
-	event.locals.requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
+	event.locals.requestId = requestIdFrom(event.request.headers.get('x-request-id'));
 	const peerAddress = event.platform?.req.socket.remoteAddress ?? event.getClientAddress();
 	event.locals.ip = clientIp(
 		peerAddress,
@@ -43,7 +42,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 			: null;
 		if (adminWall) response = errorResponse(403, 'admin_network', adminWall);
 		else if (isApi && isPreflight(event.request)) response = preflightResponse(event.request, app.origins);
-		else response = (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
+		else response = app.httpRateLimiter.refuse(event) ?? (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
 	} catch (error) {
 		app.log.error({ err: safeError(error), requestId: event.locals.requestId }, 'request failed');
 		response = errorResponse(500, 'internal', 'Something went wrong on the server.');
@@ -52,6 +51,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 	response.headers.set('x-request-id', event.locals.requestId);
 	applySecurityHeaders(response.headers, app.config);
 	if (isApi) applyCorsHeaders(event.request, response.headers, app.origins);
+	app.metrics.httpRequest(event.request.method, event.route.id, response.status, performance.now() - started);
 
 	if (!QUIET_PATHS.has(event.url.pathname)) {
 		app.log.info(

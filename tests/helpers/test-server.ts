@@ -120,6 +120,10 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 			WS_MAX_CONNECTIONS_PER_IP: '10000',
 			WS_RATE_PER_SECOND: '1000',
 			WS_RATE_BURST: '2000',
+			// Suites sign up and send far faster than people do; the HTTP limits get their own tests
+			// (rate-limits.test.ts), which set low values.
+			HTTP_RATE_PER_MINUTE: '1000000',
+			HTTP_AUTH_RATE_PER_MINUTE: '1000000',
 			...options.database.env,
 			...options.env
 		},

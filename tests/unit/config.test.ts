@@ -90,6 +90,29 @@ describe('loadConfig', () => {
 	it('rejects trusted proxies that are not addresses or CIDRs', () => {
 		expect(problems({ TRUSTED_PROXIES: '10.0.0.0/8, proxy.local' })).toEqual(['TRUSTED_PROXIES: "proxy.local" is not an IP address or CIDR']);
 	});
+
+	it('limits HTTP per client IP by default (600 a minute, 30 for auth) and keeps /metrics closed', () => {
+		const config = loadConfig({});
+		expect([config.httpRatePerMinute, config.httpAuthRatePerMinute]).toEqual([600, 30]);
+		expect(config.metrics.token).toBeUndefined();
+		expect(config.metrics.hasAllowlist).toBe(false);
+		expect(problems({ HTTP_RATE_PER_MINUTE: '0' })).toEqual(['HTTP_RATE_PER_MINUTE: HTTP_RATE_PER_MINUTE must be between 1 and 10000000, got 0']);
+	});
+
+	it('reads the metrics allowlist as addresses and CIDRs, and rejects anything else by name', () => {
+		const token = randomHex(32);
+		const { metrics } = loadConfig({ METRICS_ALLOWLIST: '10.0.0.0/8, 2001:db8::1', METRICS_TOKEN: ` ${token} ` });
+		expect(metrics.token).toBe(token);
+		expect(problems({ METRICS_TOKEN: 'secret-token' })).toEqual([
+			'METRICS_TOKEN is 9 bytes; it needs at least 32 random bytes (scripts/generate-secrets.sh makes one)'
+		]);
+		expect(metrics.hasAllowlist).toBe(true);
+		expect([metrics.allowlist.check('10.1.2.3', 'ipv4'), metrics.allowlist.check('11.1.2.3', 'ipv4'), metrics.allowlist.check('2001:db8::1', 'ipv6')]).toEqual([true, false, true]);
+		expect(problems({ METRICS_ALLOWLIST: 'prometheus.local, 10.0.0.0/40' })).toEqual([
+			'METRICS_ALLOWLIST: "prometheus.local" is not an IP address or CIDR',
+			'METRICS_ALLOWLIST: "10.0.0.0/40" has an invalid prefix length'
+		]);
+	});
 });
 
 describe('clientIp', () => {

@@ -37,6 +37,11 @@ export type Config = {
 	};
 	sessionTtlMs: number;
 	signUpsPerIpPerHour: number;
+	/** Per-client-IP HTTP limits (src/lib/server/http-rate-limit.ts). */
+	httpRatePerMinute: number;
+	httpAuthRatePerMinute: number;
+	/** Who may read /metrics: a bearer token and/or client addresses. Neither set: nobody. */
+	metrics: { token: string | undefined; allowlist: BlockList; hasAllowlist: boolean };
 	registrationModeDefault: 'open' | 'invite_only' | 'closed';
 	limits: {
 		messageMaxBytes: number;
@@ -125,10 +130,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		problems.push('ADMIN_CLIENT_CERT_HEADER needs TRUSTED_PROXIES: only the proxy that verified the certificate may set it');
 	}
 	// A weak secret is refused in every mode: someone who set one expects it to protect something.
-	if (values.APP_SECRET) {
-		const weakness = secretWeakness(values.APP_SECRET);
-		if (weakness) problems.push(`APP_SECRET ${weakness}`);
+	for (const name of ['APP_SECRET', 'METRICS_TOKEN'] as const) {
+		const value = values[name];
+		const weakness = value ? secretWeakness(value) : null;
+		if (weakness) problems.push(`${name} ${weakness}`);
 	}
+	const metricsAllowlist = parseAddressList('METRICS_ALLOWLIST', values.METRICS_ALLOWLIST, problems);
 
 	// Production refuses what is only acceptable on a developer's machine.
 	if (values.APP_ENV === 'production') {
@@ -165,6 +172,9 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		admin: { allowlist: adminAllowlist, clientCertHeader },
 		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,
 		signUpsPerIpPerHour: values.SIGN_UPS_PER_IP_PER_HOUR,
+		httpRatePerMinute: values.HTTP_RATE_PER_MINUTE,
+		httpAuthRatePerMinute: values.HTTP_AUTH_RATE_PER_MINUTE,
+		metrics: { token: values.METRICS_TOKEN, allowlist: metricsAllowlist, hasAllowlist: values.METRICS_ALLOWLIST.trim() !== '' },
 		registrationModeDefault: values.REGISTRATION_MODE,
 		limits: {
 			messageMaxBytes: values.MESSAGE_MAX_BYTES,

@@ -26,7 +26,12 @@ export function preflightReport(config: Config, origins: Set<string>): Preflight
 			config.admin.allowlist ? 'IP allowlist' : 'no IP allowlist',
 			config.admin.clientCertHeader ? `client certificate via ${config.admin.clientCertHeader}` : 'no client certificate'
 		].join(', '),
+		metrics: [
+			config.metrics.token ? 'Bearer token (hidden)' : null,
+			config.metrics.hasAllowlist ? 'IP allowlist' : null
+		].filter(Boolean).join(' or ') || 'off (set METRICS_TOKEN or METRICS_ALLOWLIST)',
 		'rate limits': [
+			`HTTP ${config.httpRatePerMinute}/min/IP, auth ${config.httpAuthRatePerMinute}/min/IP`,
 			`/ws ${limits.wsRatePerSecond}/s burst ${limits.wsRateBurst}`,
 			`connections ${limits.wsMaxConnections} total, ${limits.wsMaxConnectionsPerIp}/IP, ${limits.wsMaxConnectionsPerUser}/user`,
 			`sign-ups ${config.signUpsPerIpPerHour}/IP/hour`
