@@ -3,23 +3,7 @@
 # default ./data), from the environment or else from an env file (default ./.env, as `npm start`).
 # Sets HEARTH_ENGINE (postgres|pglite) and HEARTH_DATABASE_URL or HEARTH_DATA_DIR. A password in the
 # URL is moved to PGPASSWORD, so it never appears in a process list (pg_dump's arguments are public).
-
-# The value of KEY in an env file (last assignment wins; surrounding quotes removed), or nothing.
-# The file is read, never executed: an .env file is data, not a script.
-env_file_value() {
-	local file=$1 key=$2 line value=""
-	[ -f "$file" ] || return 0
-	while IFS= read -r line || [ -n "$line" ]; do
-		line=${line#"${line%%[![:space:]]*}"}
-		line=${line#export }
-		if [[ $line == "$key="* ]]; then
-			value=${line#"$key="}
-			value=${value%"${value##*[![:space:]]}"}
-			if [[ $value =~ ^\"(.*)\"$ || $value =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
-		fi
-	done <"$file"
-	printf '%s' "$value"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/env-file.sh"
 
 url_decode() {
 	local encoded=${1//\\/\\\\}
