@@ -9,7 +9,7 @@
 // ends with PostgreSQL's shutdown checkpoint: the files are then those of a cleanly stopped
 // cluster. PGlite's own dumpDataDir() is not used because it cannot read the lock's socket file.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
 import { DataDirLockedError, LOCK_FILE_NAME, lockDataDir } from '../src/lib/server/db/data-dir-lock.ts';
@@ -63,17 +63,26 @@ async function restore(archive: string, dataDir: string, force: boolean): Promis
 	}
 	mkdirSync(dataDir, { recursive: true });
 	const lock = await lockDataDir(dataDir);
+	let staging: string | undefined;
 	try {
 		const existing = contents(dataDir);
 		if (existing.length > 0 && !force) {
 			throw new UsageError(`${dataDir} is not empty: restoring would replace its data. Re-run with --force to replace it.`);
 		}
-		// The folder itself stays (it may be a mount point); what is in it goes.
-		for (const name of existing) rmSync(join(dataDir, name), { recursive: true, force: true });
-		tar(['-xzf', archive, '-C', dataDir]);
-		// Proves the restored folder opens (and leaves it cleanly shut down).
-		await settle(dataDir);
+		// Unpacked and opened in a folder of its own first (inside DATA_DIR: the same filesystem, so
+		// the swap below is a rename even when DATA_DIR is a mount point). A damaged archive or a
+		// full disk fails here, before anything that was in the folder is touched.
+		staging = mkdtempSync(join(dataDir, '.restoring-'));
+		tar(['-xzf', archive, '-C', staging]);
+		// Proves the restored database opens (and leaves it cleanly shut down).
+		await settle(staging);
+		const replaced = mkdtempSync(join(dataDir, '.replaced-'));
+		for (const name of existing) renameSync(join(dataDir, name), join(replaced, name));
+		for (const name of readdirSync(staging)) renameSync(join(staging, name), join(dataDir, name));
+		// Only once the restored files are all in place does the replaced data go.
+		rmSync(replaced, { recursive: true, force: true });
 	} finally {
+		if (staging) rmSync(staging, { recursive: true, force: true });
 		await lock.release();
 	}
 }

@@ -2,7 +2,7 @@
 // test project): messages written through the API are backed up, the database is wiped, the backup
 // is restored into a fresh database, and a new server on it serves the same messages.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,21 @@ describe.skipIf(skip)(`backup and restore (${engine})`, () => {
 		// Bob's account was in the replaced data, so it no longer exists.
 		const bobAgain = new TestClient(restored);
 		await expect(bobAgain.signIn(bob.user.username)).rejects.toThrow();
+		await restored.stop();
+	});
+
+	it('leaves the database as it was when the backup is damaged, even with --force', async () => {
+		const target = databases.at(-1)!;
+		const damaged = join(work, engine === 'postgres' ? 'damaged.pgdump' : 'damaged.tar.gz');
+		const bytes = readFileSync(backupFile);
+		writeFileSync(damaged, bytes.subarray(0, Math.floor(bytes.length / 2)));
+		const run = runScript('restore.sh', ['--force', damaged], target, work);
+		expect(run.status).not.toBe(0);
+		const restored = await startServer({ database: target });
+		servers.push(restored);
+		const alice = new TestClient(restored);
+		await alice.signIn(username);
+		expect(texts(await alice.api.get<HistoryPage>(`/api/channels/${channelId}/messages`))).toEqual(texts(before));
 		await restored.stop();
 	});
 

@@ -6,7 +6,7 @@
 // under the read-only root filesystem of docker-compose.yml.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { cpSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, posix, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -176,8 +176,10 @@ describe.skipIf(skip)(`the Docker image's runtime stage (${engine})`, () => {
 	it('answers /ready and /health and serves the built app', async () => {
 		expect((await fetch(`${server.url}/ready`)).status).toBe(200);
 		expect((await fetch(`${server.url}/live`)).status).toBe(200);
-		const health = (await (await fetch(`${server.url}/health`)).json()) as { database: unknown };
-		expect(JSON.stringify(health.database)).toContain(engine);
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { database: unknown; version: string };
+		expect(health.database).toEqual({ ok: true, engine });
+		// package.json is in the image: the version is read from it.
+		expect(health.version).toBe((JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version);
 		const page = await fetch(`${server.url}/`);
 		expect(page.status).toBe(200);
 		expect(await page.text()).toContain('<html');

@@ -82,6 +82,11 @@ describe('docker-compose.yml', () => {
 		expect(script).toContain('--use-auth-secret');
 		expect(script).toContain(`printf 'static-auth-secret=%s\\n' "$$TURN_SECRET" > /tmp/turnserver.conf`);
 		expect(script).not.toMatch(/--static-auth-secret/);
+		// No relaying into the host's own or private networks (a TURN server is an open door otherwise).
+		for (const range of ['0.0.0.0-0.255.255.255', '10.0.0.0-10.255.255.255', '127.0.0.0-127.255.255.255', '169.254.0.0-169.254.255.255', '172.16.0.0-172.31.255.255', '192.168.0.0-192.168.255.255']) {
+			expect(script).toContain(`--denied-peer-ip=${range}`);
+		}
+		expect(coturn!.network_mode).toBe('host');
 		expect(coturn!.environment!.TURN_SECRET).toBe('${TURN_SECRET:?run scripts/generate-secrets.sh first}');
 	});
 
