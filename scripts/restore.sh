@@ -35,7 +35,13 @@ if [ "$HEARTH_ENGINE" = postgres ]; then
 	# A custom-format dump starts with the bytes "PGDMP".
 	[ "$magic" = 5047444d50 ] || { echo "$backup is not a PostgreSQL backup (pg_dump custom format); the configured database is PostgreSQL." >&2; exit 2; }
 	psql_value() { psql --no-psqlrc --quiet --tuples-only --no-align --dbname="$HEARTH_DATABASE_URL" --command="$1"; }
-	others=$(psql_value "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()")
+	other_sessions() { psql_value "select count(*) from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()"; }
+	# A Hearth stopped a moment ago may still have sessions closing: give them a few seconds.
+	for _ in 1 2 3 4 5 6 7 8 9 10; do
+		others=$(other_sessions)
+		[ "$others" = 0 ] && break
+		sleep 0.5
+	done
 	if [ "$others" != 0 ]; then
 		echo "$others other session(s) are connected to the database: stop Hearth before restoring." >&2
 		exit 2
