@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 type VitestReport = {
-	testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
+	testResults: { name: string; status?: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
 };
 type PlaywrightTest = { status: string; projectName: string; annotations?: { type: string; description?: string }[] };
 type PlaywrightSuite = { title: string; specs: { title: string; tests: PlaywrightTest[] }[]; suites?: PlaywrightSuite[] };
@@ -20,9 +20,12 @@ const skips: string[] = [];
 if (existsSync(vitestPath)) {
 	const report = JSON.parse(readFileSync(vitestPath, 'utf8')) as VitestReport;
 	for (const file of report.testResults) {
-		if (file.assertionResults.length === 0 && file.message) {
+		// A file can fail with no failed test: it did not load, or a beforeAll/afterAll hook threw
+		// (its tests are then reported as skipped). That is a failure of its own.
+		const testFailed = file.assertionResults.some((test) => test.status === 'failed');
+		if (!testFailed && (file.status === 'failed' || (file.assertionResults.length === 0 && file.message))) {
 			failed += 1;
-			failures.push(`${file.name}: ${file.message.split('\n')[0]}`);
+			failures.push(`${file.name.replace(process.cwd() + '/', '')}: ${(file.message ?? 'failed outside its tests').split('\n')[0]}`);
 		}
 		for (const test of file.assertionResults) {
 			if (test.status === 'passed') passed += 1;
