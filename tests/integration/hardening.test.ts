@@ -131,7 +131,9 @@ describe.skipIf(skip)('admin surface walls', () => {
 	});
 
 	it('requires the proxy-verified client certificate header, and believes it only from a trusted proxy', async () => {
-		const server = await startServer({ database: db, env: { ADMIN_CLIENT_CERT_HEADER: 'X-SSL-Client-Verify' } });
+		// Its own database: an embedded one serves one process at a time, and the allowlisted server is running.
+		const own = await createTestDatabase();
+		const server = await startServer({ database: own, env: { ADMIN_CLIENT_CERT_HEADER: 'X-SSL-Client-Verify' } });
 		try {
 			const client = new TestClient(server);
 			await expectError(client.fetch('/api/admin/invites'), 403, 'admin_network', CERT_REFUSED);
@@ -142,7 +144,7 @@ describe.skipIf(skip)('admin surface walls', () => {
 		}
 		// Without the proxy in TRUSTED_PROXIES the header is the client's own word: refused.
 		const direct = await startServer({
-			database: db,
+			database: own,
 			env: { ADMIN_CLIENT_CERT_HEADER: 'X-SSL-Client-Verify', TRUSTED_PROXIES: '10.9.9.9' }
 		});
 		try {
@@ -150,6 +152,7 @@ describe.skipIf(skip)('admin surface walls', () => {
 			await expectError(client.fetch('/api/admin/invites', { headers: { 'x-ssl-client-verify': 'SUCCESS' } }), 403, 'admin_network', CERT_REFUSED);
 		} finally {
 			await direct.stop();
+			await own.drop();
 		}
 	});
 });
