@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestClient } from '../helpers/clients.ts';
 import { createTestDatabase, startServer, testEngine, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 
-describe.skipIf(testEngine() !== 'pglite')('embedded database folder lock', () => {
+describe.skipIf(testEngine() !== 'pglite')('embedded database folder lock (PGlite only: PostgreSQL has its own locking)', () => {
 	let database: TestDatabase;
 	let first: TestServer;
 	beforeAll(async () => {

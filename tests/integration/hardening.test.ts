@@ -215,7 +215,7 @@ describe('production mode refuses unsafe configuration', () => {
 	});
 });
 
-describe.skipIf(testEngine() !== 'postgres' || skip)('production mode on PostgreSQL', () => {
+describe.skipIf(testEngine() !== 'postgres' || skip)('production mode (PostgreSQL only: production refuses the embedded database)', () => {
 	let db: TestDatabase;
 	let server: TestServer;
 	const secret = randomBytes(32).toString('base64url');
