@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, ROOT, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, createInvite, expectError, joinCommunity, MISSING_ID, newClientId, sendMessage, UNAUTHENTICATED } from '../helpers/fixtures.ts';
-import type { ChannelView, InviteView, SessionView } from '#lib/shared/api-types.ts';
+import type { ChannelView, CustomRoleView, InviteView, SessionView } from '#lib/shared/api-types.ts';
 import { clientFrames } from '#lib/shared/protocol/frames.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
 
@@ -22,6 +22,7 @@ type Fixture = {
 	inviteCode: string;
 	ownerSessionId: string;
 	ownerId: string;
+	roleId: string;
 };
 
 type Call = { method: string; path: string; body?: unknown };
@@ -40,13 +41,13 @@ type Row = {
 };
 
 const notFound = (what: string): Refusal => ({ status: 404, code: 'not_found', message: `${what} was not found.` });
-const MANAGERS_ONLY = 'Only owners and admins of this community can do that.';
+const needs = (label: string): Refusal => ({ status: 403, code: 'forbidden', message: `You need the "${label}" permission in this community to do that.` });
 const OWNER_ONLY = 'Only the owner of this community can do that.';
 const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -109,7 +110,7 @@ const rows: Row[] = [
 			malformed: () => ({ method: 'DELETE', path: '/api/invites/no!' }),
 			message: 'Invite was not found.'
 		},
-		memberRefused: { status: 403, code: 'forbidden', message: 'Only the creator or community admins can revoke this invite.' }
+		memberRefused: needs('Manage invites')
 	},
 	// Anyone signed in may accept an invite (that is its purpose); only the code's shape is checked here.
 	{
@@ -132,15 +133,40 @@ function communityRoutes(): Row[] {
 		hidden: hidden(method, suffix, body),
 		...(memberRefused ? { memberRefused } : {})
 	});
+	/** Routes with a second id (a member, a role); the fixture fills it in. */
+	const nested = (method: string, route: string, path: (f: Fixture) => string, body: ((f: Fixture) => unknown) | undefined, memberRefused: Refusal): Row => ({
+		route: `${method} /api/communities/[id]${route}`,
+		call: (f) => ({ method, path: `/api/communities/${f.communityId}${path(f)}`, body: body?.(f) }),
+		hidden: {
+			missing: (f) => ({ method, path: `/api/communities/${MISSING_ID}${path(f)}`, body: body?.(f) }),
+			malformed: (f) => ({ method, path: `/api/communities/${MALFORMED}${path(f)}`, body: body?.(f) }),
+			message: 'Community was not found.'
+		},
+		memberRefused
+	});
+	// Moderation rows aim at the community owner: run by the owner (the malformed-body checks) they
+	// are refused as "yourself", so the matrix never removes anyone.
 	return [
 		row('GET', ''),
-		row('PATCH', '', { name: 'Renamed' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('PATCH', '', { name: 'Renamed' }, needs('Manage community')),
 		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: OWNER_ONLY }),
 		row('GET', '/channels'),
-		row('POST', '/channels', { name: 'sneaky' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('POST', '/channels', { name: 'sneaky' }, needs('Manage channels')),
+		nested('PUT', '/channels/order', () => '/channels/order', (f) => ({ channelIds: [f.channelId] }), needs('Manage channels')),
 		row('GET', '/invites'),
 		row('POST', '/invites', {}),
 		row('GET', '/members'),
+		nested('PATCH', '/members/[userId]', (f) => `/members/${f.ownerId}`, () => ({ role: 'member' }), needs('Manage roles')),
+		nested('POST', '/members/[userId]/kick', (f) => `/members/${f.ownerId}/kick`, () => ({ reason: 'matrix' }), needs('Kick members')),
+		nested('POST', '/members/[userId]/timeout', (f) => `/members/${f.ownerId}/timeout`, () => ({ minutes: 5, reason: 'matrix' }), needs('Time out members')),
+		row('GET', '/bans', undefined, needs('Ban members')),
+		nested('POST', '/bans', () => '/bans', (f) => ({ userId: f.ownerId, reason: 'matrix' }), needs('Ban members')),
+		nested('DELETE', '/bans/[userId]', (f) => `/bans/${f.ownerId}`, undefined, needs('Ban members')),
+		row('GET', '/roles'),
+		row('POST', '/roles', { name: 'sneaky', permissions: [] }, needs('Manage roles')),
+		nested('PATCH', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, () => ({ name: 'renamed' }), needs('Manage roles')),
+		nested('DELETE', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, undefined, needs('Manage roles')),
+		row('GET', '/audit-log', undefined, needs('View audit log')),
 		row('POST', '/leave')
 	];
 }
@@ -158,7 +184,7 @@ function channelRoutes(): Row[] {
 	});
 	return [
 		row('GET', ''),
-		row('PATCH', '', { topic: 'sneaky' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('PATCH', '', { topic: 'sneaky' }, needs('Manage channels')),
 		row('GET', '/messages'),
 		row('POST', '/messages', { clientId: 'authz-matrix-1', payload: 'x' }),
 		row('POST', '/read', { seq: 1 })
@@ -208,6 +234,7 @@ describe.skipIf(skip)('authorization', () => {
 		const invite: InviteView = await createInvite(owner, community.id);
 		const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
 		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
+		const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
 		f = {
 			communityId: community.id,
 			channelId: community.generalId,
@@ -215,7 +242,8 @@ describe.skipIf(skip)('authorization', () => {
 			messageId: message.id,
 			inviteCode: invite.code,
 			ownerSessionId: sessions[0]!.id,
-			ownerId: owner.user.id
+			ownerId: owner.user.id,
+			roleId: role.id
 		};
 	});
 	afterAll(async () => {

@@ -41,6 +41,8 @@ describe.skipIf(skip)('direct messages', () => {
 				name: '',
 				topic: '',
 				position: 0,
+				slowModeSeconds: 0,
+				archived: false,
 				lastSeq: 0,
 				lastReadSeq: 0,
 				unreadCount: 0,

@@ -11,6 +11,9 @@ import { EventWriter } from './services/event-writer.ts';
 import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
+import { AuditLog } from './services/audit-log.ts';
+import { Moderation } from './services/moderation.ts';
+import { Roles } from './services/roles.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -19,6 +22,9 @@ export type Services = {
 	channels: Channels;
 	messages: Messages;
 	invites: Invites;
+	roles: Roles;
+	moderation: Moderation;
+	auditLog: AuditLog;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -64,6 +70,9 @@ export async function createAppContext(options: {
 	services.channels = new Channels({ db, bus });
 	services.communities = new Communities({ db, bus, writer, channels: () => services.channels });
 	services.invites = new Invites({ db, communities: () => services.communities });
+	services.roles = new Roles({ db, bus });
+	services.moderation = new Moderation({ db, writer });
+	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: config.limits.messageMaxBytes });
 	services.accounts = new Accounts({
 		db,

@@ -27,6 +27,7 @@ export type Config = {
 	sessionTtlMs: number;
 	signUpsPerIpPerHour: number;
 	registrationModeDefault: 'open' | 'invite_only' | 'closed';
+	auditLogRetentionDays: number;
 	limits: {
 		messageMaxBytes: number;
 		wsMaxFrameBytes: number;
@@ -134,6 +135,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,
 		signUpsPerIpPerHour: values.SIGN_UPS_PER_IP_PER_HOUR,
 		registrationModeDefault: values.REGISTRATION_MODE,
+		auditLogRetentionDays: values.AUDIT_LOG_RETENTION_DAYS,
 		limits: {
 			messageMaxBytes: values.MESSAGE_MAX_BYTES,
 			wsMaxFrameBytes: values.WS_MAX_FRAME_BYTES,

@@ -16,13 +16,13 @@ export type EventDraft =
 	| { type: 'reaction.added' | 'reaction.removed'; actorId: string; messageId: string; key: string }
 	| { type: 'member.joined' | 'member.left'; actorId: string | null; userId: string };
 
-export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'dm' };
+export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'dm'; slowModeSeconds: number; archivedAt: Date | null };
 
 /** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
 export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {
 	if (channelIds.length === 0) return new Map();
 	const rows = await tx
-		.select({ id: channels.id, lastSeq: channels.lastSeq, communityId: channels.communityId, kind: channels.kind })
+		.select({ id: channels.id, lastSeq: channels.lastSeq, communityId: channels.communityId, kind: channels.kind, slowModeSeconds: channels.slowModeSeconds, archivedAt: channels.archivedAt })
 		.from(channels)
 		.where(inArray(channels.id, [...new Set(channelIds)]))
 		.orderBy(asc(channels.id))

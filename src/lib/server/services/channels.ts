@@ -5,8 +5,9 @@ import type { ChannelView, UserView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Executor, Transaction } from '../db/open.ts';
 import { channels, communities, communityMembers, dmParticipants, messages, readStates, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
-import { accessChannel, accessCommunity, requireCommunityManager } from '../access.ts';
+import { accessChannel, accessCommunity, requirePermission } from '../access.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { recordAudit } from './audit-log.ts';
 
 type ChannelRow = typeof channels.$inferSelect;
 
@@ -63,6 +64,8 @@ function toView(row: ChannelRow, read: { lastReadSeq: number; unreadCount: numbe
 		name: row.name,
 		topic: row.topic,
 		position: row.position,
+		slowModeSeconds: row.slowModeSeconds,
+		archived: row.archivedAt !== null,
 		lastSeq: row.lastSeq,
 		lastReadSeq: read?.lastReadSeq ?? 0,
 		unreadCount: read?.unreadCount ?? 0,
@@ -108,7 +111,7 @@ export class Channels {
 
 	async create(userId: string, communityId: string, input: { name: string; topic: string }): Promise<ChannelView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
-		requireCommunityManager(access);
+		requirePermission(access, 'manage_channels');
 		const row = await this.#db.transaction(async (tx) => {
 			await lockCommunity(tx, communityId);
 			const [dup] = await tx
@@ -131,16 +134,24 @@ export class Channels {
 					position: (max?.position ?? -1) + 1
 				})
 				.returning();
+			await recordAudit(tx, { communityId, actorId: userId, action: 'channel.created', targetId: created!.id, data: { name: input.name } });
 			return created!;
 		});
 		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: row.id, change: 'created' }]);
 		return toView(row, undefined, null);
 	}
 
-	async update(userId: string, channelId: string, input: { name?: string; topic?: string }): Promise<ChannelView> {
+	async update(
+		userId: string,
+		channelId: string,
+		change: { name?: string; topic?: string; slowModeSeconds?: number; archived?: boolean }
+	): Promise<ChannelView> {
 		const access = await accessChannel(this.#db, userId, channelId);
 		if (access.scope.kind !== 'community') throw invalid('Direct messages have no name or topic to change.');
-		requireCommunityManager(access);
+		requirePermission(access, 'manage_channels');
+		const { archived, ...rest } = change;
+		const input: Partial<typeof channels.$inferInsert> = { ...rest };
+		if (archived !== undefined && archived !== (access.channel.archivedAt !== null)) input.archivedAt = archived ? new Date() : null;
 		const communityId = access.scope.communityId;
 		// An empty change is a no-op (drizzle refuses an UPDATE without values).
 		if (Object.keys(input).length === 0) {
@@ -156,11 +167,38 @@ export class Channels {
 					.where(and(eq(channels.communityId, communityId), eq(channels.name, input.name)));
 				if (dup) throw conflict(`A channel named #${input.name} already exists here.`);
 			}
-			return tx.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+			if (input.archivedAt) {
+				const [community] = await tx.select({ systemChannelId: communities.systemChannelId }).from(communities).where(eq(communities.id, communityId));
+				if (community?.systemChannelId === channelId) throw conflict('The channel that shows who joins and leaves cannot be archived.');
+			}
+			const updated = await tx.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+			const action = input.archivedAt === undefined ? 'channel.updated' : input.archivedAt ? 'channel.archived' : 'channel.unarchived';
+			await recordAudit(tx, { communityId, actorId: userId, action, targetId: channelId, data: { name: updated[0]!.name, ...rest } });
+			return updated;
 		});
 		this.#bus.publish([{ type: 'channel.changed', communityId, channelId, change: 'updated' }]);
 		const read = await readInfo(this.#db, userId, [row!]);
 		return toView(row!, read.get(channelId), null);
+	}
+
+	/** Puts the community's channels in the given order (every channel exactly once). */
+	async reorder(userId: string, communityId: string, channelIds: string[]): Promise<ChannelView[]> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		requirePermission(access, 'manage_channels');
+		await this.#db.transaction(async (tx) => {
+			await lockCommunity(tx, communityId);
+			const existing = await tx.select({ id: channels.id }).from(channels).where(eq(channels.communityId, communityId));
+			const ids = new Set(existing.map((c) => c.id));
+			if (channelIds.length !== ids.size || new Set(channelIds).size !== ids.size || !channelIds.every((id) => ids.has(id))) {
+				throw invalid("List every channel of the community exactly once.");
+			}
+			for (const [position, id] of channelIds.entries()) {
+				await tx.update(channels).set({ position }).where(eq(channels.id, id));
+			}
+			await recordAudit(tx, { communityId, actorId: userId, action: 'channels.reordered', data: { channelIds } });
+		});
+		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: channelIds[0]!, change: 'updated' }]);
+		return this.listForCommunity(userId, communityId);
 	}
 
 	async listDms(userId: string): Promise<ChannelView[]> {

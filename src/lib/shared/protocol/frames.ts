@@ -127,6 +127,10 @@ export const ChannelView = v.strictObject({
 	name: v.string(),
 	topic: v.string(),
 	position: v.number(),
+	/** Seconds members wait between two messages; 0: off. */
+	slowModeSeconds: v.number(),
+	/** Archived channels are read-only. */
+	archived: v.boolean(),
 	lastSeq: Seq,
 	lastReadSeq: Seq,
 	unreadCount: v.number(),

@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { ChannelName, ChannelTopic } from '#lib/shared/validation.ts';
+import { ChannelName, ChannelTopic, SlowModeSeconds } from '#lib/shared/validation.ts';
 import { endpoint, idParam, json, readBody, requireUser } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
 
@@ -9,7 +9,12 @@ export const GET: RequestHandler = endpoint(async (event) => {
 	return json({ channel: await event.locals.app.services.channels.get(user.id, id) });
 });
 
-const Patch = v.strictObject({ name: v.optional(ChannelName), topic: v.optional(ChannelTopic) });
+const Patch = v.strictObject({
+	name: v.optional(ChannelName),
+	topic: v.optional(ChannelTopic),
+	slowModeSeconds: v.optional(SlowModeSeconds),
+	archived: v.optional(v.boolean('archived must be true or false.'))
+});
 
 export const PATCH: RequestHandler = endpoint(async (event) => {
 	const user = requireUser(event);
