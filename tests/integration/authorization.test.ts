@@ -86,6 +86,29 @@ const rows: Row[] = [
 	},
 	{ route: 'GET /api/admin/invites', call: () => ({ method: 'GET', path: '/api/admin/invites' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 	{ route: 'POST /api/admin/invites', call: () => ({ method: 'POST', path: '/api/admin/invites', body: {} }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{ route: 'GET /api/admin/settings', call: () => ({ method: 'GET', path: '/api/admin/settings' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{
+		route: 'PATCH /api/admin/settings',
+		call: () => ({ method: 'PATCH', path: '/api/admin/settings', body: { name: 'Taken over' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{ route: 'GET /api/admin/users', call: () => ({ method: 'GET', path: '/api/admin/users' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{
+		route: 'PATCH /api/admin/users/[id]',
+		call: (f) => ({ method: 'PATCH', path: `/api/admin/users/${f.ownerId}`, body: { disabled: true, password: 'correct horse battery staple' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{
+		route: 'DELETE /api/admin/users/[id]',
+		call: (f) => ({ method: 'DELETE', path: `/api/admin/users/${f.ownerId}`, body: { password: 'correct horse battery staple' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{
+		route: 'POST /api/admin/users/[id]/revoke-sessions',
+		call: (f) => ({ method: 'POST', path: `/api/admin/users/${f.ownerId}/revoke-sessions` }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{ route: 'GET /api/admin/audit-log', call: () => ({ method: 'GET', path: '/api/admin/audit-log' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 
 	{ route: 'GET /api/communities', call: () => ({ method: 'GET', path: '/api/communities' }) },
 	{ route: 'POST /api/communities', call: () => ({ method: 'POST', path: '/api/communities', body: { name: 'Nope' } }) },

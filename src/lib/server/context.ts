@@ -14,6 +14,7 @@ import { Messages } from './services/messages.ts';
 import { AuditLog } from './services/audit-log.ts';
 import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
+import { UserAdmin } from './services/user-admin.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -25,6 +26,7 @@ export type Services = {
 	roles: Roles;
 	moderation: Moderation;
 	auditLog: AuditLog;
+	userAdmin: UserAdmin;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -66,14 +68,14 @@ export async function createAppContext(options: {
 
 	// Services refer to each other lazily (through these getters) to avoid construction cycles.
 	const services = {} as Services;
-	services.instance = new Instance({ db });
+	services.instance = new Instance({ db, messageMaxBytesCeiling: config.limits.messageMaxBytes });
 	services.channels = new Channels({ db, bus });
 	services.communities = new Communities({ db, bus, writer, channels: () => services.channels });
 	services.invites = new Invites({ db, communities: () => services.communities });
 	services.roles = new Roles({ db, bus });
 	services.moderation = new Moderation({ db, writer });
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
-	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: config.limits.messageMaxBytes });
+	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.accounts = new Accounts({
 		db,
 		bus,
@@ -82,6 +84,7 @@ export async function createAppContext(options: {
 		invites: () => services.invites,
 		communities: () => services.communities
 	});
+	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
 	await services.instance.ensureDefaults(config.registrationModeDefault);
 
 	return {

@@ -32,6 +32,7 @@ function visibleText(label: string, min: number, max: number) {
 
 export const DisplayName = visibleText('Display name', 1, 64);
 export const CommunityName = visibleText('Community name', 2, 64);
+export const InstanceName = visibleText('Server name', 1, 64);
 export const Description = v.pipe(
 	v.string(),
 	v.trim(),

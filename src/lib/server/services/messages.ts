@@ -186,9 +186,10 @@ export class Messages {
 	#db: Database;
 	#bus: EventBus;
 	#writer: EventWriter;
-	#maxPayloadBytes: number;
+	/** The instance's current message size limit (a setting admins change at run time). */
+	#maxPayloadBytes: () => number;
 
-	constructor(deps: { db: Database; bus: EventBus; writer: EventWriter; maxPayloadBytes: number }) {
+	constructor(deps: { db: Database; bus: EventBus; writer: EventWriter; maxPayloadBytes: () => number }) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
 		this.#writer = deps.writer;
@@ -197,8 +198,9 @@ export class Messages {
 
 	#checkPayload(payload: string) {
 		if (payload.length === 0) throw invalid('A message cannot be empty.');
-		if (Buffer.byteLength(payload, 'utf8') > this.#maxPayloadBytes) {
-			throw payloadTooLarge(`Messages can be at most ${this.#maxPayloadBytes} bytes.`);
+		const max = this.#maxPayloadBytes();
+		if (Buffer.byteLength(payload, 'utf8') > max) {
+			throw payloadTooLarge(`Messages can be at most ${max} bytes.`);
 		}
 	}
 
