@@ -23,6 +23,7 @@ type Fixture = {
 	ownerSessionId: string;
 	ownerId: string;
 	roleId: string;
+	reportId: string;
 };
 
 type Call = { method: string; path: string; body?: unknown };
@@ -47,7 +48,7 @@ const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -141,7 +142,26 @@ const rows: Row[] = [
 		call: () => ({ method: 'POST', path: '/api/invites/abcdefghij/accept' })
 	},
 
-	...messageRoutes()
+	...messageRoutes(),
+	{
+		route: 'POST /api/messages/[id]/report',
+		call: (f) => ({ method: 'POST', path: `/api/messages/${f.messageId}/report`, body: { reason: 'matrix', forwardedContent: 'owner speaking' } }),
+		hidden: {
+			missing: () => ({ method: 'POST', path: `/api/messages/${MISSING_ID}/report`, body: { reason: 'matrix', forwardedContent: 'x' } }),
+			malformed: () => ({ method: 'POST', path: `/api/messages/${MALFORMED}/report`, body: { reason: 'matrix', forwardedContent: 'x' } }),
+			message: 'Message was not found.'
+		}
+	},
+	{
+		route: 'POST /api/reports/[id]/resolve',
+		call: (f) => ({ method: 'POST', path: `/api/reports/${f.reportId}/resolve`, body: { status: 'dismissed' } }),
+		hidden: {
+			missing: () => ({ method: 'POST', path: `/api/reports/${MISSING_ID}/resolve`, body: { status: 'dismissed' } }),
+			malformed: () => ({ method: 'POST', path: `/api/reports/${MALFORMED}/resolve`, body: { status: 'dismissed' } }),
+			message: 'Report was not found.'
+		},
+		memberRefused: needs("Delete others' messages")
+	}
 ];
 
 function communityRoutes(): Row[] {
@@ -190,6 +210,7 @@ function communityRoutes(): Row[] {
 		nested('PATCH', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, () => ({ name: 'renamed' }), needs('Manage roles')),
 		nested('DELETE', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, undefined, needs('Manage roles')),
 		row('GET', '/audit-log', undefined, needs('View audit log')),
+		row('GET', '/reports', undefined, needs("Delete others' messages")),
 		row('POST', '/leave')
 	];
 }
@@ -257,6 +278,7 @@ describe.skipIf(skip)('authorization', () => {
 		const invite: InviteView = await createInvite(owner, community.id);
 		const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
 		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
+		const { report } = await member.api.post<{ report: { id: string } }>(`/api/messages/${message.id}/report`, { reason: 'rude', forwardedContent: 'owner speaking' });
 		const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
 		f = {
 			communityId: community.id,
@@ -266,7 +288,8 @@ describe.skipIf(skip)('authorization', () => {
 			inviteCode: invite.code,
 			ownerSessionId: sessions[0]!.id,
 			ownerId: owner.user.id,
-			roleId: role.id
+			roleId: role.id,
+			reportId: report.id
 		};
 	});
 	afterAll(async () => {

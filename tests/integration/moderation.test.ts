@@ -6,7 +6,7 @@ import { createTestDatabase, postgresUnavailableReason, restartServer, startServ
 import { TestClient } from '../helpers/clients.ts';
 import { withSql } from '../helpers/database.ts';
 import { createCommunity, createInvite, expectError, expectJson, joinCommunity, newClientId, sendMessage, type Community } from '../helpers/fixtures.ts';
-import type { AuditEntryView, BanView, CommunityView, CustomRoleView, MemberView } from '#lib/shared/api-types.ts';
+import type { AuditEntryView, BanView, CommunityView, CustomRoleView, MemberView, ReportView } from '#lib/shared/api-types.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
 
 const skip = postgresUnavailableReason();
@@ -201,6 +201,41 @@ describe.skipIf(skip)('moderation', () => {
 				'You cannot grant permissions you do not have yourself.'
 			);
 			await expectError(owner.send('POST', `/api/communities/${community.id}/roles`, { name: 'Role keeper', permissions: [] }), 409, 'conflict', 'A role named "Role keeper" already exists here.');
+		});
+	});
+
+	describe('reports', () => {
+		it('a member reports a message with what their device shows; moderators see the queue and resolve it, deleting the message', async () => {
+			const { owner, moderator, member, community } = await staffed();
+			const offender = await TestClient.signUp(server);
+			await joinCommunity(owner, offender, community.id);
+			const message = await sendMessage(offender, community.generalId, 'something nasty');
+			const { report } = await expectJson<{ report: { id: string } }>(
+				member.send('POST', `/api/messages/${message.id}/report`, { reason: 'harassment', forwardedContent: 'something nasty' }),
+				201
+			);
+			await expectError(member.send('POST', `/api/messages/${message.id}/report`, { reason: 'again', forwardedContent: 'x' }), 409, 'conflict', 'You have already reported this message; moderators will look at it.');
+			await expectError(offender.send('POST', `/api/messages/${message.id}/report`, { reason: 'me', forwardedContent: 'x' }), 400, 'invalid', 'You cannot report your own message.');
+			await expectError(member.fetch(`/api/communities/${community.id}/reports`), 403, 'forbidden', 'You need the "Delete others\' messages" permission in this community to do that.');
+
+			const { reports } = await moderator.api.get<{ reports: ReportView[] }>(`/api/communities/${community.id}/reports?status=open`);
+			expect(reports).toEqual([
+				expect.objectContaining({
+					id: report.id,
+					messageId: message.id,
+					reporter: expect.objectContaining({ id: member.user.id }),
+					author: expect.objectContaining({ id: offender.user.id }),
+					reason: 'harassment',
+					forwardedContent: 'something nasty',
+					status: 'open'
+				})
+			]);
+			await expectJson(moderator.send('POST', `/api/reports/${report.id}/resolve`, { status: 'resolved', deleteMessage: true }), 200);
+			await expectError(moderator.send('POST', `/api/reports/${report.id}/resolve`, { status: 'dismissed' }), 409, 'conflict', 'This report was already handled.');
+			expect((await moderator.api.get<{ reports: ReportView[] }>(`/api/communities/${community.id}/reports?status=open`)).reports).toEqual([]);
+			const { messages } = await owner.api.get<{ messages: { id: string; deletedAt: string | null; payload: string }[] }>(`/api/channels/${community.generalId}/messages`);
+			expect(messages.find((m) => m.id === message.id)).toMatchObject({ payload: '', deletedAt: expect.any(String) });
+			expect((await audit(owner, community.id, '?action=report.resolved')).map((e) => [e.actor?.id, e.targetUser?.id])).toEqual([[moderator.user.id, offender.user.id]]);
 		});
 	});
 

@@ -15,6 +15,7 @@ import { AuditLog } from './services/audit-log.ts';
 import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
 import { UserAdmin } from './services/user-admin.ts';
+import { Reports } from './services/reports.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -27,6 +28,7 @@ export type Services = {
 	moderation: Moderation;
 	auditLog: AuditLog;
 	userAdmin: UserAdmin;
+	reports: Reports;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -84,6 +86,7 @@ export async function createAppContext(options: {
 		invites: () => services.invites,
 		communities: () => services.communities
 	});
+	services.reports = new Reports({ db, messages: () => services.messages });
 	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
 	await services.instance.ensureDefaults(config.registrationModeDefault);
 
