@@ -4,40 +4,13 @@
 // AUDIT_LOG_RETENTION_DAYS.
 import { aliasedTable, and, desc, eq, gte, isNull, lt, lte, type SQL } from 'drizzle-orm';
 import type { AuditEntryView } from '#lib/shared/api-types.ts';
+import { AUDIT_ACTIONS, type AuditAction } from '#lib/shared/audit-actions.ts';
 import type { Database, Executor } from '../db/open.ts';
 import { auditLog, users } from '../db/schema.ts';
 import { accessCommunity, requireInstanceAdmin, requirePermission, type InstanceRole } from '../access.ts';
 
-/** Every action the log knows, so filters and the UI can name them. */
-export const AUDIT_ACTIONS = {
-	'community.updated': 'Changed community settings',
-	'channel.created': 'Created a channel',
-	'channel.updated': 'Changed a channel',
-	'channel.archived': 'Archived a channel',
-	'channel.unarchived': 'Restored a channel',
-	'channels.reordered': 'Reordered channels',
-	'role.created': 'Created a role',
-	'role.updated': 'Changed a role',
-	'role.deleted': 'Deleted a role',
-	'member.role_changed': "Changed a member's role",
-	'member.kicked': 'Kicked a member',
-	'member.banned': 'Banned a user',
-	'member.unbanned': 'Lifted a ban',
-	'member.timed_out': 'Timed out a member',
-	'member.timeout_cleared': 'Ended a timeout',
-	'message.deleted': "Deleted someone's message",
-	'report.resolved': 'Resolved a report',
-	'report.dismissed': 'Dismissed a report',
-	'instance.settings_changed': 'Changed server settings',
-	'user.disabled': 'Disabled an account',
-	'user.enabled': 'Re-enabled an account',
-	'user.deleted': 'Deleted an account',
-	'user.sessions_revoked': "Signed out all of an account's sessions",
-	'user.role_changed': "Changed an account's server role",
-	'invite.created': 'Created a server invite',
-	'invite.revoked': 'Revoked an invite'
-} as const;
-export type AuditAction = keyof typeof AUDIT_ACTIONS;
+export { AUDIT_ACTIONS, type AuditAction };
+
 
 export type AuditEntry = {
 	communityId: string | null;
