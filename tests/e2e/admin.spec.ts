@@ -35,7 +35,6 @@ test.describe('Server administration', () => {
 		await owner.page.goto('/settings');
 		await owner.page.getByRole('navigation', { name: 'Settings sections' }).getByRole('link', { name: 'Server administration' }).click();
 		await expect(owner.page.getByRole('heading', { name: 'Server administration', level: 1 })).toBeVisible();
-		await shot(owner.page, 'admin-server');
 
 		await owner.page.getByRole('radio', { name: /^Closed/ }).check();
 		await expect(owner.page.getByText('Registration is now closed.')).toBeVisible();
@@ -48,7 +47,8 @@ test.describe('Server administration', () => {
 
 		const audit = owner.page.getByRole('list', { name: 'Audit log entries' });
 		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText(`${OWNER.displayName} changed server settings`);
-		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText('registrationMode: open → closed');
+		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText('Registration: open → closed');
+		await shot(owner.page, 'admin-server');
 
 		await owner.page.getByRole('radio', { name: /^Open/ }).check();
 		await expect(owner.page.getByText('Registration is now open.')).toBeVisible();
@@ -128,5 +128,43 @@ test.describe('Community moderation', () => {
 		await owner.context.close();
 		await moderator.context.close();
 		await member.context.close();
+	});
+
+	test("a member reports a message; moderators see it labelled as the reporter's copy and delete it", async ({ browser }) => {
+		const owner = await open(browser);
+		const member = await open(browser);
+		const troll = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		await member.api.signUp(uniqueUsername('rep'), 'Rita Reporter');
+		await troll.api.signUp(uniqueUsername('trl'), 'Tom Troll');
+		const community = await owner.api.createCommunity('Chess Club');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+		await member.api.send('POST', `/api/invites/${invite.code}/accept`);
+		await troll.api.send('POST', `/api/invites/${invite.code}/accept`);
+		await troll.api.sendMessage(community.systemChannelId, 'you all play badly');
+
+		await member.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		const message = messageWith(member.page, 'you all play badly');
+		await message.hover();
+		await message.getByRole('button', { name: 'Report message' }).click();
+		const dialog = member.page.getByRole('dialog', { name: 'Report message?' });
+		await dialog.getByLabel('What is wrong with it?').fill('insulting');
+		await shot(member.page, 'report-dialog');
+		await dialog.getByRole('button', { name: 'Report' }).click();
+		await expect(member.page.getByText('Thanks. The moderators will look at it.')).toBeVisible();
+
+		await owner.page.goto(`/manage/${community.id}`);
+		const reports = owner.page.getByRole('list', { name: 'Open reports' });
+		await expect(reports).toContainText('As forwarded by the reporter');
+		await expect(reports).toContainText('you all play badly');
+		await expect(reports).toContainText('Reason: insulting');
+		await shot(owner.page, 'community-reports');
+		await reports.getByRole('button', { name: 'Delete message' }).click();
+		await expect(owner.page.getByText('No open reports.')).toBeVisible();
+		await expect(messageWith(member.page, 'you all play badly')).toHaveCount(0);
+
+		await owner.context.close();
+		await member.context.close();
+		await troll.context.close();
 	});
 });
