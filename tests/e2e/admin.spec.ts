@@ -167,4 +167,30 @@ test.describe('Community moderation', () => {
 		await member.context.close();
 		await troll.context.close();
 	});
+
+	test('the owner makes a channel read-only for members; a member sees why they cannot post', async ({ browser }) => {
+		const owner = await open(browser);
+		const member = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		await member.api.signUp(uniqueUsername('rdr'), 'Rae Reader');
+		const community = await owner.api.createCommunity('Town Hall');
+		const channel = await owner.api.createChannel(community.id, 'announcements');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+		await member.api.send('POST', `/api/invites/${invite.code}/accept`);
+
+		await owner.page.goto(`/manage/${community.id}`);
+		await owner.page.getByLabel('Who can post in #announcements').selectOption({ label: 'Moderators and up' });
+		await expect(owner.page.getByText('#announcements saved.')).toBeVisible();
+		await shot(owner.page, 'community-channels');
+
+		await member.page.goto(`/c/${community.id}/${channel.id}`);
+		await expect(member.page.getByRole('note')).toContainText('Only some roles can post in this channel.');
+		await expect(member.page.getByRole('textbox', { name: /^Message / })).toHaveCount(0);
+		await shot(member.page, 'read-only-channel');
+		await member.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		await expect(member.page.getByRole('textbox', { name: 'Message #general' })).toBeVisible();
+
+		await owner.context.close();
+		await member.context.close();
+	});
 });

@@ -43,6 +43,8 @@ describe.skipIf(skip)('direct messages', () => {
 				position: 0,
 				slowModeSeconds: 0,
 				archived: false,
+				permissionOverrides: {},
+				canSend: true,
 				lastSeq: 0,
 				lastReadSeq: 0,
 				unreadCount: 0,

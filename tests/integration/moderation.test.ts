@@ -167,6 +167,51 @@ describe.skipIf(skip)('moderation', () => {
 			await sendMessage(member, channel.id, 'back again');
 		});
 
+		it('a channel override makes a read-only channel for members, over REST and /ws; a custom role can be let back in', async () => {
+			const { owner, moderator, member, community } = await staffed();
+			const { channel } = await owner.api.post<{ channel: { id: string } }>(`/api/communities/${community.id}/channels`, { name: 'announcements' });
+			await expectJson(owner.send('PATCH', `/api/channels/${channel.id}`, { permissionOverrides: { member: { allow: [], deny: ['send_messages'] } } }), 200);
+			const socket = await member.socket();
+			const answer = await socket.request({ t: 'message.send', channelId: channel.id, clientId: newClientId(), payload: encodeMessageBody('me too') });
+			expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'forbidden', message: 'Your role cannot post in this channel.' });
+			await expectError(member.send('POST', `/api/channels/${channel.id}/messages`, { clientId: newClientId(), payload: encodeMessageBody('x') }), 403, 'forbidden', 'Your role cannot post in this channel.');
+			expect((await member.api.get<{ channel: { canSend: boolean } }>(`/api/channels/${channel.id}`)).channel.canSend).toBe(false);
+			expect((await moderator.api.get<{ channel: { canSend: boolean } }>(`/api/channels/${channel.id}`)).channel.canSend).toBe(true);
+			await sendMessage(moderator, channel.id, 'news');
+			// Members elsewhere are unaffected.
+			await sendMessage(member, community.generalId, 'still here');
+
+			const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Reporters', permissions: [] });
+			await owner.api.patch(`/api/communities/${community.id}/members/${member.user.id}`, { customRoleId: role.id });
+			await expectJson(
+				owner.send('PATCH', `/api/channels/${channel.id}`, { permissionOverrides: { member: { allow: [], deny: ['send_messages'] }, [role.id]: { allow: ['send_messages'], deny: [] } } }),
+				200
+			);
+			const ok = await socket.request({ t: 'message.send', channelId: channel.id, clientId: newClientId(), payload: encodeMessageBody('my report') });
+			expect(ok).toMatchObject({ t: 'ack' });
+			await expectError(
+				owner.send('PATCH', `/api/channels/${channel.id}`, { permissionOverrides: { admin: { allow: [], deny: ['send_messages'] } } }),
+				400,
+				'invalid',
+				'Overrides apply to moderators, members or a custom role of this community.'
+			);
+			socket.close();
+		});
+
+		it("a channel override can give a custom role \"delete others' messages\" in that channel only", async () => {
+			const { owner, member, community } = await staffed();
+			const helper = await TestClient.signUp(server);
+			await joinCommunity(owner, helper, community.id);
+			const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: [] });
+			await owner.api.patch(`/api/communities/${community.id}/members/${helper.user.id}`, { customRoleId: role.id });
+			const { channel } = await owner.api.post<{ channel: { id: string } }>(`/api/communities/${community.id}/channels`, { name: 'help' });
+			await owner.api.patch(`/api/channels/${channel.id}`, { permissionOverrides: { [role.id]: { allow: ['delete_messages'], deny: [] } } });
+			const here = await sendMessage(member, channel.id, 'spam in help');
+			const there = await sendMessage(member, community.generalId, 'spam in general');
+			await expectJson(helper.send('DELETE', `/api/messages/${here.id}`), 200);
+			await expectError(helper.send('DELETE', `/api/messages/${there.id}`), 403, 'forbidden', 'You can only delete your own messages.');
+		});
+
 		it('reorders the channels, refusing a list that misses one', async () => {
 			const { owner, community } = await staffed();
 			const { channel } = await owner.api.post<{ channel: { id: string } }>(`/api/communities/${community.id}/channels`, { name: 'second' });

@@ -2,7 +2,7 @@
 // a resource the caller may not see answers exactly like a missing one (404), so ids cannot be
 // probed. Role requirements are one condition per line.
 import { and, eq } from 'drizzle-orm';
-import { PERMISSION_LABELS, permissionsOf, outranks, type CommunityRole, type Permission } from '#lib/shared/permissions.ts';
+import { channelPermissionsOf, PERMISSION_LABELS, permissionsOf, outranks, type CommunityRole, type EffectivePermission, type Permission } from '#lib/shared/permissions.ts';
 import type { Executor } from './db/open.ts';
 import { channels, communities, communityMembers, communityRoles, dmParticipants, messages } from './db/schema.ts';
 import type { ChannelScope } from './events/bus.ts';
@@ -25,8 +25,8 @@ export type ChannelAccess = {
 	scope: ChannelScope;
 	/** The caller's role in the channel's community; 'participant' in a DM. */
 	role: CommunityRole | 'participant';
-	/** The caller's permissions in the channel's community; none in a DM. */
-	permissions: ReadonlySet<Permission>;
+	/** The caller's permissions in this channel (community ones after the channel's overrides); none in a DM. */
+	permissions: ReadonlySet<EffectivePermission>;
 };
 
 /** The membership columns every access check reads: role, custom role permissions, timeout. */
@@ -69,7 +69,7 @@ export async function accessChannel(db: Executor, userId: string, channelId: str
 		return {
 			channel,
 			role: member.role,
-			permissions: permissionsOf(member.role, member.customPermissions ?? []),
+			permissions: channelPermissionsOf(member.role, member.customRoleId, permissionsOf(member.role, member.customPermissions ?? []), channel.permissionOverrides),
 			scope: { kind: 'community', communityId: channel.communityId }
 		};
 	}
@@ -100,7 +100,7 @@ export function missingPermission(permission: Permission) {
 }
 
 /** One permission of the caller's community roles (built-in plus custom). */
-export function requirePermission(access: { permissions: ReadonlySet<Permission> }, permission: Permission): void {
+export function requirePermission(access: { permissions: ReadonlySet<EffectivePermission> }, permission: Permission): void {
 	if (access.permissions.has(permission)) return;
 	throw missingPermission(permission);
 }

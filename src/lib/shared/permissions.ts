@@ -68,3 +68,40 @@ export function outranks(actor: CommunityRole, target: CommunityRole): boolean {
 export function assignableRoles(actor: CommunityRole): CommunityRole[] {
 	return BUILT_IN_ROLES.filter((r) => r !== 'owner' && ROLE_RANK[r] < ROLE_RANK[actor]);
 }
+
+// --- Per-channel overrides -----------------------------------------------------------------------
+
+/**
+ * What a channel can allow or deny per role. Sending is allowed to every member by default (it is
+ * not a community permission); denying it to "member" makes a read-only channel such as
+ * #announcements.
+ */
+export const CHANNEL_PERMISSIONS = ['send_messages', 'delete_messages', 'mention_everyone'] as const;
+export type ChannelPermission = (typeof CHANNEL_PERMISSIONS)[number];
+export type EffectivePermission = Permission | 'send_messages';
+
+/** Keyed by 'moderator', 'member', or a custom role's id. Owners and admins are never overridden. */
+export type ChannelOverrides = Record<string, { allow: ChannelPermission[]; deny: ChannelPermission[] }>;
+export const OVERRIDABLE_ROLES = ['moderator', 'member'] as const;
+
+/**
+ * A member's permissions in one channel: the community's, plus sending, then the override for
+ * their built-in role, then the one for their custom role (the more specific one wins). Within one
+ * override, allow wins over deny.
+ */
+export function channelPermissionsOf(
+	role: CommunityRole,
+	customRoleId: string | null,
+	communityPermissions: ReadonlySet<Permission>,
+	overrides: ChannelOverrides
+): Set<EffectivePermission> {
+	const set = new Set<EffectivePermission>([...communityPermissions, 'send_messages']);
+	if (role === 'owner' || role === 'admin') return set;
+	for (const key of [role, customRoleId]) {
+		const override = key ? overrides[key] : undefined;
+		if (!override) continue;
+		for (const p of override.deny) set.delete(p);
+		for (const p of override.allow) set.add(p);
+	}
+	return set;
+}

@@ -4,7 +4,7 @@
 // caller's permissions (from the community view) rule out.
 import type { AuditEntryView, BanView, CustomRoleView, MemberView, ReportView } from '#lib/shared/api-types.ts';
 import type { ChannelView } from '#lib/shared/protocol/frames.ts';
-import { ROLE_RANK, type CommunityRole, type Permission } from '#lib/shared/permissions.ts';
+import { ROLE_RANK, type ChannelOverrides, type ChannelPermission, type CommunityRole, type Permission } from '#lib/shared/permissions.ts';
 import type { ApiClient } from '../api.ts';
 import { toasts } from '../app/toasts.svelte.ts';
 
@@ -30,6 +30,39 @@ export const SLOW_MODE_CHOICES = [
 	{ seconds: 300, label: '5 minutes' },
 	{ seconds: 3600, label: '1 hour' }
 ] as const;
+
+/** Who may post in a channel, as the page offers it (a view over the channel's overrides). */
+export const POSTING_LEVELS = [
+	{ value: 'everyone', label: 'Everyone can post' },
+	{ value: 'moderators', label: 'Moderators and up' },
+	{ value: 'admins', label: 'Admins only' }
+] as const;
+export type PostingLevel = (typeof POSTING_LEVELS)[number]['value'];
+
+export function postingLevel(channel: ChannelView): PostingLevel {
+	const denied = (role: string) => channel.permissionOverrides[role]?.deny.includes('send_messages') ?? false;
+	if (denied('moderator')) return 'admins';
+	if (denied('member')) return 'moderators';
+	return 'everyone';
+}
+
+/** The channel's overrides with "send" denied to the roles below the level, the rest kept. */
+function withPostingLevel(channel: ChannelView, level: PostingLevel): ChannelOverrides {
+	const overrides: ChannelOverrides = {};
+	for (const [key, value] of Object.entries(channel.permissionOverrides)) {
+		overrides[key] = { allow: value.allow as ChannelPermission[], deny: value.deny as ChannelPermission[] };
+	}
+	const deniedTo = new Set(level === 'admins' ? ['moderator', 'member'] : level === 'moderators' ? ['member'] : []);
+	for (const role of ['moderator', 'member']) {
+		const current = overrides[role] ?? { allow: [], deny: [] };
+		const deny: ChannelPermission[] = current.deny.filter((p) => p !== 'send_messages');
+		const allow: ChannelPermission[] = current.allow.filter((p) => p !== 'send_messages');
+		if (deniedTo.has(role)) deny.push('send_messages');
+		if (deny.length || allow.length) overrides[role] = { allow, deny };
+		else delete overrides[role];
+	}
+	return overrides;
+}
 
 export type AuditFilters = { action: string; actorId: string };
 
@@ -166,7 +199,11 @@ export class CommunityAdmin {
 		);
 	}
 
-	updateChannel(channel: ChannelView, change: { slowModeSeconds?: number; archived?: boolean }) {
+	setPostingLevel(channel: ChannelView, level: PostingLevel) {
+		return this.updateChannel(channel, { permissionOverrides: withPostingLevel(channel, level) });
+	}
+
+	updateChannel(channel: ChannelView, change: { slowModeSeconds?: number; archived?: boolean; permissionOverrides?: ChannelOverrides }) {
 		return this.#act(() => this.#api.patch(`/api/channels/${channel.id}`, change), `#${channel.name} saved.`, [() => this.loadChannels(), () => this.loadAudit()]);
 	}
 

@@ -209,6 +209,11 @@ export const channels = pgTable(
 		position: integer('position').notNull().default(0),
 		/** Seconds a member must wait between two messages here; 0: no slow mode. Staff are exempt. */
 		slowModeSeconds: integer('slow_mode_seconds').notNull().default(0),
+		/** Per-role allow/deny of channel permissions (ChannelOverrides in src/lib/shared/permissions.ts). */
+		permissionOverrides: jsonb('permission_overrides')
+			.$type<Record<string, { allow: ('send_messages' | 'delete_messages' | 'mention_everyone')[]; deny: ('send_messages' | 'delete_messages' | 'mention_everyone')[] }>>()
+			.notNull()
+			.default({}),
 		/** Archived channels keep their history readable but take no new messages. */
 		archivedAt: timestamp('archived_at', { withTimezone: true }),
 		/** For DMs: "<smaller user id>:<larger user id>", so a pair has at most one DM channel. */

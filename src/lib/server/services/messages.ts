@@ -1,7 +1,7 @@
 // Messages: send (idempotent by client id, batched by the event writer), edit, delete, reactions,
 // history pages, resume after a disconnect, and read markers.
 import { and, asc, desc, eq, gt, inArray, lt, max, sql } from 'drizzle-orm';
-import { permissionsOf } from '#lib/shared/permissions.ts';
+import { channelPermissionsOf, permissionsOf } from '#lib/shared/permissions.ts';
 import type { HistoryPage } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
@@ -56,6 +56,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 							communityId: communityMembers.communityId,
 							userId: communityMembers.userId,
 							role: communityMembers.role,
+							customRoleId: communityMembers.customRoleId,
 							customPermissions: communityRoles.permissions,
 							timedOutUntil: communityMembers.timedOutUntil
 						})
@@ -124,9 +125,16 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				results[index] = forbiddenTimedOut(member.timedOutUntil);
 				return;
 			}
-			if (!retry && member && channel.slowModeSeconds > 0) {
-				// Staff who can delete messages are not slowed down: they may need to step in.
-				const exempt = permissionsOf(member.role, member.customPermissions ?? []).has('delete_messages');
+			const permissions = member
+				? channelPermissionsOf(member.role, member.customRoleId, permissionsOf(member.role, member.customPermissions ?? []), channel.permissionOverrides)
+				: null;
+			if (!retry && permissions && !permissions.has('send_messages')) {
+				results[index] = forbidden('Your role cannot post in this channel.');
+				return;
+			}
+			if (!retry && permissions && channel.slowModeSeconds > 0) {
+				// Staff who can delete messages here are not slowed down: they may need to step in.
+				const exempt = permissions.has('delete_messages');
 				const last = lastSent.get(`${channel.id}:${item.userId}`);
 				const wait = last === undefined ? 0 : last + channel.slowModeSeconds * 1000 - now.getTime();
 				if (!exempt && wait > 0) {
