@@ -3,7 +3,7 @@
 // the actor's, and built-in roles can only be handed out below the actor's own rank.
 import { and, asc, eq, sql } from 'drizzle-orm';
 import type { CustomRoleView } from '#lib/shared/api-types.ts';
-import { assignableRoles, outranks, PERMISSIONS, type CommunityRole, type Permission } from '#lib/shared/permissions.ts';
+import { assignableRoles, PERMISSIONS, type CommunityRole, type Permission } from '#lib/shared/permissions.ts';
 import type { Database } from '../db/open.ts';
 import { communityMembers, communityRoles } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
@@ -135,7 +135,6 @@ export class Roles {
 			if (input.role !== undefined && !assignableRoles(access.role).includes(input.role)) {
 				throw forbidden(input.role === 'owner' ? 'Ownership cannot be given this way.' : 'You can only give roles below your own.');
 			}
-			if (input.role !== undefined && !outranks(access.role, input.role)) throw forbidden('You can only give roles below your own.');
 			if (input.customRoleId) {
 				const [role] = await tx
 					.select()
