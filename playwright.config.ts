@@ -43,8 +43,15 @@ export default defineConfig({
 			name: 'chromium',
 			// The screenshot tour is a tool for design review, not a test: it runs only when asked for
 			// (UI_SHOTS_DIR=/some/folder npx playwright test screenshots).
-			testIgnore: process.env.UI_SHOTS_DIR ? [/\.setup\.ts$/] : [/\.setup\.ts$/, /screenshots\.spec\.ts$/],
+			testIgnore: [/\.setup\.ts$/, /reverse-proxy\.spec\.ts$/, ...(process.env.UI_SHOTS_DIR ? [] : [/screenshots\.spec\.ts$/])],
 			dependencies: ['first-run']
+		},
+		// nginx and Caddy, configured as docs/self-hosting/ shows, in front of servers of their own
+		// (ORIGIN must be the proxy's https address): independent of the shared server above.
+		{
+			name: 'reverse-proxy',
+			testMatch: /reverse-proxy\.spec\.ts$/,
+			use: { ignoreHTTPSErrors: true }
 		}
 	],
 	webServer: {
@@ -60,7 +67,11 @@ export default defineConfig({
 			DATA_DIR: 'memory://',
 			HOST: '127.0.0.1',
 			PORT: String(PORT),
-			LOG_LEVEL: 'warn'
+			LOG_LEVEL: 'warn',
+			// One browser from 127.0.0.1 plays every user, much faster than people do: the per-IP
+			// HTTP limits (tested in tests/integration/rate-limits.test.ts) must not trip here.
+			HTTP_RATE_PER_MINUTE: '1000000',
+			HTTP_AUTH_RATE_PER_MINUTE: '1000000'
 		}
 	}
 });

@@ -3,16 +3,21 @@
 # dependencies, Chromium, a throwaway PostgreSQL server), builds the app, then runs
 #   - unit tests (Vitest),
 #   - integration tests against the embedded PGlite database and against PostgreSQL (Vitest),
-#   - end-to-end tests in real Chromium (Playwright),
+#   - end-to-end tests in real Chromium (Playwright), including chats through nginx and Caddy
+#     configured as docs/self-hosting/ shows (installed from Debian's packages when possible),
 # and ends with one line: "N passed, N failed[, N skipped]".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure-node.sh
 source scripts/lib/test-postgres.sh
 source scripts/lib/ensure-chromium.sh
+source scripts/lib/ensure-proxies.sh
+source scripts/lib/ensure-prometheus-parser.sh
 
 ensure_dependencies || exit 1
 ensure_chromium || exit 1
+ensure_proxies
+ensure_prometheus_parser
 start_test_postgres
 trap stop_test_postgres EXIT
 

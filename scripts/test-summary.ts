@@ -4,9 +4,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 type VitestReport = {
-	testResults: { name: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
+	testResults: { name: string; status?: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
 };
-type PlaywrightSuite = { title: string; specs: { title: string; tests: { status: string; projectName: string }[] }[]; suites?: PlaywrightSuite[] };
+type PlaywrightTest = { status: string; projectName: string; annotations?: { type: string; description?: string }[] };
+type PlaywrightSuite = { title: string; specs: { title: string; tests: PlaywrightTest[] }[]; suites?: PlaywrightSuite[] };
 type PlaywrightReport = { suites: PlaywrightSuite[]; errors?: { message?: string }[] };
 
 const [vitestPath = 'reports/vitest.json', playwrightPath = 'reports/playwright.json'] = process.argv.slice(2);
@@ -19,9 +20,12 @@ const skips: string[] = [];
 if (existsSync(vitestPath)) {
 	const report = JSON.parse(readFileSync(vitestPath, 'utf8')) as VitestReport;
 	for (const file of report.testResults) {
-		if (file.assertionResults.length === 0 && file.message) {
+		// A file can fail with no failed test: it did not load, or a beforeAll/afterAll hook threw
+		// (its tests are then reported as skipped). That is a failure of its own.
+		const testFailed = file.assertionResults.some((test) => test.status === 'failed');
+		if (!testFailed && (file.status === 'failed' || (file.assertionResults.length === 0 && file.message))) {
 			failed += 1;
-			failures.push(`${file.name}: ${file.message.split('\n')[0]}`);
+			failures.push(`${file.name.replace(process.cwd() + '/', '')}: ${(file.message ?? 'failed outside its tests').split('\n')[0]}`);
 		}
 		for (const test of file.assertionResults) {
 			if (test.status === 'passed') passed += 1;
@@ -48,7 +52,9 @@ if (existsSync(playwrightPath)) {
 				if (test.status === 'expected' || test.status === 'flaky') passed += 1;
 				else if (test.status === 'skipped') {
 					skipped += 1;
-					skips.push(name);
+					// test.skip(condition, reason) records the reason as an annotation.
+					const reason = test.annotations?.find((annotation) => annotation.type === 'skip')?.description;
+					skips.push(reason ? `${name} (${reason})` : name);
 				} else {
 					failed += 1;
 					failures.push(name);

@@ -8,6 +8,8 @@ import { ConfigError, allowedOrigins, loadConfig, type Config } from '#lib/serve
 import { createAppContext, type AppContext } from '#lib/server/context.ts';
 import { registerAppContext } from '#lib/server/app-context.ts';
 import { createLogger, safeError, type Logger } from '#lib/server/logger.ts';
+import { formatPreflightReport, preflightReport } from '#lib/server/config/preflight.ts';
+import { serveMetrics } from './metrics-endpoint.ts';
 import { attachRealtime, WS_PATH, type RealtimeServer } from './realtime/ws-server.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
@@ -85,10 +87,13 @@ export async function start(env: Record<string, string | undefined> = process.en
 		res.statusCode = 503;
 		res.end('Starting');
 	};
-	const server = createServer((req, res) => handler(req, res, () => {
-		res.statusCode = 404;
-		res.end('Not found');
-	}));
+	const server = createServer((req, res) => {
+		if (serveMetrics(app, req, res)) return;
+		handler(req, res, () => {
+			res.statusCode = 404;
+			res.end('Not found');
+		});
+	});
 	// Idle keep-alive sockets should outlive typical proxy keep-alives (60 s) to avoid races.
 	server.keepAliveTimeout = 65_000;
 	const realtime: RealtimeServer = attachRealtime(app, server);
@@ -114,6 +119,11 @@ export async function start(env: Record<string, string | undefined> = process.en
 	void purgeAuditLog();
 	const auditPurgeTimer = setInterval(purgeAuditLog, AUDIT_PURGE_INTERVAL_MS);
 	auditPurgeTimer.unref();
+
+	const report = preflightReport(config, app.origins);
+	log.info({ preflight: report }, 'preflight report');
+	// Operators read this one in `docker logs` or a terminal; production always prints it.
+	if (config.env === 'production' || process.stdout.isTTY) console.error(formatPreflightReport(report));
 
 	log.info(
 		{ port, host: config.host, database: app.database.kind, mode: config.env, dev, url: config.origin, ws: WS_PATH },

@@ -33,6 +33,18 @@ export const variables = defineEnvVars({
 		description: 'Extra origins allowed to make state-changing requests and open /ws (comma separated).',
 		schema: originList('ALLOWED_ORIGINS')
 	},
+	APP_SECRET: {
+		description: 'At least 32 random bytes (base64 or hex; scripts/generate-secrets.sh makes one). Signs CSRF tokens. Required in production; a random one per run otherwise.',
+		schema: optionalString
+	},
+	ADMIN_ALLOWLIST: {
+		description: 'IPs/CIDRs allowed to reach the instance admin pages and API (/admin, /api/admin). Empty: everyone signed in as an admin.',
+		schema: stringWithDefault('')
+	},
+	ADMIN_CLIENT_CERT_HEADER: {
+		description: 'Header a trusted proxy sets after verifying a client certificate (e.g. X-SSL-Client-Verify); when set, admin requests need it to say SUCCESS and to come through TRUSTED_PROXIES.',
+		schema: optionalString
+	},
 	DATABASE_URL: {
 		description: 'postgres:// URL. When unset, the embedded PGlite database in DATA_DIR is used.',
 		schema: postgresUrl
@@ -49,6 +61,14 @@ export const variables = defineEnvVars({
 		description: 'fatal, error, warn, info, debug or trace.',
 		schema: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 	},
+	METRICS_TOKEN: {
+		description: 'Bearer token that grants access to /metrics (Authorization: Bearer <token>). Use 32+ random bytes. Unset: no token access.',
+		schema: optionalString
+	},
+	METRICS_ALLOWLIST: {
+		description: 'Client IPs/CIDRs allowed to read /metrics without a token (comma separated; the client IP honours TRUSTED_PROXIES). Empty: none.',
+		schema: stringWithDefault('')
+	},
 	LOG_SQL: {
 		description: 'Log the text of each SQL statement (never its parameters) at debug level, to see what requests cost.',
 		schema: flag('LOG_SQL')
@@ -64,6 +84,14 @@ export const variables = defineEnvVars({
 	SIGN_UPS_PER_IP_PER_HOUR: {
 		description: 'Accounts one client IP may create per hour (raise it to onboard many people behind one NAT).',
 		schema: integer('SIGN_UPS_PER_IP_PER_HOUR', 20, 1, 100000)
+	},
+	HTTP_RATE_PER_MINUTE: {
+		description: 'Requests per minute one client IP may make to the app (pages and API; health probes, /metrics and assets are exempt). Also the burst.',
+		schema: integer('HTTP_RATE_PER_MINUTE', 600, 1, 10000000)
+	},
+	HTTP_AUTH_RATE_PER_MINUTE: {
+		description: 'Requests per minute one client IP may make to sign-in, sign-up, password change and invite codes. Also the burst.',
+		schema: integer('HTTP_AUTH_RATE_PER_MINUTE', 30, 1, 10000000)
 	},
 	REGISTRATION_MODE: {
 		description: 'Initial registration mode for a new instance (open, invite_only, closed). Changed later in settings.',

@@ -1,27 +1,31 @@
-// Every request: request id, client IP, session (with sliding renewal), CSRF defences on
-// state-changing requests, baseline security headers, and one structured log line.
+// Every request: request id, client IP, the admin-surface walls, CORS, session (with sliding
+// renewal), CSRF defences on state-changing requests, security headers, and one structured log line.
 import type { Handle } from '@sveltejs/kit/hooks';
 import { getAppContext } from '#lib/server/app-context.ts';
+import { adminRefusal, isAdminSurface } from '#lib/server/admin-guard.ts';
 import { csrfCookieName, sessionCookieName } from '#lib/server/auth/cookies.ts';
+import { csrfBinding, csrfTokenValid } from '#lib/server/auth/csrf.ts';
 import { clearSessionCookie, setSessionCookie } from '#lib/server/auth/session-cookie.ts';
 import { tokensEqual } from '#lib/server/auth/tokens.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
+import { applyCorsHeaders, isPreflight, preflightResponse } from '#lib/server/cors.ts';
 import { errorResponse } from '#lib/server/http.ts';
 import { safeError } from '#lib/server/logger.ts';
+import { requestIdFrom } from '#lib/server/request-id.ts';
+import { applySecurityHeaders } from '#lib/server/security-headers.ts';
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
-const REQUEST_ID = /^[A-Za-z0-9._-]{1,64}$/;
 // Probes hit these every few seconds; logging each would drown the log.
 const QUIET_PATHS = new Set(['/health', '/live', '/ready']);
 
 export const handle: Handle = async ({ event, resolve }) => {
 	const started = performance.now();
 	const app = getAppContext();
-	const incomingId = event.request.headers.get('x-request-id');
 	event.locals.app = app;
-	event.locals.requestId = incomingId && REQUEST_ID.test(incomingId) ? incomingId : crypto.randomUUID();
+	event.locals.requestId = requestIdFrom(event.request.headers.get('x-request-id'));
+	const peerAddress = event.platform?.req.socket.remoteAddress ?? event.getClientAddress();
 	event.locals.ip = clientIp(
-		event.platform?.req.socket.remoteAddress ?? event.getClientAddress(),
+		peerAddress,
 		event.request.headers.get('x-forwarded-for') ?? undefined,
 		app.config.trustedProxies,
 		app.config.hasTrustedProxies
@@ -30,18 +34,24 @@ export const handle: Handle = async ({ event, resolve }) => {
 	// for the rest of this function, though authentication below sets it.
 	Object.assign(event.locals, { user: null, session: null });
 
+	const isApi = event.url.pathname.startsWith('/api/');
 	let response: Response;
 	try {
-		response = (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
+		const adminWall = isAdminSurface(event.url.pathname)
+			? adminRefusal(app.config, event.locals.ip, peerAddress, event.request.headers)
+			: null;
+		if (adminWall) response = errorResponse(403, 'admin_network', adminWall);
+		else if (isApi && isPreflight(event.request)) response = preflightResponse(event.request, app.origins);
+		else response = app.httpRateLimiter.refuse(event) ?? (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
 	} catch (error) {
 		app.log.error({ err: safeError(error), requestId: event.locals.requestId }, 'request failed');
 		response = errorResponse(500, 'internal', 'Something went wrong on the server.');
 	}
 
 	response.headers.set('x-request-id', event.locals.requestId);
-	response.headers.set('x-content-type-options', 'nosniff');
-	response.headers.set('referrer-policy', 'same-origin');
-	response.headers.set('x-frame-options', 'DENY');
+	applySecurityHeaders(response.headers, app.config);
+	if (isApi) applyCorsHeaders(event.request, response.headers, app.origins);
+	app.metrics.httpRequest(event.request.method, event.route.id, response.status, performance.now() - started);
 
 	if (!QUIET_PATHS.has(event.url.pathname)) {
 		app.log.info(
@@ -69,11 +79,13 @@ async function guard(event: Parameters<Handle>[0]['event']): Promise<Response | 
 		return errorResponse(403, 'forbidden', 'Cross-site request refused: the Origin header is missing or not allowed.');
 	}
 	if (event.url.pathname.startsWith('/api/')) {
-		// Double-submit: the header must repeat the value of our SameSite=Strict, HttpOnly cookie,
-		// which only a page that fetched /api/csrf from this origin can know.
+		// Signed double-submit: the header must repeat the value of our SameSite=Strict, HttpOnly
+		// cookie, which only a page that fetched /api/csrf from this origin can know, and the value
+		// must carry our signature for this session (auth/csrf.ts).
 		const cookie = event.cookies.get(csrfCookieName(app.config));
 		const header = event.request.headers.get('x-csrf-token');
-		if (!cookie || !header || !tokensEqual(cookie, header)) {
+		const binding = csrfBinding(event.cookies.get(sessionCookieName(app.config)));
+		if (!cookie || !header || !tokensEqual(cookie, header) || !csrfTokenValid(app.config.appSecret, binding, header)) {
 			return errorResponse(403, 'csrf', 'Missing or invalid CSRF token: fetch /api/csrf and send it as X-CSRF-Token.');
 		}
 	}

@@ -39,6 +39,8 @@ export class Connection {
 	status: 'online' | 'idle' = 'online';
 	alive = true;
 	closed = false;
+	/** The close code the server chose, when it closed the connection (metrics). */
+	closeCode: number | undefined;
 	#socket: WebSocket;
 	#maxBufferedBytes: number;
 	#strikes = 0;
@@ -143,12 +145,15 @@ export class Connection {
 	close(code: number, reason: string): void {
 		if (this.closed) return;
 		this.closed = true;
+		this.closeCode = code;
 		this.#socket.close(code, reason);
 		// A peer that never answers the close handshake must not hold the socket open.
 		setTimeout(() => this.#socket.terminate(), 5_000).unref();
 	}
 
-	terminate(): void {
+	/** Drops the socket without a closing handshake (the peer is gone); `code` says why, for metrics. */
+	terminate(code?: number): void {
+		if (!this.closed) this.closeCode = code;
 		this.closed = true;
 		this.#socket.terminate();
 	}

@@ -10,6 +10,7 @@ import { AppError } from '#lib/server/errors.ts';
 import { readCookie, sessionCookieName } from '#lib/server/auth/cookies.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
 import { safeError } from '#lib/server/logger.ts';
+import { requestIdFrom } from '#lib/server/request-id.ts';
 import { Connection } from './connection.ts';
 import { handlers, type HandlerContext } from './handlers.ts';
 import { Hub } from './hub.ts';
@@ -22,6 +23,10 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 	const limits = app.config.limits;
 	const hub = new Hub(app);
 	const log = app.log.child({ component: 'realtime' });
+	const metrics = app.metrics;
+	// The upgrade request's id (X-Request-ID, or a fresh one): on every log line of the upgrade and
+	// of the connection it becomes, and echoed in the 101 response, as for HTTP requests.
+	const requestIds = new WeakMap<IncomingMessage, string>();
 	const wss = new WebSocketServer({
 		noServer: true,
 		maxPayload: limits.wsMaxFrameBytes,
@@ -38,20 +43,22 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 			if (server.listenerCount('upgrade') === 1) rejectUpgrade(socket, 404, 'Not Found');
 			return;
 		}
-		void upgrade(request, socket, head).catch((error) => {
-			log.error({ err: safeError(error) }, 'upgrade failed');
-			rejectUpgrade(socket, 500, 'Internal Server Error');
+		const requestId = requestIdFrom(request.headers['x-request-id']);
+		requestIds.set(request, requestId);
+		void upgrade(request, socket, head, requestId).catch((error) => {
+			log.error({ err: safeError(error), requestId }, 'upgrade failed');
+			rejectUpgrade(socket, 500, 'Internal Server Error', requestId);
 		});
 	};
 
-	async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer) {
-		if (app.state.shuttingDown) return rejectUpgrade(socket, 503, 'Service Unavailable');
+	async function upgrade(request: IncomingMessage, socket: Duplex, head: Buffer, requestId: string) {
+		if (app.state.shuttingDown) return rejectUpgrade(socket, 503, 'Service Unavailable', requestId);
 		// Cross-site WebSocket hijacking: browsers attach cookies to cross-origin upgrades, so the
 		// Origin must be one of ours.
 		const origin = request.headers.origin;
 		if (!origin || !app.origins.has(origin)) {
-			log.info({ origin: origin ?? null }, 'rejected /ws upgrade from a foreign origin');
-			return rejectUpgrade(socket, 403, 'Forbidden');
+			log.info({ origin: origin ?? null, requestId }, 'rejected /ws upgrade from a foreign origin');
+			return rejectUpgrade(socket, 403, 'Forbidden', requestId);
 		}
 		const ip = clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
 		const token = readCookie(request.headers.cookie, sessionCookieName(app.config));
@@ -62,15 +69,15 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP
 			// upgrade reaches browser code only as an anonymous 1006).
-			if (!auth) return ws.close(CloseCode.unauthenticated, 'sign in required');
+			if (!auth) return refuse(ws, CloseCode.unauthenticated, 'sign in required');
 			const refusal = hub.admissionCheck(ip, auth.user.id);
-			if (refusal) return ws.close(refusal.code, refusal.reason);
+			if (refusal) return refuse(ws, refusal.code, refusal.reason);
 			const id = crypto.randomUUID();
 			const conn = new Connection(
 				ws,
 				{ id, userId: auth.user.id, sessionId: auth.session.id, ip },
 				{
-					log: log.child({ conn: id, user: auth.user.id }),
+					log: log.child({ conn: id, user: auth.user.id, requestId }),
 					ratePerSecond: limits.wsRatePerSecond,
 					rateBurst: limits.wsRateBurst,
 					maxBufferedBytes: limits.wsMaxBufferedBytes
@@ -80,18 +87,40 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		});
 	}
 
+	wss.on('headers', (headers, request) => {
+		const requestId = requestIds.get(request);
+		if (requestId) headers.push(`X-Request-ID: ${requestId}`);
+	});
+
+	/** Closes a socket that never became a connection (no session, caps reached). */
+	function refuse(ws: WebSocket, code: number, reason: string) {
+		metrics.wsClosed(code);
+		ws.close(code, reason);
+	}
+
 	const connOf = new WeakMap<WebSocket, Connection>();
 
 	function serve(ws: WebSocket, conn: Connection) {
 		connOf.set(ws, conn);
 		const ctx: HandlerContext = { app, hub, conn };
+		const openedAt = performance.now();
+		// One line when a connection opens and one when it closes (with why), like the request log:
+		// they carry the upgrade's request id, so a socket can be traced from the proxy's logs.
+		conn.log.info('ws connected');
 		ws.on('pong', () => (conn.alive = true));
 		ws.on('message', (data: RawData, isBinary: boolean) => onFrame(ctx, data, isBinary));
-		ws.on('close', () => {
+		ws.on('close', (code: number) => {
 			conn.closed = true;
+			// The code the server closed with, when it did; otherwise the client's (or 1006).
+			const closeCode = conn.closeCode ?? code;
+			metrics.wsClosed(closeCode);
+			conn.log.info({ code: closeCode, seconds: Math.round((performance.now() - openedAt) / 1000) }, 'ws closed');
 			hub.unregister(conn);
 		});
-		ws.on('error', (error) => conn.log.debug({ err: safeError(error) }, 'socket error'));
+		ws.on('error', (error) => {
+			conn.closeCode ??= protocolErrorCloseCode(error);
+			conn.log.debug({ err: safeError(error) }, 'socket error');
+		});
 		hub.register(conn).catch((error) => {
 			conn.log.error({ err: safeError(error) }, 'registering connection failed');
 			conn.close(CloseCode.internal, 'internal error');
@@ -100,7 +129,11 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 
 	function onFrame(ctx: HandlerContext, data: RawData, isBinary: boolean) {
 		const conn = ctx.conn;
+		// Frames still arriving after the server closed the connection are not served (nor counted):
+		// the client resends what was not acknowledged when it reconnects.
+		if (conn.closed) return;
 		if (isBinary) {
+			metrics.wsFrameRejected('binary');
 			conn.sendError(undefined, ErrorCode.badFrame, 'binary frames are not supported');
 			return conn.strike();
 		}
@@ -108,12 +141,15 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 		const parsed = parseClientFrame(rawToString(data));
 		if (!parsed.ok) {
 			// Never log the frame: it may hold a message body.
+			metrics.wsFrameRejected('invalid');
 			conn.sendError(parsed.id, ErrorCode.badFrame, parsed.error);
 			return conn.strike();
 		}
 		const frame = parsed.frame;
 		const requestId = 'id' in frame ? frame.id : undefined;
 		if (retryAfterMs > 0) {
+			metrics.wsFrameRejected('rate_limited');
+			metrics.rateLimited('ws');
 			conn.sendError(requestId, ErrorCode.rateLimited, 'Slow down: too many frames.', retryAfterMs);
 			return conn.strike();
 		}
@@ -140,7 +176,7 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 			const conn = connOf.get(ws);
 			if (!conn) continue;
 			if (!conn.alive) {
-				conn.terminate();
+				conn.terminate(CloseCode.heartbeatTimeout);
 				continue;
 			}
 			conn.alive = false;
@@ -163,13 +199,25 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 	};
 }
 
+/**
+ * The close code ws sends when a client breaks the protocol (frame over maxPayload, invalid UTF-8,
+ * bad framing). ws stops reading at once, so its own `close` event reports 1006 instead.
+ */
+function protocolErrorCloseCode(error: Error): number | undefined {
+	const code = (error as { code?: unknown }).code;
+	if (typeof code !== 'string' || !code.startsWith('WS_ERR_')) return undefined;
+	if (code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') return CloseCode.tooBig;
+	return code === 'WS_ERR_INVALID_UTF8' ? 1007 : 1002;
+}
+
 function rawToString(data: RawData): string {
 	if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
 	if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
 	return data.toString('utf8');
 }
 
-function rejectUpgrade(socket: Duplex, status: number, text: string) {
+function rejectUpgrade(socket: Duplex, status: number, text: string, requestId?: string) {
 	if (!socket.writable) return socket.destroy();
-	socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+	const idHeader = requestId ? `X-Request-ID: ${requestId}\r\n` : '';
+	socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\n${idHeader}Content-Length: 0\r\n\r\n`);
 }

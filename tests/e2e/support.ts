@@ -40,11 +40,19 @@ export class ContextApi {
 	}
 
 	async send<T>(method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', path: string, body?: unknown): Promise<T> {
-		const response = await this.#request.fetch(path, {
-			method,
-			headers: { origin: this.#origin, 'x-csrf-token': await this.#csrf(), 'content-type': 'application/json' },
-			data: body === undefined ? undefined : JSON.stringify(body)
-		});
+		const attempt = async () =>
+			this.#request.fetch(path, {
+				method,
+				headers: { origin: this.#origin, 'x-csrf-token': await this.#csrf(), 'content-type': 'application/json' },
+				data: body === undefined ? undefined : JSON.stringify(body)
+			});
+		let response = await attempt();
+		// CSRF tokens are signed for the session they were issued in: after signing in or out the
+		// app fetches a new one, and so do we.
+		if (response.status() === 403 && ((await response.json()) as { error?: { code?: string } }).error?.code === 'csrf') {
+			this.#token = null;
+			response = await attempt();
+		}
 		expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBeTruthy();
 		return (await response.json()) as T;
 	}

@@ -120,6 +120,10 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 			WS_MAX_CONNECTIONS_PER_IP: '10000',
 			WS_RATE_PER_SECOND: '1000',
 			WS_RATE_BURST: '2000',
+			// Suites sign up and send far faster than people do; the HTTP limits get their own tests
+			// (rate-limits.test.ts), which set low values.
+			HTTP_RATE_PER_MINUTE: '1000000',
+			HTTP_AUTH_RATE_PER_MINUTE: '1000000',
 			...options.database.env,
 			...options.env
 		},
@@ -129,7 +133,12 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 	let buffered = '';
 	const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
 	const port = await new Promise<number>((resolve, reject) => {
-		const timer = setTimeout(() => reject(new Error(`server did not start in time:\n${logs.join('\n')}`)), 60_000);
+		const timer = setTimeout(() => {
+			// A server that never said it was running (or whose message was filtered out by LOG_LEVEL)
+			// would otherwise outlive the test run, holding its port.
+			child.kill('SIGKILL');
+			reject(new Error(`server did not start in time:\n${logs.join('\n')}`));
+		}, 60_000);
 		const onData = (chunk: Buffer) => {
 			buffered += chunk.toString('utf8');
 			let newline: number;

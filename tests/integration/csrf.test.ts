@@ -1,5 +1,6 @@
 // Cross-site request defences: every state-changing request needs an allowed Origin, and /api ones
-// also the double-submit CSRF token (the X-CSRF-Token header must repeat the SameSite=Strict cookie).
+// also the signed double-submit CSRF token (the X-CSRF-Token header must repeat the SameSite=Strict
+// cookie, and carry the server's signature for the current session).
 // A refused request has no effect.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
@@ -108,11 +109,39 @@ describe.skipIf(skip)('cross-site request defences', () => {
 			const response = await client.fetch('/api/csrf');
 			const body = (await response.json()) as { token: string };
 			const line = response.headers.getSetCookie().find((l) => l.startsWith('hearth_csrf='))!;
+			expect(line.split(';')[0]).toBe(`hearth_csrf=${body.token}`);
 			const attributes = line.split(';').map((a) => a.trim().toLowerCase());
-			expect(attributes[0]).toBe(`hearth_csrf=${body.token}`);
 			expect(attributes).toEqual(expect.arrayContaining(['httponly', 'samesite=strict', 'path=/']));
 			expect(attributes).not.toContain('secure');
 			expect(await client.csrfToken()).toBe(body.token);
+		});
+
+		it('refuses a token issued before sign-in once signed in: tokens are signed for one session', async () => {
+			const client = new TestClient(server);
+			const anonymous = await client.csrfToken();
+			await client.signIn(user.user.username, PASSWORD);
+			await expectError(request(client, 'POST', '/api/communities', { 'x-csrf-token': anonymous }, { name: 'Old token' }), 403, 'csrf', CSRF_REFUSED);
+			const fresh = await client.csrfToken();
+			expect(fresh).not.toBe(anonymous);
+			await expectJson(request(client, 'POST', '/api/communities', { 'x-csrf-token': fresh }, { name: 'Fresh token' }), 201);
+		});
+
+		it('refuses a planted cookie and header pair the server did not sign', async () => {
+			const client = new TestClient(server);
+			await client.signIn(user.user.username, PASSWORD);
+			const forged = `${'a'.repeat(32)}.${'B'.repeat(43)}`;
+			client.jar.cookies.set('hearth_csrf', forged);
+			await expectError(request(client, 'POST', '/api/communities', { 'x-csrf-token': forged }, { name: 'Planted' }), 403, 'csrf', CSRF_REFUSED);
+			expect(await communityNames()).not.toContain('Planted');
+		});
+
+		it("refuses another session's valid pair planted in this browser", async () => {
+			const attacker = await TestClient.signUp(server);
+			const attackerToken = await attacker.csrfToken();
+			const victim = new TestClient(server);
+			await victim.signIn(user.user.username, PASSWORD);
+			victim.jar.cookies.set('hearth_csrf', attackerToken);
+			await expectError(request(victim, 'POST', '/api/communities', { 'x-csrf-token': attackerToken }, { name: 'Tossed' }), 403, 'csrf', CSRF_REFUSED);
 		});
 
 		it('lets safe methods through without a token or an Origin', async () => {

@@ -1,6 +1,8 @@
 // The server never logs secrets or message bodies: exercise every path that handles them (sign-up,
 // failed and throttled sign-ins, password change, sends, edits, reactions, refused and malformed
-// frames, invites) with unique canary strings at the most verbose log level, then search the logs.
+// frames, invites, the /metrics token) with unique canary strings at the most verbose log level,
+// then search the logs — and the metrics, which must not carry them either.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, uniqueName } from '../helpers/clients.ts';
@@ -9,20 +11,22 @@ import { encodeMessageBody } from '#lib/shared/message-body.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
 const skip = postgresUnavailableReason();
+// Unique in the logs, and strong enough to pass the secret rules (32+ random bytes).
+const metricsToken = `canarymetrics${randomBytes(32).toString('hex')}`;
 
 describe.skipIf(skip)('server logs', () => {
 	let db: TestDatabase;
 	let server: TestServer;
 	beforeAll(async () => {
 		db = await createTestDatabase();
-		server = await startServer({ database: db, env: { LOG_LEVEL: 'trace', MESSAGE_MAX_BYTES: '512' } });
+		server = await startServer({ database: db, env: { LOG_LEVEL: 'trace', MESSAGE_MAX_BYTES: '512', METRICS_TOKEN: metricsToken } });
 	});
 	afterAll(async () => {
 		await server?.stop();
 		await db?.drop();
 	});
 
-	it('contain no password, message payload, reaction key, session or CSRF token, or invite code', async () => {
+	it('contain no password, message payload, reaction key, session, CSRF or metrics token, or invite code', async () => {
 		const tag = Math.random().toString(36).slice(2, 10);
 		const canary = (what: string) => `canary-${what}-${tag}`;
 		const secrets: string[] = [];
@@ -75,6 +79,16 @@ describe.skipIf(skip)('server logs', () => {
 		bobSocket.close();
 		await alice.send('POST', '/api/auth/sign-out');
 
+		// /metrics with the right token and a wrong one; what it serves carries none of the canaries.
+		remember(metricsToken);
+		const metrics = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${metricsToken}` } });
+		expect(metrics.status).toBe(200);
+		const metricsText = await metrics.text();
+		expect(metricsText).toContain('hearth_messages_persisted_total');
+		expect(metricsText).not.toContain(tag);
+		const wrong = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${remember(canary('wrong-metrics-token'))}` } });
+		expect(wrong.status).toBe(401);
+
 		// Let the last lines arrive: a final request is logged after everything above.
 		const marker = `final-${Date.now()}`;
 		await new TestClient(server).fetch('/api/instance', { headers: { 'x-request-id': marker } });
@@ -83,6 +97,7 @@ describe.skipIf(skip)('server logs', () => {
 		const logs = server.logs.join('\n');
 		// The logs are not trivially empty: requests and sockets were logged.
 		expect(server.logs.filter((line) => line.includes('"msg":"request"')).length).toBeGreaterThan(20);
+		expect(server.logs.filter((line) => line.includes('"msg":"ws closed"')).length).toBeGreaterThanOrEqual(1);
 		const leaked = secrets.filter((secret) => logs.includes(secret));
 		expect(leaked).toEqual([]);
 		// Nothing else derived from them either (canaries appear inside JSON-escaped payloads too).

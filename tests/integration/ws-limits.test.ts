@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, uniqueIp, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures.ts';
+import { parseMetrics, parserMissingReason, sampleSum } from '../helpers/prometheus.ts';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
@@ -14,6 +15,21 @@ type ErrorFrame = Extract<ServerFrame, { t: 'error' }>;
 async function healthConnections(server: TestServer): Promise<number> {
 	const response = await fetch(`${server.url}/health`);
 	return ((await response.json()) as { realtime: { connections: number } }).realtime.connections;
+}
+
+/**
+ * /ws closes the server has counted with this code (the servers below let the test runner read
+ * /metrics), or null when no Prometheus parser is installed (the behaviour is still asserted).
+ */
+async function closesCounted(server: TestServer, code: number): Promise<number | null> {
+	if (parserMissingReason) return null;
+	const response = await fetch(`${server.url}/metrics`);
+	return sampleSum(parseMetrics(await response.text()), 'hearth_ws_closes_total', { code: String(code) });
+}
+
+async function expectCloseCounted(server: TestServer, code: number, before: number | null): Promise<void> {
+	if (before === null) return;
+	await until(async () => (await closesCounted(server, code)) === before + 1, 5_000, `close ${code} to be counted once`);
 }
 
 async function until(condition: () => Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
@@ -36,7 +52,8 @@ describe.skipIf(skip)('/ws limits', () => {
 				WS_MAX_CONNECTIONS_PER_USER: '2',
 				WS_MAX_FRAME_BYTES: '1024',
 				MESSAGE_MAX_BYTES: '256',
-				WS_HEARTBEAT_SECONDS: '2'
+				WS_HEARTBEAT_SECONDS: '2',
+				METRICS_ALLOWLIST: '127.0.0.1'
 			}
 		});
 	});
@@ -67,8 +84,10 @@ describe.skipIf(skip)('/ws limits', () => {
 			for (let i = 0; i < 4; i += 1) users.push(await TestClient.signUp(server, { ip }));
 			const sockets: TestSocket[] = [];
 			for (const u of users.slice(0, 3)) sockets.push(await u.socket());
+			const counted = await closesCounted(server, CloseCode.tooManyConnections);
 			const fourth = await users[3]!.socket({ waitReady: false });
 			expect(await fourth.closed).toEqual({ code: CloseCode.tooManyConnections, reason: 'too many connections from this address' });
+			await expectCloseCounted(server, CloseCode.tooManyConnections, counted);
 			// Another address is unaffected.
 			const elsewhere = await TestClient.signUp(server);
 			const ok = await elsewhere.socket();
@@ -81,8 +100,10 @@ describe.skipIf(skip)('/ws limits', () => {
 		it('closes the connection with 1009 when a frame exceeds WS_MAX_FRAME_BYTES', async () => {
 			const user = await TestClient.signUp(server);
 			const socket = await user.socket();
+			const counted = await closesCounted(server, CloseCode.tooBig);
 			socket.sendRaw(JSON.stringify({ t: 'ping', id: 'x'.repeat(1100) }));
 			expect((await socket.closed).code).toBe(CloseCode.tooBig);
+			await expectCloseCounted(server, CloseCode.tooBig, counted);
 		});
 
 		it('refuses a message payload over MESSAGE_MAX_BYTES with payload_too_large and stores nothing', async () => {
@@ -187,12 +208,15 @@ describe.skipIf(skip)('/ws limits', () => {
 			const before = await healthConnections(server);
 			const socket = await user.socket();
 			expect(await healthConnections(server)).toBe(before + 1);
+			const counted = await closesCounted(server, CloseCode.heartbeatTimeout);
 			// A frozen client: it no longer reads anything, so it never answers the server's pings.
 			(socket.ws as unknown as { _socket: { pause(): void } })._socket.pause();
 			const started = Date.now();
 			await until(async () => (await healthConnections(server)) === before, 8_000, 'the dead connection to be dropped');
 			// Heartbeat every 2 s: dropped at the second ping it fails to answer, so within about 4 s.
 			expect(Date.now() - started).toBeLessThan(6_000);
+			// No close handshake with a dead peer, but the metrics say why it went.
+			await expectCloseCounted(server, CloseCode.heartbeatTimeout, counted);
 			expect((await watcherSocket.ping()).t).toBe('pong');
 			watcherSocket.close();
 		});
@@ -253,7 +277,7 @@ describe.skipIf(skip)('/ws slow consumers', () => {
 		db = await createTestDatabase();
 		// Large messages and the smallest allowed outgoing buffer, so a client that stops reading
 		// overflows it soon after the kernel's socket buffers fill.
-		server = await startServer({ database: db, env: { MESSAGE_MAX_BYTES: '200000', WS_MAX_BUFFERED_BYTES: '65536' } });
+		server = await startServer({ database: db, env: { MESSAGE_MAX_BYTES: '200000', WS_MAX_BUFFERED_BYTES: '65536', METRICS_ALLOWLIST: '127.0.0.1' } });
 	});
 	afterAll(async () => {
 		await server?.stop();
@@ -268,6 +292,7 @@ describe.skipIf(skip)('/ws slow consumers', () => {
 		const channelId = community.generalId;
 		const start = (await reader.api.get<{ channel: { lastSeq: number } }>(`/api/channels/${channelId}`)).channel.lastSeq;
 		const slow = await reader.socket();
+		const counted = await closesCounted(server, CloseCode.slowConsumer);
 		const socket = (slow.ws as unknown as { _socket: { pause(): void; resume(): void } })._socket;
 		socket.pause();
 
@@ -286,6 +311,7 @@ describe.skipIf(skip)('/ws slow consumers', () => {
 		// client that does not complete the close handshake within 5 s).
 		socket.resume();
 		expect(await slow.closed).toEqual({ code: CloseCode.slowConsumer, reason: 'slow consumer' });
+		await expectCloseCounted(server, CloseCode.slowConsumer, counted);
 		const delivered = slow.matching((f) => f.t === 'event' && f.channelId === channelId);
 		expect(delivered.length).toBeLessThan(sent);
 

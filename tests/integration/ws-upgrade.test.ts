@@ -83,6 +83,33 @@ describe.skipIf(skip)('/ws upgrade', () => {
 			socket.close();
 		});
 
+		it('keeps the upgrade’s X-Request-ID (or a fresh id) in the 101 response and on the connection’s log lines', async () => {
+			const requestId = `ws-trace-${Math.random().toString(36).slice(2, 10)}`;
+			const headers = { origin: server.origin, cookie: user.jar.header(), 'x-request-id': requestId };
+			const echoed = await new Promise<string | undefined>((resolve, reject) => {
+				const ws = new WebSocket(server.wsUrl, { headers });
+				ws.once('upgrade', (response) => resolve(response.headers['x-request-id'] as string | undefined));
+				ws.once('error', reject);
+				ws.once('open', () => ws.close());
+			});
+			expect(echoed).toBe(requestId);
+			await until(() => server.logs.some((line) => line.includes('"msg":"ws closed"') && line.includes(requestId)));
+			const lines = server.logs.filter((line) => line.includes(requestId)).map((line) => JSON.parse(line) as Record<string, unknown>);
+			expect(lines.map((line) => line.msg)).toEqual(['ws connected', 'ws closed']);
+			for (const line of lines) expect(line).toMatchObject({ requestId, user: user.user.id, conn: expect.any(String) });
+
+			// A malformed id is replaced, also on refusals.
+			const refused = await new Promise<string | undefined>((resolve) => {
+				const ws = new WebSocket(server.wsUrl, { headers: { origin: 'https://evil.example', 'x-request-id': 'bad id' } });
+				ws.once('unexpected-response', (request, response) => {
+					resolve(response.headers['x-request-id'] as string | undefined);
+					request.destroy();
+				});
+				ws.once('error', () => {});
+			});
+			expect(refused).toMatch(/^[0-9a-f-]{36}$/);
+		});
+
 		it('answers ping with pong carrying the same id', async () => {
 			const socket = await user.socket();
 			socket.sendRaw(JSON.stringify({ t: 'ping', id: 'are-you-there' }));
@@ -124,3 +151,11 @@ describe.skipIf(skip)('/ws upgrade', () => {
 		});
 	});
 });
+
+async function until(condition: () => boolean, timeoutMs = 5_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) throw new Error('timed out');
+		await new Promise((resolve) => setTimeout(resolve, 20));
+	}
+}

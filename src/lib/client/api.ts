@@ -76,7 +76,8 @@ export class ApiClient {
 		const data = text ? safeJson(text) : undefined;
 		if (response.ok) return data as T;
 		const error = (data as ApiErrorBody | undefined)?.error;
-		// The CSRF cookie may have been cleared (new browser session): fetch a new token once.
+		// Tokens are signed for one session (a new one is needed after signing in or out), and the
+		// cookie may have been cleared: fetch a new token once. The server refused before acting.
 		if (response.status === 403 && error?.code === 'csrf' && !retried) {
 			this.#csrf = null;
 			return this.#request<T>(method, path, body, true);

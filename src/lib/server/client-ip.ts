@@ -9,7 +9,9 @@ function normalise(address: string): string {
 	return address.startsWith('::ffff:') && isIP(address.slice(7)) === 4 ? address.slice(7) : address;
 }
 
-function isTrusted(list: BlockList, address: string): boolean {
+/** Whether an address (IPv4, IPv6 or IPv4-mapped IPv6) is in a list of IPs and CIDRs. */
+export function addressInList(list: BlockList, address: string): boolean {
+	address = normalise(address);
 	const family = isIP(address);
 	if (family === 0) return false;
 	return list.check(address, family === 6 ? 'ipv6' : 'ipv4');
@@ -22,14 +24,14 @@ export function clientIp(
 	hasTrustedProxies: boolean
 ): string {
 	const peer = normalise(remoteAddress ?? '');
-	if (!hasTrustedProxies || !peer || !isTrusted(trustedProxies, peer)) return peer || 'unknown';
+	if (!hasTrustedProxies || !peer || !addressInList(trustedProxies, peer)) return peer || 'unknown';
 	const header = Array.isArray(forwardedFor) ? forwardedFor.join(',') : (forwardedFor ?? '');
 	const hops = header
 		.split(',')
 		.map((hop) => normalise(hop.trim()))
 		.filter((hop) => isIP(hop) !== 0);
 	for (let i = hops.length - 1; i >= 0; i -= 1) {
-		if (!isTrusted(trustedProxies, hops[i]!)) return hops[i]!;
+		if (!addressInList(trustedProxies, hops[i]!)) return hops[i]!;
 	}
 	return hops[0] ?? peer;
 }

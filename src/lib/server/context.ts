@@ -3,7 +3,9 @@
 import type { Config } from './config/config.ts';
 import { openDatabase, type DatabaseHandle } from './db/open.ts';
 import { LocalEventBus, type EventBus } from './events/bus.ts';
+import { HttpRateLimiter } from './http-rate-limit.ts';
 import { safeError, type Logger } from './logger.ts';
+import { Metrics } from './metrics.ts';
 import { Accounts } from './services/accounts.ts';
 import { Channels } from './services/channels.ts';
 import { Communities } from './services/communities.ts';
@@ -46,6 +48,10 @@ export type AppContext = {
 	bus: EventBus;
 	writer: EventWriter;
 	services: Services;
+	/** The Prometheus registry and the instruments the server updates (served at /metrics). */
+	metrics: Metrics;
+	/** Per-client-IP HTTP limits, checked by hooks.server.ts. */
+	httpRateLimiter: HttpRateLimiter;
 	/** Set once the HTTP server is up; false while shutting down (readiness). */
 	state: { ready: boolean; shuttingDown: boolean };
 	realtime: RealtimeStatus | null;
@@ -65,8 +71,14 @@ export async function createAppContext(options: {
 		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, 500) }, 'sql') : undefined
 	});
 	const db = database.db;
+	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
+	// when scraped.
+	let context: AppContext | undefined;
+	const metrics = new Metrics({ realtime: () => context?.realtime ?? null });
 	const bus = new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
-	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }));
+	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }), (operations, newMessages) =>
+		metrics.eventBatchCommitted(operations, newMessages)
+	);
 
 	// Services refer to each other lazily (through these getters) to avoid construction cycles.
 	const services = {} as Services;
@@ -84,13 +96,14 @@ export async function createAppContext(options: {
 		sessionTtlMs: config.sessionTtlMs,
 		signUpsPerIpPerHour: config.signUpsPerIpPerHour,
 		invites: () => services.invites,
-		communities: () => services.communities
+		communities: () => services.communities,
+		onThrottled: (action) => metrics.authThrottled(action)
 	});
 	services.reports = new Reports({ db, messages: () => services.messages });
 	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
 	await services.instance.ensureDefaults(config.registrationModeDefault);
 
-	return {
+	context = {
 		config,
 		log,
 		version: options.version,
@@ -99,8 +112,15 @@ export async function createAppContext(options: {
 		bus,
 		writer,
 		services,
+		metrics,
+		httpRateLimiter: new HttpRateLimiter({
+			perMinute: config.httpRatePerMinute,
+			authPerMinute: config.httpAuthRatePerMinute,
+			onRejected: (scope) => metrics.rateLimited(scope)
+		}),
 		state: { ready: false, shuttingDown: false },
 		realtime: null,
 		origins: new Set()
 	};
+	return context;
 }

@@ -1,7 +1,11 @@
-// Health report for operators and monitors: overall status, version, database reachability and
-// realtime connection counts. No secrets, no user data.
+// Health report for operators and monitors: overall status, version, database reachability,
+// realtime connection counts and whether calls are available. No secrets, no user data.
 import { json } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
+
+// Said plainly rather than omitted, so a monitor (or a person) does not read "no SFU workers" as
+// "SFU workers down". Becomes a report of the mediasoup workers when calls land.
+const CALLS = { available: false, reason: 'Calls (mediasoup SFU) are not part of this build yet.' } as const;
 
 export const GET: RequestHandler = async ({ locals }) => {
 	const app = locals.app;
@@ -13,7 +17,8 @@ export const GET: RequestHandler = async ({ locals }) => {
 			version: app.version,
 			uptimeSeconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
 			database: { ok: databaseOk, engine: app.database.kind },
-			realtime: { connections: app.realtime?.connections() ?? 0, onlineUsers: app.realtime?.onlineUsers() ?? 0 }
+			realtime: { connections: app.realtime?.connections() ?? 0, onlineUsers: app.realtime?.onlineUsers() ?? 0 },
+			calls: CALLS
 		},
 		status === 'ok' ? 200 : 503
 	);

@@ -5,6 +5,7 @@ import { BlockList, isIP } from 'node:net';
 import { variables } from '../../../env.ts';
 import type { DatabaseConfig } from '../db/open.ts';
 import { parseOrigin } from './env-schema.ts';
+import { databasePassword, secretBytes, secretWeakness } from './secrets.ts';
 
 type Variables = typeof variables;
 // The parsed type of each variable: what its schema outputs.
@@ -24,8 +25,23 @@ export type Config = {
 	logSql: boolean;
 	trustedProxies: BlockList;
 	hasTrustedProxies: boolean;
+	/** Key for signing CSRF tokens: APP_SECRET, or random bytes for this run outside production. */
+	appSecret: Uint8Array;
+	/** Whether APP_SECRET came from the environment (the preflight report says so). */
+	appSecretConfigured: boolean;
+	admin: {
+		/** Addresses allowed to reach /admin and /api/admin; null when anyone may. */
+		allowlist: BlockList | null;
+		/** Header a trusted proxy sets to SUCCESS after verifying a client certificate; null when not required. */
+		clientCertHeader: string | null;
+	};
 	sessionTtlMs: number;
 	signUpsPerIpPerHour: number;
+	/** Per-client-IP HTTP limits (src/lib/server/http-rate-limit.ts). */
+	httpRatePerMinute: number;
+	httpAuthRatePerMinute: number;
+	/** Who may read /metrics: a bearer token and/or client addresses. Neither set: nobody. */
+	metrics: { token: string | undefined; allowlist: BlockList; hasAllowlist: boolean };
 	registrationModeDefault: 'open' | 'invite_only' | 'closed';
 	auditLogRetentionDays: number;
 	limits: {
@@ -62,13 +78,14 @@ function parseVariables(env: Record<string, string | undefined>): { values: Valu
 	return { values: values as Values, problems };
 }
 
-function parseProxyList(raw: string, problems: string[]): BlockList {
+/** A comma-separated list of IPs and CIDRs (TRUSTED_PROXIES, ADMIN_ALLOWLIST, ...) as a BlockList to match against. */
+export function parseAddressList(name: string, raw: string, problems: string[]): BlockList {
 	const list = new BlockList();
 	for (const item of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
 		const [address, prefix] = item.split('/');
 		const family = isIP(address ?? '');
 		if (!address || family === 0) {
-			problems.push(`TRUSTED_PROXIES: "${item}" is not an IP address or CIDR`);
+			problems.push(`${name}: "${item}" is not an IP address or CIDR`);
 			continue;
 		}
 		const type = family === 6 ? 'ipv6' : 'ipv4';
@@ -76,7 +93,7 @@ function parseProxyList(raw: string, problems: string[]): BlockList {
 		else {
 			const bits = Number(prefix);
 			if (!Number.isInteger(bits) || bits < 0 || bits > (family === 6 ? 128 : 32)) {
-				problems.push(`TRUSTED_PROXIES: "${item}" has an invalid prefix length`);
+				problems.push(`${name}: "${item}" has an invalid prefix length`);
 				continue;
 			}
 			list.addSubnet(address, bits, type);
@@ -104,13 +121,32 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		? { kind: 'postgres', url: values.DATABASE_URL, poolSize: values.DATABASE_POOL_SIZE }
 		: { kind: 'pglite', dataDir: values.DATA_DIR };
 
-	const trustedProxies = parseProxyList(values.TRUSTED_PROXIES, problems);
+	const trustedProxies = parseAddressList('TRUSTED_PROXIES', values.TRUSTED_PROXIES, problems);
+	const adminAllowlist = values.ADMIN_ALLOWLIST.trim() ? parseAddressList('ADMIN_ALLOWLIST', values.ADMIN_ALLOWLIST, problems) : null;
+	const clientCertHeader = values.ADMIN_CLIENT_CERT_HEADER?.toLowerCase() ?? null;
+	if (clientCertHeader && !/^[a-z0-9-]+$/.test(clientCertHeader)) {
+		problems.push('ADMIN_CLIENT_CERT_HEADER must be a header name such as X-SSL-Client-Verify');
+	}
+	if (clientCertHeader && !values.TRUSTED_PROXIES.trim()) {
+		problems.push('ADMIN_CLIENT_CERT_HEADER needs TRUSTED_PROXIES: only the proxy that verified the certificate may set it');
+	}
+	// A weak secret is refused in every mode: someone who set one expects it to protect something.
+	for (const name of ['APP_SECRET', 'METRICS_TOKEN'] as const) {
+		const value = values[name];
+		const weakness = value ? secretWeakness(value) : null;
+		if (weakness) problems.push(`${name} ${weakness}`);
+	}
+	const metricsAllowlist = parseAddressList('METRICS_ALLOWLIST', values.METRICS_ALLOWLIST, problems);
 
 	// Production refuses what is only acceptable on a developer's machine.
 	if (values.APP_ENV === 'production') {
 		if (database.kind === 'pglite') {
 			problems.push('APP_ENV=production needs DATABASE_URL (PostgreSQL); the embedded database is for trying Hearth out');
 		}
+		if (!values.APP_SECRET) problems.push('APP_ENV=production needs APP_SECRET, at least 32 random bytes (scripts/generate-secrets.sh makes one)');
+		const password = values.DATABASE_URL ? databasePassword(values.DATABASE_URL) : undefined;
+		const passwordWeakness = password === undefined ? null : secretWeakness(password);
+		if (passwordWeakness) problems.push(`APP_ENV=production: the password in DATABASE_URL ${passwordWeakness}`);
 		if (!values.ORIGIN) problems.push('APP_ENV=production needs ORIGIN, the public https:// address users open');
 		else if (origin && !origin.startsWith('https://')) {
 			problems.push('APP_ENV=production needs an https:// ORIGIN (session cookies are Secure)');
@@ -132,8 +168,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		logSql: values.LOG_SQL,
 		trustedProxies,
 		hasTrustedProxies: values.TRUSTED_PROXIES.trim() !== '',
+		appSecret: values.APP_SECRET ? secretBytes(values.APP_SECRET) : crypto.getRandomValues(new Uint8Array(32)),
+		appSecretConfigured: values.APP_SECRET !== undefined,
+		admin: { allowlist: adminAllowlist, clientCertHeader },
 		sessionTtlMs: values.SESSION_TTL_DAYS * 24 * 60 * 60 * 1000,
 		signUpsPerIpPerHour: values.SIGN_UPS_PER_IP_PER_HOUR,
+		httpRatePerMinute: values.HTTP_RATE_PER_MINUTE,
+		httpAuthRatePerMinute: values.HTTP_AUTH_RATE_PER_MINUTE,
+		metrics: { token: values.METRICS_TOKEN, allowlist: metricsAllowlist, hasAllowlist: values.METRICS_ALLOWLIST.trim() !== '' },
 		registrationModeDefault: values.REGISTRATION_MODE,
 		auditLogRetentionDays: values.AUDIT_LOG_RETENTION_DAYS,
 		limits: {

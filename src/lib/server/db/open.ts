@@ -10,6 +10,7 @@ import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
+import { lockDataDir } from './data-dir-lock.ts';
 
 export type Schema = typeof schema;
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
@@ -93,9 +94,17 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 	if (config.kind === 'pglite') {
 		const inMemory = config.dataDir.startsWith('memory://');
 		if (!inMemory) mkdirSync(config.dataDir, { recursive: true });
-		const client = await PGlite.create(inMemory ? undefined : config.dataDir);
+		// Refuses to start while another process (a second server, a backup) has the folder open.
+		const lock = inMemory ? undefined : await lockDataDir(config.dataDir);
+		let client: PGlite;
+		try {
+			client = await PGlite.create(inMemory ? undefined : config.dataDir);
+		} catch (error) {
+			await lock?.release();
+			throw error;
+		}
 		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client)), schema, ...(logger ? { logger } : {}) }) as unknown as Database;
-		// PGlite is single-connection and single-process, so no lock is needed around migrations.
+		// The folder lock above keeps other processes out, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
 		return {
 			db,
@@ -109,7 +118,11 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 				}
 			},
 			async close() {
-				await client.close();
+				try {
+					await client.close();
+				} finally {
+					await lock?.release();
+				}
 			}
 		};
 	}

@@ -41,6 +41,7 @@ export class Accounts {
 	#sessionTtlMs: number;
 	#invites: () => Invites;
 	#communities: () => Communities;
+	#onThrottled: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
 
 	constructor(deps: {
 		db: Database;
@@ -50,6 +51,8 @@ export class Accounts {
 		throttle?: SignInThrottle;
 		invites: () => Invites;
 		communities: () => Communities;
+		/** Told about each refusal by the throttle or the sign-up limit (metrics). */
+		onThrottled?: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
 	}) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
@@ -58,6 +61,7 @@ export class Accounts {
 		this.throttle = deps.throttle ?? new SignInThrottle();
 		this.#invites = deps.invites;
 		this.#communities = deps.communities;
+		this.#onThrottled = deps.onThrottled ?? (() => {});
 	}
 
 	async signUp(
@@ -65,7 +69,10 @@ export class Accounts {
 		meta: RequestMeta
 	): Promise<{ user: Me; session: IssuedSession; joinedCommunityId: string | null }> {
 		const wait = this.signUpLimiter.hit(meta.ip);
-		if (wait > 0) throw rateLimited(wait, 'Too many accounts created from this address. Try again later.');
+		if (wait > 0) {
+			this.#onThrottled('sign_up');
+			throw rateLimited(wait, 'Too many accounts created from this address. Try again later.');
+		}
 		// Hash outside the transaction: it is slow on purpose and must not hold the lock.
 		const passwordHash = await hashPassword(input.password);
 		const userId = crypto.randomUUID();
@@ -112,7 +119,10 @@ export class Accounts {
 
 	async signIn(input: { username: string; password: string }, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession }> {
 		const wait = this.throttle.retryAfter(meta.ip, input.username);
-		if (wait > 0) throw rateLimited(wait, 'Too many failed sign-in attempts. Wait a moment and try again.');
+		if (wait > 0) {
+			this.#onThrottled('sign_in');
+			throw rateLimited(wait, 'Too many failed sign-in attempts. Wait a moment and try again.');
+		}
 		const [row] = await this.#db.select().from(users).where(eq(users.username, input.username));
 		if (!row) {
 			await verifyAgainstDummy(input.password);
@@ -220,7 +230,10 @@ export class Accounts {
 		const [row] = await this.#db.select().from(users).where(eq(users.id, userId));
 		if (!row) throw unauthenticated();
 		const wait = this.throttle.retryAfter(meta.ip, row.username);
-		if (wait > 0) throw rateLimited(wait);
+		if (wait > 0) {
+			this.#onThrottled('password_change');
+			throw rateLimited(wait);
+		}
 		if (!(await verifyPassword(row.passwordHash, currentPassword))) {
 			this.throttle.recordFailure(meta.ip, row.username);
 			throw invalid('Your current password is not correct.');

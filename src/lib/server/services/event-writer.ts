@@ -27,6 +27,9 @@ type Pending =
 	| { kind: 'single'; run: (tx: Transaction) => Promise<OpOutcome<unknown>>; resolve: (v: unknown) => void; reject: (e: unknown) => void }
 	| { kind: 'bulk'; step: BulkStep<unknown, unknown>; item: unknown; resolve: (v: unknown) => void; reject: (e: unknown) => void };
 
+/** Told about every committed batch (metrics). */
+export type BatchObserver = (operations: number, newMessages: number) => void;
+
 // Caps a batch so one transaction (and the pause of everyone queued behind it) stays short.
 const MAX_BATCH = 256;
 
@@ -38,13 +41,15 @@ export class EventWriter {
 	#running = false;
 	#idleWaiters: Array<() => void> = [];
 	#closed = false;
+	#onCommitted: BatchObserver | undefined;
 	/** Statistics for metrics and benchmarks. */
 	readonly stats = { batches: 0, operations: 0, largestBatch: 0 };
 
-	constructor(db: Database, bus: EventBus, log: Logger) {
+	constructor(db: Database, bus: EventBus, log: Logger, onCommitted?: BatchObserver) {
 		this.#db = db;
 		this.#bus = bus;
 		this.#log = log;
+		this.#onCommitted = onCommitted;
 	}
 
 	/** Runs an arbitrary operation in a batch transaction (inside its own savepoint). */
@@ -127,6 +132,11 @@ export class EventWriter {
 				notices.push(...outcome.notices);
 			}
 		});
+		// New messages are exactly the committed message.created events (a retried send that was
+		// already stored produces none).
+		let newMessages = 0;
+		for (const notice of notices) if (notice.type === 'channel.event' && notice.event.type === 'message.created') newMessages += 1;
+		this.#onCommitted?.(batch.length, newMessages);
 		this.#bus.publish(notices);
 	}
 

@@ -1,0 +1,140 @@
+// Prometheus metrics (prom-client): one registry per application context, served at /metrics
+// (server/metrics-endpoint.ts). Labels are low-cardinality by construction: route ids (never raw
+// paths), HTTP methods and close codes from fixed sets, never user, channel or connection ids.
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { CloseCode } from '#lib/shared/protocol/codes.ts';
+
+export type RateLimitScope = 'http' | 'auth' | 'ws';
+export type FrameRejection = 'binary' | 'invalid' | 'rate_limited';
+export type ThrottledAction = 'sign_in' | 'sign_up' | 'password_change';
+
+/** What the metrics read from the realtime hub when scraped (it starts after the context). */
+type RealtimeGauges = { connections(): number; onlineUsers(): number } | null;
+
+const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
+// A client chooses the code of a close it initiates (any of 1000-4999): only codes that mean
+// something here become label values, so a hostile client cannot mint thousands of series.
+const KNOWN_CLOSE_CODES = new Set<number>([1000, 1001, 1002, 1005, 1006, 1007, 1009, 1011, ...Object.values(CloseCode)]);
+// Seconds. prom-client's defaults stop at 10 s; long polls do not exist here, and the sub-5 ms
+// buckets separate cached reads from database work.
+const HTTP_DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+// Powers of two up to the event writer's MAX_BATCH (256): group commit's effect is visible as mass
+// moving to the right under load.
+const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+
+export class Metrics {
+	readonly registry = new Registry();
+	readonly #httpRequests: Counter<'method' | 'route' | 'status'>;
+	readonly #httpDuration: Histogram<'method' | 'route'>;
+	readonly #rateLimitRejections: Counter<'scope'>;
+	readonly #wsCloses: Counter<'code'>;
+	readonly #wsFramesRejected: Counter<'reason'>;
+	readonly #messagesPersisted: Counter;
+	readonly #eventBatchSize: Histogram;
+	readonly #authThrottled: Counter<'action'>;
+
+	constructor(options: { realtime: () => RealtimeGauges }) {
+		const registers = [this.registry];
+		// Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC) under their standard
+		// names, so existing dashboards for Node services work unchanged.
+		collectDefaultMetrics({ register: this.registry });
+
+		this.#httpRequests = new Counter({
+			name: 'hearth_http_requests_total',
+			help: 'HTTP requests answered by the app, by method, route id and status.',
+			labelNames: ['method', 'route', 'status'],
+			registers
+		});
+		this.#httpDuration = new Histogram({
+			name: 'hearth_http_request_duration_seconds',
+			help: 'Time until the response headers were ready, by method and route id.',
+			labelNames: ['method', 'route'],
+			buckets: HTTP_DURATION_BUCKETS,
+			registers
+		});
+		this.#rateLimitRejections = new Counter({
+			name: 'hearth_rate_limit_rejections_total',
+			help: 'Requests or frames refused by a rate limit: http (general API), auth (sign-in, sign-up, password, invites), ws (frames on a connection).',
+			labelNames: ['scope'],
+			registers
+		});
+		new Gauge({
+			name: 'hearth_ws_connections_open',
+			help: 'Open /ws connections.',
+			registers,
+			collect() {
+				this.set(options.realtime()?.connections() ?? 0);
+			}
+		});
+		new Gauge({
+			name: 'hearth_ws_online_users',
+			help: 'Accounts with at least one open /ws connection.',
+			registers,
+			collect() {
+				this.set(options.realtime()?.onlineUsers() ?? 0);
+			}
+		});
+		this.#wsCloses = new Counter({
+			name: 'hearth_ws_closes_total',
+			help: 'Closed /ws connections by close code (4008 abuse, 4009 slow consumer, 4010 caps, 4011 heartbeat, 1009 frame too big; "other" for unknown client codes).',
+			labelNames: ['code'],
+			registers
+		});
+		this.#wsFramesRejected = new Counter({
+			name: 'hearth_ws_frames_rejected_total',
+			help: 'Client frames refused before dispatch: binary, invalid (schema or JSON), rate_limited (token bucket).',
+			labelNames: ['reason'],
+			registers
+		});
+		this.#messagesPersisted = new Counter({
+			name: 'hearth_messages_persisted_total',
+			help: 'New messages committed to the database (idempotent retries of a stored message are not counted).',
+			registers
+		});
+		this.#eventBatchSize = new Histogram({
+			name: 'hearth_event_writer_batch_size',
+			help: 'Operations per committed group-commit transaction of the event writer.',
+			buckets: BATCH_SIZE_BUCKETS,
+			registers
+		});
+		this.#authThrottled = new Counter({
+			name: 'hearth_auth_throttled_total',
+			help: 'Account actions refused by the brute-force throttle (sign_in, password_change) or the per-IP sign-up limit (sign_up).',
+			labelNames: ['action'],
+			registers
+		});
+		// Known label values start at 0, so rate() and alerts see the first rejection as an increase.
+		for (const scope of ['http', 'auth', 'ws'] as const) this.#rateLimitRejections.inc({ scope }, 0);
+		for (const reason of ['binary', 'invalid', 'rate_limited'] as const) this.#wsFramesRejected.inc({ reason }, 0);
+		for (const action of ['sign_in', 'sign_up', 'password_change'] as const) this.#authThrottled.inc({ action }, 0);
+	}
+
+	/** One answered HTTP request. `routeId` is SvelteKit's route id (null when no route matched). */
+	httpRequest(method: string, routeId: string | null, status: number, durationMs: number): void {
+		const labels = { method: KNOWN_METHODS.has(method) ? method : 'other', route: routeId ?? 'unmatched' };
+		this.#httpRequests.inc({ ...labels, status: String(status) });
+		this.#httpDuration.observe(labels, durationMs / 1000);
+	}
+
+	rateLimited(scope: RateLimitScope): void {
+		this.#rateLimitRejections.inc({ scope });
+	}
+
+	wsClosed(code: number): void {
+		this.#wsCloses.inc({ code: KNOWN_CLOSE_CODES.has(code) ? String(code) : 'other' });
+	}
+
+	wsFrameRejected(reason: FrameRejection): void {
+		this.#wsFramesRejected.inc({ reason });
+	}
+
+	/** A committed event-writer transaction: its size, and how many new messages it stored. */
+	eventBatchCommitted(operations: number, newMessages: number): void {
+		this.#eventBatchSize.observe(operations);
+		if (newMessages > 0) this.#messagesPersisted.inc(newMessages);
+	}
+
+	authThrottled(action: ThrottledAction): void {
+		this.#authThrottled.inc({ action });
+	}
+}

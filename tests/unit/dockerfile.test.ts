@@ -1,0 +1,72 @@
+// What the Dockerfile promises, read from the file itself (no Docker engine is needed). That its
+// runtime stage is enough to run Hearth is proven by tests/integration/docker-image.test.ts.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { dockerIgnored, parseDockerfile, readDockerignore } from '../helpers/dockerfile.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const { args, stages } = parseDockerfile(join(ROOT, 'Dockerfile'));
+const runtime = stages.at(-1)!;
+const ignore = readDockerignore(join(ROOT, '.dockerignore'));
+
+// Names of settings that hold secrets: none may get a value inside the image.
+const SECRET_NAME = /SECRET|PASSWORD|TOKEN|PRIVATE|_KEY$|^DATABASE_URL$/i;
+
+describe('Dockerfile', () => {
+	it('is multi-stage: the image that runs is not the one that builds', () => {
+		expect(stages.length).toBeGreaterThanOrEqual(2);
+		expect(runtime.name).toBe('runtime');
+		expect(runtime.copies.some((copy) => copy.from === null && copy.sources.includes('.'))).toBe(false);
+		// The runtime stage installs and compiles nothing: it only copies what other stages made.
+		expect(runtime.runs.filter((run) => /\b(npm|npx|yarn|pnpm|apt-get|vite)\b/.test(run))).toEqual([]);
+		const fromStages = new Set(runtime.copies.map((copy) => copy.from).filter(Boolean));
+		for (const name of fromStages) expect(stages.some((stage) => stage.name === name && stage !== runtime)).toBe(true);
+	});
+
+	it('runs as an unprivileged user', () => {
+		expect(runtime.user).toBeTruthy();
+		expect(runtime.user).not.toMatch(/^(root|0)(:|$)/);
+		// USER comes after the last RUN, so nothing at run time executes as root.
+		const keywords = runtime.instructions.map((i) => i.keyword);
+		expect(keywords.lastIndexOf('USER')).toBeGreaterThan(keywords.lastIndexOf('RUN'));
+	});
+
+	it('pins its base images to an exact version', () => {
+		for (const stage of stages) {
+			expect(stage.image).toMatch(/^[\w./-]+(:\d+\.\d+\.\d+[\w.-]*|@sha256:[0-9a-f]{64})$/);
+			expect(stage.image).not.toMatch(/:latest$/);
+		}
+	});
+
+	it('bakes no secret into the image', () => {
+		for (const name of Object.keys(args)) expect(name).not.toMatch(SECRET_NAME);
+		for (const stage of stages) {
+			for (const name of Object.keys(stage.env)) expect(name).not.toMatch(SECRET_NAME);
+			for (const instruction of stage.instructions.filter((i) => i.keyword === 'ARG')) expect(instruction.text).not.toMatch(SECRET_NAME);
+			for (const copy of stage.copies) for (const source of copy.sources) expect(source).not.toMatch(/(^|\/)\.env($|\.)/);
+		}
+		// Even `COPY . .` in the build stage cannot pick up secrets, data or backups.
+		for (const path of ['.env', '.env.production', 'data/PG_VERSION', 'backups/hearth.pgdump', 'docker-compose.override.yml', 'node_modules/x', '.git/config']) {
+			expect({ path, ignored: dockerIgnored(ignore, path) }).toEqual({ path, ignored: true });
+		}
+		expect(dockerIgnored(ignore, '.env.example')).toBe(false);
+	});
+
+	it('copies into the runtime image only files that exist and are in the build context', () => {
+		for (const copy of runtime.copies.filter((c) => c.from === null)) {
+			for (const source of copy.sources) {
+				expect({ source, exists: existsSync(join(ROOT, source)), ignored: dockerIgnored(ignore, source) }).toEqual({ source, exists: true, ignored: false });
+			}
+		}
+	});
+
+	it('starts the server the way npm start does, listening on every interface of the container', () => {
+		const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
+		expect(start).toMatch(/^node (--env-file-if-exists=\.env )?server\/main\.ts$/);
+		expect(runtime.cmd).toEqual(['node', 'server/main.ts']);
+		expect(runtime.env).toMatchObject({ HOST: '0.0.0.0', APP_ENV: 'production', NODE_ENV: 'production' });
+		expect(runtime.healthcheck).toContain('/ready');
+		expect(runtime.volumes).toContain(runtime.env.DATA_DIR);
+	});
+});
