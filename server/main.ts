@@ -19,6 +19,8 @@ const dev = process.argv.includes('--dev');
 
 // How long shutdown waits for in-flight writes and requests before exiting anyway.
 const SHUTDOWN_GRACE_MS = 10_000;
+// Retention is counted in days; purging hourly keeps the log within an hour of the limit.
+const AUDIT_PURGE_INTERVAL_MS = 60 * 60_000;
 
 function readVersion(): string {
 	try {
@@ -109,6 +111,15 @@ export async function start(env: Record<string, string | undefined> = process.en
 	handler = loaded.handler;
 	app.state.ready = true;
 
+	const purgeAuditLog = () =>
+		app.services.auditLog
+			.purge()
+			.then((count) => count > 0 && log.info({ count, retentionDays: config.auditLogRetentionDays }, 'purged old audit log entries'))
+			.catch((error: unknown) => log.warn({ err: safeError(error) }, 'audit log purge failed'));
+	void purgeAuditLog();
+	const auditPurgeTimer = setInterval(purgeAuditLog, AUDIT_PURGE_INTERVAL_MS);
+	auditPurgeTimer.unref();
+
 	const report = preflightReport(config, app.origins);
 	log.info({ preflight: report }, 'preflight report');
 	// Operators read this one in `docker logs` or a terminal; production always prints it.
@@ -132,6 +143,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 				process.exit(1);
 			}, SHUTDOWN_GRACE_MS);
 			force.unref();
+			clearInterval(auditPurgeTimer);
 			server.close();
 			server.closeIdleConnections();
 			// Finish what was accepted (those clients get their acks), then tell everyone to reconnect.

@@ -97,6 +97,10 @@ export const variables = defineEnvVars({
 		description: 'Initial registration mode for a new instance (open, invite_only, closed). Changed later in settings.',
 		schema: oneOf('REGISTRATION_MODE', ['open', 'invite_only', 'closed'], 'open')
 	},
+	AUDIT_LOG_RETENTION_DAYS: {
+		description: 'Days the audit log of administrative and moderation actions is kept (0: forever).',
+		schema: integer('AUDIT_LOG_RETENTION_DAYS', 365, 0, 36500)
+	},
 	MESSAGE_MAX_BYTES: {
 		description: 'Largest message payload accepted, in bytes (the payload is ciphertext once E2EE lands).',
 		schema: integer('MESSAGE_MAX_BYTES', 16384, 256, 1048576)

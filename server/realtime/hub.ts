@@ -84,7 +84,7 @@ export class Hub implements RealtimeStatus {
 			userId: conn.userId,
 			connectionId: conn.id,
 			heartbeatMs: limits.heartbeatMs,
-			limits: { messageMaxBytes: limits.messageMaxBytes, maxFrameBytes: limits.wsMaxFrameBytes }
+			limits: { messageMaxBytes: this.#app.services.instance.messageMaxBytes(), maxFrameBytes: limits.wsMaxFrameBytes }
 		});
 		this.#rememberScopes(conn.userId);
 		this.#sendPresenceSnapshot(conn);

@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, ROOT, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, createInvite, expectError, joinCommunity, MISSING_ID, newClientId, sendMessage, UNAUTHENTICATED } from '../helpers/fixtures.ts';
-import type { ChannelView, InviteView, SessionView } from '#lib/shared/api-types.ts';
+import type { ChannelView, CustomRoleView, InviteView, SessionView } from '#lib/shared/api-types.ts';
 import { clientFrames } from '#lib/shared/protocol/frames.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
 
@@ -22,6 +22,8 @@ type Fixture = {
 	inviteCode: string;
 	ownerSessionId: string;
 	ownerId: string;
+	roleId: string;
+	reportId: string;
 };
 
 type Call = { method: string; path: string; body?: unknown };
@@ -40,13 +42,13 @@ type Row = {
 };
 
 const notFound = (what: string): Refusal => ({ status: 404, code: 'not_found', message: `${what} was not found.` });
-const MANAGERS_ONLY = 'Only owners and admins of this community can do that.';
+const needs = (label: string): Refusal => ({ status: 403, code: 'forbidden', message: `You need the "${label}" permission in this community to do that.` });
 const OWNER_ONLY = 'Only the owner of this community can do that.';
 const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -85,6 +87,29 @@ const rows: Row[] = [
 	},
 	{ route: 'GET /api/admin/invites', call: () => ({ method: 'GET', path: '/api/admin/invites' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 	{ route: 'POST /api/admin/invites', call: () => ({ method: 'POST', path: '/api/admin/invites', body: {} }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{ route: 'GET /api/admin/settings', call: () => ({ method: 'GET', path: '/api/admin/settings' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{
+		route: 'PATCH /api/admin/settings',
+		call: () => ({ method: 'PATCH', path: '/api/admin/settings', body: { name: 'Taken over' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{ route: 'GET /api/admin/users', call: () => ({ method: 'GET', path: '/api/admin/users' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{
+		route: 'PATCH /api/admin/users/[id]',
+		call: (f) => ({ method: 'PATCH', path: `/api/admin/users/${f.ownerId}`, body: { disabled: true, password: 'correct horse battery staple' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{
+		route: 'DELETE /api/admin/users/[id]',
+		call: (f) => ({ method: 'DELETE', path: `/api/admin/users/${f.ownerId}`, body: { password: 'correct horse battery staple' } }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{
+		route: 'POST /api/admin/users/[id]/revoke-sessions',
+		call: (f) => ({ method: 'POST', path: `/api/admin/users/${f.ownerId}/revoke-sessions` }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{ route: 'GET /api/admin/audit-log', call: () => ({ method: 'GET', path: '/api/admin/audit-log' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 
 	{ route: 'GET /api/communities', call: () => ({ method: 'GET', path: '/api/communities' }) },
 	{ route: 'POST /api/communities', call: () => ({ method: 'POST', path: '/api/communities', body: { name: 'Nope' } }) },
@@ -109,7 +134,7 @@ const rows: Row[] = [
 			malformed: () => ({ method: 'DELETE', path: '/api/invites/no!' }),
 			message: 'Invite was not found.'
 		},
-		memberRefused: { status: 403, code: 'forbidden', message: 'Only the creator or community admins can revoke this invite.' }
+		memberRefused: needs('Manage invites')
 	},
 	// Anyone signed in may accept an invite (that is its purpose); only the code's shape is checked here.
 	{
@@ -117,7 +142,26 @@ const rows: Row[] = [
 		call: () => ({ method: 'POST', path: '/api/invites/abcdefghij/accept' })
 	},
 
-	...messageRoutes()
+	...messageRoutes(),
+	{
+		route: 'POST /api/messages/[id]/report',
+		call: (f) => ({ method: 'POST', path: `/api/messages/${f.messageId}/report`, body: { reason: 'matrix', forwardedContent: 'owner speaking' } }),
+		hidden: {
+			missing: () => ({ method: 'POST', path: `/api/messages/${MISSING_ID}/report`, body: { reason: 'matrix', forwardedContent: 'x' } }),
+			malformed: () => ({ method: 'POST', path: `/api/messages/${MALFORMED}/report`, body: { reason: 'matrix', forwardedContent: 'x' } }),
+			message: 'Message was not found.'
+		}
+	},
+	{
+		route: 'POST /api/reports/[id]/resolve',
+		call: (f) => ({ method: 'POST', path: `/api/reports/${f.reportId}/resolve`, body: { status: 'dismissed' } }),
+		hidden: {
+			missing: () => ({ method: 'POST', path: `/api/reports/${MISSING_ID}/resolve`, body: { status: 'dismissed' } }),
+			malformed: () => ({ method: 'POST', path: `/api/reports/${MALFORMED}/resolve`, body: { status: 'dismissed' } }),
+			message: 'Report was not found.'
+		},
+		memberRefused: needs("Delete others' messages")
+	}
 ];
 
 function communityRoutes(): Row[] {
@@ -132,15 +176,41 @@ function communityRoutes(): Row[] {
 		hidden: hidden(method, suffix, body),
 		...(memberRefused ? { memberRefused } : {})
 	});
+	/** Routes with a second id (a member, a role); the fixture fills it in. */
+	const nested = (method: string, route: string, path: (f: Fixture) => string, body: ((f: Fixture) => unknown) | undefined, memberRefused: Refusal): Row => ({
+		route: `${method} /api/communities/[id]${route}`,
+		call: (f) => ({ method, path: `/api/communities/${f.communityId}${path(f)}`, body: body?.(f) }),
+		hidden: {
+			missing: (f) => ({ method, path: `/api/communities/${MISSING_ID}${path(f)}`, body: body?.(f) }),
+			malformed: (f) => ({ method, path: `/api/communities/${MALFORMED}${path(f)}`, body: body?.(f) }),
+			message: 'Community was not found.'
+		},
+		memberRefused
+	});
+	// Moderation rows aim at the community owner: run by the owner (the malformed-body checks) they
+	// are refused as "yourself", so the matrix never removes anyone.
 	return [
 		row('GET', ''),
-		row('PATCH', '', { name: 'Renamed' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('PATCH', '', { name: 'Renamed' }, needs('Manage community')),
 		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: OWNER_ONLY }),
 		row('GET', '/channels'),
-		row('POST', '/channels', { name: 'sneaky' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('POST', '/channels', { name: 'sneaky' }, needs('Manage channels')),
+		nested('PUT', '/channels/order', () => '/channels/order', (f) => ({ channelIds: [f.channelId] }), needs('Manage channels')),
 		row('GET', '/invites'),
 		row('POST', '/invites', {}),
 		row('GET', '/members'),
+		nested('PATCH', '/members/[userId]', (f) => `/members/${f.ownerId}`, () => ({ role: 'member' }), needs('Manage roles')),
+		nested('POST', '/members/[userId]/kick', (f) => `/members/${f.ownerId}/kick`, () => ({ reason: 'matrix' }), needs('Kick members')),
+		nested('POST', '/members/[userId]/timeout', (f) => `/members/${f.ownerId}/timeout`, () => ({ minutes: 5, reason: 'matrix' }), needs('Time out members')),
+		row('GET', '/bans', undefined, needs('Ban members')),
+		nested('POST', '/bans', () => '/bans', (f) => ({ userId: f.ownerId, reason: 'matrix' }), needs('Ban members')),
+		nested('DELETE', '/bans/[userId]', (f) => `/bans/${f.ownerId}`, undefined, needs('Ban members')),
+		row('GET', '/roles'),
+		row('POST', '/roles', { name: 'sneaky', permissions: [] }, needs('Manage roles')),
+		nested('PATCH', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, () => ({ name: 'renamed' }), needs('Manage roles')),
+		nested('DELETE', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, undefined, needs('Manage roles')),
+		row('GET', '/audit-log', undefined, needs('View audit log')),
+		row('GET', '/reports', undefined, needs("Delete others' messages")),
 		row('POST', '/leave')
 	];
 }
@@ -158,7 +228,7 @@ function channelRoutes(): Row[] {
 	});
 	return [
 		row('GET', ''),
-		row('PATCH', '', { topic: 'sneaky' }, { status: 403, code: 'forbidden', message: MANAGERS_ONLY }),
+		row('PATCH', '', { topic: 'sneaky' }, needs('Manage channels')),
 		row('GET', '/messages'),
 		row('POST', '/messages', { clientId: 'authz-matrix-1', payload: 'x' }),
 		row('POST', '/read', { seq: 1 })
@@ -208,6 +278,8 @@ describe.skipIf(skip)('authorization', () => {
 		const invite: InviteView = await createInvite(owner, community.id);
 		const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
 		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
+		const { report } = await member.api.post<{ report: { id: string } }>(`/api/messages/${message.id}/report`, { reason: 'rude', forwardedContent: 'owner speaking' });
+		const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
 		f = {
 			communityId: community.id,
 			channelId: community.generalId,
@@ -215,7 +287,9 @@ describe.skipIf(skip)('authorization', () => {
 			messageId: message.id,
 			inviteCode: invite.code,
 			ownerSessionId: sessions[0]!.id,
-			ownerId: owner.user.id
+			ownerId: owner.user.id,
+			roleId: role.id,
+			reportId: report.id
 		};
 	});
 	afterAll(async () => {

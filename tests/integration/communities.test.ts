@@ -8,9 +8,11 @@ import { withSql } from '../helpers/database.ts';
 import { createCommunity, createInvite, expectError, expectJson, joinCommunity, sendMessage } from '../helpers/fixtures.ts';
 import type { ChannelView, CommunityDetail, CommunityView, InviteView, MemberView, MessageView } from '#lib/shared/api-types.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { PERMISSIONS } from '#lib/shared/permissions.ts';
 
 const skip = postgresUnavailableReason();
-const MANAGERS_ONLY = 'Only owners and admins of this community can do that.';
+const NEEDS_MANAGE_COMMUNITY = 'You need the "Manage community" permission in this community to do that.';
+const NEEDS_MANAGE_CHANNELS = 'You need the "Manage channels" permission in this community to do that.';
 const OWNER_ONLY = 'Only the owner of this community can do that.';
 
 describe.skipIf(skip)('communities', () => {
@@ -37,10 +39,11 @@ describe.skipIf(skip)('communities', () => {
 				ownerId: owner.user.id,
 				systemChannelId: general.id,
 				role: 'owner',
+				permissions: [...PERMISSIONS],
 				memberCount: 1,
 				createdAt: expect.any(String),
 				channels: [
-					{ id: general.id, communityId: body.community.id, kind: 'text', name: 'general', topic: '', position: 0, lastSeq: 0, lastReadSeq: 0, unreadCount: 0, peer: null }
+					{ id: general.id, communityId: body.community.id, kind: 'text', name: 'general', topic: '', position: 0, slowModeSeconds: 0, archived: false, permissionOverrides: {}, canSend: true, lastSeq: 0, lastReadSeq: 0, unreadCount: 0, peer: null }
 				]
 			});
 		});
@@ -103,7 +106,7 @@ describe.skipIf(skip)('communities', () => {
 			const member = await TestClient.signUp(server);
 			const community = await createCommunity(owner, 'Stable');
 			await joinCommunity(owner, member, community.id);
-			await expectError(member.send('PATCH', `/api/communities/${community.id}`, { name: 'Hijacked' }), 403, 'forbidden', MANAGERS_ONLY);
+			await expectError(member.send('PATCH', `/api/communities/${community.id}`, { name: 'Hijacked' }), 403, 'forbidden', NEEDS_MANAGE_COMMUNITY);
 			expect((await owner.api.get<{ community: CommunityDetail }>(`/api/communities/${community.id}`)).community.name).toBe('Stable');
 		});
 	});
@@ -123,6 +126,10 @@ describe.skipIf(skip)('communities', () => {
 				name: 'random-talk',
 				topic: 'Anything',
 				position: 1,
+				slowModeSeconds: 0,
+				archived: false,
+				permissionOverrides: {},
+				canSend: true,
 				lastSeq: 0,
 				lastReadSeq: 0,
 				unreadCount: 0,
@@ -179,7 +186,7 @@ describe.skipIf(skip)('communities', () => {
 			await expectError(owner.send('PATCH', `/api/channels/${channel.id}`, { name: 'general' }), 409, 'conflict', 'A channel named #general already exists here.');
 			// Keeping its own name is not a conflict.
 			await expectJson(owner.send('PATCH', `/api/channels/${channel.id}`, { name: 'announcements' }), 200);
-			await expectError(member.send('PATCH', `/api/channels/${channel.id}`, { topic: 'Mine now' }), 403, 'forbidden', MANAGERS_ONLY);
+			await expectError(member.send('PATCH', `/api/channels/${channel.id}`, { topic: 'Mine now' }), 403, 'forbidden', NEEDS_MANAGE_CHANNELS);
 			expect((await member.api.get<{ channel: ChannelView }>(`/api/channels/${channel.id}`)).channel.topic).toBe('Read me');
 			socket.close();
 		});
@@ -193,8 +200,8 @@ describe.skipIf(skip)('communities', () => {
 			await joinCommunity(owner, member, community.id);
 			const { members } = await member.api.get<{ members: MemberView[] }>(`/api/communities/${community.id}/members`);
 			expect(members).toEqual([
-				{ user: { id: member.user.id, username: member.user.username, displayName: 'Amy' }, role: 'member', joinedAt: expect.any(String) },
-				{ user: { id: owner.user.id, username: owner.user.username, displayName: 'Zed' }, role: 'owner', joinedAt: expect.any(String) }
+				{ user: { id: member.user.id, username: member.user.username, displayName: 'Amy' }, role: 'member', customRole: null, timedOutUntil: null, joinedAt: expect.any(String) },
+				{ user: { id: owner.user.id, username: owner.user.username, displayName: 'Zed' }, role: 'owner', customRole: null, timedOutUntil: null, joinedAt: expect.any(String) }
 			]);
 		});
 	});

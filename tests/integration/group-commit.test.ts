@@ -47,7 +47,7 @@ describe.skipIf(skip)('group commit of message sends', () => {
 			throw error;
 		});
 		const writer = new EventWriter(handle.db, bus, createLogger('silent'));
-		return { writer, messages: new Messages({ db: handle.db, bus, writer, maxPayloadBytes: 16_384 }) };
+		return { writer, messages: new Messages({ db: handle.db, bus, writer, maxPayloadBytes: () => 16_384 }) };
 	}
 
 	const send = (messages: Messages, channelId: string) =>

@@ -41,8 +41,9 @@ export class ApiClient {
 	put<T>(path: string, body?: unknown): Promise<T> {
 		return this.#request<T>('PUT', path, body);
 	}
-	delete<T>(path: string): Promise<T> {
-		return this.#request<T>('DELETE', path);
+	/** A body only where the API asks for one (e.g. the admin password confirming a deletion). */
+	delete<T>(path: string, body?: unknown): Promise<T> {
+		return this.#request<T>('DELETE', path, body);
 	}
 
 	async #token(): Promise<string> {

@@ -13,6 +13,11 @@ import { EventWriter } from './services/event-writer.ts';
 import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
+import { AuditLog } from './services/audit-log.ts';
+import { Moderation } from './services/moderation.ts';
+import { Roles } from './services/roles.ts';
+import { UserAdmin } from './services/user-admin.ts';
+import { Reports } from './services/reports.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -21,6 +26,11 @@ export type Services = {
 	channels: Channels;
 	messages: Messages;
 	invites: Invites;
+	roles: Roles;
+	moderation: Moderation;
+	auditLog: AuditLog;
+	userAdmin: UserAdmin;
+	reports: Reports;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -72,11 +82,14 @@ export async function createAppContext(options: {
 
 	// Services refer to each other lazily (through these getters) to avoid construction cycles.
 	const services = {} as Services;
-	services.instance = new Instance({ db });
+	services.instance = new Instance({ db, messageMaxBytesCeiling: config.limits.messageMaxBytes });
 	services.channels = new Channels({ db, bus });
 	services.communities = new Communities({ db, bus, writer, channels: () => services.channels });
 	services.invites = new Invites({ db, communities: () => services.communities });
-	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: config.limits.messageMaxBytes });
+	services.roles = new Roles({ db, bus });
+	services.moderation = new Moderation({ db, writer });
+	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
+	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.accounts = new Accounts({
 		db,
 		bus,
@@ -86,6 +99,8 @@ export async function createAppContext(options: {
 		communities: () => services.communities,
 		onThrottled: (action) => metrics.authThrottled(action)
 	});
+	services.reports = new Reports({ db, messages: () => services.messages });
+	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
 	await services.instance.ensureDefaults(config.registrationModeDefault);
 
 	context = {

@@ -75,3 +75,39 @@ export function intQuery(event: RequestEvent, name: string, min: number, max: nu
 	if (value < min || value > max) throw invalid(`${name} must be between ${min} and ${max}.`);
 	return value;
 }
+
+/** An ISO timestamp query parameter, or undefined when absent. */
+export function timeQuery(event: RequestEvent, name: string): Date | undefined {
+	const raw = event.url.searchParams.get(name);
+	if (raw === null || raw === '') return undefined;
+	const value = new Date(raw);
+	if (!/^\d{4}-\d{2}-\d{2}/.test(raw) || Number.isNaN(value.getTime())) throw invalid(`${name} must be a date and time such as 2026-01-31T12:00:00Z.`);
+	return value;
+}
+
+/** A UUID query parameter, or undefined when absent. */
+export function idQuery(event: RequestEvent, name: string): string | undefined {
+	const raw = event.url.searchParams.get(name);
+	if (raw === null || raw === '') return undefined;
+	if (!UUID.test(raw)) throw invalid(`${name} must be a user id.`);
+	return raw.toLowerCase();
+}
+
+// Audit pages: enough to read a busy day at once, small enough to stay quick.
+const AUDIT_PAGE_DEFAULT = 100;
+const AUDIT_PAGE_MAX = 500;
+
+/** The audit log's filters from the query string: actor, action, target, since, until, before, limit. */
+export function auditFilter(event: RequestEvent) {
+	const action = event.url.searchParams.get('action') || undefined;
+	if (action !== undefined && !/^[a-z_.]{1,64}$/.test(action)) throw invalid('action must be an action name such as member.banned.');
+	return {
+		actorId: idQuery(event, 'actor'),
+		targetUserId: idQuery(event, 'target'),
+		action,
+		since: timeQuery(event, 'since'),
+		until: timeQuery(event, 'until'),
+		before: timeQuery(event, 'before'),
+		limit: intQuery(event, 'limit', 1, AUDIT_PAGE_MAX) ?? AUDIT_PAGE_DEFAULT
+	};
+}

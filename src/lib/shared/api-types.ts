@@ -2,11 +2,12 @@
 // travel over /ws (messages, channels, users) are defined with their schemas in protocol/frames.ts.
 import type { ChannelView, MessageView, UserView } from './protocol/frames.ts';
 import type { RegistrationMode } from './validation.ts';
+import type { CommunityRole, Permission } from './permissions.ts';
 
 export type { ChannelView, MessageView, UserView };
 
 export type InstanceRole = 'owner' | 'admin' | 'member';
-export type CommunityRole = 'owner' | 'admin' | 'member';
+export type { CommunityRole, Permission };
 
 export type Me = UserView & { instanceRole: InstanceRole; createdAt: string };
 
@@ -24,13 +25,71 @@ export type CommunityView = {
 	ownerId: string;
 	systemChannelId: string | null;
 	role: CommunityRole;
+	/** What the caller may do here (built-in role plus custom role); the UI shows only these tools. */
+	permissions: Permission[];
 	memberCount: number;
 	createdAt: string;
 };
 
 export type CommunityDetail = CommunityView & { channels: ChannelView[] };
 
-export type MemberView = { user: UserView; role: CommunityRole; joinedAt: string };
+export type MemberView = {
+	user: UserView;
+	role: CommunityRole;
+	customRole: { id: string; name: string } | null;
+	/** Set while the member is timed out (cannot send messages). */
+	timedOutUntil: string | null;
+	joinedAt: string;
+};
+
+export type CustomRoleView = { id: string; communityId: string; name: string; permissions: Permission[]; memberCount: number; createdAt: string };
+
+export type BanView = { user: UserView; reason: string; expiresAt: string | null; bannedBy: UserView | null; createdAt: string };
+
+export type AuditEntryView = {
+	id: string;
+	communityId: string | null;
+	action: string;
+	actor: UserView | null;
+	targetUser: UserView | null;
+	targetId: string | null;
+	data: Record<string, unknown>;
+	createdAt: string;
+};
+
+export type ReportView = {
+	id: string;
+	communityId: string;
+	channelId: string;
+	messageId: string;
+	reporter: UserView | null;
+	author: UserView | null;
+	reason: string;
+	/** What the reporter's device showed; the server cannot verify it (end-to-end encryption). */
+	forwardedContent: string;
+	status: 'open' | 'resolved' | 'dismissed';
+	resolvedBy: UserView | null;
+	resolvedAt: string | null;
+	createdAt: string;
+};
+
+export type InstanceSettingsView = {
+	name: string;
+	registrationMode: RegistrationMode;
+	/** Null: the environment's MESSAGE_MAX_BYTES. */
+	messageMaxBytes: number | null;
+	/** The ceiling set by MESSAGE_MAX_BYTES, which the setting may not exceed. */
+	messageMaxBytesCeiling: number;
+	defaultCommunityId: string | null;
+};
+
+export type AdminUserView = UserView & {
+	instanceRole: InstanceRole;
+	createdAt: string;
+	disabled: boolean;
+	lastSeenAt: string | null;
+	sessionCount: number;
+};
 
 export type SessionView = {
 	id: string;

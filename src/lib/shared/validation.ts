@@ -32,6 +32,7 @@ function visibleText(label: string, min: number, max: number) {
 
 export const DisplayName = visibleText('Display name', 1, 64);
 export const CommunityName = visibleText('Community name', 2, 64);
+export const InstanceName = visibleText('Server name', 1, 64);
 export const Description = v.pipe(
 	v.string(),
 	v.trim(),
@@ -49,6 +50,24 @@ export const ChannelTopic = v.pipe(
 	v.trim(),
 	v.maxLength(250, 'Topics can have at most 250 characters.')
 );
+/** Slow mode: up to 6 hours between two messages of a member. */
+export const SLOW_MODE_MAX_SECONDS = 6 * 3600;
+export const SlowModeSeconds = v.pipe(
+	v.number('Slow mode is a number of seconds.'),
+	v.integer('Slow mode is a whole number of seconds.'),
+	v.minValue(0, 'Slow mode cannot be negative.'),
+	v.maxValue(SLOW_MODE_MAX_SECONDS, `Slow mode can be at most ${SLOW_MODE_MAX_SECONDS} seconds (6 hours).`)
+);
+/** A moderator's reason (kick, ban, timeout, report): optional, short, shown in the audit log. */
+export const Reason = v.pipe(
+	v.string(),
+	v.trim(),
+	v.maxLength(500, 'Reasons can have at most 500 characters.'),
+	v.check((s) => !/[\u0000-\u0008\u000b-\u001f\u007f]/.test(s), 'Reasons cannot contain control characters.')
+);
+export const RoleName = visibleText('Role name', 1, 32);
+export const Uuid = v.pipe(v.string(), v.uuid('That is not a valid id.'));
+
 export const InviteCode = v.pipe(v.string(), v.trim(), v.regex(/^[A-Za-z0-9]{6,32}$/, 'That invite code is not valid.'));
 export const RegistrationMode = v.picklist(['open', 'invite_only', 'closed']);
 export type RegistrationMode = v.InferOutput<typeof RegistrationMode>;

@@ -211,7 +211,29 @@ export class Conversation {
 		if (message.deletedAt) return false;
 		if (message.authorId === this.#chat.me.id) return true;
 		const communityId = this.#chat.directory.channel(this.channelId)?.communityId;
-		return communityId ? this.#chat.directory.permissions(communityId).manage : false;
+		return communityId ? this.#chat.directory.permissions(communityId).deleteOthers : false;
+	}
+
+	/** Someone else's message in a community can be reported to its moderators. */
+	canReport(message: MessageView): boolean {
+		if (message.deletedAt || message.authorId === this.#chat.me.id) return false;
+		return !!this.#chat.directory.channel(this.channelId)?.communityId;
+	}
+
+	/**
+	 * Reports a message, forwarding the text this device shows: moderators cannot read it from the
+	 * server (end-to-end encryption), so they see it labelled as forwarded by the reporter.
+	 */
+	async report(message: MessageView, reason: string): Promise<boolean> {
+		const forwardedContent = decodeMessageBody(message.payload)?.text ?? '';
+		try {
+			await this.#chat.api.post(`/api/messages/${message.id}/report`, { reason, forwardedContent });
+			this.#chat.notify('Thanks. The moderators will look at it.', 'success');
+			return true;
+		} catch (error) {
+			this.#chat.notifyError(error);
+			return false;
+		}
 	}
 
 	async saveEdit(messageId: string, text: string): Promise<boolean> {

@@ -1,18 +1,24 @@
 // The sidebar's data: the user's communities with their channels, the direct-message channels, and
 // per channel the read marker and unread count. Loaded over REST, then kept current from live
 // events (counting unread messages) and `directory.changed` hints (refetching what changed).
-import type { CommunityDetail, CommunityRole, CommunityView, InviteView } from '#lib/shared/api-types.ts';
+import type { CommunityDetail, CommunityView, InviteView } from '#lib/shared/api-types.ts';
+import type { Permission } from '#lib/shared/permissions.ts';
 import type { ChannelEvent, ChannelView, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import type { ApiClient } from '../api.ts';
 
 export type CommunityPermissions = {
-	/** Create and rename channels, delete anyone's messages. */
+	/** Create, rename and edit channels. */
 	manage: boolean;
+	/** Delete anyone's messages. */
+	deleteOthers: boolean;
+	/** Any staff permission: the community settings page has something for them. */
+	settings: boolean;
 	/** Delete the community; the owner cannot leave it. */
 	own: boolean;
 };
 
-const MANAGER_ROLES: ReadonlySet<CommunityRole> = new Set(['owner', 'admin']);
+// Permissions that make the community settings page useful (everyone else only sees its member list).
+const STAFF_PERMISSIONS: readonly Permission[] = ['manage_channels', 'manage_roles', 'kick', 'ban', 'timeout', 'delete_messages', 'view_audit_log'];
 
 export class Directory {
 	communities = $state<CommunityView[]>([]);
@@ -70,8 +76,14 @@ export class Directory {
 	}
 
 	permissions(communityId: string): CommunityPermissions {
-		const role = this.community(communityId)?.role;
-		return { manage: role !== undefined && MANAGER_ROLES.has(role), own: role === 'owner' };
+		const community = this.community(communityId);
+		const has = (p: Permission) => community?.permissions.includes(p) ?? false;
+		return {
+			manage: has('manage_channels'),
+			deleteOthers: has('delete_messages'),
+			settings: STAFF_PERMISSIONS.some(has),
+			own: community?.role === 'owner'
+		};
 	}
 
 	// --- keeping current ---------------------------------------------------------------------------

@@ -43,6 +43,7 @@ export type Config = {
 	/** Who may read /metrics: a bearer token and/or client addresses. Neither set: nobody. */
 	metrics: { token: string | undefined; allowlist: BlockList; hasAllowlist: boolean };
 	registrationModeDefault: 'open' | 'invite_only' | 'closed';
+	auditLogRetentionDays: number;
 	limits: {
 		messageMaxBytes: number;
 		wsMaxFrameBytes: number;
@@ -176,6 +177,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		httpAuthRatePerMinute: values.HTTP_AUTH_RATE_PER_MINUTE,
 		metrics: { token: values.METRICS_TOKEN, allowlist: metricsAllowlist, hasAllowlist: values.METRICS_ALLOWLIST.trim() !== '' },
 		registrationModeDefault: values.REGISTRATION_MODE,
+		auditLogRetentionDays: values.AUDIT_LOG_RETENTION_DAYS,
 		limits: {
 			messageMaxBytes: values.MESSAGE_MAX_BYTES,
 			wsMaxFrameBytes: values.WS_MAX_FRAME_BYTES,

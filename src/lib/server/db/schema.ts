@@ -64,6 +64,10 @@ export const instanceSettings = pgTable(
 			.notNull()
 			.default('open'),
 		instanceName: text('instance_name').notNull().default('Hearth'),
+		/** Largest message payload in bytes; null: MESSAGE_MAX_BYTES from the environment (also the ceiling). */
+		messageMaxBytes: integer('message_max_bytes'),
+		/** Community every new account joins; null: none. Cleared when that community is deleted. */
+		defaultCommunityId: uuid('default_community_id').references(() => communities.id, { onDelete: 'set null' }),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
@@ -90,15 +94,107 @@ export const communityMembers = pgTable(
 		userId: uuid('user_id')
 			.notNull()
 			.references(() => users.id, { onDelete: 'cascade' }),
-		role: text('role', { enum: ['owner', 'admin', 'member'] })
+		role: text('role', { enum: ['owner', 'admin', 'moderator', 'member'] })
 			.notNull()
 			.default('member'),
+		/** A custom role adds its permissions to the built-in role's (src/lib/shared/permissions.ts). */
+		customRoleId: uuid('custom_role_id').references(() => communityRoles.id, { onDelete: 'set null' }),
+		/** Timed out: cannot send messages or react until then. */
+		timedOutUntil: timestamp('timed_out_until', { withTimezone: true }),
 		joinedAt: timestamp('joined_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [
 		primaryKey({ columns: [t.communityId, t.userId] }),
 		index('community_members_user_idx').on(t.userId)
 	]
+);
+
+/** Custom roles of a community: a name and a set of permissions (strings of PERMISSIONS). */
+export const communityRoles = pgTable(
+	'community_roles',
+	{
+		id: uuid('id').primaryKey(),
+		communityId: uuid('community_id')
+			.notNull()
+			.references(() => communities.id, { onDelete: 'cascade' }),
+		name: text('name').notNull(),
+		permissions: jsonb('permissions').$type<string[]>().notNull().default([]),
+		createdAt: createdAt()
+	},
+	(t) => [uniqueIndex('community_roles_name_key').on(t.communityId, t.name)]
+);
+
+/** Bans keep a user out of a community (no rejoining through invites) until they expire, if ever. */
+export const communityBans = pgTable(
+	'community_bans',
+	{
+		communityId: uuid('community_id')
+			.notNull()
+			.references(() => communities.id, { onDelete: 'cascade' }),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		reason: text('reason').notNull().default(''),
+		/** Null: until lifted. */
+		expiresAt: timestamp('expires_at', { withTimezone: true }),
+		bannedBy: uuid('banned_by').references(() => users.id, { onDelete: 'set null' }),
+		createdAt: createdAt()
+	},
+	(t) => [primaryKey({ columns: [t.communityId, t.userId] })]
+);
+
+/**
+ * Who did what to whom, when: every administrative and moderation action, written in the same
+ * transaction as the action. community_id null: an instance-level action. Names are copied into
+ * `data` so an entry stays readable after the account is deleted. Purged after
+ * AUDIT_LOG_RETENTION_DAYS.
+ */
+export const auditLog = pgTable(
+	'audit_log',
+	{
+		id: uuid('id').primaryKey(),
+		communityId: uuid('community_id').references(() => communities.id, { onDelete: 'cascade' }),
+		actorId: uuid('actor_id').references(() => users.id, { onDelete: 'set null' }),
+		action: text('action').notNull(),
+		targetUserId: uuid('target_user_id').references(() => users.id, { onDelete: 'set null' }),
+		/** Id of the non-user target (channel, role, message, report), when there is one. */
+		targetId: text('target_id'),
+		/** Small non-secret details (reason, expiry, old and new values); never message bodies or passwords. */
+		data: jsonb('data').$type<Record<string, unknown>>().notNull().default({}),
+		createdAt: createdAt()
+	},
+	(t) => [index('audit_log_community_idx').on(t.communityId, t.createdAt), index('audit_log_created_idx').on(t.createdAt)]
+);
+
+/**
+ * Reports of messages. The content is what the reporter's device showed and forwarded (with E2EE
+ * the server cannot read the message itself), so it is labelled as forwarded by the reporter.
+ */
+export const messageReports = pgTable(
+	'message_reports',
+	{
+		id: uuid('id').primaryKey(),
+		communityId: uuid('community_id')
+			.notNull()
+			.references(() => communities.id, { onDelete: 'cascade' }),
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		messageId: uuid('message_id')
+			.notNull()
+			.references(() => messages.id, { onDelete: 'cascade' }),
+		reporterId: uuid('reporter_id').references(() => users.id, { onDelete: 'set null' }),
+		authorId: uuid('author_id').references(() => users.id, { onDelete: 'set null' }),
+		reason: text('reason').notNull(),
+		forwardedContent: text('forwarded_content').notNull(),
+		status: text('status', { enum: ['open', 'resolved', 'dismissed'] })
+			.notNull()
+			.default('open'),
+		resolvedBy: uuid('resolved_by').references(() => users.id, { onDelete: 'set null' }),
+		resolvedAt: timestamp('resolved_at', { withTimezone: true }),
+		createdAt: createdAt()
+	},
+	(t) => [index('message_reports_community_idx').on(t.communityId, t.status)]
 );
 
 export const channels = pgTable(
@@ -111,6 +207,15 @@ export const channels = pgTable(
 		name: text('name').notNull().default(''),
 		topic: text('topic').notNull().default(''),
 		position: integer('position').notNull().default(0),
+		/** Seconds a member must wait between two messages here; 0: no slow mode. Staff are exempt. */
+		slowModeSeconds: integer('slow_mode_seconds').notNull().default(0),
+		/** Per-role allow/deny of channel permissions (ChannelOverrides in src/lib/shared/permissions.ts). */
+		permissionOverrides: jsonb('permission_overrides')
+			.$type<Record<string, { allow: ('send_messages' | 'delete_messages' | 'mention_everyone')[]; deny: ('send_messages' | 'delete_messages' | 'mention_everyone')[] }>>()
+			.notNull()
+			.default({}),
+		/** Archived channels keep their history readable but take no new messages. */
+		archivedAt: timestamp('archived_at', { withTimezone: true }),
 		/** For DMs: "<smaller user id>:<larger user id>", so a pair has at most one DM channel. */
 		dmKey: text('dm_key'),
 		/** Highest sequence number handed out in this channel; the next event gets last_seq + 1. */

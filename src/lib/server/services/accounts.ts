@@ -77,7 +77,7 @@ export class Accounts {
 		const passwordHash = await hashPassword(input.password);
 		const userId = crypto.randomUUID();
 
-		const { user, communityId } = await this.#db.transaction(async (tx) => {
+		const { user, communityId, defaultCommunityId } = await this.#db.transaction(async (tx) => {
 			// Serialises sign-ups, so exactly one account becomes the owner of a new instance.
 			const [settings] = await tx.select().from(instanceSettings).where(eq(instanceSettings.id, 1)).for('update');
 			if (!settings) throw new Error('instance settings row missing');
@@ -107,11 +107,13 @@ export class Accounts {
 					instanceRole: isFirst ? 'owner' : 'member'
 				})
 				.returning();
-			return { user: user!, communityId };
+			return { user: user!, communityId, defaultCommunityId: settings.defaultCommunityId };
 		});
 
 		const session = await this.#createSession(user.id, meta);
 		if (communityId) await this.#communities().join(user.id, communityId);
+		// The instance's default community (a setting) welcomes every new account.
+		if (defaultCommunityId && defaultCommunityId !== communityId) await this.#communities().join(user.id, defaultCommunityId);
 		return { user: toMe(user), session, joinedCommunityId: communityId };
 	}
 

@@ -2,6 +2,7 @@
 // that channel: the channel row is locked (SELECT ... FOR UPDATE) for the rest of the transaction,
 // so concurrent writers queue behind each other and a rolled-back transaction gives its numbers
 // back. The result is gap-free and monotonically increasing per channel.
+import type { ChannelOverrides } from '#lib/shared/permissions.ts';
 import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { MemberNotice } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
@@ -16,13 +17,13 @@ export type EventDraft =
 	| { type: 'reaction.added' | 'reaction.removed'; actorId: string; messageId: string; key: string }
 	| { type: 'member.joined' | 'member.left'; actorId: string | null; userId: string };
 
-export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'dm' };
+export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'dm'; slowModeSeconds: number; archivedAt: Date | null; permissionOverrides: ChannelOverrides };
 
 /** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
 export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {
 	if (channelIds.length === 0) return new Map();
 	const rows = await tx
-		.select({ id: channels.id, lastSeq: channels.lastSeq, communityId: channels.communityId, kind: channels.kind })
+		.select({ id: channels.id, lastSeq: channels.lastSeq, communityId: channels.communityId, kind: channels.kind, slowModeSeconds: channels.slowModeSeconds, archivedAt: channels.archivedAt, permissionOverrides: channels.permissionOverrides })
 		.from(channels)
 		.where(inArray(channels.id, [...new Set(channelIds)]))
 		.orderBy(asc(channels.id))

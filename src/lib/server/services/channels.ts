@@ -3,10 +3,12 @@
 import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { ChannelView, UserView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Executor, Transaction } from '../db/open.ts';
-import { channels, communities, communityMembers, dmParticipants, messages, readStates, users } from '../db/schema.ts';
+import { channels, communities, communityMembers, communityRoles, dmParticipants, messages, readStates, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
-import { accessChannel, accessCommunity, requireCommunityManager } from '../access.ts';
+import { channelPermissionsOf, OVERRIDABLE_ROLES, type ChannelOverrides, type EffectivePermission } from '#lib/shared/permissions.ts';
+import { accessChannel, accessCommunity, requirePermission, type CommunityAccess } from '../access.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
+import { recordAudit } from './audit-log.ts';
 
 type ChannelRow = typeof channels.$inferSelect;
 
@@ -55,7 +57,18 @@ async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[])
 	return result;
 }
 
-function toView(row: ChannelRow, read: { lastReadSeq: number; unreadCount: number } | undefined, peer: UserView | null): ChannelView {
+/** Whether someone with these channel permissions may post in the channel now. */
+function canSendIn(row: ChannelRow, permissions: ReadonlySet<EffectivePermission> | null): boolean {
+	if (row.archivedAt) return false;
+	return permissions === null || permissions.has('send_messages');
+}
+
+function toView(
+	row: ChannelRow,
+	read: { lastReadSeq: number; unreadCount: number } | undefined,
+	peer: UserView | null,
+	canSend: boolean
+): ChannelView {
 	return {
 		id: row.id,
 		communityId: row.communityId,
@@ -63,6 +76,10 @@ function toView(row: ChannelRow, read: { lastReadSeq: number; unreadCount: numbe
 		name: row.name,
 		topic: row.topic,
 		position: row.position,
+		slowModeSeconds: row.slowModeSeconds,
+		archived: row.archivedAt !== null,
+		permissionOverrides: row.permissionOverrides,
+		canSend,
 		lastSeq: row.lastSeq,
 		lastReadSeq: read?.lastReadSeq ?? 0,
 		unreadCount: read?.unreadCount ?? 0,
@@ -78,6 +95,19 @@ async function lockCommunity(tx: Transaction, communityId: string): Promise<void
 	await tx.select({ id: communities.id }).from(communities).where(eq(communities.id, communityId)).for('update');
 }
 
+/** Overrides name 'moderator', 'member' or a custom role of this community; nothing else. */
+async function checkOverrideTargets(tx: Transaction, communityId: string, overrides: ChannelOverrides): Promise<void> {
+	const roleIds = Object.keys(overrides).filter((key) => !(OVERRIDABLE_ROLES as readonly string[]).includes(key));
+	if (roleIds.length === 0) return;
+	const uuid = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+	if (!roleIds.every((id) => uuid.test(id))) throw invalid('Overrides apply to moderators, members or a custom role of this community.');
+	const found = await tx
+		.select({ id: communityRoles.id })
+		.from(communityRoles)
+		.where(and(eq(communityRoles.communityId, communityId), inArray(communityRoles.id, roleIds)));
+	if (found.length !== roleIds.length) throw invalid('Overrides apply to moderators, members or a custom role of this community.');
+}
+
 export class Channels {
 	#db: Database;
 	#bus: EventBus;
@@ -88,14 +118,14 @@ export class Channels {
 	}
 
 	async listForCommunity(userId: string, communityId: string): Promise<ChannelView[]> {
-		await accessCommunity(this.#db, userId, communityId);
+		const access = await accessCommunity(this.#db, userId, communityId);
 		const rows = await this.#db
 			.select()
 			.from(channels)
 			.where(eq(channels.communityId, communityId))
 			.orderBy(asc(channels.position), asc(channels.createdAt));
 		const read = await readInfo(this.#db, userId, rows);
-		return rows.map((row) => toView(row, read.get(row.id), null));
+		return rows.map((row) => toView(row, read.get(row.id), null, canSendIn(row, this.#permissionsIn(row, access))));
 	}
 
 	async get(userId: string, channelId: string): Promise<ChannelView> {
@@ -103,12 +133,16 @@ export class Channels {
 		const read = await readInfo(this.#db, userId, [access.channel]);
 		let peer: UserView | null = null;
 		if (access.scope.kind === 'dm') peer = await this.#peer(channelId, userId);
-		return toView(access.channel, read.get(channelId), peer);
+		return toView(access.channel, read.get(channelId), peer, canSendIn(access.channel, access.permissions));
+	}
+
+	#permissionsIn(row: ChannelRow, access: CommunityAccess): ReadonlySet<EffectivePermission> {
+		return channelPermissionsOf(access.role, access.customRoleId, access.permissions, row.permissionOverrides);
 	}
 
 	async create(userId: string, communityId: string, input: { name: string; topic: string }): Promise<ChannelView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
-		requireCommunityManager(access);
+		requirePermission(access, 'manage_channels');
 		const row = await this.#db.transaction(async (tx) => {
 			await lockCommunity(tx, communityId);
 			const [dup] = await tx
@@ -131,21 +165,29 @@ export class Channels {
 					position: (max?.position ?? -1) + 1
 				})
 				.returning();
+			await recordAudit(tx, { communityId, actorId: userId, action: 'channel.created', targetId: created!.id, data: { name: input.name } });
 			return created!;
 		});
 		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: row.id, change: 'created' }]);
-		return toView(row, undefined, null);
+		return toView(row, undefined, null, canSendIn(row, this.#permissionsIn(row, access)));
 	}
 
-	async update(userId: string, channelId: string, input: { name?: string; topic?: string }): Promise<ChannelView> {
+	async update(
+		userId: string,
+		channelId: string,
+		change: { name?: string; topic?: string; slowModeSeconds?: number; archived?: boolean; permissionOverrides?: ChannelOverrides }
+	): Promise<ChannelView> {
 		const access = await accessChannel(this.#db, userId, channelId);
 		if (access.scope.kind !== 'community') throw invalid('Direct messages have no name or topic to change.');
-		requireCommunityManager(access);
+		requirePermission(access, 'manage_channels');
+		const { archived, ...rest } = change;
+		const input: Partial<typeof channels.$inferInsert> = { ...rest };
+		if (archived !== undefined && archived !== (access.channel.archivedAt !== null)) input.archivedAt = archived ? new Date() : null;
 		const communityId = access.scope.communityId;
 		// An empty change is a no-op (drizzle refuses an UPDATE without values).
 		if (Object.keys(input).length === 0) {
 			const read = await readInfo(this.#db, userId, [access.channel]);
-			return toView(access.channel, read.get(channelId), null);
+			return toView(access.channel, read.get(channelId), null, canSendIn(access.channel, access.permissions));
 		}
 		const [row] = await this.#db.transaction(async (tx) => {
 			await lockCommunity(tx, communityId);
@@ -156,11 +198,41 @@ export class Channels {
 					.where(and(eq(channels.communityId, communityId), eq(channels.name, input.name)));
 				if (dup) throw conflict(`A channel named #${input.name} already exists here.`);
 			}
-			return tx.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+			if (input.permissionOverrides) await checkOverrideTargets(tx, communityId, input.permissionOverrides);
+			if (input.archivedAt) {
+				const [community] = await tx.select({ systemChannelId: communities.systemChannelId }).from(communities).where(eq(communities.id, communityId));
+				if (community?.systemChannelId === channelId) throw conflict('The channel that shows who joins and leaves cannot be archived.');
+			}
+			const updated = await tx.update(channels).set(input).where(eq(channels.id, channelId)).returning();
+			const action = input.archivedAt === undefined ? 'channel.updated' : input.archivedAt ? 'channel.archived' : 'channel.unarchived';
+			await recordAudit(tx, { communityId, actorId: userId, action, targetId: channelId, data: { name: updated[0]!.name, ...rest } });
+			return updated;
 		});
 		this.#bus.publish([{ type: 'channel.changed', communityId, channelId, change: 'updated' }]);
 		const read = await readInfo(this.#db, userId, [row!]);
-		return toView(row!, read.get(channelId), null);
+		// The caller manages channels, so overrides (which never apply to admins) rarely matter; the
+		// next fetch computes them exactly.
+		return toView(row!, read.get(channelId), null, canSendIn(row!, access.permissions));
+	}
+
+	/** Puts the community's channels in the given order (every channel exactly once). */
+	async reorder(userId: string, communityId: string, channelIds: string[]): Promise<ChannelView[]> {
+		const access = await accessCommunity(this.#db, userId, communityId);
+		requirePermission(access, 'manage_channels');
+		await this.#db.transaction(async (tx) => {
+			await lockCommunity(tx, communityId);
+			const existing = await tx.select({ id: channels.id }).from(channels).where(eq(channels.communityId, communityId));
+			const ids = new Set(existing.map((c) => c.id));
+			if (channelIds.length !== ids.size || new Set(channelIds).size !== ids.size || !channelIds.every((id) => ids.has(id))) {
+				throw invalid("List every channel of the community exactly once.");
+			}
+			for (const [position, id] of channelIds.entries()) {
+				await tx.update(channels).set({ position }).where(eq(channels.id, id));
+			}
+			await recordAudit(tx, { communityId, actorId: userId, action: 'channels.reordered', data: { channelIds } });
+		});
+		this.#bus.publish([{ type: 'channel.changed', communityId, channelId: channelIds[0]!, change: 'updated' }]);
+		return this.listForCommunity(userId, communityId);
 	}
 
 	async listDms(userId: string): Promise<ChannelView[]> {
@@ -172,7 +244,7 @@ export class Channels {
 			.orderBy(asc(channels.createdAt));
 		const channelRows = rows.map((r) => r.channel);
 		const [read, peers] = await Promise.all([readInfo(this.#db, userId, channelRows), this.#peers(channelRows.map((c) => c.id), userId)]);
-		return channelRows.map((row) => toView(row, read.get(row.id), peers.get(row.id) ?? null));
+		return channelRows.map((row) => toView(row, read.get(row.id), peers.get(row.id) ?? null, true));
 	}
 
 	/**
@@ -222,7 +294,7 @@ export class Channels {
 		});
 		if (created) this.#bus.publish([{ type: 'dm.created', channelId: channel.id, userIds: [userId, otherUserId] }]);
 		const read = await readInfo(this.#db, userId, [channel]);
-		return toView(channel, read.get(channel.id), other);
+		return toView(channel, read.get(channel.id), other, true);
 	}
 
 	async #peer(channelId: string, userId: string): Promise<UserView | null> {

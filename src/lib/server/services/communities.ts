@@ -1,19 +1,21 @@
 // Communities: creation (with a #general channel that also receives join/leave notices),
 // membership (join through invites, leave), member lists, settings, deletion.
-import { and, asc, eq, inArray, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { CommunityDetail, CommunityView, MemberView } from '#lib/shared/api-types.ts';
+import { PERMISSIONS, permissionsOf, type Permission } from '#lib/shared/permissions.ts';
 import type { Database, Executor, Transaction } from '../db/open.ts';
-import { channels, communities, communityMembers, readStates, users } from '../db/schema.ts';
+import { channels, communities, communityBans, communityMembers, communityRoles, readStates, users } from '../db/schema.ts';
 import type { BusNotice, EventBus } from '../events/bus.ts';
-import { accessCommunity, requireCommunityManager, requireCommunityOwner } from '../access.ts';
-import { conflict } from '../errors.ts';
+import { accessCommunity, requireCommunityOwner, requirePermission } from '../access.ts';
+import { conflict, forbidden } from '../errors.ts';
+import { recordAudit } from './audit-log.ts';
 import { appendEvents, hydrateEvents } from './channel-events.ts';
 import type { EventWriter } from './event-writer.ts';
 import type { Channels } from './channels.ts';
 
 type CommunityRow = typeof communities.$inferSelect;
 
-function toView(row: CommunityRow, role: CommunityView['role'], memberCount: number): CommunityView {
+function toView(row: CommunityRow, role: CommunityView['role'], permissions: ReadonlySet<Permission>, memberCount: number): CommunityView {
 	return {
 		id: row.id,
 		name: row.name,
@@ -21,6 +23,8 @@ function toView(row: CommunityRow, role: CommunityView['role'], memberCount: num
 		ownerId: row.ownerId,
 		systemChannelId: row.systemChannelId,
 		role,
+		// In the catalogue's order, so the list reads the same everywhere.
+		permissions: PERMISSIONS.filter((p) => permissions.has(p)),
 		memberCount,
 		createdAt: row.createdAt.toISOString()
 	};
@@ -63,18 +67,19 @@ export class Communities {
 			return { ...community!, systemChannelId: channelId };
 		});
 		this.#bus.publish([{ type: 'membership', communityId, userId, change: 'joined' }]);
-		return { ...toView(row, 'owner', 1), channels: await this.#channels().listForCommunity(userId, communityId) };
+		return { ...toView(row, 'owner', permissionsOf('owner'), 1), channels: await this.#channels().listForCommunity(userId, communityId) };
 	}
 
 	async listForUser(userId: string): Promise<CommunityView[]> {
 		const rows = await this.#db
-			.select({ community: communities, role: communityMembers.role })
+			.select({ community: communities, role: communityMembers.role, customPermissions: communityRoles.permissions })
 			.from(communityMembers)
 			.innerJoin(communities, eq(communities.id, communityMembers.communityId))
+			.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
 			.where(eq(communityMembers.userId, userId))
 			.orderBy(asc(communityMembers.joinedAt));
 		const counts = await memberCounts(this.#db, rows.map((r) => r.community.id));
-		return rows.map((r) => toView(r.community, r.role, counts.get(r.community.id) ?? 0));
+		return rows.map((r) => toView(r.community, r.role, permissionsOf(r.role, r.customPermissions ?? []), counts.get(r.community.id) ?? 0));
 	}
 
 	async get(userId: string, communityId: string): Promise<CommunityDetail> {
@@ -82,22 +87,26 @@ export class Communities {
 		const [row] = await this.#db.select().from(communities).where(eq(communities.id, communityId));
 		const counts = await memberCounts(this.#db, [communityId]);
 		return {
-			...toView(row!, access.role, counts.get(communityId) ?? 0),
+			...toView(row!, access.role, access.permissions, counts.get(communityId) ?? 0),
 			channels: await this.#channels().listForCommunity(userId, communityId)
 		};
 	}
 
 	async update(userId: string, communityId: string, input: { name?: string; description?: string }): Promise<CommunityView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
-		requireCommunityManager(access);
+		requirePermission(access, 'manage_community');
 		// An empty change is a no-op (drizzle refuses an UPDATE without values).
 		const changed = Object.keys(input).length > 0;
 		const [row] = changed
-			? await this.#db.update(communities).set(input).where(eq(communities.id, communityId)).returning()
+			? await this.#db.transaction(async (tx) => {
+					const updated = await tx.update(communities).set(input).where(eq(communities.id, communityId)).returning();
+					await recordAudit(tx, { communityId, actorId: userId, action: 'community.updated', data: { ...input } });
+					return updated;
+				})
 			: await this.#db.select().from(communities).where(eq(communities.id, communityId));
 		const counts = await memberCounts(this.#db, [communityId]);
 		if (changed) this.#bus.publish([{ type: 'community.updated', communityId }]);
-		return toView(row!, access.role, counts.get(communityId) ?? 0);
+		return toView(row!, access.role, access.permissions, counts.get(communityId) ?? 0);
 	}
 
 	async delete(userId: string, communityId: string): Promise<void> {
@@ -122,15 +131,22 @@ export class Communities {
 				username: users.username,
 				displayName: users.displayName,
 				role: communityMembers.role,
+				customRoleId: communityRoles.id,
+				customRoleName: communityRoles.name,
+				timedOutUntil: communityMembers.timedOutUntil,
 				joinedAt: communityMembers.joinedAt
 			})
 			.from(communityMembers)
 			.innerJoin(users, eq(users.id, communityMembers.userId))
+			.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
 			.where(eq(communityMembers.communityId, communityId))
 			.orderBy(asc(users.displayName));
+		const now = Date.now();
 		return rows.map((r) => ({
 			user: { id: r.id, username: r.username, displayName: r.displayName },
 			role: r.role,
+			customRole: r.customRoleId && r.customRoleName ? { id: r.customRoleId, name: r.customRoleName } : null,
+			timedOutUntil: r.timedOutUntil && r.timedOutUntil.getTime() > now ? r.timedOutUntil.toISOString() : null,
 			joinedAt: r.joinedAt.toISOString()
 		}));
 	}
@@ -141,6 +157,7 @@ export class Communities {
 	 */
 	join(userId: string, communityId: string): Promise<boolean> {
 		return this.#writer.run(async (tx) => {
+			if (await isBanned(tx, communityId, userId)) throw forbidden(BANNED_MESSAGE);
 			const inserted = await tx
 				.insert(communityMembers)
 				.values({ communityId, userId, role: 'member' })
@@ -164,7 +181,7 @@ export class Communities {
 					});
 			}
 			const notices: BusNotice[] = [{ type: 'membership', communityId, userId, change: 'joined' }];
-			notices.push(...(await this.#systemEvent(tx, communityId, userId, 'member.joined')));
+			notices.push(...(await systemEvent(tx, communityId, userId, 'member.joined')));
 			return { result: true, notices };
 		});
 	}
@@ -178,20 +195,38 @@ export class Communities {
 			await tx
 				.delete(communityMembers)
 				.where(and(eq(communityMembers.communityId, communityId), eq(communityMembers.userId, userId)));
-			const notices: BusNotice[] = await this.#systemEvent(tx, communityId, userId, 'member.left');
+			const notices: BusNotice[] = await systemEvent(tx, communityId, userId, 'member.left');
 			notices.push({ type: 'membership', communityId, userId, change: 'left' });
 			return { result: undefined, notices };
 		});
 	}
+}
 
-	async #systemEvent(tx: Transaction, communityId: string, userId: string, type: 'member.joined' | 'member.left'): Promise<BusNotice[]> {
-		const [community] = await tx
-			.select({ systemChannelId: communities.systemChannelId })
-			.from(communities)
-			.where(eq(communities.id, communityId));
-		if (!community?.systemChannelId) return [];
-		const { rows } = await appendEvents(tx, community.systemChannelId, [{ type, actorId: userId, userId }]);
-		const [event] = await hydrateEvents(tx, rows.map((r) => ({ ...r, messageId: r.messageId ?? null, actorId: r.actorId ?? null, data: r.data ?? {}, createdAt: r.createdAt ?? new Date() })));
-		return [{ type: 'channel.event', channelId: community.systemChannelId, scope: { kind: 'community', communityId }, event: event! }];
-	}
+export const BANNED_MESSAGE = 'You are banned from this community.';
+
+/** Whether a ban keeps the user out now (bans with a past expiry no longer count). */
+export async function isBanned(tx: Executor, communityId: string, userId: string): Promise<boolean> {
+	const [ban] = await tx
+		.select({ userId: communityBans.userId })
+		.from(communityBans)
+		.where(
+			and(
+				eq(communityBans.communityId, communityId),
+				eq(communityBans.userId, userId),
+				or(isNull(communityBans.expiresAt), gt(communityBans.expiresAt, new Date()))
+			)
+		);
+	return ban !== undefined;
+}
+
+/** Appends "joined" / "left" to the community's system channel; returns the notice to publish after commit. */
+export async function systemEvent(tx: Transaction, communityId: string, userId: string, type: 'member.joined' | 'member.left'): Promise<BusNotice[]> {
+	const [community] = await tx
+		.select({ systemChannelId: communities.systemChannelId })
+		.from(communities)
+		.where(eq(communities.id, communityId));
+	if (!community?.systemChannelId) return [];
+	const { rows } = await appendEvents(tx, community.systemChannelId, [{ type, actorId: userId, userId }]);
+	const [event] = await hydrateEvents(tx, rows.map((r) => ({ ...r, messageId: r.messageId ?? null, actorId: r.actorId ?? null, data: r.data ?? {}, createdAt: r.createdAt ?? new Date() })));
+	return [{ type: 'channel.event', channelId: community.systemChannelId, scope: { kind: 'community', communityId }, event: event! }];
 }

@@ -1,43 +1,120 @@
-// Instance-wide settings kept in the database (one row), changed by instance owners and admins
-// at run time without a restart.
+// Instance-wide settings kept in the database (one row), changed by instance owners and admins at
+// run time without a restart. The row is cached in memory and replaced on every change made through
+// this process; other processes (web/realtime split) re-read it within SETTINGS_CACHE_MS.
 import { eq } from 'drizzle-orm';
-import type { InstanceInfo } from '#lib/shared/api-types.ts';
+import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.ts';
 import type { RegistrationMode } from '#lib/shared/validation.ts';
 import type { Database } from '../db/open.ts';
-import { instanceSettings, users } from '../db/schema.ts';
-import { requireInstanceAdmin } from '../access.ts';
+import { communities, instanceSettings, users } from '../db/schema.ts';
+import { requireInstanceAdmin, type InstanceRole } from '../access.ts';
+import { invalid } from '../errors.ts';
+import { recordAudit } from './audit-log.ts';
+
+type SettingsRow = typeof instanceSettings.$inferSelect;
+
+// Short enough that a change made by another process shows within seconds, long enough that the
+// send path does not read the row on every message.
+const SETTINGS_CACHE_MS = 5_000;
+
+export type SettingsChange = {
+	name?: string;
+	registrationMode?: RegistrationMode;
+	messageMaxBytes?: number | null;
+	defaultCommunityId?: string | null;
+};
 
 export class Instance {
 	#db: Database;
+	/** MESSAGE_MAX_BYTES: the default and the ceiling of the message size setting. */
+	#messageMaxBytesCeiling: number;
+	#cache: { row: SettingsRow; loadedAt: number } | null = null;
+	#refreshing: Promise<void> | null = null;
 
-	constructor(deps: { db: Database }) {
+	constructor(deps: { db: Database; messageMaxBytesCeiling: number }) {
 		this.#db = deps.db;
+		this.#messageMaxBytesCeiling = deps.messageMaxBytesCeiling;
 	}
 
-	/** Creates the settings row on first start, seeded from the environment. */
+	/** Creates the settings row on first start, seeded from the environment, and loads the cache. */
 	async ensureDefaults(registrationMode: RegistrationMode): Promise<void> {
 		await this.#db.insert(instanceSettings).values({ id: 1, registrationMode }).onConflictDoNothing();
+		await this.#load();
+	}
+
+	async #load(): Promise<SettingsRow> {
+		const [row] = await this.#db.select().from(instanceSettings).where(eq(instanceSettings.id, 1));
+		if (!row) throw new Error('instance settings row missing');
+		this.#cache = { row, loadedAt: Date.now() };
+		return row;
+	}
+
+	async settingsRow(): Promise<SettingsRow> {
+		if (this.#cache && Date.now() - this.#cache.loadedAt < SETTINGS_CACHE_MS) return this.#cache.row;
+		return this.#load();
+	}
+
+	/**
+	 * The message size limit now in force, without waiting: a stale cache is refreshed in the
+	 * background (the send path must not pay a query for it).
+	 */
+	messageMaxBytes(): number {
+		if (this.#cache && Date.now() - this.#cache.loadedAt >= SETTINGS_CACHE_MS && !this.#refreshing) {
+			this.#refreshing = this.#load()
+				.then(() => undefined, () => undefined)
+				.finally(() => (this.#refreshing = null));
+		}
+		return this.#cache?.row.messageMaxBytes ?? this.#messageMaxBytesCeiling;
 	}
 
 	async info(): Promise<InstanceInfo> {
-		const [settings] = await this.#db.select().from(instanceSettings).where(eq(instanceSettings.id, 1));
+		const settings = await this.settingsRow();
 		const [anyone] = await this.#db.select({ id: users.id }).from(users).limit(1);
+		return { name: settings.instanceName, registrationMode: settings.registrationMode, needsSetup: !anyone };
+	}
+
+	async settings(actor: { instanceRole: InstanceRole }): Promise<InstanceSettingsView> {
+		requireInstanceAdmin(actor);
+		return this.#view(await this.settingsRow());
+	}
+
+	#view(row: SettingsRow): InstanceSettingsView {
 		return {
-			name: settings?.instanceName ?? 'Hearth',
-			registrationMode: settings?.registrationMode ?? 'open',
-			needsSetup: !anyone
+			name: row.instanceName,
+			registrationMode: row.registrationMode,
+			messageMaxBytes: row.messageMaxBytes,
+			messageMaxBytesCeiling: this.#messageMaxBytesCeiling,
+			defaultCommunityId: row.defaultCommunityId
 		};
 	}
 
-	async update(
-		actor: { instanceRole: 'owner' | 'admin' | 'member' },
-		input: { name?: string; registrationMode?: RegistrationMode }
-	): Promise<InstanceInfo> {
+	async update(actor: { id: string; instanceRole: InstanceRole }, input: SettingsChange): Promise<InstanceSettingsView> {
 		requireInstanceAdmin(actor);
-		const patch: Partial<typeof instanceSettings.$inferInsert> = { updatedAt: new Date() };
+		if (input.messageMaxBytes != null && input.messageMaxBytes > this.#messageMaxBytesCeiling) {
+			throw invalid(`The message size limit can be at most ${this.#messageMaxBytesCeiling} bytes (MESSAGE_MAX_BYTES on the server).`);
+		}
+		const patch: Partial<typeof instanceSettings.$inferInsert> = {};
 		if (input.name !== undefined) patch.instanceName = input.name;
 		if (input.registrationMode !== undefined) patch.registrationMode = input.registrationMode;
-		await this.#db.update(instanceSettings).set(patch).where(eq(instanceSettings.id, 1));
-		return this.info();
+		if (input.messageMaxBytes !== undefined) patch.messageMaxBytes = input.messageMaxBytes;
+		if (input.defaultCommunityId !== undefined) patch.defaultCommunityId = input.defaultCommunityId;
+		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
+		const row = await this.#db.transaction(async (tx) => {
+			if (input.defaultCommunityId) {
+				const [community] = await tx.select({ id: communities.id }).from(communities).where(eq(communities.id, input.defaultCommunityId));
+				if (!community) throw invalid('The default community does not exist.');
+			}
+			const [before] = await tx.select().from(instanceSettings).where(eq(instanceSettings.id, 1)).for('update');
+			const [updated] = await tx
+				.update(instanceSettings)
+				.set({ ...patch, updatedAt: new Date() })
+				.where(eq(instanceSettings.id, 1))
+				.returning();
+			const changed: Record<string, { from: unknown; to: unknown }> = {};
+			for (const key of Object.keys(patch) as (keyof typeof patch)[]) changed[key] = { from: before?.[key as keyof SettingsRow] ?? null, to: patch[key] ?? null };
+			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });
+			return updated!;
+		});
+		this.#cache = { row, loadedAt: Date.now() };
+		return this.#view(row);
 	}
 }

@@ -5,7 +5,9 @@ import { and, desc, eq, isNull, sql } from 'drizzle-orm';
 import type { InvitePreview, InviteView } from '#lib/shared/api-types.ts';
 import type { Database, Transaction } from '../db/open.ts';
 import { communities, communityMembers, instanceSettings, invites } from '../db/schema.ts';
-import { accessCommunity, requireInstanceAdmin } from '../access.ts';
+import { accessCommunity, missingPermission, requireInstanceAdmin } from '../access.ts';
+import { recordAudit } from './audit-log.ts';
+import { BANNED_MESSAGE, isBanned } from './communities.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
 import { generateInviteCode } from '../auth/tokens.ts';
 import type { Communities } from './communities.ts';
@@ -47,23 +49,30 @@ export class Invites {
 	async create(actor: Actor, input: { communityId: string | null; maxUses: number | null; expiresInHours: number | null }): Promise<InviteView> {
 		if (input.communityId) await accessCommunity(this.#db, actor.id, input.communityId);
 		else requireInstanceAdmin(actor);
-		const [row] = await this.#db
-			.insert(invites)
-			.values({
-				code: generateInviteCode(),
-				communityId: input.communityId,
-				createdBy: actor.id,
-				maxUses: input.maxUses,
-				expiresAt: input.expiresInHours ? new Date(Date.now() + input.expiresInHours * 3_600_000) : null
-			})
-			.returning();
-		return toView(row!);
+		const row = await this.#db.transaction(async (tx) => {
+			const [created] = await tx
+				.insert(invites)
+				.values({
+					code: generateInviteCode(),
+					communityId: input.communityId,
+					createdBy: actor.id,
+					maxUses: input.maxUses,
+					expiresAt: input.expiresInHours ? new Date(Date.now() + input.expiresInHours * 3_600_000) : null
+				})
+				.returning();
+			// Server invites admit new accounts: an instance-level action worth recording.
+			if (!input.communityId) {
+				await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'invite.created', targetId: created!.code, data: { maxUses: input.maxUses, expiresInHours: input.expiresInHours } });
+			}
+			return created!;
+		});
+		return toView(row);
 	}
 
-	/** Community owners and admins see every invite of the community; members see their own. */
+	/** Members with "manage invites" see every invite of the community; others see their own. */
 	async listForCommunity(actor: Actor, communityId: string): Promise<InviteView[]> {
 		const access = await accessCommunity(this.#db, actor.id, communityId);
-		const manager = access.role === 'owner' || access.role === 'admin';
+		const manager = access.permissions.has('manage_invites');
 		const rows = await this.#db
 			.select()
 			.from(invites)
@@ -78,19 +87,19 @@ export class Invites {
 		return rows.map(toView);
 	}
 
-	/** The creator, the community's owners and admins, or instance admins may revoke an invite. */
+	/** The creator, community members with "manage invites", or instance admins may revoke an invite. */
 	async revoke(actor: Actor, code: string): Promise<void> {
 		const [row] = await this.#db.select().from(invites).where(eq(invites.code, code));
 		if (!row) throw notFound('Invite');
 		if (row.createdBy !== actor.id) {
 			if (row.communityId) {
-				let role: string;
+				let access;
 				try {
-					role = (await accessCommunity(this.#db, actor.id, row.communityId)).role;
+					access = await accessCommunity(this.#db, actor.id, row.communityId);
 				} catch {
 					throw notFound('Invite');
 				}
-				if (role !== 'owner' && role !== 'admin') throw forbidden('Only the creator or community admins can revoke this invite.');
+				if (!access.permissions.has('manage_invites')) throw missingPermission('manage_invites');
 			} else {
 				try {
 					requireInstanceAdmin(actor);
@@ -99,7 +108,12 @@ export class Invites {
 				}
 			}
 		}
-		await this.#db.update(invites).set({ revokedAt: new Date() }).where(eq(invites.code, code));
+		await this.#db.transaction(async (tx) => {
+			await tx.update(invites).set({ revokedAt: new Date() }).where(eq(invites.code, code));
+			if (row.createdBy !== actor.id || !row.communityId) {
+				await recordAudit(tx, { communityId: row.communityId, actorId: actor.id, action: 'invite.revoked', targetUserId: row.createdBy, targetId: code });
+			}
+		});
 	}
 
 	/** What an invite link shows before anyone signs in: the community's name, nothing private. */
@@ -136,6 +150,7 @@ export class Invites {
 				.from(communityMembers)
 				.where(and(eq(communityMembers.communityId, row.communityId), eq(communityMembers.userId, userId)));
 			if (already) return { id: row.communityId, alreadyMember: true };
+			if (await isBanned(tx, row.communityId, userId)) throw forbidden(BANNED_MESSAGE);
 			const reason = unusableReason(row);
 			if (reason) throw invalid(reason);
 			await tx.update(invites).set({ uses: row.uses + 1 }).where(eq(invites.code, code));

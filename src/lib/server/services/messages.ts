@@ -1,14 +1,17 @@
 // Messages: send (idempotent by client id, batched by the event writer), edit, delete, reactions,
 // history pages, resume after a disconnect, and read markers.
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, max, sql } from 'drizzle-orm';
+import { channelPermissionsOf, permissionsOf } from '#lib/shared/permissions.ts';
 import type { HistoryPage } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
-import { channels, communityMembers, dmParticipants, messages, reactions, readStates } from '../db/schema.ts';
+import { channels, communityMembers, communityRoles, dmParticipants, messages, reactions, readStates } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessMessage, requireAuthor, requireCanDelete } from '../access.ts';
-import { AppError, conflict, invalid, notFound, payloadTooLarge } from '../errors.ts';
+import { AppError, conflict, forbidden, invalid, notFound, payloadTooLarge, rateLimited } from '../errors.ts';
+import { recordAudit } from './audit-log.ts';
+import { forbiddenTimedOut } from './moderation.ts';
 import {
 	appendEvents,
 	eventsAfter,
@@ -49,8 +52,16 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		const [memberRows, participantRows] = await Promise.all([
 			communityIds.length
 				? tx
-						.select({ communityId: communityMembers.communityId, userId: communityMembers.userId })
+						.select({
+							communityId: communityMembers.communityId,
+							userId: communityMembers.userId,
+							role: communityMembers.role,
+							customRoleId: communityMembers.customRoleId,
+							customPermissions: communityRoles.permissions,
+							timedOutUntil: communityMembers.timedOutUntil
+						})
 						.from(communityMembers)
+						.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
 						.where(and(inArray(communityMembers.communityId, communityIds), inArray(communityMembers.userId, userIds)))
 				: Promise.resolve([]),
 			dmChannelIds.length
@@ -60,7 +71,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 						.where(inArray(dmParticipants.channelId, dmChannelIds))
 				: Promise.resolve([])
 		]);
-		const members = new Set(memberRows.map((r) => `${r.communityId}:${r.userId}`));
+		const members = new Map(memberRows.map((r) => [`${r.communityId}:${r.userId}`, r]));
 		const dmUsers = new Map<string, string[]>();
 		for (const row of participantRows) dmUsers.set(row.channelId, [...(dmUsers.get(row.channelId) ?? []), row.userId]);
 
@@ -77,6 +88,18 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 			: [];
 		const replyChannel = new Map(replyRows.map((r) => [r.id, r.channelId]));
 
+		// Slow mode: when each sender last wrote in each slow channel (one query, only when slow mode is on).
+		const slowChannelIds = [...locked.values()].filter((c) => c.slowModeSeconds > 0).map((c) => c.id);
+		const lastSent = new Map<string, number>();
+		if (slowChannelIds.length) {
+			const rows = await tx
+				.select({ channelId: messages.channelId, authorId: messages.authorId, at: max(messages.createdAt) })
+				.from(messages)
+				.where(and(inArray(messages.channelId, slowChannelIds), inArray(messages.authorId, userIds)))
+				.groupBy(messages.channelId, messages.authorId);
+			for (const row of rows) if (row.at) lastSent.set(`${row.channelId}:${row.authorId}`, new Date(row.at).getTime());
+		}
+
 		const now = new Date();
 		const newMessages: (typeof messages.$inferInsert)[] = [];
 		const eventRows: StoredEventRow[] = [];
@@ -84,16 +107,41 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 
 		items.forEach((item, index) => {
 			const channel = locked.get(item.channelId);
-			const allowed =
-				channel &&
-				(channel.communityId
-					? members.has(`${channel.communityId}:${item.userId}`)
-					: (dmUsers.get(channel.id) ?? []).includes(item.userId));
+			const member = channel?.communityId ? members.get(`${channel.communityId}:${item.userId}`) : undefined;
+			const allowed = channel && (channel.communityId ? member !== undefined : (dmUsers.get(channel.id) ?? []).includes(item.userId));
 			if (!channel || !allowed) {
 				results[index] = notFound('Channel');
 				return;
 			}
 			const key = `${item.userId}:${item.clientId}`;
+			// A retry of a message already stored is answered below even if the sender is now timed
+			// out or the channel slowed: it was accepted before.
+			const retry = byKey.has(key) || fresh.has(key);
+			if (!retry && channel.archivedAt) {
+				results[index] = forbidden('This channel is archived: it takes no new messages.');
+				return;
+			}
+			if (!retry && member?.timedOutUntil && member.timedOutUntil.getTime() > now.getTime()) {
+				results[index] = forbiddenTimedOut(member.timedOutUntil);
+				return;
+			}
+			const permissions = member
+				? channelPermissionsOf(member.role, member.customRoleId, permissionsOf(member.role, member.customPermissions ?? []), channel.permissionOverrides)
+				: null;
+			if (!retry && permissions && !permissions.has('send_messages')) {
+				results[index] = forbidden('Your role cannot post in this channel.');
+				return;
+			}
+			if (!retry && permissions && channel.slowModeSeconds > 0) {
+				// Staff who can delete messages here are not slowed down: they may need to step in.
+				const exempt = permissions.has('delete_messages');
+				const last = lastSent.get(`${channel.id}:${item.userId}`);
+				const wait = last === undefined ? 0 : last + channel.slowModeSeconds * 1000 - now.getTime();
+				if (!exempt && wait > 0) {
+					results[index] = rateLimited(wait, `Slow mode is on: you can send another message here in ${Math.ceil(wait / 1000)} s.`);
+					return;
+				}
+			}
 			const stored = byKey.get(key) ?? fresh.get(key)?.row;
 			if (stored) {
 				results[index] =
@@ -123,6 +171,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 			newMessages.push(row);
 			eventRows.push(eventRow!);
 			fresh.set(key, { index, row });
+			lastSent.set(`${channel.id}:${item.userId}`, now.getTime());
 		});
 
 		if (newMessages.length) {
@@ -145,9 +194,10 @@ export class Messages {
 	#db: Database;
 	#bus: EventBus;
 	#writer: EventWriter;
-	#maxPayloadBytes: number;
+	/** The instance's current message size limit (a setting admins change at run time). */
+	#maxPayloadBytes: () => number;
 
-	constructor(deps: { db: Database; bus: EventBus; writer: EventWriter; maxPayloadBytes: number }) {
+	constructor(deps: { db: Database; bus: EventBus; writer: EventWriter; maxPayloadBytes: () => number }) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
 		this.#writer = deps.writer;
@@ -156,8 +206,9 @@ export class Messages {
 
 	#checkPayload(payload: string) {
 		if (payload.length === 0) throw invalid('A message cannot be empty.');
-		if (Buffer.byteLength(payload, 'utf8') > this.#maxPayloadBytes) {
-			throw payloadTooLarge(`Messages can be at most ${this.#maxPayloadBytes} bytes.`);
+		const max = this.#maxPayloadBytes();
+		if (Buffer.byteLength(payload, 'utf8') > max) {
+			throw payloadTooLarge(`Messages can be at most ${max} bytes.`);
 		}
 	}
 
@@ -190,6 +241,16 @@ export class Messages {
 			requireCanDelete(message, userId, channel);
 			if (message.deletedAt) return { result: { seq: null as number | null }, notices: [] };
 			const now = new Date();
+			if (message.authorId !== userId && channel.scope.kind === 'community') {
+				await recordAudit(tx, {
+					communityId: channel.scope.communityId,
+					actorId: userId,
+					action: 'message.deleted',
+					targetUserId: message.authorId,
+					targetId: messageId,
+					data: { channelId: message.channelId, channelName: channel.channel.name }
+				});
+			}
 			// The body is erased, not hidden: nothing of it stays in the database.
 			await tx.update(messages).set({ payload: '', deletedAt: now }).where(eq(messages.id, messageId));
 			await tx.delete(reactions).where(eq(reactions.messageId, messageId));

@@ -127,6 +127,14 @@ export const ChannelView = v.strictObject({
 	name: v.string(),
 	topic: v.string(),
 	position: v.number(),
+	/** Seconds members wait between two messages; 0: off. */
+	slowModeSeconds: v.number(),
+	/** Archived channels are read-only. */
+	archived: v.boolean(),
+	/** Per-role allow/deny of channel permissions (ChannelOverrides); empty for DMs. */
+	permissionOverrides: v.record(v.string(), v.strictObject({ allow: v.array(v.string()), deny: v.array(v.string()) })),
+	/** Whether the caller may post here now (role, channel overrides, archive). */
+	canSend: v.boolean(),
 	lastSeq: Seq,
 	lastReadSeq: Seq,
 	unreadCount: v.number(),

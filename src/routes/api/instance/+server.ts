@@ -14,5 +14,6 @@ const Patch = v.strictObject({
 export const PATCH: RequestHandler = endpoint(async (event) => {
 	const user = requireUser(event);
 	const body = await readBody(event, Patch);
-	return json(await event.locals.app.services.instance.update(user, body));
+	await event.locals.app.services.instance.update(user, body);
+	return json(await event.locals.app.services.instance.info());
 });

@@ -1,0 +1,1 @@
+ALTER TABLE "channels" ADD COLUMN "permission_overrides" jsonb DEFAULT '{}'::jsonb NOT NULL;

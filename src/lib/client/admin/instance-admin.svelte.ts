@@ -1,0 +1,123 @@
+// The server administration page: instance settings, accounts and the instance audit log. Risky
+// account actions ask for the admin's password again; the page collects it and the server checks it.
+import type { AdminUserView, AuditEntryView, CommunityView, InstanceSettingsView } from '#lib/shared/api-types.ts';
+import type { ApiClient } from '../api.ts';
+import { toasts } from '../app/toasts.svelte.ts';
+
+export type AccountAction =
+	| { kind: 'disable'; user: AdminUserView }
+	| { kind: 'enable'; user: AdminUserView }
+	| { kind: 'delete'; user: AdminUserView }
+	| { kind: 'role'; user: AdminUserView; role: 'admin' | 'member' };
+
+export function describeAction(action: AccountAction): { title: string; confirm: string; danger: boolean } {
+	const name = action.user.displayName;
+	switch (action.kind) {
+		case 'disable':
+			return { title: `Disable ${name}?`, confirm: 'Disable account', danger: true };
+		case 'enable':
+			return { title: `Re-enable ${name}?`, confirm: 'Re-enable', danger: false };
+		case 'delete':
+			return { title: `Delete ${name} for good?`, confirm: 'Delete account', danger: true };
+		case 'role':
+			return { title: action.role === 'admin' ? `Make ${name} a server admin?` : `Make ${name} a regular member?`, confirm: 'Change role', danger: false };
+	}
+}
+
+export class InstanceAdmin {
+	settings = $state<InstanceSettingsView | null>(null);
+	name = $state('');
+	/** The message size limit as typed; empty means "the server's default". */
+	messageMaxBytes = $state('');
+	users = $state<AdminUserView[]>([]);
+	query = $state('');
+	audit = $state<AuditEntryView[]>([]);
+	communities = $state<CommunityView[]>([]);
+	saving = $state(false);
+	#api: ApiClient;
+
+	constructor(api: ApiClient) {
+		this.#api = api;
+	}
+
+	async load(): Promise<void> {
+		try {
+			const [{ settings }, { communities }] = await Promise.all([
+				this.#api.get<{ settings: InstanceSettingsView }>('/api/admin/settings'),
+				this.#api.get<{ communities: CommunityView[] }>('/api/communities'),
+				this.loadUsers(),
+				this.loadAudit()
+			]);
+			this.#applySettings(settings);
+			this.communities = communities;
+		} catch (error) {
+			toasts.error(error);
+		}
+	}
+
+	#applySettings(settings: InstanceSettingsView) {
+		this.settings = settings;
+		this.name = settings.name;
+		this.messageMaxBytes = settings.messageMaxBytes === null ? '' : String(settings.messageMaxBytes);
+	}
+
+	async loadUsers() {
+		const q = this.query.trim();
+		this.users = (await this.#api.get<{ users: AdminUserView[] }>(`/api/admin/users${q ? `?q=${encodeURIComponent(q)}` : ''}`)).users;
+	}
+
+	async loadAudit() {
+		this.audit = (await this.#api.get<{ entries: AuditEntryView[] }>('/api/admin/audit-log?limit=100')).entries;
+	}
+
+	/** Saves one setting (or several); the server validates and answers with the settings now in force. */
+	async save(change: Record<string, unknown>, done = 'Settings saved.'): Promise<boolean> {
+		this.saving = true;
+		try {
+			const { settings } = await this.#api.patch<{ settings: InstanceSettingsView }>('/api/admin/settings', change);
+			this.#applySettings(settings);
+			toasts.show(done, 'success');
+			void this.loadAudit().catch(() => {});
+			return true;
+		} catch (error) {
+			toasts.error(error);
+			return false;
+		} finally {
+			this.saving = false;
+		}
+	}
+
+	saveMessageLimit() {
+		const raw = this.messageMaxBytes.trim();
+		if (raw !== '' && !/^\d+$/.test(raw)) {
+			toasts.show('The message size limit is a whole number of bytes, or empty for the default.', 'error');
+			return Promise.resolve(false);
+		}
+		return this.save({ messageMaxBytes: raw === '' ? null : Number(raw) });
+	}
+
+	async revokeSessions(user: AdminUserView): Promise<void> {
+		try {
+			const { revoked } = await this.#api.post<{ revoked: number }>(`/api/admin/users/${user.id}/revoke-sessions`);
+			toasts.show(`${user.displayName} was signed out of ${revoked} session${revoked === 1 ? '' : 's'}.`, 'success');
+			await Promise.all([this.loadUsers(), this.loadAudit()]);
+		} catch (error) {
+			toasts.error(error);
+		}
+	}
+
+	/** Runs a risky account action with the admin's password; resolves to the error text, or null. */
+	async run(action: AccountAction, password: string): Promise<string | null> {
+		try {
+			const path = `/api/admin/users/${action.user.id}`;
+			if (action.kind === 'delete') await this.#api.delete(path, { password });
+			else if (action.kind === 'role') await this.#api.patch(path, { instanceRole: action.role, password });
+			else await this.#api.patch(path, { disabled: action.kind === 'disable', password });
+			toasts.show('Done.', 'success');
+			await Promise.all([this.loadUsers(), this.loadAudit()]);
+			return null;
+		} catch (error) {
+			return error instanceof Error ? error.message : 'That did not work.';
+		}
+	}
+}

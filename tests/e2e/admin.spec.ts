@@ -1,0 +1,196 @@
+// Administration in the browser: the server's owner changes who may sign up and a new visitor sees
+// it at once; a moderator bans a member, who drops out of the community live and cannot rejoin; the
+// audit logs show both. UI_SHOTS_DIR=/some/folder also saves a screenshot of each admin page.
+import { expect, test, type Browser, type Page } from '@playwright/test';
+import { ContextApi, OWNER, log, messageWith, send, signInThroughUi, uniqueUsername } from './support.ts';
+
+const shotsDir = process.env.UI_SHOTS_DIR;
+async function shot(page: Page, name: string) {
+	if (!shotsDir) return;
+	// The page scrolls inside its content column: a tall viewport shows all of it.
+	const size = page.viewportSize()!;
+	await page.setViewportSize({ width: size.width, height: 2200 });
+	await page.screenshot({ path: `${shotsDir}/${name}.png` });
+	await page.setViewportSize(size);
+}
+
+async function open(browser: Browser) {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+	const page = await context.newPage();
+	return { context, page, api: new ContextApi(context, test.info().project.use.baseURL!) };
+}
+
+test.describe('Server administration', () => {
+	test.afterAll(async ({ browser }) => {
+		// Other test files sign up through the UI: whatever happened here, registration ends open.
+		const { context, api } = await open(browser);
+		await api.signIn(OWNER.username);
+		await api.send('PATCH', '/api/admin/settings', { registrationMode: 'open' });
+		await context.close();
+	});
+
+	test('the owner closes registration and a new visitor is told at once; the audit log records it', async ({ browser }) => {
+		const owner = await open(browser);
+		await signInThroughUi(owner.page, OWNER.username);
+		await owner.page.goto('/settings');
+		await owner.page.getByRole('navigation', { name: 'Settings sections' }).getByRole('link', { name: 'Server administration' }).click();
+		await expect(owner.page.getByRole('heading', { name: 'Server administration', level: 1 })).toBeVisible();
+
+		await owner.page.getByRole('radio', { name: /^Closed/ }).check();
+		await expect(owner.page.getByText('Registration is now closed.')).toBeVisible();
+
+		const visitor = await open(browser);
+		await visitor.page.goto('/sign-up');
+		await expect(visitor.page.getByRole('alert')).toContainText('Registration is closed on this server.');
+		await visitor.page.goto('/sign-in');
+		await expect(visitor.page.getByRole('link', { name: /create an account|sign up/i })).toHaveCount(0);
+
+		const audit = owner.page.getByRole('list', { name: 'Audit log entries' });
+		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText(`${OWNER.displayName} changed server settings`);
+		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText('Registration: open → closed');
+		await shot(owner.page, 'admin-server');
+
+		await owner.page.getByRole('radio', { name: /^Open/ }).check();
+		await expect(owner.page.getByText('Registration is now open.')).toBeVisible();
+		await visitor.page.goto('/sign-up');
+		await expect(visitor.page.getByRole('button', { name: 'Create account' })).toBeVisible();
+		await owner.context.close();
+		await visitor.context.close();
+	});
+});
+
+test.describe('Community moderation', () => {
+	test('a moderator bans a member, who drops out of the community at once and cannot rejoin; the audit log shows it', async ({ browser }) => {
+		const owner = await open(browser);
+		const moderator = await open(browser);
+		const member = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		const mod = { username: uniqueUsername('mod'), displayName: 'Maya Moderator' };
+		const mem = { username: uniqueUsername('mem'), displayName: 'Milo Member' };
+		const { user: modUser } = await moderator.api.signUp(mod.username, mod.displayName);
+		await member.api.signUp(mem.username, mem.displayName);
+		const community = await owner.api.createCommunity('Garden Club');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+		await moderator.api.send('POST', `/api/invites/${invite.code}/accept`);
+		await member.api.send('POST', `/api/invites/${invite.code}/accept`);
+		await owner.api.send('PATCH', `/api/communities/${community.id}/members/${modUser.id}`, { role: 'moderator' });
+		await member.api.sendMessage(community.systemChannelId, 'buy cheap watches');
+
+		// The member is in the community's channel, live.
+		await member.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		await expect(member.page.locator('[data-connection="open"]')).toBeVisible();
+		const rail = member.page.getByRole('navigation', { name: 'Communities' });
+		await expect(rail.getByRole('link', { name: 'Garden Club' })).toBeVisible();
+		await owner.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		await expect(owner.page.locator('[data-connection="open"]')).toBeVisible();
+
+		// The moderator reaches the community settings from the community menu and bans the member.
+		await moderator.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		await moderator.page.getByRole('button', { name: 'Community options' }).click();
+		await moderator.page.getByRole('menuitem', { name: 'Community settings' }).click();
+		await expect(moderator.page.getByRole('heading', { name: 'Community settings', level: 1 })).toBeVisible();
+		const row = moderator.page.getByRole('list', { name: 'Members' }).locator(`li[data-member="${mem.username}"]`);
+		await shot(moderator.page, 'community-settings-moderator');
+		await row.getByRole('button', { name: 'Ban' }).click();
+		const dialog = moderator.page.getByRole('dialog', { name: `Ban ${mem.displayName}?` });
+		await dialog.getByLabel('Reason').fill('spam');
+		await shot(moderator.page, 'community-ban-dialog');
+		await dialog.getByRole('button', { name: 'Ban' }).click();
+		await expect(moderator.page.getByText(`${mem.displayName} was banned.`)).toBeVisible();
+		await expect(row).toHaveCount(0);
+		await expect(moderator.page.getByRole('list', { name: 'Bans' })).toContainText(mem.displayName);
+
+		// The member's open page drops the community without a reload, and gets nothing said after.
+		await expect(rail.getByRole('link', { name: 'Garden Club' })).toHaveCount(0);
+		await send(owner.page, 'after the ban');
+		await expect(messageWith(owner.page, 'after the ban')).toBeVisible();
+		await expect(log(member.page).getByText('after the ban')).toHaveCount(0);
+
+		// A fresh invite does not let them back in.
+		const { invite: fresh } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+		await member.page.goto(`/invite/${fresh.code}`);
+		await member.page.getByRole('button', { name: 'Join Garden Club' }).click();
+		await expect(member.page.getByRole('alert')).toContainText('You are banned from this community.');
+
+		// The audit log names who banned whom and why.
+		const entry = moderator.page.getByRole('list', { name: 'Audit log entries' }).locator('li[data-action="member.banned"]');
+		await expect(entry).toContainText(`${mod.displayName} banned a user ${mem.displayName}`);
+		await expect(entry).toContainText('Reason: spam');
+		await shot(moderator.page, 'community-settings-after-ban');
+
+		// The owner sees the same entry, and the role change before it.
+		await owner.page.goto(`/manage/${community.id}`);
+		const ownerAudit = owner.page.getByRole('list', { name: 'Audit log entries' });
+		await expect(ownerAudit.locator('li[data-action="member.banned"]')).toContainText(mem.displayName);
+		await expect(ownerAudit.locator('li[data-action="member.role_changed"]')).toContainText(mod.displayName);
+		await shot(owner.page, 'community-settings-owner');
+
+		await owner.context.close();
+		await moderator.context.close();
+		await member.context.close();
+	});
+
+	test("a member reports a message; moderators see it labelled as the reporter's copy and delete it", async ({ browser }) => {
+		const owner = await open(browser);
+		const member = await open(browser);
+		const troll = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		await member.api.signUp(uniqueUsername('rep'), 'Rita Reporter');
+		await troll.api.signUp(uniqueUsername('trl'), 'Tom Troll');
+		const community = await owner.api.createCommunity('Chess Club');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+		await member.api.send('POST', `/api/invites/${invite.code}/accept`);
+		await troll.api.send('POST', `/api/invites/${invite.code}/accept`);
+		await troll.api.sendMessage(community.systemChannelId, 'you all play badly');
+
+		await member.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		const message = messageWith(member.page, 'you all play badly');
+		await message.hover();
+		await message.getByRole('button', { name: 'Report message' }).click();
+		const dialog = member.page.getByRole('dialog', { name: 'Report message?' });
+		await dialog.getByLabel('What is wrong with it?').fill('insulting');
+		await shot(member.page, 'report-dialog');
+		await dialog.getByRole('button', { name: 'Report' }).click();
+		await expect(member.page.getByText('Thanks. The moderators will look at it.')).toBeVisible();
+
+		await owner.page.goto(`/manage/${community.id}`);
+		const reports = owner.page.getByRole('list', { name: 'Open reports' });
+		await expect(reports).toContainText('As forwarded by the reporter');
+		await expect(reports).toContainText('you all play badly');
+		await expect(reports).toContainText('Reason: insulting');
+		await shot(owner.page, 'community-reports');
+		await reports.getByRole('button', { name: 'Delete message' }).click();
+		await expect(owner.page.getByText('No open reports.')).toBeVisible();
+		await expect(messageWith(member.page, 'you all play badly')).toHaveCount(0);
+
+		await owner.context.close();
+		await member.context.close();
+		await troll.context.close();
+	});
+
+	test('the owner makes a channel read-only for members; a member sees why they cannot post', async ({ browser }) => {
+		const owner = await open(browser);
+		const member = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		await member.api.signUp(uniqueUsername('rdr'), 'Rae Reader');
+		const community = await owner.api.createCommunity('Town Hall');
+		const channel = await owner.api.createChannel(community.id, 'announcements');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+		await member.api.send('POST', `/api/invites/${invite.code}/accept`);
+
+		await owner.page.goto(`/manage/${community.id}`);
+		await owner.page.getByLabel('Who can post in #announcements').selectOption({ label: 'Moderators and up' });
+		await expect(owner.page.getByText('#announcements saved.')).toBeVisible();
+		await shot(owner.page, 'community-channels');
+
+		await member.page.goto(`/c/${community.id}/${channel.id}`);
+		await expect(member.page.getByRole('note')).toContainText('Only some roles can post in this channel.');
+		await expect(member.page.getByRole('textbox', { name: /^Message / })).toHaveCount(0);
+		await shot(member.page, 'read-only-channel');
+		await member.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		await expect(member.page.getByRole('textbox', { name: 'Message #general' })).toBeVisible();
+
+		await owner.context.close();
+		await member.context.close();
+	});
+});
