@@ -1,7 +1,7 @@
 // Not a behaviour test: fills a realistic community and saves screenshots (desktop light and dark,
 // phone) for people reviewing the design. Runs only when UI_SHOTS_DIR names a folder.
 import { expect, test, type Page } from '@playwright/test';
-import { ContextApi, composer, log, messageWith, send, uniqueUsername } from './support.ts';
+import { ContextApi, OWNER, composer, log, messageWith, send, uniqueUsername } from './support.ts';
 
 // playwright.config.ts includes this file only when UI_SHOTS_DIR is set.
 const dir = process.env.UI_SHOTS_DIR!;
@@ -134,5 +134,20 @@ test('screenshots of the main screens', async ({ browser, baseURL }) => {
 	await expect(fresh.getByRole('heading', { name: 'Create a community or join with an invite' })).toBeVisible();
 	await shot(fresh, 'desktop-light-empty');
 
-	for (const context of [maya, leo.context, priya.context, phone, visitor, newcomer]) await context.close();
+	// Community settings, as its owner; server administration, as the server's owner.
+	await page.goto(`/manage/${community.id}`);
+	await expect(page.getByRole('heading', { level: 1 })).toBeVisible();
+	await shot(page, 'desktop-light-manage');
+	await page.mouse.wheel(0, 900);
+	await shot(page, 'desktop-light-manage-2');
+	const admin = await browser.newContext(desktop);
+	await new ContextApi(admin, baseURL!).signIn(OWNER.username);
+	const adminPage = await admin.newPage();
+	await adminPage.goto('/admin');
+	await expect(adminPage.getByRole('heading', { level: 1 })).toBeVisible();
+	await shot(adminPage, 'desktop-light-admin');
+	await adminPage.mouse.wheel(0, 900);
+	await shot(adminPage, 'desktop-light-admin-2');
+
+	for (const context of [maya, leo.context, priya.context, phone, visitor, newcomer, admin]) await context.close();
 });
