@@ -14,12 +14,10 @@ export const PERMISSIONS_POLICY = [
 	'payment=()',
 	'usb=()',
 	'serial=()',
-	'bluetooth=()',
 	'midi=()',
 	'magnetometer=()',
 	'gyroscope=()',
-	'accelerometer=()',
-	'interest-cohort=()'
+	'accelerometer=()'
 ].join(', ');
 
 // Two years, the preload list's minimum. Only sent in production, where ORIGIN must be https.
