@@ -10,6 +10,11 @@ export type ThrottledAction = 'sign_in' | 'sign_up' | 'password_change';
 
 /** What the metrics read from the realtime hub when scraped (it starts after the context). */
 type RealtimeGauges = { connections(): number; onlineUsers(): number } | null;
+/** What the metrics read from the call service when scraped. */
+type CallGauges = {
+	counts(): { calls: number; participants: number; producers: number; consumers: number };
+	workerCpuSeconds(): Promise<{ worker: number; seconds: number }[]>;
+} | null;
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 // A client chooses the code of a close it initiates (any of 1000-4999): only codes that mean
@@ -33,7 +38,7 @@ export class Metrics {
 	readonly #eventBatchSize: Histogram;
 	readonly #authThrottled: Counter<'action'>;
 
-	constructor(options: { realtime: () => RealtimeGauges }) {
+	constructor(options: { realtime: () => RealtimeGauges; calls?: () => CallGauges }) {
 		const registers = [this.registry];
 		// Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC) under their standard
 		// names, so existing dashboards for Node services work unchanged.
@@ -72,6 +77,33 @@ export class Metrics {
 			registers,
 			collect() {
 				this.set(options.realtime()?.onlineUsers() ?? 0);
+			}
+		});
+		const calls = options.calls ?? (() => null);
+		for (const [name, help, key] of [
+			['hearth_calls_active', 'Calls (voice channels with a router) in progress.', 'calls'],
+			['hearth_call_participants', 'Participants in calls (one per joined connection).', 'participants'],
+			['hearth_call_producers', 'Media streams sent into calls (mic, camera, screen).', 'producers'],
+			['hearth_call_consumers', 'Media streams forwarded to call participants.', 'consumers']
+		] as const) {
+			new Gauge({
+				name,
+				help,
+				registers,
+				collect() {
+					this.set(calls()?.counts()[key] ?? 0);
+				}
+			});
+		}
+		// A counter in Prometheus terms, but read from the workers (getrusage) rather than counted here.
+		new Gauge({
+			name: 'hearth_call_worker_cpu_seconds_total',
+			help: 'CPU time (user + system) each mediasoup worker process has used, by worker index.',
+			labelNames: ['worker'],
+			registers,
+			async collect() {
+				this.reset();
+				for (const { worker, seconds } of (await calls()?.workerCpuSeconds()) ?? []) this.set({ worker: String(worker) }, seconds);
 			}
 		});
 		this.#wsCloses = new Counter({

@@ -106,7 +106,7 @@ export class Channels {
 		return toView(access.channel, read.get(channelId), peer);
 	}
 
-	async create(userId: string, communityId: string, input: { name: string; topic: string }): Promise<ChannelView> {
+	async create(userId: string, communityId: string, input: { name: string; topic: string; kind?: 'text' | 'voice' }): Promise<ChannelView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
 		requireCommunityManager(access);
 		const row = await this.#db.transaction(async (tx) => {
@@ -125,7 +125,7 @@ export class Channels {
 				.values({
 					id: crypto.randomUUID(),
 					communityId,
-					kind: 'text',
+					kind: input.kind ?? 'text',
 					name: input.name,
 					topic: input.topic,
 					position: (max?.position ?? -1) + 1
