@@ -141,8 +141,9 @@ export class CallService implements CallsStatus {
 	// --- joining and leaving ----------------------------------------------------------------
 
 	async join(conn: Connection, channelId: string) {
-		if (!this.#pool) throw callsUnavailable(this.#unavailableReason ?? 'unknown');
+		// Authorization first: whether this server has calls is no answer to someone who may not see the channel.
 		const access = await accessCall(this.#app.database.db, conn.userId, channelId);
+		if (!this.#pool) throw callsUnavailable(this.#unavailableReason ?? 'unknown');
 		if (this.#joining.has(conn.id)) throw conflict('Already joining a call.');
 		this.#joining.add(conn.id);
 		try {

@@ -1,7 +1,7 @@
 // Where the mediasoup-worker binary is, or why there is none. npm may have skipped mediasoup's
 // install script (package.json allowScripts) or failed to download/build it: the server then
 // runs without calls and says so, instead of failing to start.
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -9,6 +9,9 @@ export type WorkerBinResolution = { ok: true; path: string; source: 'MEDIASOUP_W
 
 function executable(path: string): boolean {
 	try {
+		// access(X_OK) alone says yes to root for any file; the mode bits say whether it is a program.
+		const stat = statSync(path);
+		if (!stat.isFile() || (stat.mode & 0o111) === 0) return false;
 		accessSync(path, constants.X_OK);
 		return true;
 	} catch {

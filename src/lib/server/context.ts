@@ -35,6 +35,7 @@ export type CallsStatus = {
 	describe(): string;
 	counts(): { calls: number; participants: number; producers: number; consumers: number };
 	workerCpuSeconds(): Promise<{ worker: number; seconds: number }[]>;
+	workerObjectCounts(): Promise<{ routers: number; transports: number; producers: number; consumers: number }>;
 };
 
 export type AppContext = {

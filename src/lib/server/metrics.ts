@@ -14,6 +14,7 @@ type RealtimeGauges = { connections(): number; onlineUsers(): number } | null;
 type CallGauges = {
 	counts(): { calls: number; participants: number; producers: number; consumers: number };
 	workerCpuSeconds(): Promise<{ worker: number; seconds: number }[]>;
+	workerObjectCounts(): Promise<{ routers: number; transports: number; producers: number; consumers: number }>;
 } | null;
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -104,6 +105,17 @@ export class Metrics {
 			async collect() {
 				this.reset();
 				for (const { worker, seconds } of (await calls()?.workerCpuSeconds()) ?? []) this.set({ worker: String(worker) }, seconds);
+			}
+		});
+		// Read from the workers' own dumps, not from our bookkeeping: a leak in either shows here.
+		new Gauge({
+			name: 'hearth_call_worker_objects',
+			help: 'Objects the mediasoup workers hold, by kind (router, transport, producer, consumer).',
+			labelNames: ['kind'],
+			registers,
+			async collect() {
+				const counts = await calls()?.workerObjectCounts();
+				for (const kind of ['router', 'transport', 'producer', 'consumer'] as const) this.set({ kind }, counts?.[`${kind}s`] ?? 0);
 			}
 		});
 		this.#wsCloses = new Counter({
