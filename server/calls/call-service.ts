@@ -5,6 +5,7 @@ import type { types } from 'mediasoup';
 import { ErrorCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, CallsStatus } from '#lib/server/context.ts';
+import type { BusNotice } from '#lib/server/events/bus.ts';
 import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
@@ -41,12 +42,25 @@ export class CallService implements CallsStatus {
 	readonly #opening = new Map<string, Promise<CallRoom>>();
 	readonly #memberships = new Map<string, Membership>();
 	readonly #joining = new Set<string>();
+	readonly #unsubscribe: () => void;
 
 	private constructor(app: AppContext, pool: CallWorkerPool | null, unavailableReason: string | null) {
 		this.#app = app;
 		this.#log = app.log.child({ component: 'calls' });
 		this.#pool = pool;
 		this.#unavailableReason = unavailableReason;
+		this.#unsubscribe = pool ? app.bus.subscribe((notice) => this.#onNotice(notice)) : () => {};
+	}
+
+	/** Access can end while someone is in a call: leaving (or deleting) the community ends it for them. */
+	#onNotice(notice: BusNotice): void {
+		if (notice.type === 'membership' && notice.change === 'left') {
+			for (const { room, peer } of [...this.#memberships.values()]) {
+				if (room.communityId === notice.communityId && peer.userId === notice.userId) this.leave(peer.conn, { reason: 'access_lost', rejoin: false });
+			}
+		} else if (notice.type === 'community.deleted') {
+			for (const room of [...this.#rooms.values()]) if (room.communityId === notice.communityId) this.#endRoom(room, 'access_lost', false);
+		}
 	}
 
 	/** Never throws: without a usable worker the server runs and reports calls as unavailable. */
@@ -387,6 +401,7 @@ export class CallService implements CallsStatus {
 	}
 
 	close(): void {
+		this.#unsubscribe();
 		for (const room of [...this.#rooms.values()]) this.#endRoom(room, 'shutdown', true);
 		this.#pool?.close();
 	}

@@ -124,6 +124,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 	let stranger: TestClient;
 	let voiceId: string;
 	let textId: string;
+	let community: string;
 	const sockets: TestSocket[] = [];
 	const open = async (client: TestClient) => {
 		const socket = await client.socket();
@@ -149,12 +150,13 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		member = await TestClient.signUp(server);
 		third = await TestClient.signUp(server);
 		stranger = await TestClient.signUp(server);
-		const community = await createCommunity(owner, 'Call club');
-		await joinCommunity(owner, member, community.id);
-		await joinCommunity(owner, third, community.id);
-		const { channel } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'lounge', kind: 'voice' });
+		const club = await createCommunity(owner, 'Call club');
+		community = club.id;
+		await joinCommunity(owner, member, club.id);
+		await joinCommunity(owner, third, club.id);
+		const { channel } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${club.id}/channels`, { name: 'lounge', kind: 'voice' });
 		voiceId = channel.id;
-		textId = community.generalId;
+		textId = club.generalId;
 	});
 	afterAll(async () => {
 		for (const socket of sockets) socket.close();
@@ -282,6 +284,9 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(await until(() => workerObjects(server), (c) => c.transport === baseline.transport)).toEqual(baseline);
 		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: { participants: number } };
 		expect(health.calls.participants).toBe(1);
+		const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+		for (const line of ['hearth_calls_active 1', 'hearth_call_participants 1', 'hearth_call_producers 1', 'hearth_call_consumers 0']) expect(metrics).toContain(`\n${line}\n`);
+		expect(metrics).toMatch(/\nhearth_call_worker_cpu_seconds_total\{worker="0"\} [0-9.]+\n/);
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		ownerSocket.close();
 		memberSocket.close();
@@ -333,6 +338,22 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(await ownerSocket.request({ t: 'call.moderate', channelId: voiceId, userId: member.user.id, action: 'remove' })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Participant was not found.' });
 		ownerSocket.close();
 		memberSocket.close();
+	});
+
+	it('leaving the community ends the call for that person (access_lost) and frees their objects', async () => {
+		const ownerSocket = await open(owner);
+		const thirdSocket = await open(third);
+		await joinWithMedia(ownerSocket, voiceId);
+		await joinWithMedia(thirdSocket, voiceId, { produce: true });
+		const ended = thirdSocket.next((f) => f.t === 'call.ended');
+		const left = ownerSocket.next((f) => f.t === 'call.participant.left');
+		await third.api.post(`/api/communities/${community}/leave`);
+		expect(await ended).toEqual({ t: 'call.ended', channelId: voiceId, reason: 'access_lost', rejoin: false });
+		expect(await left).toMatchObject({ userId: third.user.id });
+		expect(await until(() => workerObjects(server), (c) => c.transport === 2)).toEqual({ router: 1, transport: 2, producer: 0, consumer: 0 });
+		expect(await thirdSocket.request({ t: 'call.join', channelId: voiceId })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Channel was not found.' });
+		ownerSocket.close();
+		thirdSocket.close();
 	});
 
 	it('when the worker dies, its calls end with rejoin: true, a new worker replaces it and rejoining works', async () => {
