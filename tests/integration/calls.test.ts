@@ -286,7 +286,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(health.calls.participants).toBe(1);
 		const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
 		for (const line of ['hearth_calls_active 1', 'hearth_call_participants 1', 'hearth_call_producers 1', 'hearth_call_consumers 0']) expect(metrics).toContain(`\n${line}\n`);
-		expect(metrics).toMatch(/\nhearth_call_worker_cpu_seconds_total\{worker="0"\} [0-9.]+\n/);
+		expect(metrics).toMatch(/\nhearth_call_worker_cpu_seconds\{worker="0"\} [0-9.]+\n/);
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		ownerSocket.close();
 		memberSocket.close();

@@ -96,9 +96,10 @@ export class Metrics {
 				}
 			});
 		}
-		// A counter in Prometheus terms, but read from the workers (getrusage) rather than counted here.
+		// Only ever grows, like a counter, but it is read from the workers (getrusage), not counted here:
+		// a gauge set on scrape. Use rate() on it as on process_cpu_seconds_total.
 		new Gauge({
-			name: 'hearth_call_worker_cpu_seconds_total',
+			name: 'hearth_call_worker_cpu_seconds',
 			help: 'CPU time (user + system) each mediasoup worker process has used, by worker index.',
 			labelNames: ['worker'],
 			registers,
