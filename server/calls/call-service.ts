@@ -165,7 +165,10 @@ export class CallService implements CallsStatus {
 			if (current?.room.channelId === channelId) throw conflict('Already in this call.');
 			if (current) this.leave(conn);
 			const room = await this.#openRoom(channelId, access.channel.communityId!);
-			if (conn.closed) return null;
+			if (conn.closed) {
+				this.#closeIfEmpty(room);
+				return null;
+			}
 			const max = this.#app.config.calls.maxParticipants;
 			if (room.peers.size >= max) {
 				this.#closeIfEmpty(room);

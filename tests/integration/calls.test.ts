@@ -293,6 +293,16 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 	}, 120_000);
 
+	it('a call.leave sent right behind a call.join is served after it: no peer is left behind', async () => {
+		const socket = await open(member);
+		const [joined, left] = await Promise.all([socket.request({ t: 'call.join', channelId: voiceId }), socket.request({ t: 'call.leave' })]);
+		expect(joined.t).toBe('ack');
+		expect(left).toEqual({ t: 'ack', id: expect.any(String), result: { left: true } });
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: { participants: number } };
+		expect(health.calls.participants).toBe(0);
+		socket.close();
+	});
+
 	it("a socket that dies frees its peer's objects and the others see it leave", async () => {
 		const ownerSocket = await open(owner);
 		await joinWithMedia(ownerSocket, voiceId, { produce: true });
