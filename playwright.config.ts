@@ -1,6 +1,18 @@
 // End-to-end tests: the built app (`node server/main.ts`, as `npm start` runs it) on a throwaway
 // in-memory database, driven by the system Chromium (never a downloaded browser).
+import { existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
+import { resolveWorkerBin } from './server/calls/worker-bin.ts';
+
+// Call tests need a mediasoup worker: MEDIASOUP_WORKER_BIN, else one placed at
+// ~/.cache/hearth/mediasoup-worker (scripts/test-all.sh), else the package's own. Without one the
+// server reports calls unavailable and calls.spec.ts is skipped with this reason.
+const cachedWorker = join(homedir(), '.cache/hearth/mediasoup-worker');
+const workerBin = process.env.MEDIASOUP_WORKER_BIN || (existsSync(cachedWorker) ? cachedWorker : undefined);
+const worker = resolveWorkerBin(workerBin);
+process.env.HEARTH_E2E_NO_CALLS = worker.ok ? '' : worker.reason;
 
 // A fixed port away from the usual dev ports, so a developer's running instance is never reused.
 // E2E_PORT moves it, so two checkouts can run their browser tests at once.
@@ -71,7 +83,10 @@ export default defineConfig({
 			// One browser from 127.0.0.1 plays every user, much faster than people do: the per-IP
 			// HTTP limits (tested in tests/integration/rate-limits.test.ts) must not trip here.
 			HTTP_RATE_PER_MINUTE: '1000000',
-			HTTP_AUTH_RATE_PER_MINUTE: '1000000'
+			HTTP_AUTH_RATE_PER_MINUTE: '1000000',
+			...(worker.ok ? { MEDIASOUP_WORKER_BIN: worker.path } : {}),
+			CALL_WORKERS: '1',
+			CALL_PORT: '0'
 		}
 	}
 });

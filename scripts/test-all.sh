@@ -21,6 +21,20 @@ ensure_prometheus_parser
 start_test_postgres
 trap stop_test_postgres EXIT
 
+# Call tests need a mediasoup worker (never downloaded or built by npm here): MEDIASOUP_WORKER_BIN,
+# or one placed at ~/.cache/hearth/mediasoup-worker. Without one they are reported as skipped.
+MEDIASOUP_WORKER_BIN="${MEDIASOUP_WORKER_BIN:-}"
+if [ -z "$MEDIASOUP_WORKER_BIN" ] && [ -x "$HOME/.cache/hearth/mediasoup-worker" ]; then
+	MEDIASOUP_WORKER_BIN="$HOME/.cache/hearth/mediasoup-worker"
+fi
+if [ -n "$MEDIASOUP_WORKER_BIN" ] && [ -x "$MEDIASOUP_WORKER_BIN" ]; then
+	export MEDIASOUP_WORKER_BIN
+	echo "Call tests: run with the mediasoup worker $MEDIASOUP_WORKER_BIN"
+else
+	unset MEDIASOUP_WORKER_BIN
+	echo "Call tests: SKIPPED (no mediasoup worker: set MEDIASOUP_WORKER_BIN or place one at ~/.cache/hearth/mediasoup-worker)"
+fi
+
 echo "Building the app..."
 npx vite build --logLevel error || { echo "0 passed, 1 failed (the build failed)"; exit 1; }
 

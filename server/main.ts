@@ -11,6 +11,7 @@ import { createLogger, safeError, type Logger } from '#lib/server/logger.ts';
 import { formatPreflightReport, preflightReport } from '#lib/server/config/preflight.ts';
 import { serveMetrics } from './metrics-endpoint.ts';
 import { attachRealtime, WS_PATH, type RealtimeServer } from './realtime/ws-server.ts';
+import { CallService } from './calls/call-service.ts';
 
 type Handler = (req: IncomingMessage, res: ServerResponse, next: () => void) => void;
 
@@ -96,7 +97,10 @@ export async function start(env: Record<string, string | undefined> = process.en
 	});
 	// Idle keep-alive sockets should outlive typical proxy keep-alives (60 s) to avoid races.
 	server.keepAliveTimeout = 65_000;
-	const realtime: RealtimeServer = attachRealtime(app, server);
+	// Never fails: without a mediasoup worker, calls are reported unavailable and the rest runs.
+	const calls = await CallService.start(app);
+	app.calls = calls;
+	const realtime: RealtimeServer = attachRealtime(app, server, calls);
 
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
@@ -120,7 +124,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 	const auditPurgeTimer = setInterval(purgeAuditLog, AUDIT_PURGE_INTERVAL_MS);
 	auditPurgeTimer.unref();
 
-	const report = preflightReport(config, app.origins);
+	const report = preflightReport(config, app.origins, calls);
 	log.info({ preflight: report }, 'preflight report');
 	// Operators read this one in `docker logs` or a terminal; production always prints it.
 	if (config.env === 'production' || process.stdout.isTTY) console.error(formatPreflightReport(report));
@@ -149,6 +153,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 			// Finish what was accepted (those clients get their acks), then tell everyone to reconnect.
 			app.writer.close();
 			await app.writer.drain();
+			calls.close();
 			await realtime.close();
 			await loaded.close();
 			server.closeAllConnections();

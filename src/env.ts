@@ -133,6 +133,46 @@ export const variables = defineEnvVars({
 		description: 'Ping interval; a connection missing two pings is closed. Keep below proxy idle timeouts.',
 		schema: integer('WS_HEARTBEAT_SECONDS', 25, 2, 600)
 	},
+	MEDIASOUP_WORKER_BIN: {
+		description: 'Path of the mediasoup-worker binary for calls. Unset: the one inside node_modules/mediasoup, if it was built or downloaded; otherwise calls are unavailable (the rest works).',
+		schema: optionalString
+	},
+	CALL_WORKERS: {
+		description: 'mediasoup workers (processes) for calls; each uses up to one CPU core. Unset or 0: the number of CPU cores.',
+		schema: integer('CALL_WORKERS', 0, 0, 256)
+	},
+	CALL_LISTEN_IP: {
+		description: 'Local address the call media sockets listen on (0.0.0.0 for every interface).',
+		schema: stringWithDefault('127.0.0.1')
+	},
+	CALL_ANNOUNCED_ADDRESS: {
+		description: 'Public IP or host name announced to browsers as the media address (needed when CALL_LISTEN_IP is not reachable by them: NAT, Docker, 0.0.0.0).',
+		schema: optionalString
+	},
+	CALL_PORT: {
+		description: 'UDP and TCP port of the first call worker; worker N uses CALL_PORT+N. Open them in the firewall. 0 picks free ports (tests only).',
+		schema: integer('CALL_PORT', 40000, 0, 65535)
+	},
+	CALL_MAX_PARTICIPANTS: {
+		description: 'Participants one call may have.',
+		schema: integer('CALL_MAX_PARTICIPANTS', 25, 1, 1000)
+	},
+	STUN_URLS: {
+		description: 'STUN servers given to browsers (comma separated, e.g. stun:turn.example.com:3478). Empty: none.',
+		schema: stringWithDefault('')
+	},
+	TURN_URLS: {
+		description: 'TURN servers given to browsers with short-lived credentials (comma separated, e.g. turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349). Needs TURN_SECRET.',
+		schema: stringWithDefault('')
+	},
+	TURN_SECRET: {
+		description: 'Shared secret of the TURN server (coturn static-auth-secret with use-auth-secret), at least 32 random bytes.',
+		schema: optionalString
+	},
+	TURN_TTL_SECONDS: {
+		description: 'Lifetime of the TURN credentials the server issues when someone joins a call.',
+		schema: integer('TURN_TTL_SECONDS', 3600, 60, 172800)
+	},
 	WS_MAX_BUFFERED_BYTES: {
 		description: 'Outgoing bytes a client may have queued for more than 5 s (or 4 times this at any moment) before it is disconnected as too slow (it resumes on reconnect).',
 		schema: integer('WS_MAX_BUFFERED_BYTES', 4194304, 65536, 268435456)

@@ -4,8 +4,20 @@ import type { ChannelEvent, ClientFrameOf, ClientFrameType } from '#lib/shared/p
 import type { AppContext } from '#lib/server/context.ts';
 import type { Connection } from './connection.ts';
 import type { Hub } from './hub.ts';
+import type { CallService } from '../calls/call-service.ts';
 
-export type HandlerContext = { app: AppContext; hub: Hub; conn: Connection };
+export type HandlerContext = { app: AppContext; hub: Hub; conn: Connection; calls: CallService };
+
+// Call frames of one connection run one after another, in the order sent: a call.leave sent right
+// after a call.join (the person clicked twice) must find the peer that join creates, not overtake
+// it while the join waits for the database and leave a peer nobody owns until the socket closes.
+const callQueues = new WeakMap<Connection, Promise<unknown>>();
+function inCallOrder<T>(conn: Connection, action: () => Promise<T> | T): Promise<T> {
+	const previous = callQueues.get(conn) ?? Promise.resolve();
+	const next = previous.catch(() => {}).then(action);
+	callQueues.set(conn, next);
+	return next;
+}
 type Handler<K extends ClientFrameType> = (ctx: HandlerContext, frame: ClientFrameOf<K>) => Promise<void> | void;
 
 // Replayed events go out in frames of at most this many, so one frame stays well under client limits.
@@ -106,6 +118,81 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 
 	presence({ hub, conn }, frame) {
 		hub.setStatus(conn, frame.status);
+	},
+
+	async 'call.join'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			const joined = await calls.join(conn, frame.channelId);
+			if (joined) conn.send({ t: 'ack', id: frame.id, result: joined });
+		});
+	},
+
+	async 'call.leave'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			conn.send({ t: 'ack', id: frame.id, result: { left: calls.leave(conn) } });
+		});
+	},
+
+	async 'call.transport.create'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			conn.send({ t: 'ack', id: frame.id, result: await calls.createTransport(conn, frame.direction) });
+		});
+	},
+
+	async 'call.transport.connect'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			await calls.connectTransport(conn, frame.transportId, frame.dtlsParameters);
+			conn.send({ t: 'ack', id: frame.id });
+		});
+	},
+
+	async 'call.produce'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			const result = await calls.produce(conn, { transportId: frame.transportId, kind: frame.kind, source: frame.source, rtpParameters: frame.rtpParameters });
+			conn.send({ t: 'ack', id: frame.id, result });
+		});
+	},
+
+	async 'call.producer.close'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			calls.closeProducer(conn, frame.producerId);
+			conn.send({ t: 'ack', id: frame.id });
+		});
+	},
+
+	async 'call.producer.pause'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			await calls.setProducerPaused(conn, frame.producerId, true);
+			conn.send({ t: 'ack', id: frame.id });
+		});
+	},
+
+	async 'call.producer.resume'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			await calls.setProducerPaused(conn, frame.producerId, false);
+			conn.send({ t: 'ack', id: frame.id });
+		});
+	},
+
+	async 'call.consume'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			const result = await calls.consume(conn, { transportId: frame.transportId, producerId: frame.producerId, rtpCapabilities: frame.rtpCapabilities });
+			conn.send({ t: 'ack', id: frame.id, result });
+		});
+	},
+
+	async 'call.consumer.resume'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			await calls.resumeConsumer(conn, frame.consumerId);
+			conn.send({ t: 'ack', id: frame.id });
+		});
+	},
+
+	async 'call.moderate'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			await calls.moderate(conn, { channelId: frame.channelId, userId: frame.userId, action: frame.action });
+			conn.send({ t: 'ack', id: frame.id });
+		});
 	},
 
 	ping({ conn }, frame) {

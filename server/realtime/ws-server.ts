@@ -14,12 +14,13 @@ import { requestIdFrom } from '#lib/server/request-id.ts';
 import { Connection } from './connection.ts';
 import { handlers, type HandlerContext } from './handlers.ts';
 import { Hub } from './hub.ts';
+import type { CallService } from '../calls/call-service.ts';
 
 export const WS_PATH = '/ws';
 
 export type RealtimeServer = { hub: Hub; close(): Promise<void> };
 
-export function attachRealtime(app: AppContext, server: Server): RealtimeServer {
+export function attachRealtime(app: AppContext, server: Server, calls: CallService): RealtimeServer {
 	const limits = app.config.limits;
 	const hub = new Hub(app);
 	const log = app.log.child({ component: 'realtime' });
@@ -102,7 +103,7 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 
 	function serve(ws: WebSocket, conn: Connection) {
 		connOf.set(ws, conn);
-		const ctx: HandlerContext = { app, hub, conn };
+		const ctx: HandlerContext = { app, hub, conn, calls };
 		const openedAt = performance.now();
 		// One line when a connection opens and one when it closes (with why), like the request log:
 		// they carry the upgrade's request id, so a socket can be traced from the proxy's logs.
@@ -116,6 +117,8 @@ export function attachRealtime(app: AppContext, server: Server): RealtimeServer 
 			metrics.wsClosed(closeCode);
 			conn.log.info({ code: closeCode, seconds: Math.round((performance.now() - openedAt) / 1000) }, 'ws closed');
 			hub.unregister(conn);
+			// A dead socket's call peer frees its transports, producers and consumers at once.
+			calls.connectionClosed(conn);
 		});
 		ws.on('error', (error) => {
 			conn.closeCode ??= protocolErrorCloseCode(error);

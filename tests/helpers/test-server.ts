@@ -7,7 +7,9 @@ import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, renameSync,
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { homedir } from 'node:os';
 import { openDatabase } from '#lib/server/db/open.ts';
+import { resolveWorkerBin } from '../../server/calls/worker-bin.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export type Engine = 'pglite' | 'postgres';
@@ -20,6 +22,22 @@ export function testEngine(): Engine {
 export function postgresUnavailableReason(): string | null {
 	if (testEngine() !== 'postgres') return null;
 	return process.env.TEST_DATABASE_URL ? null : 'TEST_DATABASE_URL is not set (scripts/test-all.sh sets it when it can start PostgreSQL)';
+}
+
+/** Where CI and developers keep a mediasoup worker built outside the repository (scripts/test-all.sh). */
+export const CACHED_WORKER_BIN = join(homedir(), '.cache/hearth/mediasoup-worker');
+
+/** The mediasoup worker test servers use: MEDIASOUP_WORKER_BIN, else the cached one, else the package's own. */
+export function testWorkerBin(): string | undefined {
+	if (process.env.MEDIASOUP_WORKER_BIN) return process.env.MEDIASOUP_WORKER_BIN;
+	if (existsSync(CACHED_WORKER_BIN)) return CACHED_WORKER_BIN;
+	return undefined;
+}
+
+/** Why call tests cannot use a real mediasoup worker here, or null when they can. */
+export function callWorkerUnavailableReason(): string | null {
+	const resolved = resolveWorkerBin(testWorkerBin());
+	return resolved.ok ? null : `${resolved.reason} (or place one at ${CACHED_WORKER_BIN})`;
 }
 
 export type TestDatabase = { env: Record<string, string>; drop(): Promise<void>; engine: Engine; url?: string };
@@ -124,6 +142,11 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 			// (rate-limits.test.ts), which set low values.
 			HTTP_RATE_PER_MINUTE: '1000000',
 			HTTP_AUTH_RATE_PER_MINUTE: '1000000',
+			// Calls run whenever a worker is available: one worker per test server (2 cores are shared
+			// by parallel test files), on free ports so parallel servers never collide.
+			...(testWorkerBin() ? { MEDIASOUP_WORKER_BIN: testWorkerBin()! } : {}),
+			CALL_WORKERS: '1',
+			CALL_PORT: '0',
 			...options.database.env,
 			...options.env
 		},

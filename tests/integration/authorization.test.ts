@@ -17,6 +17,7 @@ const skip = postgresUnavailableReason();
 type Fixture = {
 	communityId: string;
 	channelId: string;
+	voiceChannelId: string;
 	dmChannelId: string;
 	messageId: string;
 	inviteCode: string;
@@ -48,7 +49,7 @@ const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -277,12 +278,14 @@ describe.skipIf(skip)('authorization', () => {
 		const message = await sendMessage(owner, community.generalId, 'owner speaking');
 		const invite: InviteView = await createInvite(owner, community.id);
 		const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'lounge', kind: 'voice' });
 		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
 		const { report } = await member.api.post<{ report: { id: string } }>(`/api/messages/${message.id}/report`, { reason: 'rude', forwardedContent: 'owner speaking' });
 		const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
 		f = {
 			communityId: community.id,
 			channelId: community.generalId,
+			voiceChannelId: voice.id,
 			dmChannelId: dm.id,
 			messageId: message.id,
 			inviteCode: invite.code,
@@ -402,7 +405,26 @@ describe.skipIf(skip)('authorization', () => {
 			resume: { note: 'a stranger\'s cursors come back as "inaccessible" (tested below)' },
 			typing: { note: "a stranger's typing is dropped without an answer (ws-presence-typing.test.ts)" },
 			presence: { note: 'about the sender only; no resource to authorize' },
-			ping: { note: 'no resource to authorize' }
+			ping: { note: 'no resource to authorize' },
+			// Refused before any worker is involved, so these run with or without a mediasoup worker.
+			'call.join': {
+				stranger: (f) => ({ t: 'call.join', channelId: f.voiceChannelId }),
+				missing: () => ({ t: 'call.join', channelId: MISSING_ID }),
+				message: 'Channel was not found.'
+			},
+			'call.moderate': {
+				stranger: (f) => ({ t: 'call.moderate', channelId: f.voiceChannelId, userId: f.ownerId, action: 'remove' }),
+				missing: () => ({ t: 'call.moderate', channelId: MISSING_ID, userId: MISSING_ID, action: 'remove' }),
+				message: 'Channel was not found.',
+				memberRefused: (f) => ({ t: 'call.moderate', channelId: f.voiceChannelId, userId: f.ownerId, action: 'mute' }),
+				memberMessage: needs('Time out members').message
+			},
+			...Object.fromEntries(
+				(['call.leave', 'call.transport.create', 'call.transport.connect', 'call.produce', 'call.producer.close', 'call.producer.pause', 'call.producer.resume', 'call.consume', 'call.consumer.resume'] as const).map((type) => [
+					type,
+					{ note: 'acts only on the sender\'s own call peer (names no channel); not_in_call before call.join (calls.test.ts)' }
+				])
+			)
 		};
 
 		for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.stranger)) {

@@ -3,7 +3,7 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, postgresUnavailableReason, ROOT, startServer, testEngine, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
+import { callWorkerUnavailableReason, createTestDatabase, postgresUnavailableReason, ROOT, startServer, testEngine, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
 import { expectError } from '../helpers/fixtures.ts';
 
@@ -249,7 +249,10 @@ describe.skipIf(testEngine() !== 'postgres' || skip)('production mode (PostgreSQ
 		expect(report!.csrf).toContain('APP_SECRET set (hidden)');
 		expect(report!['security headers']).toContain('HSTS');
 		expect(report!['allowed origins']).toMatch(/^1 \(https:\/\/chat\.example\.test\)$/);
-		expect(report!.calls).toContain('unavailable');
+		// Test servers get a mediasoup worker whenever one is available (tests/helpers/test-server.ts).
+		if (callWorkerUnavailableReason() === null) expect(report!.calls).toMatch(/^1 mediasoup worker\(s\), free ports on 127\.0\.0\.1, announced \(listen address\), max 25 per call$/);
+		else expect(report!.calls).toMatch(/^unavailable: no mediasoup worker: set MEDIASOUP_WORKER_BIN/);
+		expect(report!.turn).toMatch(/^not configured/);
 		expect(output).not.toContain(secret);
 		const password = new URL(db.url!).password;
 		if (password) expect(output).not.toContain(password);

@@ -1,7 +1,7 @@
 // Operator endpoints (health, liveness, readiness) and what every response carries: request ids
 // and baseline security headers.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, postgresUnavailableReason, startServer, testEngine, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
+import { callWorkerUnavailableReason, createTestDatabase, postgresUnavailableReason, startServer, testEngine, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
 import { expectJson } from '../helpers/fixtures.ts';
 
@@ -29,7 +29,8 @@ describe.skipIf(skip)('operator endpoints', () => {
 			uptimeSeconds: expect.any(Number),
 			database: { ok: true, engine: testEngine() },
 			realtime: { connections: 1, onlineUsers: 1 },
-			calls: { available: false, reason: 'Calls (mediasoup SFU) are not part of this build yet.' }
+			// Test servers get a mediasoup worker whenever one is available (tests/helpers/test-server.ts).
+			calls: callWorkerUnavailableReason() === null ? { available: true, workers: 1, calls: 0, participants: 0 } : { available: false, reason: expect.stringMatching(/^no mediasoup worker: set MEDIASOUP_WORKER_BIN/) }
 		});
 		socket.close();
 	});

@@ -109,7 +109,13 @@ describe.skipIf(skip)('GET /metrics', () => {
 				hearth_ws_frames_rejected: 'counter',
 				hearth_messages_persisted: 'counter',
 				hearth_event_writer_batch_size: 'histogram',
-				hearth_auth_throttled: 'counter'
+				hearth_auth_throttled: 'counter',
+				hearth_calls_active: 'gauge',
+				hearth_call_participants: 'gauge',
+				hearth_call_producers: 'gauge',
+				hearth_call_consumers: 'gauge',
+				hearth_call_worker_cpu_seconds: 'gauge',
+				hearth_call_worker_objects: 'gauge'
 			});
 			for (const name of ['process_cpu_user_seconds', 'process_resident_memory_bytes', 'nodejs_eventloop_lag_seconds', 'nodejs_heap_size_used_bytes']) {
 				expect(families.has(name), name).toBe(true);

@@ -39,6 +39,15 @@ export type RealtimeStatus = {
 	onlineUsers(): number;
 };
 
+/** What health, preflight and metrics read about calls (server/calls/call-service.ts). */
+export type CallsStatus = {
+	status(): { available: true; workers: number; calls: number; participants: number } | { available: false; reason: string };
+	describe(): string;
+	counts(): { calls: number; participants: number; producers: number; consumers: number };
+	workerCpuSeconds(): Promise<{ worker: number; seconds: number }[]>;
+	workerObjectCounts(): Promise<{ routers: number; transports: number; producers: number; consumers: number }>;
+};
+
 export type AppContext = {
 	config: Config;
 	log: Logger;
@@ -55,6 +64,8 @@ export type AppContext = {
 	/** Set once the HTTP server is up; false while shutting down (readiness). */
 	state: { ready: boolean; shuttingDown: boolean };
 	realtime: RealtimeStatus | null;
+	/** Set by server/main.ts once the call workers started (or were found unavailable). */
+	calls: CallsStatus | null;
 	/** The allowed origins, completed with the real port once listening. */
 	origins: Set<string>;
 };
@@ -74,7 +85,7 @@ export async function createAppContext(options: {
 	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
 	// when scraped.
 	let context: AppContext | undefined;
-	const metrics = new Metrics({ realtime: () => context?.realtime ?? null });
+	const metrics = new Metrics({ realtime: () => context?.realtime ?? null, calls: () => context?.calls ?? null });
 	const bus = new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
 	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }), (operations, newMessages) =>
 		metrics.eventBatchCommitted(operations, newMessages)
@@ -120,6 +131,7 @@ export async function createAppContext(options: {
 		}),
 		state: { ready: false, shuttingDown: false },
 		realtime: null,
+		calls: null,
 		origins: new Set()
 	};
 	return context;

@@ -10,6 +10,12 @@ export type ThrottledAction = 'sign_in' | 'sign_up' | 'password_change';
 
 /** What the metrics read from the realtime hub when scraped (it starts after the context). */
 type RealtimeGauges = { connections(): number; onlineUsers(): number } | null;
+/** What the metrics read from the call service when scraped. */
+type CallGauges = {
+	counts(): { calls: number; participants: number; producers: number; consumers: number };
+	workerCpuSeconds(): Promise<{ worker: number; seconds: number }[]>;
+	workerObjectCounts(): Promise<{ routers: number; transports: number; producers: number; consumers: number }>;
+} | null;
 
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 // A client chooses the code of a close it initiates (any of 1000-4999): only codes that mean
@@ -33,7 +39,7 @@ export class Metrics {
 	readonly #eventBatchSize: Histogram;
 	readonly #authThrottled: Counter<'action'>;
 
-	constructor(options: { realtime: () => RealtimeGauges }) {
+	constructor(options: { realtime: () => RealtimeGauges; calls?: () => CallGauges }) {
 		const registers = [this.registry];
 		// Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC) under their standard
 		// names, so existing dashboards for Node services work unchanged.
@@ -72,6 +78,45 @@ export class Metrics {
 			registers,
 			collect() {
 				this.set(options.realtime()?.onlineUsers() ?? 0);
+			}
+		});
+		const calls = options.calls ?? (() => null);
+		for (const [name, help, key] of [
+			['hearth_calls_active', 'Calls (voice channels with a router) in progress.', 'calls'],
+			['hearth_call_participants', 'Participants in calls (one per joined connection).', 'participants'],
+			['hearth_call_producers', 'Media streams sent into calls (mic, camera, screen).', 'producers'],
+			['hearth_call_consumers', 'Media streams forwarded to call participants.', 'consumers']
+		] as const) {
+			new Gauge({
+				name,
+				help,
+				registers,
+				collect() {
+					this.set(calls()?.counts()[key] ?? 0);
+				}
+			});
+		}
+		// Only ever grows, like a counter, but it is read from the workers (getrusage), not counted here:
+		// a gauge set on scrape. Use rate() on it as on process_cpu_seconds_total.
+		new Gauge({
+			name: 'hearth_call_worker_cpu_seconds',
+			help: 'CPU time (user + system) each mediasoup worker process has used, by worker index.',
+			labelNames: ['worker'],
+			registers,
+			async collect() {
+				this.reset();
+				for (const { worker, seconds } of (await calls()?.workerCpuSeconds()) ?? []) this.set({ worker: String(worker) }, seconds);
+			}
+		});
+		// Read from the workers' own dumps, not from our bookkeeping: a leak in either shows here.
+		new Gauge({
+			name: 'hearth_call_worker_objects',
+			help: 'Objects the mediasoup workers hold, by kind (router, transport, producer, consumer).',
+			labelNames: ['kind'],
+			registers,
+			async collect() {
+				const counts = await calls()?.workerObjectCounts();
+				for (const kind of ['router', 'transport', 'producer', 'consumer'] as const) this.set({ kind }, counts?.[`${kind}s`] ?? 0);
 			}
 		});
 		this.#wsCloses = new Counter({

@@ -3,9 +3,9 @@
 import { json } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
 
-// Said plainly rather than omitted, so a monitor (or a person) does not read "no SFU workers" as
-// "SFU workers down". Becomes a report of the mediasoup workers when calls land.
-const CALLS = { available: false, reason: 'Calls (mediasoup SFU) are not part of this build yet.' } as const;
+// Before the call workers started (or when this process runs no realtime server), said plainly
+// rather than omitted, so a monitor does not read "no SFU workers" as "SFU workers down".
+const CALLS_NOT_STARTED = { available: false, reason: 'the call service has not started in this process' } as const;
 
 export const GET: RequestHandler = async ({ locals }) => {
 	const app = locals.app;
@@ -18,7 +18,7 @@ export const GET: RequestHandler = async ({ locals }) => {
 			uptimeSeconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
 			database: { ok: databaseOk, engine: app.database.kind },
 			realtime: { connections: app.realtime?.connections() ?? 0, onlineUsers: app.realtime?.onlineUsers() ?? 0 },
-			calls: CALLS
+			calls: app.calls?.status() ?? CALLS_NOT_STARTED
 		},
 		status === 'ok' ? 200 : 503
 	);

@@ -15,6 +15,7 @@ import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
 import { Typing } from './typing.svelte.ts';
+import { CallSession } from '../calls/call-session.svelte.ts';
 
 export type ChatStateOptions = {
 	me: Me;
@@ -34,6 +35,8 @@ export class ChatState {
 	readonly people: People;
 	readonly presence = new Presence();
 	readonly typing: Typing;
+	/** The voice call this page is in (at most one), over the same connection. */
+	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
 	activeChannelId = $state<string | null>(null);
 	limits = $state({ messageMaxBytes: 16384 });
@@ -55,6 +58,7 @@ export class ChatState {
 		this.directory = new Directory(this.api, options.me.id);
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);
+		this.call = new CallSession({ signalling: this.connection, userId: options.me.id });
 	}
 
 	/** Connects and loads the sidebar; returns when the sidebar is loaded (or failed to). */
@@ -92,6 +96,7 @@ export class ChatState {
 	}
 
 	stop(): void {
+		this.call.destroy();
 		for (const stop of this.#stops.splice(0)) stop();
 		this.connection.stop();
 		this.status.dispose();

@@ -55,6 +55,8 @@ export class CommunityForm {
 export class ChannelForm {
 	name = $state('');
 	topic = $state('');
+	/** Create a voice channel (a call with its own chat) instead of a text channel; fixed once created. */
+	voice = $state(false);
 	touched = $state(false);
 	submitting = $state(false);
 	error = $state<string | null>(null);
@@ -100,7 +102,7 @@ export class ChannelForm {
 			const input = { name: this.normalizedName, topic: this.topic.trim() };
 			return this.editing
 				? await this.#directory.updateChannel(this.editing.id, input)
-				: await this.#directory.createChannel(this.#communityId, input);
+				: await this.#directory.createChannel(this.#communityId, { ...input, kind: this.voice ? 'voice' : 'text' });
 		} catch (error) {
 			this.error = error instanceof Error ? error.message : 'Could not save the channel.';
 			return null;

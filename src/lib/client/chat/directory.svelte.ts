@@ -186,7 +186,7 @@ export class Directory {
 		return community;
 	}
 
-	async createChannel(communityId: string, input: { name: string; topic: string }): Promise<ChannelView> {
+	async createChannel(communityId: string, input: { name: string; topic: string; kind?: 'text' | 'voice' }): Promise<ChannelView> {
 		const { channel } = await this.#api.post<{ channel: ChannelView }>(`/api/communities/${communityId}/channels`, input);
 		this.#storeChannel(channel);
 		return channel;

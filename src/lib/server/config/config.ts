@@ -2,6 +2,7 @@
 // live in src/env.ts (shared with SvelteKit); this module adds what is derived from them and the
 // rules that need several variables at once.
 import { BlockList, isIP } from 'node:net';
+import { availableParallelism } from 'node:os';
 import { variables } from '../../../env.ts';
 import type { DatabaseConfig } from '../db/open.ts';
 import { parseOrigin } from './env-schema.ts';
@@ -55,6 +56,23 @@ export type Config = {
 		heartbeatMs: number;
 		wsMaxBufferedBytes: number;
 	};
+	calls: CallsConfig;
+};
+
+/** The SFU (mediasoup) and ICE servers: server/calls/. */
+export type CallsConfig = {
+	/** MEDIASOUP_WORKER_BIN; undefined: look inside node_modules/mediasoup. */
+	workerBin: string | undefined;
+	workers: number;
+	listenIp: string;
+	announcedAddress: string | undefined;
+	/** Port of worker 0's WebRtcServer (UDP and TCP); worker N uses port + N; 0 picks free ports. */
+	port: number;
+	maxParticipants: number;
+	stunUrls: string[];
+	turnUrls: string[];
+	turnSecret: string | undefined;
+	turnTtlSeconds: number;
 };
 
 export class ConfigError extends Error {
@@ -102,6 +120,17 @@ export function parseAddressList(name: string, raw: string, problems: string[]):
 	return list;
 }
 
+/** Comma-separated STUN or TURN URLs (RFC 7064/7065 schemes), as given to browsers' RTCPeerConnection. */
+function iceUrlList(name: string, raw: string, schemes: string[], problems: string[]): string[] {
+	const urls = raw.split(',').map((s) => s.trim()).filter(Boolean);
+	for (const url of urls) {
+		if (!schemes.some((scheme) => url.startsWith(scheme)) || /\s/.test(url)) {
+			problems.push(`${name}: "${url}" must start with ${schemes.join(' or ')}`);
+		}
+	}
+	return urls;
+}
+
 export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
 	const { values, problems } = parseVariables(env);
 	if (problems.length) throw new ConfigError(problems);
@@ -131,11 +160,16 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		problems.push('ADMIN_CLIENT_CERT_HEADER needs TRUSTED_PROXIES: only the proxy that verified the certificate may set it');
 	}
 	// A weak secret is refused in every mode: someone who set one expects it to protect something.
-	for (const name of ['APP_SECRET', 'METRICS_TOKEN'] as const) {
+	for (const name of ['APP_SECRET', 'METRICS_TOKEN', 'TURN_SECRET'] as const) {
 		const value = values[name];
 		const weakness = value ? secretWeakness(value) : null;
 		if (weakness) problems.push(`${name} ${weakness}`);
 	}
+	const stunUrls = iceUrlList('STUN_URLS', values.STUN_URLS, ['stun:', 'stuns:'], problems);
+	const turnUrls = iceUrlList('TURN_URLS', values.TURN_URLS, ['turn:', 'turns:'], problems);
+	if (turnUrls.length > 0 && !values.TURN_SECRET) problems.push('TURN_URLS needs TURN_SECRET, the static-auth-secret shared with the TURN server');
+	if (isIP(values.CALL_LISTEN_IP) === 0) problems.push(`CALL_LISTEN_IP must be an IP address, got "${values.CALL_LISTEN_IP}"`);
+	if (values.CALL_PORT !== 0 && values.CALL_PORT + Math.max(values.CALL_WORKERS, 1) - 1 > 65535) problems.push('CALL_PORT + CALL_WORKERS - 1 must stay below 65536');
 	const metricsAllowlist = parseAddressList('METRICS_ALLOWLIST', values.METRICS_ALLOWLIST, problems);
 
 	// Production refuses what is only acceptable on a developer's machine.
@@ -188,6 +222,18 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 			wsMaxConnectionsPerUser: values.WS_MAX_CONNECTIONS_PER_USER,
 			heartbeatMs: values.WS_HEARTBEAT_SECONDS * 1000,
 			wsMaxBufferedBytes: values.WS_MAX_BUFFERED_BYTES
+		},
+		calls: {
+			workerBin: values.MEDIASOUP_WORKER_BIN,
+			workers: values.CALL_WORKERS || availableParallelism(),
+			listenIp: values.CALL_LISTEN_IP,
+			announcedAddress: values.CALL_ANNOUNCED_ADDRESS,
+			port: values.CALL_PORT,
+			maxParticipants: values.CALL_MAX_PARTICIPANTS,
+			stunUrls,
+			turnUrls,
+			turnSecret: values.TURN_SECRET,
+			turnTtlSeconds: values.TURN_TTL_SECONDS
 		}
 	};
 }

@@ -6,7 +6,8 @@ import { maskDatabaseUrl } from './secrets.ts';
 
 export type PreflightReport = Record<string, string>;
 
-export function preflightReport(config: Config, origins: Set<string>): PreflightReport {
+/** `calls` is the call service's own description (server/calls/), which knows whether a worker runs. */
+export function preflightReport(config: Config, origins: Set<string>, calls?: { describe(): string } | null): PreflightReport {
 	const { limits } = config;
 	return {
 		mode: config.env,
@@ -37,10 +38,18 @@ export function preflightReport(config: Config, origins: Set<string>): Preflight
 			`sign-ups ${config.signUpsPerIpPerHour}/IP/hour`
 		].join('; '),
 		'message size': `${limits.messageMaxBytes} bytes`,
-		calls: 'unavailable: the voice/video SFU is not part of this build',
-		turn: 'not configured',
+		calls: calls?.describe() ?? 'unavailable: the call service has not started',
+		turn: turnLine(config),
 		'log level': config.logLevel
 	};
+}
+
+function turnLine(config: Config): string {
+	const { stunUrls, turnUrls, turnSecret, turnTtlSeconds } = config.calls;
+	const parts: string[] = [];
+	if (turnUrls.length > 0) parts.push(`${turnUrls.join(', ')} with ${turnTtlSeconds} s credentials (TURN_SECRET ${turnSecret ? 'set, hidden' : 'missing'})`);
+	if (stunUrls.length > 0) parts.push(`STUN ${stunUrls.join(', ')}`);
+	return parts.join('; ') || 'not configured (browsers behind strict NATs or firewalls may not connect to calls)';
 }
 
 /** The report as aligned lines for a terminal or `docker logs`. */

@@ -203,7 +203,7 @@ export const channels = pgTable(
 		id: uuid('id').primaryKey(),
 		/** Null for direct-message channels. */
 		communityId: uuid('community_id').references(() => communities.id, { onDelete: 'cascade' }),
-		kind: text('kind', { enum: ['text', 'dm'] }).notNull(),
+		kind: text('kind', { enum: ['text', 'voice', 'dm'] }).notNull(),
 		name: text('name').notNull().default(''),
 		topic: text('topic').notNull().default(''),
 		position: integer('position').notNull().default(0),

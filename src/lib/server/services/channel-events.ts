@@ -17,7 +17,7 @@ export type EventDraft =
 	| { type: 'reaction.added' | 'reaction.removed'; actorId: string; messageId: string; key: string }
 	| { type: 'member.joined' | 'member.left'; actorId: string | null; userId: string };
 
-export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'dm'; slowModeSeconds: number; archivedAt: Date | null; permissionOverrides: ChannelOverrides };
+export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'voice' | 'dm'; slowModeSeconds: number; archivedAt: Date | null; permissionOverrides: ChannelOverrides };
 
 /** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
 export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {

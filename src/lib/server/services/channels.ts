@@ -140,7 +140,7 @@ export class Channels {
 		return channelPermissionsOf(access.role, access.customRoleId, access.permissions, row.permissionOverrides);
 	}
 
-	async create(userId: string, communityId: string, input: { name: string; topic: string }): Promise<ChannelView> {
+	async create(userId: string, communityId: string, input: { name: string; topic: string; kind?: 'text' | 'voice' }): Promise<ChannelView> {
 		const access = await accessCommunity(this.#db, userId, communityId);
 		requirePermission(access, 'manage_channels');
 		const row = await this.#db.transaction(async (tx) => {
@@ -159,7 +159,7 @@ export class Channels {
 				.values({
 					id: crypto.randomUUID(),
 					communityId,
-					kind: 'text',
+					kind: input.kind ?? 'text',
 					name: input.name,
 					topic: input.topic,
 					position: (max?.position ?? -1) + 1

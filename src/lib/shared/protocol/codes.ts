@@ -11,6 +11,10 @@ export const ErrorCode = {
 	payloadTooLarge: 'payload_too_large',
 	rateLimited: 'rate_limited',
 	unavailable: 'unavailable',
+	/** The call has CALL_MAX_PARTICIPANTS participants already. */
+	callFull: 'call_full',
+	/** A call frame from a connection that has not joined a call. */
+	notInCall: 'not_in_call',
 	internal: 'internal'
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

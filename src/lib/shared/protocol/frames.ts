@@ -16,6 +16,17 @@ const ClientId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'clientId m
 const Payload = v.pipe(v.string(), v.minLength(1));
 const ReactionKey = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
 const Timestamp = v.string();
+/** mediasoup's own ids (transports, producers, consumers): uuids. */
+const MediaId = v.pipe(v.string(), v.uuid());
+/**
+ * mediasoup parameter objects (DTLS, RTP parameters and capabilities) pass through to mediasoup,
+ * which validates them field by field and refuses what it cannot use; here they only have to be
+ * JSON objects, bounded by the frame size limit.
+ */
+const MediaParameters = v.record(v.string(), v.unknown());
+const MediaKind = v.picklist(['audio', 'video']);
+/** What a producer carries, so the others' interfaces can place it (and moderators mute the mic). */
+const MediaSource = v.picklist(['mic', 'camera', 'screen', 'screen-audio']);
 
 // ---------------------------------------------------------------------------------------------
 // Client → server
@@ -80,6 +91,51 @@ export const clientFrames = {
 		t: v.literal('presence'),
 		status: v.picklist(['online', 'idle'])
 	}),
+	/**
+	 * Calls (voice channels). A connection is in at most one call at a time, so the frames after
+	 * call.join act on that call and name no channel; they answer not_in_call otherwise.
+	 */
+	'call.join': v.strictObject({ t: v.literal('call.join'), id: RequestId, channelId: Id }),
+	'call.leave': v.strictObject({ t: v.literal('call.leave'), id: RequestId }),
+	'call.transport.create': v.strictObject({
+		t: v.literal('call.transport.create'),
+		id: RequestId,
+		direction: v.picklist(['send', 'recv'])
+	}),
+	'call.transport.connect': v.strictObject({
+		t: v.literal('call.transport.connect'),
+		id: RequestId,
+		transportId: MediaId,
+		dtlsParameters: MediaParameters
+	}),
+	'call.produce': v.strictObject({
+		t: v.literal('call.produce'),
+		id: RequestId,
+		transportId: MediaId,
+		kind: MediaKind,
+		source: MediaSource,
+		rtpParameters: MediaParameters
+	}),
+	'call.producer.close': v.strictObject({ t: v.literal('call.producer.close'), id: RequestId, producerId: MediaId }),
+	'call.producer.pause': v.strictObject({ t: v.literal('call.producer.pause'), id: RequestId, producerId: MediaId }),
+	'call.producer.resume': v.strictObject({ t: v.literal('call.producer.resume'), id: RequestId, producerId: MediaId }),
+	/** Receive another participant's producer; the consumer starts paused until call.consumer.resume. */
+	'call.consume': v.strictObject({
+		t: v.literal('call.consume'),
+		id: RequestId,
+		transportId: MediaId,
+		producerId: MediaId,
+		rtpCapabilities: MediaParameters
+	}),
+	'call.consumer.resume': v.strictObject({ t: v.literal('call.consumer.resume'), id: RequestId, consumerId: MediaId }),
+	/** Moderators: mute (pauses the microphone until unmute), unmute, or remove a participant. */
+	'call.moderate': v.strictObject({
+		t: v.literal('call.moderate'),
+		id: RequestId,
+		channelId: Id,
+		userId: Id,
+		action: v.picklist(['mute', 'unmute', 'remove'])
+	}),
 	/** Application-level heartbeat so the browser can detect a dead connection. */
 	ping: v.strictObject({
 		t: v.literal('ping'),
@@ -123,7 +179,7 @@ export type UserView = v.InferOutput<typeof UserView>;
 export const ChannelView = v.strictObject({
 	id: Id,
 	communityId: v.nullable(Id),
-	kind: v.picklist(['text', 'dm']),
+	kind: v.picklist(['text', 'voice', 'dm']),
 	name: v.string(),
 	topic: v.string(),
 	position: v.number(),
@@ -162,6 +218,15 @@ export const ChannelEvent = v.variant('type', [
 ]);
 export type ChannelEvent = v.InferOutput<typeof ChannelEvent>;
 export type ChannelEventType = ChannelEvent['type'];
+
+/** A producer someone in a call offers. */
+export const CallProducerView = v.strictObject({ producerId: MediaId, peerId: v.string(), userId: Id, kind: MediaKind, source: MediaSource, paused: v.boolean() });
+export type CallProducerView = v.InferOutput<typeof CallProducerView>;
+/** One participant: a connection (a person may join from two devices, each a peer). */
+export const CallParticipantView = v.strictObject({ peerId: v.string(), userId: Id, mutedByModerator: v.boolean() });
+export type CallParticipantView = v.InferOutput<typeof CallParticipantView>;
+/** Why a call ended for this client, and whether joining again can help. */
+export const CallEndReason = v.picklist(['removed', 'server_error', 'shutdown', 'access_lost']);
 
 export const PresenceStatus = v.picklist(['online', 'idle', 'offline']);
 export type PresenceStatus = v.InferOutput<typeof PresenceStatus>;
@@ -206,6 +271,16 @@ export const serverFrames = {
 		reason: v.picklist(['channel.created', 'channel.updated', 'community.updated', 'community.joined', 'community.left', 'dm.created', 'user.updated'])
 	}),
 	pong: v.strictObject({ t: v.literal('pong'), id: RequestId }),
+	'call.participant.joined': v.strictObject({ t: v.literal('call.participant.joined'), channelId: Id, participant: CallParticipantView }),
+	'call.participant.left': v.strictObject({ t: v.literal('call.participant.left'), channelId: Id, peerId: v.string(), userId: Id }),
+	/** Someone else started sending: consume it with call.consume. */
+	'call.producer.new': v.strictObject({ t: v.literal('call.producer.new'), channelId: Id, producer: CallProducerView }),
+	'call.producer.closed': v.strictObject({ t: v.literal('call.producer.closed'), channelId: Id, producerId: MediaId }),
+	'call.producer.paused': v.strictObject({ t: v.literal('call.producer.paused'), channelId: Id, producerId: MediaId, paused: v.boolean() }),
+	/** A moderator muted (or unmuted) this client's microphone. */
+	'call.muted': v.strictObject({ t: v.literal('call.muted'), channelId: Id, muted: v.boolean() }),
+	/** This client is no longer in the call; with `rejoin`, joining again is expected to work (the server replaced a failed media worker). */
+	'call.ended': v.strictObject({ t: v.literal('call.ended'), channelId: Id, reason: CallEndReason, rejoin: v.boolean() }),
 	/** The server is going away (restart); reconnect after the hinted delay. */
 	reconnect: v.strictObject({ t: v.literal('reconnect'), afterMs: v.number() })
 } as const;

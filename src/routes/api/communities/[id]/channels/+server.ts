@@ -9,7 +9,8 @@ export const GET: RequestHandler = endpoint(async (event) => {
 	return json({ channels: await event.locals.app.services.channels.listForCommunity(user.id, id) });
 });
 
-const Body = v.strictObject({ name: ChannelName, topic: v.optional(ChannelTopic, '') });
+// A voice channel is a text channel with a call attached (server/calls/); its kind never changes.
+const Body = v.strictObject({ name: ChannelName, topic: v.optional(ChannelTopic, ''), kind: v.optional(v.picklist(['text', 'voice']), 'text') });
 
 export const POST: RequestHandler = endpoint(async (event) => {
 	const user = requireUser(event);

@@ -1,0 +1,87 @@
+// A call: one mediasoup router for one voice channel, and its peers (one per /ws connection that
+// joined). Owners close their children: room → peers → transports → producers and consumers, so
+// closing a peer frees every server-side object it had (mediasoup closes a transport's producers
+// and consumers with it, and consumers of a closed producer with the producer).
+import type { types } from 'mediasoup';
+import type { CallParticipantView, CallProducerView, ServerFrame, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
+import type { Logger } from '#lib/server/logger.ts';
+import type { Connection } from '../realtime/connection.ts';
+import type { WorkerSlot } from './worker-pool.ts';
+
+export type MediaSource = CallProducerView['source'];
+export type ProducerEntry = { producer: types.Producer; source: MediaSource };
+
+export class CallPeer {
+	readonly id: string;
+	readonly userId: string;
+	readonly conn: Connection;
+	readonly transports = new Map<string, types.WebRtcTransport>();
+	readonly producers = new Map<string, ProducerEntry>();
+	readonly consumers = new Map<string, types.Consumer>();
+	/** A moderator paused this peer's microphone; it stays paused until they unmute it. */
+	mutedByModerator = false;
+	closed = false;
+
+	constructor(conn: Connection) {
+		this.id = conn.id;
+		this.userId = conn.userId;
+		this.conn = conn;
+	}
+
+	view(): CallParticipantView {
+		return { peerId: this.id, userId: this.userId, mutedByModerator: this.mutedByModerator };
+	}
+
+	producerView(entry: ProducerEntry): CallProducerView {
+		return { producerId: entry.producer.id, peerId: this.id, userId: this.userId, kind: entry.producer.kind, source: entry.source, paused: entry.producer.paused };
+	}
+
+	/** Idempotent. Closing the transports closes this peer's producers and consumers too. */
+	close(): void {
+		if (this.closed) return;
+		this.closed = true;
+		for (const transport of this.transports.values()) transport.close();
+	}
+}
+
+export class CallRoom {
+	readonly channelId: string;
+	readonly communityId: string;
+	readonly router: types.Router;
+	readonly slot: WorkerSlot;
+	readonly log: Logger;
+	readonly peers = new Map<string, CallPeer>();
+	/** Joins that hold this room while they finish (it must not close under them). */
+	pendingJoins = 0;
+	closed = false;
+
+	constructor(options: { channelId: string; communityId: string; router: types.Router; slot: WorkerSlot; log: Logger }) {
+		this.channelId = options.channelId;
+		this.communityId = options.communityId;
+		this.router = options.router;
+		this.slot = options.slot;
+		this.log = options.log;
+	}
+
+	/** Sends a frame to every peer but `exceptPeerId`, serialised once. */
+	broadcast(frame: ServerFrame, exceptPeerId?: string): void {
+		const text = JSON.stringify(frame);
+		for (const peer of this.peers.values()) if (peer.id !== exceptPeerId) peer.conn.sendRaw(text);
+	}
+
+	producers(): CallProducerView[] {
+		return [...this.peers.values()].flatMap((peer) => [...peer.producers.values()].map((entry) => peer.producerView(entry)));
+	}
+
+	/** Ends the call for everyone in it (worker died, shutdown) and frees the router. Idempotent. */
+	close(reason: ServerFrameOf<'call.ended'>['reason'], rejoin: boolean): void {
+		if (this.closed) return;
+		this.closed = true;
+		for (const peer of this.peers.values()) {
+			peer.close();
+			peer.conn.send({ t: 'call.ended', channelId: this.channelId, reason, rejoin });
+		}
+		this.peers.clear();
+		this.router.close();
+	}
+}

@@ -1,0 +1,387 @@
+// Calls through the real mediasoup worker: joining a voice channel over /ws, producing and
+// consuming, moderation, limits, TURN credentials, and that nothing stays behind in the worker
+// after leaves, socket deaths and a worker crash. Node plays the browser: mediasoup accepts
+// produce/consume before DTLS connects, so signalling and the worker's objects are exercised
+// without media flowing (the browser test in tests/e2e/ checks audio itself).
+import { execFileSync } from 'node:child_process';
+import { createHmac } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { callWorkerUnavailableReason, createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
+import { TestClient, type TestSocket } from '../helpers/clients.ts';
+import { createCommunity, joinCommunity, MISSING_ID } from '../helpers/fixtures.ts';
+import type { ChannelView } from '#lib/shared/api-types.ts';
+import type { ServerFrame, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
+
+const skipDatabase = postgresUnavailableReason();
+const noWorker = callWorkerUnavailableReason();
+if (noWorker) console.warn(`calls.test.ts: tests with a real mediasoup worker are SKIPPED: ${noWorker}`);
+else console.warn('calls.test.ts: running with a real mediasoup worker');
+
+const METRICS_TOKEN = 'c0a3e1f29b4d7e6a5c8b1d0f3e2a4c6b8d0e1f2a3b4c5d6e7f8091a2b3c4d5e6';
+const TURN_SECRET = '7f3a9c1e5b2d8f4a6c0e2b4d6f8a1c3e5b7d9f0a2c4e6b8d1f3a5c7e9b0d2f4a';
+const TURN_TTL_SECONDS = 600;
+const MAX_PARTICIPANTS = 3;
+
+type Ack = ServerFrameOf<'ack'>;
+type JoinResult = {
+	channelId: string;
+	peerId: string;
+	rtpCapabilities: Record<string, unknown>;
+	participants: { peerId: string; userId: string }[];
+	producers: { producerId: string; userId: string; source: string }[];
+	iceServers: { urls: string[]; username?: string; credential?: string }[];
+};
+
+/** The answer must be an ack; returns its result. */
+async function ok<T = Record<string, unknown>>(answer: Promise<ServerFrame>): Promise<T> {
+	const frame = await answer;
+	if (frame.t !== 'ack') throw new Error(`expected an ack, got ${JSON.stringify(frame)}`);
+	return ((frame as Ack).result ?? {}) as T;
+}
+
+let ssrc = 1000;
+/** What a browser's Opus sender would declare (mediasoup-client derives the same from the SDP). */
+function opusRtpParameters() {
+	ssrc += 1;
+	return { codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 } }], encodings: [{ ssrc }] };
+}
+
+/** A participant's session: joined, with a send and a receive transport, optionally a mic producer. */
+async function joinWithMedia(socket: TestSocket, channelId: string, options: { produce?: boolean } = {}) {
+	const joined = await ok<JoinResult>(socket.request({ t: 'call.join', channelId }));
+	const send = await ok<{ transportId: string; iceCandidates: { port: number }[] }>(socket.request({ t: 'call.transport.create', direction: 'send' }));
+	const recv = await ok<{ transportId: string }>(socket.request({ t: 'call.transport.create', direction: 'recv' }));
+	let producerId: string | undefined;
+	if (options.produce) {
+		({ producerId } = await ok<{ producerId: string }>(
+			socket.request({ t: 'call.produce', transportId: send.transportId, kind: 'audio', source: 'mic', rtpParameters: opusRtpParameters() })
+		));
+	}
+	return { joined, send, recv, producerId };
+}
+
+async function workerObjects(server: TestServer): Promise<Record<'router' | 'transport' | 'producer' | 'consumer', number>> {
+	const response = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } });
+	const text = await response.text();
+	const counts = { router: -1, transport: -1, producer: -1, consumer: -1 };
+	for (const kind of Object.keys(counts) as (keyof typeof counts)[]) {
+		const match = new RegExp(`^hearth_call_worker_objects\\{kind="${kind}"\\} (\\d+)$`, 'm').exec(text);
+		counts[kind] = match ? Number(match[1]) : -1;
+	}
+	return counts;
+}
+
+async function until<T>(read: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 5_000): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const value = await read();
+		if (accept(value) || Date.now() > deadline) return value;
+		await new Promise((resolve) => setTimeout(resolve, 50));
+	}
+}
+
+describe.skipIf(skipDatabase)('calls without a mediasoup worker', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db, env: { MEDIASOUP_WORKER_BIN: '/nonexistent/mediasoup-worker' } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('the server starts, logs why calls are unavailable, and /health says so', async () => {
+		expect(server.logs.some((line) => line.includes('calls unavailable') && line.includes('MEDIASOUP_WORKER_BIN=/nonexistent/mediasoup-worker is not an executable file'))).toBe(true);
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { status: string; calls: unknown };
+		expect(health.status).toBe('ok');
+		expect(health.calls).toEqual({ available: false, reason: 'MEDIASOUP_WORKER_BIN=/nonexistent/mediasoup-worker is not an executable file' });
+	});
+
+	it('call.join in a voice channel answers unavailable with the reason', async () => {
+		const owner = await TestClient.signUp(server);
+		const community = await createCommunity(owner, 'No SFU here');
+		const { channel } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'voice', kind: 'voice' });
+		expect(channel.kind).toBe('voice');
+		const socket = await owner.socket();
+		expect(await socket.request({ t: 'call.join', channelId: channel.id })).toEqual({
+			t: 'error',
+			id: expect.any(String),
+			code: 'unavailable',
+			message: 'Calls are unavailable on this server: MEDIASOUP_WORKER_BIN=/nonexistent/mediasoup-worker is not an executable file'
+		});
+		socket.close();
+	});
+});
+
+describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	let owner: TestClient;
+	let member: TestClient;
+	let third: TestClient;
+	let stranger: TestClient;
+	let voiceId: string;
+	let textId: string;
+	let community: string;
+	const sockets: TestSocket[] = [];
+	const open = async (client: TestClient) => {
+		const socket = await client.socket();
+		sockets.push(socket);
+		return socket;
+	};
+
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({
+			database: db,
+			env: {
+				METRICS_TOKEN,
+				CALL_MAX_PARTICIPANTS: String(MAX_PARTICIPANTS),
+				STUN_URLS: 'stun:turn.example.test:3478',
+				TURN_URLS: 'turn:turn.example.test:3478?transport=udp,turns:turn.example.test:5349',
+				TURN_SECRET,
+				TURN_TTL_SECONDS: String(TURN_TTL_SECONDS)
+			}
+		});
+		await TestClient.signUp(server);
+		owner = await TestClient.signUp(server);
+		member = await TestClient.signUp(server);
+		third = await TestClient.signUp(server);
+		stranger = await TestClient.signUp(server);
+		const club = await createCommunity(owner, 'Call club');
+		community = club.id;
+		await joinCommunity(owner, member, club.id);
+		await joinCommunity(owner, third, club.id);
+		const { channel } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${club.id}/channels`, { name: 'lounge', kind: 'voice' });
+		voiceId = channel.id;
+		textId = club.generalId;
+	});
+	afterAll(async () => {
+		for (const socket of sockets) socket.close();
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('/health reports calls available with one worker', async () => {
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: unknown };
+		expect(health.calls).toEqual({ available: true, workers: 1, calls: 0, participants: 0 });
+		expect(server.logs.some((line) => line.includes('"calls available"'))).toBe(true);
+	});
+
+	it('frames that act on a call answer not_in_call before call.join', async () => {
+		const socket = await open(member);
+		for (const frame of [
+			{ t: 'call.transport.create', direction: 'send' },
+			{ t: 'call.transport.connect', transportId: MISSING_ID, dtlsParameters: {} },
+			{ t: 'call.produce', transportId: MISSING_ID, kind: 'audio', source: 'mic', rtpParameters: {} },
+			{ t: 'call.producer.close', producerId: MISSING_ID },
+			{ t: 'call.producer.pause', producerId: MISSING_ID },
+			{ t: 'call.producer.resume', producerId: MISSING_ID },
+			{ t: 'call.consume', transportId: MISSING_ID, producerId: MISSING_ID, rtpCapabilities: {} },
+			{ t: 'call.consumer.resume', consumerId: MISSING_ID }
+		]) {
+			expect(await socket.request(frame)).toEqual({ t: 'error', id: expect.any(String), code: 'not_in_call', message: 'Join a call first.' });
+		}
+		expect(await ok(socket.request({ t: 'call.leave' }))).toEqual({ left: false });
+		socket.close();
+	});
+
+	it('a stranger cannot join (not found, like a missing channel) and a text channel has no call', async () => {
+		const strangerSocket = await open(stranger);
+		expect(await strangerSocket.request({ t: 'call.join', channelId: voiceId })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Channel was not found.' });
+		const memberSocket = await open(member);
+		expect(await memberSocket.request({ t: 'call.join', channelId: textId })).toEqual({ t: 'error', id: expect.any(String), code: 'invalid', message: 'Only voice channels have calls.' });
+		strangerSocket.close();
+		memberSocket.close();
+	});
+
+	it('joining returns the router capabilities, the others, their producers and short-lived TURN credentials', async () => {
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		const first = await joinWithMedia(ownerSocket, voiceId, { produce: true });
+		expect(first.joined.participants).toEqual([]);
+		expect(first.send.iceCandidates.length).toBeGreaterThan(0);
+
+		const before = Math.floor(Date.now() / 1000);
+		const joinedNotice = ownerSocket.next((f) => f.t === 'call.participant.joined');
+		const second = await ok<JoinResult>(memberSocket.request({ t: 'call.join', channelId: voiceId }));
+		const after = Math.floor(Date.now() / 1000);
+		expect((second.rtpCapabilities.codecs as { mimeType: string }[]).map((c) => c.mimeType)).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8']));
+		expect(second.participants).toEqual([{ peerId: first.joined.peerId, userId: owner.user.id, mutedByModerator: false }]);
+		expect(second.producers).toEqual([{ producerId: first.producerId, peerId: first.joined.peerId, userId: owner.user.id, kind: 'audio', source: 'mic', paused: false }]);
+		expect(await joinedNotice).toEqual({ t: 'call.participant.joined', channelId: voiceId, participant: { peerId: second.peerId, userId: member.user.id, mutedByModerator: false } });
+
+		// coturn use-auth-secret: username "<expiry>:<user id>", credential base64(HMAC-SHA1(secret, username)).
+		const [stun, turn] = second.iceServers;
+		expect(stun).toEqual({ urls: ['stun:turn.example.test:3478'] });
+		expect(turn!.urls).toEqual(['turn:turn.example.test:3478?transport=udp', 'turns:turn.example.test:5349']);
+		const [expiry, userId] = turn!.username!.split(':');
+		expect(userId).toBe(member.user.id);
+		expect(Number(expiry)).toBeGreaterThanOrEqual(before + TURN_TTL_SECONDS);
+		expect(Number(expiry)).toBeLessThanOrEqual(after + TURN_TTL_SECONDS);
+		expect(turn!.credential).toBe(createHmac('sha1', TURN_SECRET).update(turn!.username!).digest('base64'));
+
+		await ok(memberSocket.request({ t: 'call.leave' }));
+		await ok(ownerSocket.request({ t: 'call.leave' }));
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it('a new producer is announced, can be consumed and resumed, and its closing is announced', async () => {
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		const listener = await joinWithMedia(memberSocket, voiceId);
+		const announced = memberSocket.next<ServerFrameOf<'call.producer.new'>>((f) => f.t === 'call.producer.new');
+		const speaker = await joinWithMedia(ownerSocket, voiceId, { produce: true });
+		expect((await announced).producer).toMatchObject({ producerId: speaker.producerId, userId: owner.user.id, kind: 'audio', source: 'mic' });
+
+		const consumed = await ok<{ consumerId: string; kind: string; rtpParameters: { codecs: { mimeType: string }[] } }>(
+			memberSocket.request({ t: 'call.consume', transportId: listener.recv.transportId, producerId: speaker.producerId, rtpCapabilities: listener.joined.rtpCapabilities })
+		);
+		expect(consumed.kind).toBe('audio');
+		expect(consumed.rtpParameters.codecs[0]!.mimeType).toBe('audio/opus');
+		await ok(memberSocket.request({ t: 'call.consumer.resume', consumerId: consumed.consumerId }));
+		// Consuming on the send transport, or one's own producer, is refused.
+		expect(await memberSocket.request({ t: 'call.consume', transportId: listener.send.transportId, producerId: speaker.producerId, rtpCapabilities: listener.joined.rtpCapabilities })).toMatchObject({ t: 'error', code: 'not_found', message: 'Transport was not found.' });
+		expect(await workerObjects(server)).toEqual({ router: 1, transport: 4, producer: 1, consumer: 1 });
+
+		const closed = memberSocket.next((f) => f.t === 'call.producer.closed');
+		await ok(ownerSocket.request({ t: 'call.producer.close', producerId: speaker.producerId }));
+		expect(await closed).toEqual({ t: 'call.producer.closed', channelId: voiceId, producerId: speaker.producerId });
+		expect(await until(() => workerObjects(server), (c) => c.consumer === 0)).toEqual({ router: 1, transport: 4, producer: 0, consumer: 0 });
+
+		await ok(memberSocket.request({ t: 'call.leave' }));
+		await ok(ownerSocket.request({ t: 'call.leave' }));
+		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it(`refuses a participant beyond CALL_MAX_PARTICIPANTS (${MAX_PARTICIPANTS}) with call_full`, async () => {
+		const inCall = [await open(owner), await open(member), await open(third)];
+		for (const socket of inCall) await ok(socket.request({ t: 'call.join', channelId: voiceId }));
+		const extra = await open(member);
+		expect(await extra.request({ t: 'call.join', channelId: voiceId })).toEqual({ t: 'error', id: expect.any(String), code: 'call_full', message: `This call is full (${MAX_PARTICIPANTS} participants).` });
+		await ok(inCall[2]!.request({ t: 'call.leave' }));
+		await ok(extra.request({ t: 'call.join', channelId: voiceId }));
+		for (const socket of [...inCall, extra]) socket.close();
+		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toMatchObject({ router: 0 });
+	});
+
+	it('200 join/leave cycles with transports, a producer and a consumer leave nothing behind in the worker', async () => {
+		const ownerSocket = await open(owner);
+		const speaker = await joinWithMedia(ownerSocket, voiceId, { produce: true });
+		const baseline = await workerObjects(server);
+		expect(baseline).toEqual({ router: 1, transport: 2, producer: 1, consumer: 0 });
+		const memberSocket = await open(member);
+		for (let cycle = 0; cycle < 200; cycle++) {
+			const session = await joinWithMedia(memberSocket, voiceId, { produce: true });
+			await ok(memberSocket.request({ t: 'call.consume', transportId: session.recv.transportId, producerId: speaker.producerId, rtpCapabilities: session.joined.rtpCapabilities }));
+			await ok(memberSocket.request({ t: 'call.leave' }));
+		}
+		expect(await until(() => workerObjects(server), (c) => c.transport === baseline.transport)).toEqual(baseline);
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: { participants: number } };
+		expect(health.calls.participants).toBe(1);
+		const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS_TOKEN}` } })).text();
+		for (const line of ['hearth_calls_active 1', 'hearth_call_participants 1', 'hearth_call_producers 1', 'hearth_call_consumers 0']) expect(metrics).toContain(`\n${line}\n`);
+		expect(metrics).toMatch(/\nhearth_call_worker_cpu_seconds\{worker="0"\} [0-9.]+\n/);
+		await ok(ownerSocket.request({ t: 'call.leave' }));
+		ownerSocket.close();
+		memberSocket.close();
+		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+	}, 120_000);
+
+	it('a call.leave sent right behind a call.join is served after it: no peer is left behind', async () => {
+		const socket = await open(member);
+		const [joined, left] = await Promise.all([socket.request({ t: 'call.join', channelId: voiceId }), socket.request({ t: 'call.leave' })]);
+		expect(joined.t).toBe('ack');
+		expect(left).toEqual({ t: 'ack', id: expect.any(String), result: { left: true } });
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: { participants: number } };
+		expect(health.calls.participants).toBe(0);
+		socket.close();
+	});
+
+	it("a socket that dies frees its peer's objects and the others see it leave", async () => {
+		const ownerSocket = await open(owner);
+		await joinWithMedia(ownerSocket, voiceId, { produce: true });
+		const memberSocket = await open(member);
+		const session = await joinWithMedia(memberSocket, voiceId, { produce: true });
+		expect(await workerObjects(server)).toEqual({ router: 1, transport: 4, producer: 2, consumer: 0 });
+		const left = ownerSocket.next((f) => f.t === 'call.participant.left');
+		const producerClosed = ownerSocket.next((f) => f.t === 'call.producer.closed');
+		memberSocket.ws.terminate(); // no closing handshake, as when a laptop lid closes
+		expect(await left).toEqual({ t: 'call.participant.left', channelId: voiceId, peerId: session.joined.peerId, userId: member.user.id });
+		expect(await producerClosed).toEqual({ t: 'call.producer.closed', channelId: voiceId, producerId: session.producerId });
+		expect(await until(() => workerObjects(server), (c) => c.transport === 2)).toEqual({ router: 1, transport: 2, producer: 1, consumer: 0 });
+		ownerSocket.close();
+		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+	});
+
+	it('moderators mute (the mic stays paused until unmuted) and remove participants; members cannot', async () => {
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		await ok(ownerSocket.request({ t: 'call.join', channelId: voiceId }));
+		const session = await joinWithMedia(memberSocket, voiceId, { produce: true });
+
+		expect(await memberSocket.request({ t: 'call.moderate', channelId: voiceId, userId: owner.user.id, action: 'mute' })).toEqual({
+			t: 'error',
+			id: expect.any(String),
+			code: 'forbidden',
+			message: 'You need the "Time out members" permission in this community to do that.'
+		});
+
+		const paused = ownerSocket.next((f) => f.t === 'call.producer.paused');
+		await ok(ownerSocket.request({ t: 'call.moderate', channelId: voiceId, userId: member.user.id, action: 'mute' }));
+		expect(await memberSocket.waitFor((f) => f.t === 'call.muted')).toEqual({ t: 'call.muted', channelId: voiceId, muted: true });
+		expect(await paused).toEqual({ t: 'call.producer.paused', channelId: voiceId, producerId: session.producerId, paused: true });
+		expect(await memberSocket.request({ t: 'call.producer.resume', producerId: session.producerId })).toEqual({ t: 'error', id: expect.any(String), code: 'forbidden', message: 'A moderator muted you in this call.' });
+
+		await ok(ownerSocket.request({ t: 'call.moderate', channelId: voiceId, userId: member.user.id, action: 'unmute' }));
+		await ok(memberSocket.request({ t: 'call.producer.resume', producerId: session.producerId }));
+
+		const ended = memberSocket.next((f) => f.t === 'call.ended');
+		await ok(ownerSocket.request({ t: 'call.moderate', channelId: voiceId, userId: member.user.id, action: 'remove' }));
+		expect(await ended).toEqual({ t: 'call.ended', channelId: voiceId, reason: 'removed', rejoin: false });
+		expect(await memberSocket.request({ t: 'call.transport.create', direction: 'send' })).toMatchObject({ t: 'error', code: 'not_in_call' });
+		expect(await ownerSocket.request({ t: 'call.moderate', channelId: voiceId, userId: member.user.id, action: 'remove' })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Participant was not found.' });
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it('leaving the community ends the call for that person (access_lost) and frees their objects', async () => {
+		const ownerSocket = await open(owner);
+		const thirdSocket = await open(third);
+		await joinWithMedia(ownerSocket, voiceId);
+		await joinWithMedia(thirdSocket, voiceId, { produce: true });
+		const ended = thirdSocket.next((f) => f.t === 'call.ended');
+		const left = ownerSocket.next((f) => f.t === 'call.participant.left');
+		await third.api.post(`/api/communities/${community}/leave`);
+		expect(await ended).toEqual({ t: 'call.ended', channelId: voiceId, reason: 'access_lost', rejoin: false });
+		expect(await left).toMatchObject({ userId: third.user.id });
+		expect(await until(() => workerObjects(server), (c) => c.transport === 2)).toEqual({ router: 1, transport: 2, producer: 0, consumer: 0 });
+		expect(await thirdSocket.request({ t: 'call.join', channelId: voiceId })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Channel was not found.' });
+		ownerSocket.close();
+		thirdSocket.close();
+	});
+
+	it('when the worker dies, its calls end with rejoin: true, a new worker replaces it and rejoining works', async () => {
+		const ownerSocket = await open(owner);
+		await joinWithMedia(ownerSocket, voiceId, { produce: true });
+		const workerPids = execFileSync('pgrep', ['-P', String(server.process.pid), '-f', 'mediasoup-worker'], { encoding: 'utf8' }).trim().split('\n').filter(Boolean);
+		expect(workerPids).toHaveLength(1);
+		const ended = ownerSocket.next((f) => f.t === 'call.ended');
+		process.kill(Number(workerPids[0]), 'SIGKILL');
+		expect(await ended).toEqual({ t: 'call.ended', channelId: voiceId, reason: 'server_error', rejoin: true });
+		const rejoined = await until(
+			() => ownerSocket.request({ t: 'call.join', channelId: voiceId }),
+			(answer) => answer.t === 'ack',
+			10_000
+		);
+		expect(rejoined.t).toBe('ack');
+		expect(server.logs.some((line) => line.includes('call worker died; replacing it'))).toBe(true);
+		await ok(ownerSocket.request({ t: 'call.leave' }));
+		ownerSocket.close();
+	});
+});
