@@ -15,6 +15,10 @@ export type CommunityPermissions = {
 	settings: boolean;
 	/** Delete the community; the owner cannot leave it. */
 	own: boolean;
+	/** Mute someone in a call (the server asks for "Time out members"). */
+	muteInCall: boolean;
+	/** Remove someone from a call (the server asks for "Kick members"). */
+	removeFromCall: boolean;
 };
 
 // Permissions that make the community settings page useful (everyone else only sees its member list).
@@ -82,7 +86,9 @@ export class Directory {
 			manage: has('manage_channels'),
 			deleteOthers: has('delete_messages'),
 			settings: STAFF_PERMISSIONS.some(has),
-			own: community?.role === 'owner'
+			own: community?.role === 'owner',
+			muteInCall: has('timeout'),
+			removeFromCall: has('kick')
 		};
 	}
 
