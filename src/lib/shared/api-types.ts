@@ -112,6 +112,15 @@ export type InviteView = {
 	createdAt: string;
 };
 
+/** One use of an invite: who signed up or joined with it, and when. Null user: the account was deleted since. */
+export type InviteRedemptionView = {
+	user: { id: string; username: string; displayName: string } | null;
+	redeemedAt: string;
+};
+
+/** Instance invites as the admin list shows them: with who used each, newest use first. */
+export type InstanceInviteView = InviteView & { redemptions: InviteRedemptionView[] };
+
 export type InvitePreview = {
 	code: string;
 	valid: boolean;

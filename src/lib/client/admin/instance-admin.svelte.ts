@@ -1,6 +1,6 @@
 // The server administration page: instance settings, accounts and the instance audit log. Risky
 // account actions ask for the admin's password again; the page collects it and the server checks it.
-import type { AdminUserView, AuditEntryView, CommunityView, InstanceSettingsView } from '#lib/shared/api-types.ts';
+import type { AdminUserView, AuditEntryView, CommunityView, InstanceInviteView, InstanceSettingsView } from '#lib/shared/api-types.ts';
 import type { ApiClient } from '../api.ts';
 import { toasts } from '../app/toasts.svelte.ts';
 
@@ -24,6 +24,14 @@ export function describeAction(action: AccountAction): { title: string; confirm:
 	}
 }
 
+/** Whether an invite can still be used, in words, for the admin list. */
+export function inviteStatus(invite: InstanceInviteView, now = Date.now()): string {
+	if (invite.revoked) return 'revoked';
+	if (invite.expiresAt && Date.parse(invite.expiresAt) <= now) return 'expired';
+	if (invite.maxUses !== null && invite.uses >= invite.maxUses) return 'used up';
+	return 'active';
+}
+
 export class InstanceAdmin {
 	settings = $state<InstanceSettingsView | null>(null);
 	name = $state('');
@@ -33,6 +41,8 @@ export class InstanceAdmin {
 	query = $state('');
 	audit = $state<AuditEntryView[]>([]);
 	communities = $state<CommunityView[]>([]);
+	/** Every instance invite, newest first, with who used it. */
+	invites = $state<InstanceInviteView[]>([]);
 	saving = $state(false);
 	#api: ApiClient;
 
@@ -46,7 +56,8 @@ export class InstanceAdmin {
 				this.#api.get<{ settings: InstanceSettingsView }>('/api/admin/settings'),
 				this.#api.get<{ communities: CommunityView[] }>('/api/communities'),
 				this.loadUsers(),
-				this.loadAudit()
+				this.loadAudit(),
+				this.loadInvites()
 			]);
 			this.#applySettings(settings);
 			this.communities = communities;
@@ -64,6 +75,10 @@ export class InstanceAdmin {
 	async loadUsers() {
 		const q = this.query.trim();
 		this.users = (await this.#api.get<{ users: AdminUserView[] }>(`/api/admin/users${q ? `?q=${encodeURIComponent(q)}` : ''}`)).users;
+	}
+
+	async loadInvites() {
+		this.invites = (await this.#api.get<{ invites: InstanceInviteView[] }>('/api/admin/invites')).invites;
 	}
 
 	async loadAudit() {

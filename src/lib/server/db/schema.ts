@@ -350,3 +350,21 @@ export const invites = pgTable(
 	},
 	(t) => [index('invites_community_idx').on(t.communityId)]
 );
+
+/**
+ * Who used an invite, and when: one row per use (sign-up or community join), so admins can see who
+ * came in through which code. A deleted account keeps its row with user_id null, so the count of
+ * rows still matches the invite's uses.
+ */
+export const inviteRedemptions = pgTable(
+	'invite_redemptions',
+	{
+		id: uuid('id').primaryKey(),
+		code: text('code')
+			.notNull()
+			.references(() => invites.code, { onDelete: 'cascade' }),
+		userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+		redeemedAt: timestamp('redeemed_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [index('invite_redemptions_code_idx').on(t.code, t.redeemedAt)]
+);

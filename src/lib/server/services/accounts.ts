@@ -9,7 +9,7 @@ import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../e
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/password.ts';
 import { SignInThrottle, WindowLimiter } from '../auth/throttle.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
-import type { Invites } from './invites.ts';
+import { recordRedemption, type Invites } from './invites.ts';
 import type { Communities } from './communities.ts';
 
 export type SessionUser = Me;
@@ -85,11 +85,13 @@ export class Accounts {
 			const isFirst = !anyone;
 
 			let communityId: string | null = null;
+			let inviteUsed: string | null = null;
 			if (!isFirst) {
 				if (settings.registrationMode === 'closed') throw forbidden('Registration is closed on this server.');
 				if (input.inviteCode) {
 					const invite = await this.#invites().consumeForSignUp(tx, input.inviteCode);
 					communityId = invite.communityId;
+					inviteUsed = invite.code;
 				} else if (settings.registrationMode === 'invite_only') {
 					throw forbidden('This server is invite-only: you need an invite code to sign up.');
 				}
@@ -107,6 +109,7 @@ export class Accounts {
 					instanceRole: isFirst ? 'owner' : 'member'
 				})
 				.returning();
+			if (inviteUsed) await recordRedemption(tx, inviteUsed, userId);
 			return { user: user!, communityId, defaultCommunityId: settings.defaultCommunityId };
 		});
 

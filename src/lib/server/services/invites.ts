@@ -1,10 +1,10 @@
 // Invite codes. A community invite lets a signed-in user join the community and, on an invite-only
 // server, lets a visitor sign up (joining at once). An instance invite (no community) only admits a
 // sign-up. Codes can be limited in uses and time, and revoked.
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import type { InvitePreview, InviteView } from '#lib/shared/api-types.ts';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { InstanceInviteView, InvitePreview, InviteRedemptionView, InviteView } from '#lib/shared/api-types.ts';
 import type { Database, Transaction } from '../db/open.ts';
-import { communities, communityMembers, instanceSettings, invites } from '../db/schema.ts';
+import { communities, communityMembers, instanceSettings, inviteRedemptions, invites, users } from '../db/schema.ts';
 import { accessCommunity, missingPermission, requireInstanceAdmin } from '../access.ts';
 import { recordAudit } from './audit-log.ts';
 import { BANNED_MESSAGE, isBanned } from './communities.ts';
@@ -34,6 +34,11 @@ function unusableReason(row: InviteRow, now = Date.now()): string | null {
 	if (row.expiresAt && row.expiresAt.getTime() <= now) return 'This invite has expired.';
 	if (row.maxUses !== null && row.uses >= row.maxUses) return 'This invite has been used up.';
 	return null;
+}
+
+/** Records who used an invite; in the transaction that counted the use, so both commit or neither. */
+export async function recordRedemption(tx: Transaction, code: string, userId: string): Promise<void> {
+	await tx.insert(inviteRedemptions).values({ id: crypto.randomUUID(), code, userId });
 }
 
 export class Invites {
@@ -81,10 +86,26 @@ export class Invites {
 		return rows.map(toView);
 	}
 
-	async listInstance(actor: Actor): Promise<InviteView[]> {
+	/** Every instance invite with who used it: two queries whatever the number of invites. */
+	async listInstance(actor: Actor): Promise<InstanceInviteView[]> {
 		requireInstanceAdmin(actor);
 		const rows = await this.#db.select().from(invites).where(isNull(invites.communityId)).orderBy(desc(invites.createdAt));
-		return rows.map(toView);
+		const byCode = new Map<string, InviteRedemptionView[]>(rows.map((row) => [row.code, []]));
+		if (rows.length > 0) {
+			const used = await this.#db
+				.select({ code: inviteRedemptions.code, redeemedAt: inviteRedemptions.redeemedAt, id: users.id, username: users.username, displayName: users.displayName })
+				.from(inviteRedemptions)
+				.leftJoin(users, eq(users.id, inviteRedemptions.userId))
+				.where(inArray(inviteRedemptions.code, [...byCode.keys()]))
+				.orderBy(desc(inviteRedemptions.redeemedAt));
+			for (const r of used) {
+				byCode.get(r.code)?.push({
+					user: r.id && r.username && r.displayName ? { id: r.id, username: r.username, displayName: r.displayName } : null,
+					redeemedAt: r.redeemedAt.toISOString()
+				});
+			}
+		}
+		return rows.map((row) => ({ ...toView(row), redemptions: byCode.get(row.code) ?? [] }));
 	}
 
 	/** The creator, community members with "manage invites", or instance admins may revoke an invite. */
@@ -154,6 +175,7 @@ export class Invites {
 			const reason = unusableReason(row);
 			if (reason) throw invalid(reason);
 			await tx.update(invites).set({ uses: row.uses + 1 }).where(eq(invites.code, code));
+			await recordRedemption(tx, code, userId);
 			return { id: row.communityId, alreadyMember: false };
 		});
 		if (communityId.alreadyMember) return { communityId: communityId.id, joined: false };
@@ -161,7 +183,10 @@ export class Invites {
 		return { communityId: communityId.id, joined };
 	}
 
-	/** Inside the sign-up transaction: checks and uses one use of the code. */
+	/**
+	 * Inside the sign-up transaction: checks and uses one use of the code. The caller records the
+	 * redemption once the account row exists (recordRedemption), in the same transaction.
+	 */
 	async consumeForSignUp(tx: Transaction, code: string): Promise<InviteRow> {
 		const [row] = await tx.select().from(invites).where(eq(invites.code, code)).for('update');
 		if (!row) throw invalid('That invite code does not exist.');
