@@ -116,6 +116,7 @@ export async function createAppContext(options: {
 		httpRateLimiter: new HttpRateLimiter({
 			perMinute: config.httpRatePerMinute,
 			authPerMinute: config.httpAuthRatePerMinute,
+			scale: () => services.instance.rateLimitFactor(),
 			onRejected: (scope) => metrics.rateLimited(scope)
 		}),
 		state: { ready: false, shuttingDown: false },

@@ -1,7 +1,7 @@
 // Shapes of REST response bodies, shared by the endpoints and the browser client. Views that also
 // travel over /ws (messages, channels, users) are defined with their schemas in protocol/frames.ts.
 import type { ChannelView, MessageView, UserView } from './protocol/frames.ts';
-import type { RegistrationMode } from './validation.ts';
+import type { RateLimitLevel, RegistrationMode } from './validation.ts';
 import type { CommunityRole, Permission } from './permissions.ts';
 
 export type { ChannelView, MessageView, UserView };
@@ -81,6 +81,8 @@ export type InstanceSettingsView = {
 	/** The ceiling set by MESSAGE_MAX_BYTES, which the setting may not exceed. */
 	messageMaxBytesCeiling: number;
 	defaultCommunityId: string | null;
+	/** Multiplies the environment's rate limits: relaxed ×2, normal ×1, strict ×½. */
+	rateLimitLevel: RateLimitLevel;
 };
 
 export type AdminUserView = UserView & {

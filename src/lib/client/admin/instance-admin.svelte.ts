@@ -1,6 +1,7 @@
 // The server administration page: instance settings, accounts and the instance audit log. Risky
 // account actions ask for the admin's password again; the page collects it and the server checks it.
 import type { AdminUserView, AuditEntryView, CommunityView, InstanceInviteView, InstanceSettingsView } from '#lib/shared/api-types.ts';
+import type { RateLimitLevel } from '#lib/shared/validation.ts';
 import type { ApiClient } from '../api.ts';
 import { toasts } from '../app/toasts.svelte.ts';
 
@@ -23,6 +24,13 @@ export function describeAction(action: AccountAction): { title: string; confirm:
 			return { title: action.role === 'admin' ? `Make ${name} a server admin?` : `Make ${name} a regular member?`, confirm: 'Change role', danger: false };
 	}
 }
+
+/** The rate-limit levels as the admin page offers them; the factors are RATE_LIMIT_FACTORS on the server. */
+export const RATE_LIMIT_LEVELS: { value: RateLimitLevel; label: string }[] = [
+	{ value: 'relaxed', label: 'Relaxed (×2)' },
+	{ value: 'normal', label: 'Normal (×1)' },
+	{ value: 'strict', label: 'Strict (×½)' }
+];
 
 /** Whether an invite can still be used, in words, for the admin list. */
 export function inviteStatus(invite: InstanceInviteView, now = Date.now()): string {

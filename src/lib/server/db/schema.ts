@@ -68,6 +68,10 @@ export const instanceSettings = pgTable(
 		messageMaxBytes: integer('message_max_bytes'),
 		/** Community every new account joins; null: none. Cleared when that community is deleted. */
 		defaultCommunityId: uuid('default_community_id').references(() => communities.id, { onDelete: 'set null' }),
+		/** Multiplies the rate limits from the environment (RATE_LIMIT_FACTORS in src/lib/shared/validation.ts). */
+		rateLimitLevel: text('rate_limit_level', { enum: ['relaxed', 'normal', 'strict'] })
+			.notNull()
+			.default('normal'),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]

@@ -3,7 +3,7 @@
 // this process; other processes (web/realtime split) re-read it within SETTINGS_CACHE_MS.
 import { eq } from 'drizzle-orm';
 import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.ts';
-import type { RegistrationMode } from '#lib/shared/validation.ts';
+import { RATE_LIMIT_FACTORS, type RateLimitLevel, type RegistrationMode } from '#lib/shared/validation.ts';
 import type { Database } from '../db/open.ts';
 import { communities, instanceSettings, users } from '../db/schema.ts';
 import { requireInstanceAdmin, type InstanceRole } from '../access.ts';
@@ -21,6 +21,7 @@ export type SettingsChange = {
 	registrationMode?: RegistrationMode;
 	messageMaxBytes?: number | null;
 	defaultCommunityId?: string | null;
+	rateLimitLevel?: RateLimitLevel;
 };
 
 export class Instance {
@@ -58,12 +59,25 @@ export class Instance {
 	 * background (the send path must not pay a query for it).
 	 */
 	messageMaxBytes(): number {
+		return this.#cachedRow()?.messageMaxBytes ?? this.#messageMaxBytesCeiling;
+	}
+
+	/**
+	 * The multiplier of the environment's rate limits now in force, without waiting: every HTTP
+	 * request and /ws frame asks, so it reads the cache like messageMaxBytes.
+	 */
+	rateLimitFactor(): number {
+		return RATE_LIMIT_FACTORS[this.#cachedRow()?.rateLimitLevel ?? 'normal'];
+	}
+
+	/** The cached row, refreshed in the background once stale; null only before ensureDefaults. */
+	#cachedRow(): SettingsRow | null {
 		if (this.#cache && Date.now() - this.#cache.loadedAt >= SETTINGS_CACHE_MS && !this.#refreshing) {
 			this.#refreshing = this.#load()
 				.then(() => undefined, () => undefined)
 				.finally(() => (this.#refreshing = null));
 		}
-		return this.#cache?.row.messageMaxBytes ?? this.#messageMaxBytesCeiling;
+		return this.#cache?.row ?? null;
 	}
 
 	async info(): Promise<InstanceInfo> {
@@ -83,7 +97,8 @@ export class Instance {
 			registrationMode: row.registrationMode,
 			messageMaxBytes: row.messageMaxBytes,
 			messageMaxBytesCeiling: this.#messageMaxBytesCeiling,
-			defaultCommunityId: row.defaultCommunityId
+			defaultCommunityId: row.defaultCommunityId,
+			rateLimitLevel: row.rateLimitLevel
 		};
 	}
 
@@ -97,6 +112,7 @@ export class Instance {
 		if (input.registrationMode !== undefined) patch.registrationMode = input.registrationMode;
 		if (input.messageMaxBytes !== undefined) patch.messageMaxBytes = input.messageMaxBytes;
 		if (input.defaultCommunityId !== undefined) patch.defaultCommunityId = input.defaultCommunityId;
+		if (input.rateLimitLevel !== undefined) patch.rateLimitLevel = input.rateLimitLevel;
 		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
 		const row = await this.#db.transaction(async (tx) => {
 			if (input.defaultCommunityId) {
