@@ -56,6 +56,7 @@ const rows: Row[] = [
 	{ route: 'GET /ready', call: () => ({ method: 'GET', path: '/ready' }), public: 'load balancers need it without an account' },
 	{ route: 'GET /api/csrf', call: () => ({ method: 'GET', path: '/api/csrf' }), public: 'the sign-in form needs a token' },
 	{ route: 'GET /api/instance', call: () => ({ method: 'GET', path: '/api/instance' }), public: 'the sign-up page shows the registration mode' },
+	{ route: 'GET /api/instance/icon', call: () => ({ method: 'GET', path: '/api/instance/icon' }), public: 'the sign-in page shows the server icon' },
 	{
 		route: 'POST /api/auth/sign-in',
 		call: () => ({ method: 'POST', path: '/api/auth/sign-in', body: { username: 'nobody-here', password: 'whatever-password' } }),
@@ -93,6 +94,8 @@ const rows: Row[] = [
 		call: () => ({ method: 'PATCH', path: '/api/admin/settings', body: { name: 'Taken over' } }),
 		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
 	},
+	{ route: 'PUT /api/admin/icon', call: () => ({ method: 'PUT', path: '/api/admin/icon', body: {} }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{ route: 'DELETE /api/admin/icon', call: () => ({ method: 'DELETE', path: '/api/admin/icon' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 	{ route: 'GET /api/admin/users', call: () => ({ method: 'GET', path: '/api/admin/users' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 	{
 		route: 'PATCH /api/admin/users/[id]',

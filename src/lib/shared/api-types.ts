@@ -16,6 +16,8 @@ export type InstanceInfo = {
 	registrationMode: RegistrationMode;
 	/** True until the first account (the owner) exists. */
 	needsSetup: boolean;
+	/** The instance icon's URL (versioned), or null when the admins have not set one. */
+	iconUrl: string | null;
 };
 
 export type CommunityView = {
@@ -83,6 +85,7 @@ export type InstanceSettingsView = {
 	defaultCommunityId: string | null;
 	/** Multiplies the environment's rate limits: relaxed ×2, normal ×1, strict ×½. */
 	rateLimitLevel: RateLimitLevel;
+	iconUrl: string | null;
 };
 
 export type AdminUserView = UserView & {

@@ -119,6 +119,39 @@ export class InstanceAdmin {
 		return this.save({ messageMaxBytes: raw === '' ? null : Number(raw) });
 	}
 
+	/** Uploads a new server icon; the server checks its size and type by its bytes and answers with the settings. */
+	async uploadIcon(file: File): Promise<boolean> {
+		this.saving = true;
+		try {
+			const { settings } = await this.#api.putBytes<{ settings: InstanceSettingsView }>('/api/admin/icon', file);
+			this.#applySettings(settings);
+			toasts.show('Server icon saved.', 'success');
+			void this.loadAudit().catch(() => {});
+			return true;
+		} catch (error) {
+			toasts.error(error);
+			return false;
+		} finally {
+			this.saving = false;
+		}
+	}
+
+	async removeIcon(): Promise<boolean> {
+		this.saving = true;
+		try {
+			const { settings } = await this.#api.delete<{ settings: InstanceSettingsView }>('/api/admin/icon');
+			this.#applySettings(settings);
+			toasts.show('Server icon removed.', 'success');
+			void this.loadAudit().catch(() => {});
+			return true;
+		} catch (error) {
+			toasts.error(error);
+			return false;
+		} finally {
+			this.saving = false;
+		}
+	}
+
 	async revokeSessions(user: AdminUserView): Promise<void> {
 		try {
 			const { revoked } = await this.#api.post<{ revoked: number }>(`/api/admin/users/${user.id}/revoke-sessions`);

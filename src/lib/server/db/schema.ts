@@ -8,6 +8,7 @@ import { sql } from 'drizzle-orm';
 import {
 	bigint,
 	check,
+	customType,
 	index,
 	integer,
 	jsonb,
@@ -72,9 +73,30 @@ export const instanceSettings = pgTable(
 		rateLimitLevel: text('rate_limit_level', { enum: ['relaxed', 'normal', 'strict'] })
 			.notNull()
 			.default('normal'),
+		/** Hash of the instance icon (instance_icon), null when there is none: it versions the icon's URL. */
+		iconEtag: text('icon_etag'),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
+);
+
+/** Raw bytes; PGlite hands back a Uint8Array and postgres.js a Buffer (also a Uint8Array). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
+
+/**
+ * The instance icon (one row at most): a small PNG, JPEG or WebP checked by its bytes, served
+ * publicly at /api/instance/icon. Apart from instance_settings so the settings cache stays small.
+ */
+export const instanceIcon = pgTable(
+	'instance_icon',
+	{
+		id: integer('id').primaryKey().default(1),
+		/** Sniffed from the bytes, never taken from the uploader's Content-Type. */
+		contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/webp'] }).notNull(),
+		bytes: bytea('bytes').notNull(),
+		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [check('instance_icon_single_row', sql`${t.id} = 1`)]
 );
 
 export const communities = pgTable('communities', {

@@ -1,16 +1,31 @@
 // Instance-wide settings kept in the database (one row), changed by instance owners and admins at
 // run time without a restart. The row is cached in memory and replaced on every change made through
 // this process; other processes (web/realtime split) re-read it within SETTINGS_CACHE_MS.
+import { createHash } from 'node:crypto';
 import { eq } from 'drizzle-orm';
 import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.ts';
 import { RATE_LIMIT_FACTORS, type RateLimitLevel, type RegistrationMode } from '#lib/shared/validation.ts';
 import type { Database } from '../db/open.ts';
-import { communities, instanceSettings, users } from '../db/schema.ts';
+import { communities, instanceIcon, instanceSettings, users } from '../db/schema.ts';
 import { requireInstanceAdmin, type InstanceRole } from '../access.ts';
-import { invalid } from '../errors.ts';
+import { invalid, notFound, payloadTooLarge } from '../errors.ts';
+import { sniffRasterImage, type RasterImageType } from '../image-type.ts';
 import { recordAudit } from './audit-log.ts';
 
 type SettingsRow = typeof instanceSettings.$inferSelect;
+
+/**
+ * Largest instance icon. It is drawn at most a few dozen pixels wide, and every visitor of the
+ * sign-in page downloads it once: 256 KB is plenty for a crisp 512×512 PNG and bounds the cost.
+ */
+export const ICON_MAX_BYTES = 256 * 1024;
+export const ICON_MAX_MESSAGE = 'The icon can be at most 256 KB.';
+export const ICON_TYPE_MESSAGE = 'The icon must be a PNG, JPEG or WebP image.';
+
+/** Where the icon is served; the version makes a changed icon a new URL, so browsers may cache each for good. */
+export function iconUrl(etag: string | null): string | null {
+	return etag ? `/api/instance/icon?v=${etag}` : null;
+}
 
 // Short enough that a change made by another process shows within seconds, long enough that the
 // send path does not read the row on every message.
@@ -83,7 +98,55 @@ export class Instance {
 	async info(): Promise<InstanceInfo> {
 		const settings = await this.settingsRow();
 		const [anyone] = await this.#db.select({ id: users.id }).from(users).limit(1);
-		return { name: settings.instanceName, registrationMode: settings.registrationMode, needsSetup: !anyone };
+		return { name: settings.instanceName, registrationMode: settings.registrationMode, needsSetup: !anyone, iconUrl: iconUrl(settings.iconEtag) };
+	}
+
+	/** The name and icon every page shows, from the cache (no query per page load). */
+	branding(): { name: string; iconUrl: string | null } {
+		const row = this.#cachedRow();
+		return { name: row?.instanceName ?? 'Hearth', iconUrl: iconUrl(row?.iconEtag ?? null) };
+	}
+
+	/** The icon's bytes for the public URL, or a 404 when there is none. */
+	async icon(): Promise<{ contentType: RasterImageType; bytes: Uint8Array; etag: string }> {
+		const [row] = await this.#db
+			.select({ contentType: instanceIcon.contentType, bytes: instanceIcon.bytes, etag: instanceSettings.iconEtag })
+			.from(instanceIcon)
+			.innerJoin(instanceSettings, eq(instanceSettings.id, 1));
+		if (!row?.etag) throw notFound('The icon');
+		return { contentType: row.contentType, bytes: row.bytes, etag: row.etag };
+	}
+
+	/** Replaces the icon; the type comes from the bytes themselves. Audited with its type and size, not its bytes. */
+	async setIcon(actor: { id: string; instanceRole: InstanceRole }, bytes: Uint8Array): Promise<InstanceSettingsView> {
+		requireInstanceAdmin(actor);
+		if (bytes.length > ICON_MAX_BYTES) throw payloadTooLarge(ICON_MAX_MESSAGE);
+		const contentType = sniffRasterImage(bytes);
+		if (!contentType) throw invalid(ICON_TYPE_MESSAGE);
+		const etag = createHash('sha256').update(bytes).digest('hex').slice(0, 20);
+		const row = await this.#db.transaction(async (tx) => {
+			await tx
+				.insert(instanceIcon)
+				.values({ id: 1, contentType, bytes })
+				.onConflictDoUpdate({ target: instanceIcon.id, set: { contentType, bytes, updatedAt: new Date() } });
+			const [updated] = await tx.update(instanceSettings).set({ iconEtag: etag, updatedAt: new Date() }).where(eq(instanceSettings.id, 1)).returning();
+			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.icon_changed', data: { contentType, bytes: bytes.length } });
+			return updated!;
+		});
+		this.#cache = { row, loadedAt: Date.now() };
+		return this.#view(row);
+	}
+
+	async removeIcon(actor: { id: string; instanceRole: InstanceRole }): Promise<InstanceSettingsView> {
+		requireInstanceAdmin(actor);
+		const row = await this.#db.transaction(async (tx) => {
+			const deleted = await tx.delete(instanceIcon).returning({ id: instanceIcon.id });
+			const [updated] = await tx.update(instanceSettings).set({ iconEtag: null, updatedAt: new Date() }).where(eq(instanceSettings.id, 1)).returning();
+			if (deleted.length > 0) await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.icon_removed' });
+			return updated!;
+		});
+		this.#cache = { row, loadedAt: Date.now() };
+		return this.#view(row);
 	}
 
 	async settings(actor: { instanceRole: InstanceRole }): Promise<InstanceSettingsView> {
@@ -98,7 +161,8 @@ export class Instance {
 			messageMaxBytes: row.messageMaxBytes,
 			messageMaxBytesCeiling: this.#messageMaxBytesCeiling,
 			defaultCommunityId: row.defaultCommunityId,
-			rateLimitLevel: row.rateLimitLevel
+			rateLimitLevel: row.rateLimitLevel,
+			iconUrl: iconUrl(row.iconEtag)
 		};
 	}
 
