@@ -133,6 +133,14 @@ describe.skipIf(skip)('instance administration', () => {
 		});
 	});
 
+	it('saving a setting to the value it already has records nothing in the audit log', async () => {
+		const count = async () => (await owner.api.get<{ entries: AuditEntryView[] }>('/api/admin/audit-log?action=instance.settings_changed&limit=100')).entries.length;
+		const before = await count();
+		const { settings: current } = await admin.api.get<{ settings: InstanceSettingsView }>('/api/admin/settings');
+		await expectJson(settings({ registrationMode: current.registrationMode, rateLimitLevel: current.rateLimitLevel }), 200);
+		expect(await count()).toBe(before);
+	});
+
 	it('the instance audit log records settings and account changes, and is for instance admins only', async () => {
 		const { entries } = await owner.api.get<{ entries: AuditEntryView[] }>(`/api/admin/audit-log?actor=${admin.user.id}&action=instance.settings_changed`);
 		expect(entries.length).toBeGreaterThan(0);

@@ -190,8 +190,15 @@ export class Instance {
 				.where(eq(instanceSettings.id, 1))
 				.returning();
 			const changed: Record<string, { from: unknown; to: unknown }> = {};
-			for (const key of Object.keys(patch) as (keyof typeof patch)[]) changed[key] = { from: before?.[key as keyof SettingsRow] ?? null, to: patch[key] ?? null };
-			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });
+			for (const key of Object.keys(patch) as (keyof typeof patch)[]) {
+				const from = before?.[key as keyof SettingsRow] ?? null;
+				const to = patch[key] ?? null;
+				// A value sent again unchanged (a form saving every field) is not a change worth a line.
+				if (from !== to) changed[key] = { from, to };
+			}
+			if (Object.keys(changed).length > 0) {
+				await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });
+			}
 			return updated!;
 		});
 		this.#cache = { row, loadedAt: Date.now() };
