@@ -64,6 +64,11 @@ const rows: Row[] = [
 	},
 	{ route: 'POST /api/auth/sign-up', call: () => ({ method: 'POST', path: '/api/auth/sign-up', body: { username: 'x' } }), public: 'signing up' },
 	{ route: 'POST /api/auth/sign-out', call: () => ({ method: 'POST', path: '/api/auth/sign-out' }), public: 'signing out twice is harmless' },
+	{
+		route: 'POST /api/invites/[code]/guest',
+		call: (f) => ({ method: 'POST', path: `/api/invites/${f.inviteCode}/guest`, body: { displayName: 'Visitor' } }),
+		public: 'a visitor joins as a guest (refused while guest access is off, as here)'
+	},
 	{ route: 'GET /api/invites/[code]', call: (f) => ({ method: 'GET', path: `/api/invites/${f.inviteCode}` }), public: 'the invite landing page previews before sign-in' },
 
 	{ route: 'GET /api/me', call: () => ({ method: 'GET', path: '/api/me' }) },

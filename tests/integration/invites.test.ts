@@ -98,7 +98,8 @@ describe.skipIf(skip)('invites', () => {
 				valid: true,
 				reason: null,
 				community: { id: community.id, name: 'Gardeners', description: 'We grow things.', memberCount: 1 },
-				instanceName: 'Hearth'
+				instanceName: 'Hearth',
+				guestAccess: false
 			});
 		});
 
@@ -108,7 +109,8 @@ describe.skipIf(skip)('invites', () => {
 				valid: false,
 				reason: 'This invite does not exist.',
 				community: null,
-				instanceName: 'Hearth'
+				instanceName: 'Hearth',
+				guestAccess: false
 			});
 			await expectError(new TestClient(server).fetch('/api/invites/bad%20code!'), 404, 'not_found', 'Invite was not found.');
 		});

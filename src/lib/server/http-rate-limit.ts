@@ -12,7 +12,7 @@ import type { RateLimitScope } from './metrics.ts';
 
 // Routes a guesser would hammer: credentials (sign-in, password change), account creation, and
 // invite codes (the preview answers whether a code exists, accepting one joins a community).
-const AUTH_ROUTES = new Set(['/api/auth/sign-in', '/api/auth/sign-up', '/api/me/password', '/api/invites/[code]', '/api/invites/[code]/accept']);
+const AUTH_ROUTES = new Set(['/api/auth/sign-in', '/api/auth/sign-up', '/api/me/password', '/api/invites/[code]', '/api/invites/[code]/accept', '/api/invites/[code]/guest']);
 // Monitors poll the probes every few seconds from one address; /metrics has its own access rule;
 // /_app/ holds the built, immutable assets (adapter-node serves them before the app, this is the
 // safety net for setups that do not).

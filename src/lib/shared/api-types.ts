@@ -9,7 +9,8 @@ export type { ChannelView, MessageView, UserView };
 export type InstanceRole = 'owner' | 'admin' | 'member';
 export type { CommunityRole, Permission };
 
-export type Me = UserView & { instanceRole: InstanceRole; createdAt: string };
+/** `guest`: joined from an invite with a display name only (see users.is_guest). */
+export type Me = UserView & { instanceRole: InstanceRole; createdAt: string; guest: boolean };
 
 export type InstanceInfo = {
 	name: string;
@@ -42,6 +43,8 @@ export type MemberView = {
 	/** Set while the member is timed out (cannot send messages). */
 	timedOutUntil: string | null;
 	joinedAt: string;
+	/** A guest account (display name only), marked as such in member lists. */
+	guest: boolean;
 };
 
 export type CustomRoleView = { id: string; communityId: string; name: string; permissions: Permission[]; memberCount: number; createdAt: string };
@@ -86,6 +89,8 @@ export type InstanceSettingsView = {
 	/** Multiplies the environment's rate limits: relaxed ×2, normal ×1, strict ×½. */
 	rateLimitLevel: RateLimitLevel;
 	iconUrl: string | null;
+	/** Invite links may create guest accounts. */
+	guestAccess: boolean;
 };
 
 export type AdminUserView = UserView & {
@@ -133,6 +138,8 @@ export type InvitePreview = {
 	reason: string | null;
 	community: { id: string; name: string; description: string; memberCount: number } | null;
 	instanceName: string;
+	/** The server lets this invite create a guest account (display name only). */
+	guestAccess: boolean;
 };
 
 /** "Someone joined / left": a membership event of the channel, shown between messages. */

@@ -7,6 +7,7 @@
 import { sql } from 'drizzle-orm';
 import {
 	bigint,
+	boolean,
 	check,
 	customType,
 	index,
@@ -34,7 +35,14 @@ export const users = pgTable(
 			.notNull()
 			.default('member'),
 		createdAt: createdAt(),
-		disabledAt: timestamp('disabled_at', { withTimezone: true })
+		disabledAt: timestamp('disabled_at', { withTimezone: true }),
+		/**
+		 * A guest joined a community from an invite with a display name only: no password (the
+		 * hash is empty, which never verifies), so the session it got is its only way in. Guests
+		 * cannot create communities, direct messages or invites, and lose access while the
+		 * instance's guest access is off.
+		 */
+		isGuest: boolean('is_guest').notNull().default(false)
 	},
 	(t) => [uniqueIndex('users_username_key').on(t.username)]
 );
@@ -75,6 +83,8 @@ export const instanceSettings = pgTable(
 			.default('normal'),
 		/** Hash of the instance icon (instance_icon), null when there is none: it versions the icon's URL. */
 		iconEtag: text('icon_etag'),
+		/** Lets invite links create guest accounts (display name only); off by default. */
+		guestAccess: boolean('guest_access').notNull().default(false),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]

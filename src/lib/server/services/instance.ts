@@ -2,11 +2,12 @@
 // run time without a restart. The row is cached in memory and replaced on every change made through
 // this process; other processes (web/realtime split) re-read it within SETTINGS_CACHE_MS.
 import { createHash } from 'node:crypto';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.ts';
 import { RATE_LIMIT_FACTORS, type RateLimitLevel, type RegistrationMode } from '#lib/shared/validation.ts';
 import type { Database } from '../db/open.ts';
-import { communities, instanceIcon, instanceSettings, users } from '../db/schema.ts';
+import { communities, instanceIcon, instanceSettings, sessions, users } from '../db/schema.ts';
+import type { EventBus } from '../events/bus.ts';
 import { requireInstanceAdmin, type InstanceRole } from '../access.ts';
 import { invalid, notFound, payloadTooLarge } from '../errors.ts';
 import { sniffRasterImage, type RasterImageType } from '../image-type.ts';
@@ -37,17 +38,20 @@ export type SettingsChange = {
 	messageMaxBytes?: number | null;
 	defaultCommunityId?: string | null;
 	rateLimitLevel?: RateLimitLevel;
+	guestAccess?: boolean;
 };
 
 export class Instance {
 	#db: Database;
+	#bus: EventBus;
 	/** MESSAGE_MAX_BYTES: the default and the ceiling of the message size setting. */
 	#messageMaxBytesCeiling: number;
 	#cache: { row: SettingsRow; loadedAt: number } | null = null;
 	#refreshing: Promise<void> | null = null;
 
-	constructor(deps: { db: Database; messageMaxBytesCeiling: number }) {
+	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number }) {
 		this.#db = deps.db;
+		this.#bus = deps.bus;
 		this.#messageMaxBytesCeiling = deps.messageMaxBytesCeiling;
 	}
 
@@ -83,6 +87,11 @@ export class Instance {
 	 */
 	rateLimitFactor(): number {
 		return RATE_LIMIT_FACTORS[this.#cachedRow()?.rateLimitLevel ?? 'normal'];
+	}
+
+	/** Whether guest accounts may be created and their sessions used, from the cache (every request asks). */
+	guestAccess(): boolean {
+		return this.#cachedRow()?.guestAccess ?? false;
 	}
 
 	/** The cached row, refreshed in the background once stale; null only before ensureDefaults. */
@@ -162,7 +171,8 @@ export class Instance {
 			messageMaxBytesCeiling: this.#messageMaxBytesCeiling,
 			defaultCommunityId: row.defaultCommunityId,
 			rateLimitLevel: row.rateLimitLevel,
-			iconUrl: iconUrl(row.iconEtag)
+			iconUrl: iconUrl(row.iconEtag),
+			guestAccess: row.guestAccess
 		};
 	}
 
@@ -177,8 +187,9 @@ export class Instance {
 		if (input.messageMaxBytes !== undefined) patch.messageMaxBytes = input.messageMaxBytes;
 		if (input.defaultCommunityId !== undefined) patch.defaultCommunityId = input.defaultCommunityId;
 		if (input.rateLimitLevel !== undefined) patch.rateLimitLevel = input.rateLimitLevel;
+		if (input.guestAccess !== undefined) patch.guestAccess = input.guestAccess;
 		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
-		const row = await this.#db.transaction(async (tx) => {
+		const { row, revokedGuestSessions } = await this.#db.transaction(async (tx) => {
 			if (input.defaultCommunityId) {
 				const [community] = await tx.select({ id: communities.id }).from(communities).where(eq(communities.id, input.defaultCommunityId));
 				if (!community) throw invalid('The default community does not exist.');
@@ -199,9 +210,20 @@ export class Instance {
 			if (Object.keys(changed).length > 0) {
 				await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });
 			}
-			return updated!;
+			// Guest access turned off signs every guest out (their sessions are their only way in).
+			let revokedGuestSessions: string[] = [];
+			if (changed.guestAccess && patch.guestAccess === false) {
+				const revoked = await tx
+					.delete(sessions)
+					.where(inArray(sessions.userId, tx.select({ id: users.id }).from(users).where(eq(users.isGuest, true))))
+					.returning({ id: sessions.id });
+				revokedGuestSessions = revoked.map((r) => r.id);
+			}
+			return { row: updated!, revokedGuestSessions };
 		});
 		this.#cache = { row, loadedAt: Date.now() };
+		// After commit: their open /ws connections close.
+		if (revokedGuestSessions.length > 0) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revokedGuestSessions }]);
 		return this.#view(row);
 	}
 }

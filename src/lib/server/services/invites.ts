@@ -5,7 +5,7 @@ import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
 import type { InstanceInviteView, InvitePreview, InviteRedemptionView, InviteView } from '#lib/shared/api-types.ts';
 import type { Database, Transaction } from '../db/open.ts';
 import { communities, communityMembers, instanceSettings, inviteRedemptions, invites, users } from '../db/schema.ts';
-import { accessCommunity, missingPermission, requireInstanceAdmin } from '../access.ts';
+import { accessCommunity, missingPermission, requireFullAccount, requireInstanceAdmin } from '../access.ts';
 import { recordAudit } from './audit-log.ts';
 import { BANNED_MESSAGE, isBanned } from './communities.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
@@ -51,7 +51,8 @@ export class Invites {
 	}
 
 	/** Any member may invite people to a community; instance invites are for instance admins. */
-	async create(actor: Actor, input: { communityId: string | null; maxUses: number | null; expiresInHours: number | null }): Promise<InviteView> {
+	async create(actor: Actor & { guest: boolean }, input: { communityId: string | null; maxUses: number | null; expiresInHours: number | null }): Promise<InviteView> {
+		requireFullAccount(actor);
 		if (input.communityId) await accessCommunity(this.#db, actor.id, input.communityId);
 		else requireInstanceAdmin(actor);
 		const row = await this.#db.transaction(async (tx) => {
@@ -139,10 +140,10 @@ export class Invites {
 
 	/** What an invite link shows before anyone signs in: the community's name, nothing private. */
 	async preview(code: string): Promise<InvitePreview> {
-		const [settings] = await this.#db.select({ name: instanceSettings.instanceName }).from(instanceSettings);
+		const [settings] = await this.#db.select({ name: instanceSettings.instanceName, guestAccess: instanceSettings.guestAccess }).from(instanceSettings);
 		const instanceName = settings?.name ?? 'Hearth';
 		const [row] = await this.#db.select().from(invites).where(eq(invites.code, code));
-		if (!row) return { code, valid: false, reason: 'This invite does not exist.', community: null, instanceName };
+		if (!row) return { code, valid: false, reason: 'This invite does not exist.', community: null, instanceName, guestAccess: false };
 		let community: InvitePreview['community'] = null;
 		if (row.communityId) {
 			const [c] = await this.#db
@@ -157,7 +158,9 @@ export class Invites {
 			community = c ?? null;
 		}
 		const reason = unusableReason(row);
-		return { code, valid: reason === null, reason, community, instanceName };
+		// Guests join a community: an instance invite (sign-up only) never offers it.
+		const guestAccess = (settings?.guestAccess ?? false) && community !== null;
+		return { code, valid: reason === null, reason, community, instanceName, guestAccess };
 	}
 
 	/** A signed-in user accepts a community invite. Joining a community one is in already uses nothing. */

@@ -22,7 +22,8 @@ const Patch = v.strictObject({
 		)
 	),
 	defaultCommunityId: v.optional(v.nullable(Uuid)),
-	rateLimitLevel: v.optional(v.picklist(RateLimitLevel.options, 'The rate-limit level is relaxed, normal or strict.'))
+	rateLimitLevel: v.optional(v.picklist(RateLimitLevel.options, 'The rate-limit level is relaxed, normal or strict.')),
+	guestAccess: v.optional(v.boolean('Guest access is true or false.'))
 });
 
 /** Changes take effect at once (no restart) and are recorded in the audit log. */
