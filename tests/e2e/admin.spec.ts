@@ -128,6 +128,47 @@ test.describe('Server administration: icon, rate limits, invites', () => {
 	});
 });
 
+test.describe('Guest access', () => {
+	test.afterAll(async ({ browser }) => {
+		const { context, api } = await open(browser);
+		await api.signIn(OWNER.username);
+		await api.send('PATCH', '/api/admin/settings', { guestAccess: false });
+		await context.close();
+	});
+
+	test('with guest access on, a visitor joins from an invite with a display name only and is marked as a guest', async ({ browser }) => {
+		const owner = await open(browser);
+		await signInThroughUi(owner.page, OWNER.username);
+		const community = await owner.api.createCommunity('Open Studio');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+
+		const visitor = await open(browser);
+		await visitor.page.goto(`/invite/${invite.code}`);
+		await expect(visitor.page.getByRole('button', { name: 'Create an account and join' })).toBeVisible();
+		await expect(visitor.page.getByRole('button', { name: 'Join as guest' })).toHaveCount(0);
+
+		await owner.page.goto('/admin');
+		await owner.page.getByRole('checkbox', { name: /Guest access/ }).check();
+		await expect(owner.page.getByText('Guest access is on.')).toBeVisible();
+
+		await visitor.page.reload();
+		await visitor.page.getByRole('button', { name: 'Join as guest' }).click();
+		await visitor.page.getByLabel('Display name').fill('Gina Guest');
+		await visitor.page.getByRole('button', { name: 'Join as guest' }).click();
+		await expect(visitor.page).toHaveURL(new RegExp(`/c/${community.id}`));
+		await expect(visitor.page.getByRole('button', { name: 'Create a community' })).toHaveCount(0);
+
+		await owner.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		const toggle = owner.page.getByRole('button', { name: 'Members' });
+		await expect(toggle).toBeVisible();
+		if ((await toggle.getAttribute('aria-pressed')) !== 'true') await toggle.click();
+		const members = owner.page.getByRole('complementary', { name: 'Members' });
+		await expect(members.getByRole('button', { name: /Gina Guest/ })).toContainText('Guest');
+		await owner.context.close();
+		await visitor.context.close();
+	});
+});
+
 test.describe('Community moderation', () => {
 	test('a moderator bans a member, who drops out of the community at once and cannot rejoin; the audit log shows it', async ({ browser }) => {
 		const owner = await open(browser);

@@ -14,8 +14,8 @@ const Body = v.strictObject({ displayName: DisplayName });
 export const POST: RequestHandler = endpoint(async (event) => {
 	const code = v.safeParse(InviteCode, event.params.code);
 	if (!code.success) throw notFound('Invite');
-	if (event.locals.user) throw invalid('You are signed in already: join with your account.');
 	const body = await readBody(event, Body);
+	if (event.locals.user) throw invalid('You are signed in already: join with your account.');
 	const { user, session, communityId } = await event.locals.app.services.accounts.joinAsGuest(code.output, body.displayName, {
 		ip: event.locals.ip,
 		userAgent: event.request.headers.get('user-agent') ?? ''
