@@ -81,12 +81,15 @@ export default defineConfig({
 			PORT: String(PORT),
 			LOG_LEVEL: 'warn',
 			// One browser from 127.0.0.1 plays every user, much faster than people do: the per-IP
-			// HTTP limits (tested in tests/integration/rate-limits.test.ts) must not trip here.
+			// HTTP limits (tested in tests/integration/rate-limits.test.ts) must not trip here, nor
+			// the per-IP sign-up limit (tested in tests/integration/auth.test.ts): the suite creates
+			// more than its default 20 accounts in an hour.
 			HTTP_RATE_PER_MINUTE: '1000000',
 			HTTP_AUTH_RATE_PER_MINUTE: '1000000',
 			...(worker.ok ? { MEDIASOUP_WORKER_BIN: worker.path } : {}),
 			CALL_WORKERS: '1',
-			CALL_PORT: '0'
+			CALL_PORT: '0',
+			SIGN_UPS_PER_IP_PER_HOUR: '1000'
 		}
 	}
 });

@@ -86,7 +86,7 @@ export const variables = defineEnvVars({
 		schema: integer('SIGN_UPS_PER_IP_PER_HOUR', 20, 1, 100000)
 	},
 	HTTP_RATE_PER_MINUTE: {
-		description: 'Requests per minute one client IP may make to the app (pages and API; health probes, /metrics and assets are exempt). Also the burst.',
+		description: 'Requests per minute one client IP may make to the app (pages and API; health probes, /metrics and assets are exempt). Also the burst. Admins scale this and the other HTTP and /ws rate limits at run time (Server administration → Rate limits: relaxed ×2, normal ×1, strict ×½).',
 		schema: integer('HTTP_RATE_PER_MINUTE', 600, 1, 10000000)
 	},
 	HTTP_AUTH_RATE_PER_MINUTE: {

@@ -50,7 +50,7 @@ export class Connection {
 	constructor(
 		socket: WebSocket,
 		identity: ConnectionIdentity,
-		options: { log: Logger; ratePerSecond: number; rateBurst: number; maxBufferedBytes: number }
+		options: { log: Logger; ratePerSecond: number; rateBurst: number; rateScale?: () => number; maxBufferedBytes: number }
 	) {
 		this.#socket = socket;
 		this.id = identity.id;
@@ -58,7 +58,7 @@ export class Connection {
 		this.sessionId = identity.sessionId;
 		this.ip = identity.ip;
 		this.log = options.log;
-		this.bucket = new TokenBucket(options.ratePerSecond, options.rateBurst);
+		this.bucket = new TokenBucket(options.ratePerSecond, options.rateBurst, undefined, options.rateScale);
 		this.#maxBufferedBytes = options.maxBufferedBytes;
 	}
 

@@ -81,6 +81,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 					log: log.child({ conn: id, user: auth.user.id, requestId }),
 					ratePerSecond: limits.wsRatePerSecond,
 					rateBurst: limits.wsRateBurst,
+					rateScale: () => app.services.instance.rateLimitFactor(),
 					maxBufferedBytes: limits.wsMaxBufferedBytes
 				}
 			);

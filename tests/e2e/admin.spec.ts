@@ -1,6 +1,7 @@
 // Administration in the browser: the server's owner changes who may sign up and a new visitor sees
 // it at once; a moderator bans a member, who drops out of the community live and cannot rejoin; the
 // audit logs show both. UI_SHOTS_DIR=/some/folder also saves a screenshot of each admin page.
+import { crc32, deflateSync } from 'node:zlib';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { ContextApi, OWNER, log, messageWith, send, signInThroughUi, uniqueUsername } from './support.ts';
 
@@ -14,6 +15,25 @@ async function shot(page: Page, name: string) {
 	await page.setViewportSize(size);
 }
 
+/** A solid-colour square PNG, built here so the test needs no image file. */
+function squarePng(size: number, rgb: [number, number, number]): Buffer {
+	const chunk = (type: string, data: Buffer) => {
+		const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+		const length = Buffer.alloc(4);
+		length.writeUInt32BE(data.length);
+		const crc = Buffer.alloc(4);
+		crc.writeUInt32BE(crc32(body));
+		return Buffer.concat([length, body, crc]);
+	};
+	const header = Buffer.alloc(13);
+	header.writeUInt32BE(size, 0);
+	header.writeUInt32BE(size, 4);
+	header.set([8, 2, 0, 0, 0], 8); // 8-bit RGB, no interlace
+	const row = Buffer.concat([Buffer.from([0]), Buffer.from(Array.from({ length: size }, () => rgb).flat())]);
+	const pixels = deflateSync(Buffer.concat(Array.from({ length: size }, () => row)));
+	return Buffer.concat([Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]), chunk('IHDR', header), chunk('IDAT', pixels), chunk('IEND', Buffer.alloc(0))]);
+}
+
 async function open(browser: Browser) {
 	const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
 	const page = await context.newPage();
@@ -25,7 +45,8 @@ test.describe('Server administration', () => {
 		// Other test files sign up through the UI: whatever happened here, registration ends open.
 		const { context, api } = await open(browser);
 		await api.signIn(OWNER.username);
-		await api.send('PATCH', '/api/admin/settings', { registrationMode: 'open' });
+		await api.send('PATCH', '/api/admin/settings', { registrationMode: 'open', rateLimitLevel: 'normal' });
+		await api.send('DELETE', '/api/admin/icon');
 		await context.close();
 	});
 
@@ -54,6 +75,95 @@ test.describe('Server administration', () => {
 		await expect(owner.page.getByText('Registration is now open.')).toBeVisible();
 		await visitor.page.goto('/sign-up');
 		await expect(visitor.page.getByRole('button', { name: 'Create account' })).toBeVisible();
+		await owner.context.close();
+		await visitor.context.close();
+	});
+});
+
+test.describe('Server administration: icon, rate limits, invites', () => {
+	test.afterAll(async ({ browser }) => {
+		const { context, api } = await open(browser);
+		await api.signIn(OWNER.username);
+		await api.send('PATCH', '/api/admin/settings', { rateLimitLevel: 'normal' });
+		await api.send('DELETE', '/api/admin/icon');
+		await context.close();
+	});
+
+	test('the owner sets a server icon that the rail and the sign-in page show, picks a rate-limit level, and sees who used an invite', async ({ browser }) => {
+		const owner = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', '/api/admin/invites', { maxUses: 5 });
+		const guest = await open(browser);
+		await guest.api.signUp(uniqueUsername('inv'), 'Ines Invited', invite.code);
+
+		await owner.page.goto('/admin');
+		await owner.page.locator('#admin-server-icon').setInputFiles({ name: 'icon.png', mimeType: 'image/png', buffer: squarePng(64, [46, 139, 87]) });
+		await expect(owner.page.getByText('Server icon saved.')).toBeVisible();
+		await expect(owner.page.getByRole('img', { name: 'Current server icon' })).toHaveAttribute('src', /^\/api\/instance\/icon\?v=/);
+
+		await owner.page.getByLabel('Rate limits').selectOption('strict');
+		await expect(owner.page.getByText('Rate-limit level saved.')).toBeVisible();
+		const audit = owner.page.getByRole('list', { name: 'Audit log entries' });
+		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText('Rate limits: normal → strict');
+		await expect(audit.locator('li[data-action="instance.icon_changed"]').first()).toBeVisible();
+
+		const used = owner.page.locator(`li[data-code="${invite.code}"]`);
+		await expect(used).toContainText('1/5 used');
+		await expect(used.getByRole('list', { name: 'Used by' })).toContainText('Ines Invited');
+		await owner.page.locator('#general').scrollIntoViewIfNeeded();
+		await shot(owner.page, 'admin-server-icon-invites');
+
+		// The icon replaces the flame in the rail, and a signed-out visitor sees it on the sign-in page.
+		await owner.page.goto('/');
+		await expect(owner.page.getByRole('navigation', { name: 'Communities' }).locator('img.brand')).toHaveAttribute('src', /^\/api\/instance\/icon\?v=/);
+		const visitor = await open(browser);
+		await visitor.page.goto('/sign-in');
+		const icon = visitor.page.locator('.brand img');
+		await expect(icon).toHaveAttribute('src', /^\/api\/instance\/icon\?v=/);
+		expect(await icon.evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(64);
+
+		await owner.context.close();
+		await guest.context.close();
+		await visitor.context.close();
+	});
+});
+
+test.describe('Guest access', () => {
+	test.afterAll(async ({ browser }) => {
+		const { context, api } = await open(browser);
+		await api.signIn(OWNER.username);
+		await api.send('PATCH', '/api/admin/settings', { guestAccess: false });
+		await context.close();
+	});
+
+	test('with guest access on, a visitor joins from an invite with a display name only and is marked as a guest', async ({ browser }) => {
+		const owner = await open(browser);
+		await signInThroughUi(owner.page, OWNER.username);
+		const community = await owner.api.createCommunity('Open Studio');
+		const { invite } = await owner.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+
+		const visitor = await open(browser);
+		await visitor.page.goto(`/invite/${invite.code}`);
+		await expect(visitor.page.getByRole('button', { name: 'Create an account and join' })).toBeVisible();
+		await expect(visitor.page.getByRole('button', { name: 'Join as guest' })).toHaveCount(0);
+
+		await owner.page.goto('/admin');
+		await owner.page.getByRole('checkbox', { name: /Guest access/ }).check();
+		await expect(owner.page.getByText('Guest access is on.')).toBeVisible();
+
+		await visitor.page.reload();
+		await visitor.page.getByRole('button', { name: 'Join as guest' }).click();
+		await visitor.page.getByLabel('Display name').fill('Gina Guest');
+		await visitor.page.getByRole('button', { name: 'Join as guest' }).click();
+		await expect(visitor.page).toHaveURL(new RegExp(`/c/${community.id}`));
+		await expect(visitor.page.getByRole('button', { name: 'Create a community' })).toHaveCount(0);
+
+		await owner.page.goto(`/c/${community.id}/${community.systemChannelId}`);
+		const toggle = owner.page.getByRole('button', { name: 'Members' });
+		await expect(toggle).toBeVisible();
+		if ((await toggle.getAttribute('aria-pressed')) !== 'true') await toggle.click();
+		const members = owner.page.getByRole('complementary', { name: 'Members' });
+		await expect(members.getByRole('button', { name: /Gina Guest/ })).toContainText('Guest');
 		await owner.context.close();
 		await visitor.context.close();
 	});

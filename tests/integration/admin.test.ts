@@ -133,11 +133,91 @@ describe.skipIf(skip)('instance administration', () => {
 		});
 	});
 
+	it('saving a setting to the value it already has records nothing in the audit log', async () => {
+		const count = async () => (await owner.api.get<{ entries: AuditEntryView[] }>('/api/admin/audit-log?action=instance.settings_changed&limit=100')).entries.length;
+		const before = await count();
+		const { settings: current } = await admin.api.get<{ settings: InstanceSettingsView }>('/api/admin/settings');
+		await expectJson(settings({ registrationMode: current.registrationMode, rateLimitLevel: current.rateLimitLevel }), 200);
+		expect(await count()).toBe(before);
+	});
+
 	it('the instance audit log records settings and account changes, and is for instance admins only', async () => {
 		const { entries } = await owner.api.get<{ entries: AuditEntryView[] }>(`/api/admin/audit-log?actor=${admin.user.id}&action=instance.settings_changed`);
 		expect(entries.length).toBeGreaterThan(0);
 		expect(entries.find((e) => 'registrationMode' in e.data)?.data).toEqual({ registrationMode: { from: 'closed', to: 'open' } });
 		const member = await TestClient.signUp(server);
 		await expectError(member.fetch('/api/admin/audit-log'), 403, 'forbidden', 'Only instance owners and admins can do that.');
+	});
+
+	describe('server icon', () => {
+		// A real 1×1 PNG, and files that only look like images by name or Content-Type.
+		const PNG = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64');
+		const JPEG = Buffer.concat([Buffer.from([0xff, 0xd8, 0xff, 0xe0]), Buffer.alloc(200, 7)]);
+		const SVG = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>');
+		const GIF = Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1');
+		const TYPE_REFUSED = 'The icon must be a PNG, JPEG or WebP image.';
+
+		async function putIcon(client: TestClient, bytes: Buffer, contentType = 'image/png'): Promise<Response> {
+			const token = await client.csrfToken();
+			return client.fetch('/api/admin/icon', { method: 'PUT', headers: { 'content-type': contentType, 'x-csrf-token': token }, body: new Uint8Array(bytes) });
+		}
+		const publicIconUrl = async () => (await new TestClient(server).api.get<{ iconUrl: string | null }>('/api/instance')).iconUrl;
+
+		it('an admin uploads a PNG: it is served publicly with the type sniffed from its bytes, cached for good at its versioned URL, and shown on the sign-in page', async () => {
+			// The uploader's Content-Type is ignored: the bytes say PNG.
+			const { settings: saved } = await expectJson<{ settings: InstanceSettingsView }>(putIcon(admin, PNG, 'text/html'), 200);
+			expect(saved.iconUrl).toMatch(/^\/api\/instance\/icon\?v=[0-9a-f]{20}$/);
+			expect(await publicIconUrl()).toBe(saved.iconUrl);
+
+			const visitor = new TestClient(server);
+			const response = await visitor.fetch(saved.iconUrl!);
+			expect(response.status).toBe(200);
+			expect(response.headers.get('content-type')).toBe('image/png');
+			expect(response.headers.get('x-content-type-options')).toBe('nosniff');
+			expect(response.headers.get('cache-control')).toBe('public, max-age=31536000, immutable');
+			expect(Buffer.from(await response.arrayBuffer()).equals(PNG)).toBe(true);
+			const etag = response.headers.get('etag')!;
+			expect(etag).toBe(`"${saved.iconUrl!.split('v=')[1]}"`);
+			// Without the version the browser revalidates, and an unchanged icon costs a 304.
+			const unversioned = await visitor.fetch('/api/instance/icon', { headers: { 'if-none-match': etag } });
+			expect(unversioned.status).toBe(304);
+			expect(unversioned.headers.get('cache-control')).toBe('public, no-cache');
+
+			const signIn = await (await visitor.fetch('/sign-in')).text();
+			expect(signIn).toContain(`src="${saved.iconUrl}"`);
+
+			// A new icon is a new URL; the type again comes from the bytes.
+			const { settings: replaced } = await expectJson<{ settings: InstanceSettingsView }>(putIcon(admin, JPEG, 'image/png'), 200);
+			expect(replaced.iconUrl).not.toBe(saved.iconUrl);
+			expect((await visitor.fetch(replaced.iconUrl!)).headers.get('content-type')).toBe('image/jpeg');
+		});
+
+		it('refuses an icon over 256 KB, SVG and other non-raster files, and anyone but instance admins; the icon stays as it was', async () => {
+			// Exactly 256 KB is allowed, one byte more is not.
+			await expectJson(putIcon(admin, Buffer.concat([PNG, Buffer.alloc(256 * 1024 - PNG.length)])), 200);
+			const { settings } = await expectJson<{ settings: InstanceSettingsView }>(putIcon(admin, PNG), 200);
+			await expectError(putIcon(admin, Buffer.concat([PNG, Buffer.alloc(256 * 1024 + 1 - PNG.length)])), 413, 'payload_too_large', 'The icon can be at most 256 KB.');
+			await expectError(putIcon(admin, SVG, 'image/svg+xml'), 400, 'invalid', TYPE_REFUSED);
+			await expectError(putIcon(admin, GIF, 'image/gif'), 400, 'invalid', TYPE_REFUSED);
+			await expectError(putIcon(admin, Buffer.alloc(0)), 400, 'invalid', TYPE_REFUSED);
+			const member = await TestClient.signUp(server);
+			await expectError(putIcon(member, PNG), 403, 'forbidden', 'Only instance owners and admins can do that.');
+			await expectError(member.send('DELETE', '/api/admin/icon'), 403, 'forbidden', 'Only instance owners and admins can do that.');
+			await expectError(putIcon(new TestClient(server), PNG), 401, 'unauthenticated', 'Sign in to continue.');
+			expect(await publicIconUrl()).toBe(settings.iconUrl);
+		});
+
+		it('removing the icon brings back the default, and both changes are in the audit log', async () => {
+			await expectJson(putIcon(admin, PNG), 200);
+			const { settings } = await expectJson<{ settings: InstanceSettingsView }>(admin.send('DELETE', '/api/admin/icon'), 200);
+			expect(settings.iconUrl).toBeNull();
+			expect(await publicIconUrl()).toBeNull();
+			await expectError(new TestClient(server).fetch('/api/instance/icon'), 404, 'not_found', 'The icon was not found.');
+			const { entries } = await owner.api.get<{ entries: AuditEntryView[] }>(`/api/admin/audit-log?actor=${admin.user.id}&limit=5`);
+			expect(entries.slice(0, 2).map((e) => [e.action, e.data])).toEqual([
+				['instance.icon_removed', {}],
+				['instance.icon_changed', { contentType: 'image/png', bytes: PNG.length }]
+			]);
+		});
 	});
 });

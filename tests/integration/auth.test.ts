@@ -37,7 +37,7 @@ describe.skipIf(skip)('accounts', () => {
 	describe('first start', () => {
 		it('reports that the instance needs setup until the first account exists', async () => {
 			const info = await expectJson<InstanceInfo>(new TestClient(server).fetch('/api/instance'), 200);
-			expect(info).toEqual({ name: 'Hearth', registrationMode: 'open', needsSetup: true });
+			expect(info).toEqual({ name: 'Hearth', registrationMode: 'open', needsSetup: true, iconUrl: null });
 		});
 
 		it('makes exactly one of several simultaneous first sign-ups the instance owner, the others members', async () => {
@@ -59,7 +59,7 @@ describe.skipIf(skip)('accounts', () => {
 				201
 			);
 			expect(body).toEqual({
-				user: { id: expect.any(String), username, displayName: 'Ada Lovelace', instanceRole: 'member', createdAt: expect.any(String) },
+				user: { id: expect.any(String), username, displayName: 'Ada Lovelace', instanceRole: 'member', createdAt: expect.any(String), guest: false },
 				joinedCommunityId: null
 			});
 			const me = await expectJson<{ user: Me }>(client.fetch('/api/me'), 200);
@@ -164,7 +164,7 @@ describe.skipIf(skip)('accounts', () => {
 
 		it('lets the owner rename the instance', async () => {
 			const info = await expectJson<InstanceInfo>(owner.send('PATCH', '/api/instance', { name: '  The Hearth  ' }), 200);
-			expect(info).toEqual({ name: 'The Hearth', registrationMode: 'open', needsSetup: false });
+			expect(info).toEqual({ name: 'The Hearth', registrationMode: 'open', needsSetup: false, iconUrl: null });
 			await expectError(owner.send('PATCH', '/api/instance', { name: '   ' }), 400, 'invalid', 'The server name cannot be empty.');
 		});
 

@@ -57,6 +57,7 @@ const rows: Row[] = [
 	{ route: 'GET /ready', call: () => ({ method: 'GET', path: '/ready' }), public: 'load balancers need it without an account' },
 	{ route: 'GET /api/csrf', call: () => ({ method: 'GET', path: '/api/csrf' }), public: 'the sign-in form needs a token' },
 	{ route: 'GET /api/instance', call: () => ({ method: 'GET', path: '/api/instance' }), public: 'the sign-up page shows the registration mode' },
+	{ route: 'GET /api/instance/icon', call: () => ({ method: 'GET', path: '/api/instance/icon' }), public: 'the sign-in page shows the server icon' },
 	{
 		route: 'POST /api/auth/sign-in',
 		call: () => ({ method: 'POST', path: '/api/auth/sign-in', body: { username: 'nobody-here', password: 'whatever-password' } }),
@@ -64,6 +65,11 @@ const rows: Row[] = [
 	},
 	{ route: 'POST /api/auth/sign-up', call: () => ({ method: 'POST', path: '/api/auth/sign-up', body: { username: 'x' } }), public: 'signing up' },
 	{ route: 'POST /api/auth/sign-out', call: () => ({ method: 'POST', path: '/api/auth/sign-out' }), public: 'signing out twice is harmless' },
+	{
+		route: 'POST /api/invites/[code]/guest',
+		call: (f) => ({ method: 'POST', path: `/api/invites/${f.inviteCode}/guest`, body: { displayName: 'Visitor' } }),
+		public: 'a visitor joins as a guest (refused while guest access is off, as here)'
+	},
 	{ route: 'GET /api/invites/[code]', call: (f) => ({ method: 'GET', path: `/api/invites/${f.inviteCode}` }), public: 'the invite landing page previews before sign-in' },
 
 	{ route: 'GET /api/me', call: () => ({ method: 'GET', path: '/api/me' }) },
@@ -94,6 +100,8 @@ const rows: Row[] = [
 		call: () => ({ method: 'PATCH', path: '/api/admin/settings', body: { name: 'Taken over' } }),
 		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
 	},
+	{ route: 'PUT /api/admin/icon', call: () => ({ method: 'PUT', path: '/api/admin/icon', body: {} }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
+	{ route: 'DELETE /api/admin/icon', call: () => ({ method: 'DELETE', path: '/api/admin/icon' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 	{ route: 'GET /api/admin/users', call: () => ({ method: 'GET', path: '/api/admin/users' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },
 	{
 		route: 'PATCH /api/admin/users/[id]',

@@ -5,7 +5,7 @@
 // without media flowing (the browser test in tests/e2e/ checks audio itself).
 import { execFileSync } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callWorkerUnavailableReason, createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, MISSING_ID } from '../helpers/fixtures.ts';
@@ -162,6 +162,11 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		for (const socket of sockets) socket.close();
 		await server?.stop();
 		await db?.drop();
+	});
+	// Tests end by closing their sockets; the server frees those peers (and an emptied router, on the
+	// next tick) a moment later. Each test starts from an empty worker, so its exact counts are its own.
+	beforeEach(async () => {
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toMatchObject({ router: 0, transport: 0 });
 	});
 
 	it('/health reports calls available with one worker', async () => {

@@ -200,8 +200,8 @@ describe.skipIf(skip)('communities', () => {
 			await joinCommunity(owner, member, community.id);
 			const { members } = await member.api.get<{ members: MemberView[] }>(`/api/communities/${community.id}/members`);
 			expect(members).toEqual([
-				{ user: { id: member.user.id, username: member.user.username, displayName: 'Amy' }, role: 'member', customRole: null, timedOutUntil: null, joinedAt: expect.any(String) },
-				{ user: { id: owner.user.id, username: owner.user.username, displayName: 'Zed' }, role: 'owner', customRole: null, timedOutUntil: null, joinedAt: expect.any(String) }
+				{ user: { id: member.user.id, username: member.user.username, displayName: 'Amy' }, role: 'member', customRole: null, timedOutUntil: null, joinedAt: expect.any(String), guest: false },
+				{ user: { id: owner.user.id, username: owner.user.username, displayName: 'Zed' }, role: 'owner', customRole: null, timedOutUntil: null, joinedAt: expect.any(String), guest: false }
 			]);
 		});
 	});

@@ -5,7 +5,7 @@ import { createTestDatabase, postgresUnavailableReason, startServer, type TestDa
 import { PASSWORD, TestClient, uniqueName } from '../helpers/clients.ts';
 import { withSql } from '../helpers/database.ts';
 import { createCommunity, createInvite, expectError, expectJson, joinCommunity } from '../helpers/fixtures.ts';
-import type { CommunityView, InvitePreview, InviteView, Me, MemberView } from '#lib/shared/api-types.ts';
+import type { CommunityView, InstanceInviteView, InvitePreview, InviteView, Me, MemberView } from '#lib/shared/api-types.ts';
 
 const skip = postgresUnavailableReason();
 const HOUR_MS = 3_600_000;
@@ -98,7 +98,8 @@ describe.skipIf(skip)('invites', () => {
 				valid: true,
 				reason: null,
 				community: { id: community.id, name: 'Gardeners', description: 'We grow things.', memberCount: 1 },
-				instanceName: 'Hearth'
+				instanceName: 'Hearth',
+				guestAccess: false
 			});
 		});
 
@@ -108,7 +109,8 @@ describe.skipIf(skip)('invites', () => {
 				valid: false,
 				reason: 'This invite does not exist.',
 				community: null,
-				instanceName: 'Hearth'
+				instanceName: 'Hearth',
+				guestAccess: false
 			});
 			await expectError(new TestClient(server).fetch('/api/invites/bad%20code!'), 404, 'not_found', 'Invite was not found.');
 		});
@@ -223,6 +225,44 @@ describe.skipIf(skip)('invites', () => {
 			const codes = (await instanceOwner.api.get<{ invites: InviteView[] }>('/api/admin/invites')).invites.map((i) => i.code);
 			expect(codes).toContain(invite.code);
 			expect(codes).not.toContain(communityInvite.code);
+		});
+
+		it('shows who signed up with each instance invite and when, newest first; a refused sign-up leaves no trace', async () => {
+			const { invite } = await instanceOwner.api.post<{ invite: InviteView }>('/api/admin/invites', { maxUses: 3 });
+			const before = Date.now();
+			const first = await TestClient.signUp(server, { inviteCode: invite.code, displayName: 'First Guest' });
+			const second = await TestClient.signUp(server, { inviteCode: invite.code });
+			await expectError(
+				new TestClient(server).send('POST', '/api/auth/sign-up', { username: first.user.username, password: PASSWORD, inviteCode: invite.code }),
+				409,
+				'conflict',
+				'That username is taken.'
+			);
+			const listed = (await instanceOwner.api.get<{ invites: InstanceInviteView[] }>('/api/admin/invites')).invites.find((i) => i.code === invite.code)!;
+			expect(listed.uses).toBe(2);
+			expect(listed.redemptions.map((r) => r.user)).toEqual([
+				{ id: second.user.id, username: second.user.username, displayName: second.user.username },
+				{ id: first.user.id, username: first.user.username, displayName: 'First Guest' }
+			]);
+			for (const r of listed.redemptions) expect(Date.parse(r.redeemedAt)).toBeGreaterThanOrEqual(before - 1_000);
+		});
+
+		it('keeps the use of a deleted account, without its name', async () => {
+			const { invite } = await instanceOwner.api.post<{ invite: InviteView }>('/api/admin/invites', {});
+			const gone = await TestClient.signUp(server, { inviteCode: invite.code });
+			await expectJson(instanceOwner.send('DELETE', `/api/admin/users/${gone.user.id}`, { password: PASSWORD }), 200);
+			const listed = (await instanceOwner.api.get<{ invites: InstanceInviteView[] }>('/api/admin/invites')).invites.find((i) => i.code === invite.code)!;
+			expect(listed.redemptions).toEqual([{ user: null, redeemedAt: expect.any(String) }]);
+		});
+
+		it('records who joined a community through an invite', async () => {
+			const owner = await TestClient.signUp(server);
+			const community = await createCommunity(owner);
+			const invite = await createInvite(owner, community.id);
+			const joiner = await TestClient.signUp(server);
+			await joiner.api.post(`/api/invites/${invite.code}/accept`);
+			const rows = await withSql(server, (sql) => sql('select user_id from invite_redemptions where code = $1', [invite.code]));
+			expect(rows.map((r) => r.user_id)).toEqual([joiner.user.id]);
 		});
 	});
 

@@ -1,12 +1,13 @@
 // Per-client-IP HTTP rate limits (general and auth scopes) answered with 429, Retry-After and the
 // usual JSON error, exemptions for probes, and the /ws per-connection limit — each counted in the
-// metrics. The server runs with low limits; every TestClient has its own address (X-Forwarded-For
-// through the trusted test proxy), so each test starts with full buckets.
+// metrics; and the instance's rate-limit level multiplying them. The server runs with low limits;
+// every TestClient has its own address (X-Forwarded-For through the trusted test proxy), so each
+// test starts with full buckets.
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ROOT, createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
-import { PASSWORD, TestClient, uniqueName } from '../helpers/clients.ts';
+import { PASSWORD, TestClient, uniqueName, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, createInvite, expectError } from '../helpers/fixtures.ts';
 import { parseMetrics, parserMissingReason, sampleSum, type ParsedMetrics } from '../helpers/prometheus.ts';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
@@ -122,11 +123,97 @@ describe.skipIf(skip)('rate limits', () => {
 		expect(await socket.closed).toEqual({ code: CloseCode.policyViolation, reason: 'too many invalid or rate-limited frames' });
 		const limited = socket.matching<Extract<ServerFrame, { t: 'error' }>>((f) => f.t === 'error' && f.code === 'rate_limited');
 		expect(limited.length).toBeGreaterThan(20);
-		const after = await rejections();
+		// The client can see the close before the server's close handler has counted it: wait for the
+		// count (it must reach exactly 1), then compare everything on that one scrape.
+		const closes = (metrics: ParsedMetrics) => sampleSum(metrics, 'hearth_ws_closes_total', { code: '4008' }) - sampleSum(before!, 'hearth_ws_closes_total', { code: '4008' });
+		let after = await rejections();
+		for (let attempt = 0; before && after && closes(after) < 1 && attempt < 50; attempt += 1) {
+			await new Promise((resolve) => setTimeout(resolve, 100));
+			after = await rejections();
+		}
 		expectRejected(before, after, 'ws', limited.length);
 		if (before && after) {
 			expect(sampleSum(after, 'hearth_ws_frames_rejected_total', { reason: 'rate_limited' }) - sampleSum(before, 'hearth_ws_frames_rejected_total', { reason: 'rate_limited' })).toBe(limited.length);
-			expect(sampleSum(after, 'hearth_ws_closes_total', { code: '4008' }) - sampleSum(before, 'hearth_ws_closes_total', { code: '4008' })).toBe(1);
+			expect(closes(after)).toBe(1);
 		}
+	});
+});
+
+// The rate-limit level is an instance setting (relaxed ×2, normal ×1, strict ×½ of the limits
+// above) that applies to the next request and to /ws connections already open, without a restart.
+describe.skipIf(skip)('rate-limit level (instance setting)', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	let owner: TestClient;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db, env: { HTTP_RATE_PER_MINUTE: String(PER_MINUTE), WS_RATE_PER_SECOND: '1', WS_RATE_BURST: '8' } });
+		owner = await TestClient.signUp(server);
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	/** The owner, signed in from a fresh address each time, so the owner's own requests never hit the limits under test. */
+	async function ownerFromFreshAddress(): Promise<TestClient> {
+		const client = new TestClient(server);
+		await client.signIn(owner.user.username);
+		return client;
+	}
+
+	const setLevel = async (rateLimitLevel: string) => {
+		const response = await (await ownerFromFreshAddress()).send('PATCH', '/api/admin/settings', { rateLimitLevel });
+		expect(response.status).toBe(200);
+		expect(((await response.json()) as { settings: { rateLimitLevel: string } }).settings.rateLimitLevel).toBe(rateLimitLevel);
+	};
+
+	/** How many requests a fresh address gets before its first 429. */
+	async function allowedBeforeRefusal(): Promise<number> {
+		const client = new TestClient(server);
+		for (let i = 0; i < PER_MINUTE * 3; i += 1) if ((await client.fetch('/api/instance')).status === 429) return i;
+		return Infinity;
+	}
+
+	it('multiplies HTTP_RATE_PER_MINUTE: strict refuses sooner and relaxed later, from the next request on', async () => {
+		expect(await allowedBeforeRefusal()).toBe(PER_MINUTE);
+		await setLevel('strict');
+		expect(await allowedBeforeRefusal()).toBe(PER_MINUTE / 2);
+		await setLevel('relaxed');
+		expect(await allowedBeforeRefusal()).toBe(PER_MINUTE * 2);
+		await setLevel('normal');
+		expect(await allowedBeforeRefusal()).toBe(PER_MINUTE);
+	});
+
+	it('shrinks the /ws burst of connections already open when the level becomes strict', async () => {
+		const sendSix = async (socket: TestSocket, tag: string) => {
+			for (let i = 0; i < 6; i += 1) socket.sendRaw(JSON.stringify({ t: 'ping', id: `${tag}${i}` }));
+			const answers = await socket.waitForCount(6, (f) => (f.t === 'pong' || f.t === 'error') && 'id' in f && String(f.id).startsWith(tag));
+			return answers.filter((f) => f.t === 'error' && f.code === 'rate_limited').length;
+		};
+		const first = await (await TestClient.signUp(server)).socket();
+		const second = await (await TestClient.signUp(server)).socket();
+		try {
+			// Burst 8 at the normal level: six frames at once all pass.
+			expect(await sendSix(first, 'n')).toBe(0);
+			await setLevel('strict');
+			// Burst 4 now, on a connection opened before the change: two of six are refused.
+			expect(await sendSix(second, 's')).toBe(2);
+		} finally {
+			first.close();
+			second.close();
+			await setLevel('normal');
+		}
+	});
+
+	it('refuses an unknown level with a clear error and records each change in the audit log', async () => {
+		await expectError((await ownerFromFreshAddress()).send('PATCH', '/api/admin/settings', { rateLimitLevel: 'extreme' }), 400, 'invalid', 'The rate-limit level is relaxed, normal or strict.');
+		await setLevel('strict');
+		await setLevel('normal');
+		const { entries } = await (await ownerFromFreshAddress()).api.get<{ entries: { action: string; data: unknown }[] }>('/api/admin/audit-log?limit=5');
+		expect(entries.filter((e) => e.action === 'instance.settings_changed').slice(0, 2).map((e) => e.data)).toEqual([
+			{ rateLimitLevel: { from: 'strict', to: 'normal' } },
+			{ rateLimitLevel: { from: 'normal', to: 'strict' } }
+		]);
 	});
 });

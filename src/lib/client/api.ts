@@ -41,6 +41,10 @@ export class ApiClient {
 	put<T>(path: string, body?: unknown): Promise<T> {
 		return this.#request<T>('PUT', path, body);
 	}
+	/** Sends raw bytes (an upload, such as the instance icon); the server judges them, not their type. */
+	putBytes<T>(path: string, bytes: Blob): Promise<T> {
+		return this.#request<T>('PUT', path, bytes);
+	}
 	/** A body only where the API asks for one (e.g. the admin password confirming a deletion). */
 	delete<T>(path: string, body?: unknown): Promise<T> {
 		return this.#request<T>('DELETE', path, body);
@@ -60,13 +64,14 @@ export class ApiClient {
 	async #request<T>(method: string, path: string, body?: unknown, retried = false): Promise<T> {
 		const headers: Record<string, string> = { accept: 'application/json' };
 		if (method !== 'GET') headers['x-csrf-token'] = await this.#token();
-		if (body !== undefined) headers['content-type'] = 'application/json';
+		const raw = body instanceof Blob;
+		if (body !== undefined) headers['content-type'] = raw ? 'application/octet-stream' : 'application/json';
 		let response: Response;
 		try {
 			response = await this.#fetch(`${this.#baseUrl}${path}`, {
 				method,
 				headers,
-				body: body === undefined ? undefined : JSON.stringify(body),
+				body: body === undefined ? undefined : raw ? body : JSON.stringify(body),
 				credentials: 'same-origin'
 			});
 		} catch {

@@ -130,6 +130,13 @@ export function requireCanDelete(message: { authorId: string }, userId: string, 
 	throw forbidden('You can only delete your own messages.');
 }
 
+export const GUESTS_REFUSED = 'Guests cannot do that. Create an account to start communities, direct messages or invites.';
+
+/** Guests take part in the communities they were invited to; they start nothing themselves. */
+export function requireFullAccount(user: { guest: boolean }): void {
+	if (user.guest) throw forbidden(GUESTS_REFUSED);
+}
+
 export function requireInstanceAdmin(user: { instanceRole: InstanceRole }): void {
 	if (user.instanceRole === 'owner') return;
 	if (user.instanceRole === 'admin') return;

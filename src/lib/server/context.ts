@@ -93,7 +93,7 @@ export async function createAppContext(options: {
 
 	// Services refer to each other lazily (through these getters) to avoid construction cycles.
 	const services = {} as Services;
-	services.instance = new Instance({ db, messageMaxBytesCeiling: config.limits.messageMaxBytes });
+	services.instance = new Instance({ db, bus, messageMaxBytesCeiling: config.limits.messageMaxBytes });
 	services.channels = new Channels({ db, bus });
 	services.communities = new Communities({ db, bus, writer, channels: () => services.channels });
 	services.invites = new Invites({ db, communities: () => services.communities });
@@ -108,7 +108,8 @@ export async function createAppContext(options: {
 		signUpsPerIpPerHour: config.signUpsPerIpPerHour,
 		invites: () => services.invites,
 		communities: () => services.communities,
-		onThrottled: (action) => metrics.authThrottled(action)
+		onThrottled: (action) => metrics.authThrottled(action),
+		guestAccess: () => services.instance.guestAccess()
 	});
 	services.reports = new Reports({ db, messages: () => services.messages });
 	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
@@ -127,6 +128,7 @@ export async function createAppContext(options: {
 		httpRateLimiter: new HttpRateLimiter({
 			perMinute: config.httpRatePerMinute,
 			authPerMinute: config.httpAuthRatePerMinute,
+			scale: () => services.instance.rateLimitFactor(),
 			onRejected: (scope) => metrics.rateLimited(scope)
 		}),
 		state: { ready: false, shuttingDown: false },

@@ -12,7 +12,7 @@ import type { RateLimitScope } from './metrics.ts';
 
 // Routes a guesser would hammer: credentials (sign-in, password change), account creation, and
 // invite codes (the preview answers whether a code exists, accepting one joins a community).
-const AUTH_ROUTES = new Set(['/api/auth/sign-in', '/api/auth/sign-up', '/api/me/password', '/api/invites/[code]', '/api/invites/[code]/accept']);
+const AUTH_ROUTES = new Set(['/api/auth/sign-in', '/api/auth/sign-up', '/api/me/password', '/api/invites/[code]', '/api/invites/[code]/accept', '/api/invites/[code]/guest']);
 // Monitors poll the probes every few seconds from one address; /metrics has its own access rule;
 // /_app/ holds the built, immutable assets (adapter-node serves them before the app, this is the
 // safety net for setups that do not).
@@ -31,6 +31,8 @@ export type HttpRateLimitOptions = {
 	/** Requests per minute per IP on the auth scope (also the burst). */
 	authPerMinute: number;
 	maxTrackedIps?: number;
+	/** Multiplies both limits, read on every request: the instance's rate-limit level. */
+	scale?: () => number;
 	onRejected?: (scope: RateLimitScope) => void;
 	now?: () => number;
 };
@@ -39,19 +41,23 @@ class IpBuckets {
 	readonly #buckets = new Map<string, Bucket>();
 	readonly #perMinute: number;
 	readonly #maxTracked: number;
+	readonly #scale: () => number;
 
-	constructor(perMinute: number, maxTracked: number) {
+	constructor(perMinute: number, maxTracked: number, scale: () => number) {
 		this.#perMinute = perMinute;
 		this.#maxTracked = maxTracked;
+		this.#scale = scale;
 	}
 
 	/** Takes one token for `ip`; returns 0 when allowed, else the milliseconds until one is available. */
 	take(ip: string, now: number): number {
-		const perMs = this.#perMinute / 60_000;
+		// At least one request a minute, whatever the level: a limit of zero would lock everyone out.
+		const perMinute = Math.max(1, this.#perMinute * this.#scale());
+		const perMs = perMinute / 60_000;
 		const bucket = this.#buckets.get(ip);
-		let tokens = this.#perMinute;
+		let tokens = perMinute;
 		if (bucket) {
-			tokens = Math.min(this.#perMinute, bucket.tokens + (now - bucket.updatedAt) * perMs);
+			tokens = Math.min(perMinute, bucket.tokens + (now - bucket.updatedAt) * perMs);
 			// Re-inserted below, so the map's order is least recently seen first.
 			this.#buckets.delete(ip);
 		}
@@ -88,8 +94,9 @@ export class HttpRateLimiter {
 
 	constructor(options: HttpRateLimitOptions) {
 		const maxTracked = options.maxTrackedIps ?? MAX_TRACKED_IPS;
-		this.#general = new IpBuckets(options.perMinute, maxTracked);
-		this.#auth = new IpBuckets(options.authPerMinute, maxTracked);
+		const scale = options.scale ?? (() => 1);
+		this.#general = new IpBuckets(options.perMinute, maxTracked, scale);
+		this.#auth = new IpBuckets(options.authPerMinute, maxTracked, scale);
 		this.#onRejected = options.onRejected ?? (() => {});
 		this.#now = options.now ?? (() => performance.now());
 	}

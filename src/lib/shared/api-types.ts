@@ -1,7 +1,7 @@
 // Shapes of REST response bodies, shared by the endpoints and the browser client. Views that also
 // travel over /ws (messages, channels, users) are defined with their schemas in protocol/frames.ts.
 import type { ChannelView, MessageView, UserView } from './protocol/frames.ts';
-import type { RegistrationMode } from './validation.ts';
+import type { RateLimitLevel, RegistrationMode } from './validation.ts';
 import type { CommunityRole, Permission } from './permissions.ts';
 
 export type { ChannelView, MessageView, UserView };
@@ -9,13 +9,16 @@ export type { ChannelView, MessageView, UserView };
 export type InstanceRole = 'owner' | 'admin' | 'member';
 export type { CommunityRole, Permission };
 
-export type Me = UserView & { instanceRole: InstanceRole; createdAt: string };
+/** `guest`: joined from an invite with a display name only (see users.is_guest). */
+export type Me = UserView & { instanceRole: InstanceRole; createdAt: string; guest: boolean };
 
 export type InstanceInfo = {
 	name: string;
 	registrationMode: RegistrationMode;
 	/** True until the first account (the owner) exists. */
 	needsSetup: boolean;
+	/** The instance icon's URL (versioned), or null when the admins have not set one. */
+	iconUrl: string | null;
 };
 
 export type CommunityView = {
@@ -40,6 +43,8 @@ export type MemberView = {
 	/** Set while the member is timed out (cannot send messages). */
 	timedOutUntil: string | null;
 	joinedAt: string;
+	/** A guest account (display name only), marked as such in member lists. */
+	guest: boolean;
 };
 
 export type CustomRoleView = { id: string; communityId: string; name: string; permissions: Permission[]; memberCount: number; createdAt: string };
@@ -81,6 +86,11 @@ export type InstanceSettingsView = {
 	/** The ceiling set by MESSAGE_MAX_BYTES, which the setting may not exceed. */
 	messageMaxBytesCeiling: number;
 	defaultCommunityId: string | null;
+	/** Multiplies the environment's rate limits: relaxed ×2, normal ×1, strict ×½. */
+	rateLimitLevel: RateLimitLevel;
+	iconUrl: string | null;
+	/** Invite links may create guest accounts. */
+	guestAccess: boolean;
 };
 
 export type AdminUserView = UserView & {
@@ -112,6 +122,15 @@ export type InviteView = {
 	createdAt: string;
 };
 
+/** One use of an invite: who signed up or joined with it, and when. Null user: the account was deleted since. */
+export type InviteRedemptionView = {
+	user: { id: string; username: string; displayName: string } | null;
+	redeemedAt: string;
+};
+
+/** Instance invites as the admin list shows them: with who used each, newest use first. */
+export type InstanceInviteView = InviteView & { redemptions: InviteRedemptionView[] };
+
 export type InvitePreview = {
 	code: string;
 	valid: boolean;
@@ -119,6 +138,8 @@ export type InvitePreview = {
 	reason: string | null;
 	community: { id: string; name: string; description: string; memberCount: number } | null;
 	instanceName: string;
+	/** The server lets this invite create a guest account (display name only). */
+	guestAccess: boolean;
 };
 
 /** "Someone joined / left": a membership event of the channel, shown between messages. */

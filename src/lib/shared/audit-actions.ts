@@ -21,6 +21,8 @@ export const AUDIT_ACTIONS = {
 	'report.resolved': 'Resolved a report',
 	'report.dismissed': 'Dismissed a report',
 	'instance.settings_changed': 'Changed server settings',
+	'instance.icon_changed': "Changed the server's icon",
+	'instance.icon_removed': "Removed the server's icon",
 	'user.disabled': 'Disabled an account',
 	'user.enabled': 'Re-enabled an account',
 	'user.deleted': 'Deleted an account',

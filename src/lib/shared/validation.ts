@@ -73,6 +73,16 @@ export const RegistrationMode = v.picklist(['open', 'invite_only', 'closed']);
 export type RegistrationMode = v.InferOutput<typeof RegistrationMode>;
 
 /**
+ * How strictly the server rate-limits, an instance setting: a multiplier of the limits configured
+ * in the environment (HTTP_RATE_PER_MINUTE, HTTP_AUTH_RATE_PER_MINUTE, WS_RATE_PER_SECOND and
+ * WS_RATE_BURST). Doubling and halving are steps an admin can reason about under a flood or a
+ * crowded event, without a restart; finer tuning is what the environment variables are for.
+ */
+export const RATE_LIMIT_FACTORS = { relaxed: 2, normal: 1, strict: 0.5 } as const;
+export const RateLimitLevel = v.picklist(['relaxed', 'normal', 'strict']);
+export type RateLimitLevel = v.InferOutput<typeof RateLimitLevel>;
+
+/**
  * An issue's message without the value that failed: valibot appends it ("... but received "x"",
  * "Invalid UUID: Received "x""), and echoing input back can leak it (a message body sent in the
  * wrong field) into error frames, error bodies and whatever logs them.

@@ -1,6 +1,7 @@
 // The server administration page: instance settings, accounts and the instance audit log. Risky
 // account actions ask for the admin's password again; the page collects it and the server checks it.
-import type { AdminUserView, AuditEntryView, CommunityView, InstanceSettingsView } from '#lib/shared/api-types.ts';
+import type { AdminUserView, AuditEntryView, CommunityView, InstanceInviteView, InstanceSettingsView } from '#lib/shared/api-types.ts';
+import type { RateLimitLevel } from '#lib/shared/validation.ts';
 import type { ApiClient } from '../api.ts';
 import { toasts } from '../app/toasts.svelte.ts';
 
@@ -24,6 +25,21 @@ export function describeAction(action: AccountAction): { title: string; confirm:
 	}
 }
 
+/** The rate-limit levels as the admin page offers them; the factors are RATE_LIMIT_FACTORS on the server. */
+export const RATE_LIMIT_LEVELS: { value: RateLimitLevel; label: string }[] = [
+	{ value: 'relaxed', label: 'Relaxed (×2)' },
+	{ value: 'normal', label: 'Normal (×1)' },
+	{ value: 'strict', label: 'Strict (×½)' }
+];
+
+/** Whether an invite can still be used, in words, for the admin list. */
+export function inviteStatus(invite: InstanceInviteView, now = Date.now()): string {
+	if (invite.revoked) return 'revoked';
+	if (invite.expiresAt && Date.parse(invite.expiresAt) <= now) return 'expired';
+	if (invite.maxUses !== null && invite.uses >= invite.maxUses) return 'used up';
+	return 'active';
+}
+
 export class InstanceAdmin {
 	settings = $state<InstanceSettingsView | null>(null);
 	name = $state('');
@@ -33,6 +49,8 @@ export class InstanceAdmin {
 	query = $state('');
 	audit = $state<AuditEntryView[]>([]);
 	communities = $state<CommunityView[]>([]);
+	/** Every instance invite, newest first, with who used it. */
+	invites = $state<InstanceInviteView[]>([]);
 	saving = $state(false);
 	#api: ApiClient;
 
@@ -46,7 +64,8 @@ export class InstanceAdmin {
 				this.#api.get<{ settings: InstanceSettingsView }>('/api/admin/settings'),
 				this.#api.get<{ communities: CommunityView[] }>('/api/communities'),
 				this.loadUsers(),
-				this.loadAudit()
+				this.loadAudit(),
+				this.loadInvites()
 			]);
 			this.#applySettings(settings);
 			this.communities = communities;
@@ -64,6 +83,10 @@ export class InstanceAdmin {
 	async loadUsers() {
 		const q = this.query.trim();
 		this.users = (await this.#api.get<{ users: AdminUserView[] }>(`/api/admin/users${q ? `?q=${encodeURIComponent(q)}` : ''}`)).users;
+	}
+
+	async loadInvites() {
+		this.invites = (await this.#api.get<{ invites: InstanceInviteView[] }>('/api/admin/invites')).invites;
 	}
 
 	async loadAudit() {
@@ -94,6 +117,39 @@ export class InstanceAdmin {
 			return Promise.resolve(false);
 		}
 		return this.save({ messageMaxBytes: raw === '' ? null : Number(raw) });
+	}
+
+	/** Uploads a new server icon; the server checks its size and type by its bytes and answers with the settings. */
+	async uploadIcon(file: File): Promise<boolean> {
+		this.saving = true;
+		try {
+			const { settings } = await this.#api.putBytes<{ settings: InstanceSettingsView }>('/api/admin/icon', file);
+			this.#applySettings(settings);
+			toasts.show('Server icon saved.', 'success');
+			void this.loadAudit().catch(() => {});
+			return true;
+		} catch (error) {
+			toasts.error(error);
+			return false;
+		} finally {
+			this.saving = false;
+		}
+	}
+
+	async removeIcon(): Promise<boolean> {
+		this.saving = true;
+		try {
+			const { settings } = await this.#api.delete<{ settings: InstanceSettingsView }>('/api/admin/icon');
+			this.#applySettings(settings);
+			toasts.show('Server icon removed.', 'success');
+			void this.loadAudit().catch(() => {});
+			return true;
+		} catch (error) {
+			toasts.error(error);
+			return false;
+		} finally {
+			this.saving = false;
+		}
 	}
 
 	async revokeSessions(user: AdminUserView): Promise<void> {

@@ -11,6 +11,25 @@ export class InviteAcceptance {
 		this.#api = api;
 	}
 
+	/** Joins as a guest (display name only; the server must allow guests); resolves like accept. */
+	async joinAsGuest(code: string, displayName: string): Promise<string | null> {
+		if (!displayName.trim()) {
+			this.error = 'Choose a display name.';
+			return null;
+		}
+		this.joining = true;
+		this.error = null;
+		try {
+			const { communityId } = await this.#api.post<{ communityId: string }>(`/api/invites/${encodeURIComponent(code)}/guest`, { displayName: displayName.trim() });
+			return communityId;
+		} catch (error) {
+			this.error = error instanceof Error ? error.message : 'Could not join.';
+			return null;
+		} finally {
+			this.joining = false;
+		}
+	}
+
 	/** Joins; resolves with the community id, or null with `error` set. */
 	async accept(code: string): Promise<string | null> {
 		this.joining = true;

@@ -7,7 +7,9 @@
 import { sql } from 'drizzle-orm';
 import {
 	bigint,
+	boolean,
 	check,
+	customType,
 	index,
 	integer,
 	jsonb,
@@ -33,7 +35,14 @@ export const users = pgTable(
 			.notNull()
 			.default('member'),
 		createdAt: createdAt(),
-		disabledAt: timestamp('disabled_at', { withTimezone: true })
+		disabledAt: timestamp('disabled_at', { withTimezone: true }),
+		/**
+		 * A guest joined a community from an invite with a display name only: no password (the
+		 * hash is empty, which never verifies), so the session it got is its only way in. Guests
+		 * cannot create communities, direct messages or invites, and lose access while the
+		 * instance's guest access is off.
+		 */
+		isGuest: boolean('is_guest').notNull().default(false)
 	},
 	(t) => [uniqueIndex('users_username_key').on(t.username)]
 );
@@ -68,9 +77,36 @@ export const instanceSettings = pgTable(
 		messageMaxBytes: integer('message_max_bytes'),
 		/** Community every new account joins; null: none. Cleared when that community is deleted. */
 		defaultCommunityId: uuid('default_community_id').references(() => communities.id, { onDelete: 'set null' }),
+		/** Multiplies the rate limits from the environment (RATE_LIMIT_FACTORS in src/lib/shared/validation.ts). */
+		rateLimitLevel: text('rate_limit_level', { enum: ['relaxed', 'normal', 'strict'] })
+			.notNull()
+			.default('normal'),
+		/** Hash of the instance icon (instance_icon), null when there is none: it versions the icon's URL. */
+		iconEtag: text('icon_etag'),
+		/** Lets invite links create guest accounts (display name only); off by default. */
+		guestAccess: boolean('guest_access').notNull().default(false),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
+);
+
+/** Raw bytes; PGlite hands back a Uint8Array and postgres.js a Buffer (also a Uint8Array). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
+
+/**
+ * The instance icon (one row at most): a small PNG, JPEG or WebP checked by its bytes, served
+ * publicly at /api/instance/icon. Apart from instance_settings so the settings cache stays small.
+ */
+export const instanceIcon = pgTable(
+	'instance_icon',
+	{
+		id: integer('id').primaryKey().default(1),
+		/** Sniffed from the bytes, never taken from the uploader's Content-Type. */
+		contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/webp'] }).notNull(),
+		bytes: bytea('bytes').notNull(),
+		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [check('instance_icon_single_row', sql`${t.id} = 1`)]
 );
 
 export const communities = pgTable('communities', {
@@ -349,4 +385,22 @@ export const invites = pgTable(
 		createdAt: createdAt()
 	},
 	(t) => [index('invites_community_idx').on(t.communityId)]
+);
+
+/**
+ * Who used an invite, and when: one row per use (sign-up or community join), so admins can see who
+ * came in through which code. A deleted account keeps its row with user_id null, so the count of
+ * rows still matches the invite's uses.
+ */
+export const inviteRedemptions = pgTable(
+	'invite_redemptions',
+	{
+		id: uuid('id').primaryKey(),
+		code: text('code')
+			.notNull()
+			.references(() => invites.code, { onDelete: 'cascade' }),
+		userId: uuid('user_id').references(() => users.id, { onDelete: 'set null' }),
+		redeemedAt: timestamp('redeemed_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [index('invite_redemptions_code_idx').on(t.code, t.redeemedAt)]
 );

@@ -9,7 +9,7 @@ import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../e
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/password.ts';
 import { SignInThrottle, WindowLimiter } from '../auth/throttle.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
-import type { Invites } from './invites.ts';
+import { recordRedemption, type Invites } from './invites.ts';
 import type { Communities } from './communities.ts';
 
 export type SessionUser = Me;
@@ -27,9 +27,12 @@ export function toMe(row: typeof users.$inferSelect): Me {
 		username: row.username,
 		displayName: row.displayName,
 		instanceRole: row.instanceRole,
-		createdAt: row.createdAt.toISOString()
+		createdAt: row.createdAt.toISOString(),
+		guest: row.isGuest
 	};
 }
+
+export const GUEST_ACCESS_OFF = 'Guest access is off on this server.';
 
 export class Accounts {
 	readonly throttle: SignInThrottle;
@@ -42,6 +45,7 @@ export class Accounts {
 	#invites: () => Invites;
 	#communities: () => Communities;
 	#onThrottled: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
+	#guestAccess: () => boolean;
 
 	constructor(deps: {
 		db: Database;
@@ -53,6 +57,8 @@ export class Accounts {
 		communities: () => Communities;
 		/** Told about each refusal by the throttle or the sign-up limit (metrics). */
 		onThrottled?: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
+		/** The instance's guest access setting, now (cached). */
+		guestAccess?: () => boolean;
 	}) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
@@ -62,6 +68,44 @@ export class Accounts {
 		this.#invites = deps.invites;
 		this.#communities = deps.communities;
 		this.#onThrottled = deps.onThrottled ?? (() => {});
+		this.#guestAccess = deps.guestAccess ?? (() => false);
+	}
+
+	/**
+	 * A visitor joins a community from its invite as a guest: a display name only, no password, a
+	 * session as the only way back in. Needs guest access on; counts against the same per-address
+	 * limit as sign-ups, and uses one use of the invite like any join.
+	 */
+	async joinAsGuest(code: string, displayName: string, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession; communityId: string }> {
+		const wait = this.signUpLimiter.hit(meta.ip);
+		if (wait > 0) {
+			this.#onThrottled('sign_up');
+			throw rateLimited(wait, 'Too many accounts created from this address. Try again later.');
+		}
+		const userId = crypto.randomUUID();
+		const { user, communityId } = await this.#db.transaction(async (tx) => {
+			const [settings] = await tx.select().from(instanceSettings).where(eq(instanceSettings.id, 1));
+			if (!settings?.guestAccess) throw forbidden(GUEST_ACCESS_OFF);
+			const invite = await this.#invites().consumeForSignUp(tx, code);
+			if (!invite.communityId) throw invalid('Guests join a community: this invite is for creating an account.');
+			const [user] = await tx
+				.insert(users)
+				.values({
+					id: userId,
+					// Never typed by anyone (guests cannot sign in); unique, and plainly a guest's.
+					username: `guest-${crypto.randomUUID().replaceAll('-', '').slice(0, 12)}`,
+					displayName: displayName.trim(),
+					// An empty hash never verifies: no password can open a guest account.
+					passwordHash: '',
+					isGuest: true
+				})
+				.returning();
+			await recordRedemption(tx, invite.code, userId);
+			return { user: user!, communityId: invite.communityId };
+		});
+		const session = await this.#createSession(user.id, meta);
+		await this.#communities().join(user.id, communityId);
+		return { user: toMe(user), session, communityId };
 	}
 
 	async signUp(
@@ -85,11 +129,13 @@ export class Accounts {
 			const isFirst = !anyone;
 
 			let communityId: string | null = null;
+			let inviteUsed: string | null = null;
 			if (!isFirst) {
 				if (settings.registrationMode === 'closed') throw forbidden('Registration is closed on this server.');
 				if (input.inviteCode) {
 					const invite = await this.#invites().consumeForSignUp(tx, input.inviteCode);
 					communityId = invite.communityId;
+					inviteUsed = invite.code;
 				} else if (settings.registrationMode === 'invite_only') {
 					throw forbidden('This server is invite-only: you need an invite code to sign up.');
 				}
@@ -107,6 +153,7 @@ export class Accounts {
 					instanceRole: isFirst ? 'owner' : 'member'
 				})
 				.returning();
+			if (inviteUsed) await recordRedemption(tx, inviteUsed, userId);
 			return { user: user!, communityId, defaultCommunityId: settings.defaultCommunityId };
 		});
 
@@ -168,6 +215,12 @@ export class Accounts {
 		if (!row) return null;
 		const now = Date.now();
 		if (now >= row.session.expiresAt.getTime() || row.user.disabledAt) {
+			await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
+			return null;
+		}
+		// Turning guest access off deletes guest sessions; this also covers another process whose
+		// settings cache has not caught up yet, and any session created in a race with the change.
+		if (row.user.isGuest && !this.#guestAccess()) {
 			await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
 			return null;
 		}

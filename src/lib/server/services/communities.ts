@@ -134,7 +134,8 @@ export class Communities {
 				customRoleId: communityRoles.id,
 				customRoleName: communityRoles.name,
 				timedOutUntil: communityMembers.timedOutUntil,
-				joinedAt: communityMembers.joinedAt
+				joinedAt: communityMembers.joinedAt,
+				guest: users.isGuest
 			})
 			.from(communityMembers)
 			.innerJoin(users, eq(users.id, communityMembers.userId))
@@ -147,7 +148,8 @@ export class Communities {
 			role: r.role,
 			customRole: r.customRoleId && r.customRoleName ? { id: r.customRoleId, name: r.customRoleName } : null,
 			timedOutUntil: r.timedOutUntil && r.timedOutUntil.getTime() > now ? r.timedOutUntil.toISOString() : null,
-			joinedAt: r.joinedAt.toISOString()
+			joinedAt: r.joinedAt.toISOString(),
+			guest: r.guest
 		}));
 	}
 

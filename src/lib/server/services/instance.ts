@@ -1,16 +1,32 @@
 // Instance-wide settings kept in the database (one row), changed by instance owners and admins at
 // run time without a restart. The row is cached in memory and replaced on every change made through
 // this process; other processes (web/realtime split) re-read it within SETTINGS_CACHE_MS.
-import { eq } from 'drizzle-orm';
+import { createHash } from 'node:crypto';
+import { eq, inArray } from 'drizzle-orm';
 import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.ts';
-import type { RegistrationMode } from '#lib/shared/validation.ts';
+import { RATE_LIMIT_FACTORS, type RateLimitLevel, type RegistrationMode } from '#lib/shared/validation.ts';
 import type { Database } from '../db/open.ts';
-import { communities, instanceSettings, users } from '../db/schema.ts';
+import { communities, instanceIcon, instanceSettings, sessions, users } from '../db/schema.ts';
+import type { EventBus } from '../events/bus.ts';
 import { requireInstanceAdmin, type InstanceRole } from '../access.ts';
-import { invalid } from '../errors.ts';
+import { invalid, notFound, payloadTooLarge } from '../errors.ts';
+import { sniffRasterImage, type RasterImageType } from '../image-type.ts';
 import { recordAudit } from './audit-log.ts';
 
 type SettingsRow = typeof instanceSettings.$inferSelect;
+
+/**
+ * Largest instance icon. It is drawn at most a few dozen pixels wide, and every visitor of the
+ * sign-in page downloads it once: 256 KB is plenty for a crisp 512×512 PNG and bounds the cost.
+ */
+export const ICON_MAX_BYTES = 256 * 1024;
+export const ICON_MAX_MESSAGE = 'The icon can be at most 256 KB.';
+export const ICON_TYPE_MESSAGE = 'The icon must be a PNG, JPEG or WebP image.';
+
+/** Where the icon is served; the version makes a changed icon a new URL, so browsers may cache each for good. */
+export function iconUrl(etag: string | null): string | null {
+	return etag ? `/api/instance/icon?v=${etag}` : null;
+}
 
 // Short enough that a change made by another process shows within seconds, long enough that the
 // send path does not read the row on every message.
@@ -21,17 +37,21 @@ export type SettingsChange = {
 	registrationMode?: RegistrationMode;
 	messageMaxBytes?: number | null;
 	defaultCommunityId?: string | null;
+	rateLimitLevel?: RateLimitLevel;
+	guestAccess?: boolean;
 };
 
 export class Instance {
 	#db: Database;
+	#bus: EventBus;
 	/** MESSAGE_MAX_BYTES: the default and the ceiling of the message size setting. */
 	#messageMaxBytesCeiling: number;
 	#cache: { row: SettingsRow; loadedAt: number } | null = null;
 	#refreshing: Promise<void> | null = null;
 
-	constructor(deps: { db: Database; messageMaxBytesCeiling: number }) {
+	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number }) {
 		this.#db = deps.db;
+		this.#bus = deps.bus;
 		this.#messageMaxBytesCeiling = deps.messageMaxBytesCeiling;
 	}
 
@@ -58,18 +78,84 @@ export class Instance {
 	 * background (the send path must not pay a query for it).
 	 */
 	messageMaxBytes(): number {
+		return this.#cachedRow()?.messageMaxBytes ?? this.#messageMaxBytesCeiling;
+	}
+
+	/**
+	 * The multiplier of the environment's rate limits now in force, without waiting: every HTTP
+	 * request and /ws frame asks, so it reads the cache like messageMaxBytes.
+	 */
+	rateLimitFactor(): number {
+		return RATE_LIMIT_FACTORS[this.#cachedRow()?.rateLimitLevel ?? 'normal'];
+	}
+
+	/** Whether guest accounts may be created and their sessions used, from the cache (every request asks). */
+	guestAccess(): boolean {
+		return this.#cachedRow()?.guestAccess ?? false;
+	}
+
+	/** The cached row, refreshed in the background once stale; null only before ensureDefaults. */
+	#cachedRow(): SettingsRow | null {
 		if (this.#cache && Date.now() - this.#cache.loadedAt >= SETTINGS_CACHE_MS && !this.#refreshing) {
 			this.#refreshing = this.#load()
 				.then(() => undefined, () => undefined)
 				.finally(() => (this.#refreshing = null));
 		}
-		return this.#cache?.row.messageMaxBytes ?? this.#messageMaxBytesCeiling;
+		return this.#cache?.row ?? null;
 	}
 
 	async info(): Promise<InstanceInfo> {
 		const settings = await this.settingsRow();
 		const [anyone] = await this.#db.select({ id: users.id }).from(users).limit(1);
-		return { name: settings.instanceName, registrationMode: settings.registrationMode, needsSetup: !anyone };
+		return { name: settings.instanceName, registrationMode: settings.registrationMode, needsSetup: !anyone, iconUrl: iconUrl(settings.iconEtag) };
+	}
+
+	/** The name and icon every page shows, from the cache (no query per page load). */
+	branding(): { name: string; iconUrl: string | null } {
+		const row = this.#cachedRow();
+		return { name: row?.instanceName ?? 'Hearth', iconUrl: iconUrl(row?.iconEtag ?? null) };
+	}
+
+	/** The icon's bytes for the public URL, or a 404 when there is none. */
+	async icon(): Promise<{ contentType: RasterImageType; bytes: Uint8Array; etag: string }> {
+		const [row] = await this.#db
+			.select({ contentType: instanceIcon.contentType, bytes: instanceIcon.bytes, etag: instanceSettings.iconEtag })
+			.from(instanceIcon)
+			.innerJoin(instanceSettings, eq(instanceSettings.id, 1));
+		if (!row?.etag) throw notFound('The icon');
+		return { contentType: row.contentType, bytes: row.bytes, etag: row.etag };
+	}
+
+	/** Replaces the icon; the type comes from the bytes themselves. Audited with its type and size, not its bytes. */
+	async setIcon(actor: { id: string; instanceRole: InstanceRole }, bytes: Uint8Array): Promise<InstanceSettingsView> {
+		requireInstanceAdmin(actor);
+		if (bytes.length > ICON_MAX_BYTES) throw payloadTooLarge(ICON_MAX_MESSAGE);
+		const contentType = sniffRasterImage(bytes);
+		if (!contentType) throw invalid(ICON_TYPE_MESSAGE);
+		const etag = createHash('sha256').update(bytes).digest('hex').slice(0, 20);
+		const row = await this.#db.transaction(async (tx) => {
+			await tx
+				.insert(instanceIcon)
+				.values({ id: 1, contentType, bytes })
+				.onConflictDoUpdate({ target: instanceIcon.id, set: { contentType, bytes, updatedAt: new Date() } });
+			const [updated] = await tx.update(instanceSettings).set({ iconEtag: etag, updatedAt: new Date() }).where(eq(instanceSettings.id, 1)).returning();
+			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.icon_changed', data: { contentType, bytes: bytes.length } });
+			return updated!;
+		});
+		this.#cache = { row, loadedAt: Date.now() };
+		return this.#view(row);
+	}
+
+	async removeIcon(actor: { id: string; instanceRole: InstanceRole }): Promise<InstanceSettingsView> {
+		requireInstanceAdmin(actor);
+		const row = await this.#db.transaction(async (tx) => {
+			const deleted = await tx.delete(instanceIcon).returning({ id: instanceIcon.id });
+			const [updated] = await tx.update(instanceSettings).set({ iconEtag: null, updatedAt: new Date() }).where(eq(instanceSettings.id, 1)).returning();
+			if (deleted.length > 0) await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.icon_removed' });
+			return updated!;
+		});
+		this.#cache = { row, loadedAt: Date.now() };
+		return this.#view(row);
 	}
 
 	async settings(actor: { instanceRole: InstanceRole }): Promise<InstanceSettingsView> {
@@ -83,7 +169,10 @@ export class Instance {
 			registrationMode: row.registrationMode,
 			messageMaxBytes: row.messageMaxBytes,
 			messageMaxBytesCeiling: this.#messageMaxBytesCeiling,
-			defaultCommunityId: row.defaultCommunityId
+			defaultCommunityId: row.defaultCommunityId,
+			rateLimitLevel: row.rateLimitLevel,
+			iconUrl: iconUrl(row.iconEtag),
+			guestAccess: row.guestAccess
 		};
 	}
 
@@ -97,8 +186,10 @@ export class Instance {
 		if (input.registrationMode !== undefined) patch.registrationMode = input.registrationMode;
 		if (input.messageMaxBytes !== undefined) patch.messageMaxBytes = input.messageMaxBytes;
 		if (input.defaultCommunityId !== undefined) patch.defaultCommunityId = input.defaultCommunityId;
+		if (input.rateLimitLevel !== undefined) patch.rateLimitLevel = input.rateLimitLevel;
+		if (input.guestAccess !== undefined) patch.guestAccess = input.guestAccess;
 		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
-		const row = await this.#db.transaction(async (tx) => {
+		const { row, revokedGuestSessions } = await this.#db.transaction(async (tx) => {
 			if (input.defaultCommunityId) {
 				const [community] = await tx.select({ id: communities.id }).from(communities).where(eq(communities.id, input.defaultCommunityId));
 				if (!community) throw invalid('The default community does not exist.');
@@ -110,11 +201,29 @@ export class Instance {
 				.where(eq(instanceSettings.id, 1))
 				.returning();
 			const changed: Record<string, { from: unknown; to: unknown }> = {};
-			for (const key of Object.keys(patch) as (keyof typeof patch)[]) changed[key] = { from: before?.[key as keyof SettingsRow] ?? null, to: patch[key] ?? null };
-			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });
-			return updated!;
+			for (const key of Object.keys(patch) as (keyof typeof patch)[]) {
+				const from = before?.[key as keyof SettingsRow] ?? null;
+				const to = patch[key] ?? null;
+				// A value sent again unchanged (a form saving every field) is not a change worth a line.
+				if (from !== to) changed[key] = { from, to };
+			}
+			if (Object.keys(changed).length > 0) {
+				await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });
+			}
+			// Guest access turned off signs every guest out (their sessions are their only way in).
+			let revokedGuestSessions: string[] = [];
+			if (changed.guestAccess && patch.guestAccess === false) {
+				const revoked = await tx
+					.delete(sessions)
+					.where(inArray(sessions.userId, tx.select({ id: users.id }).from(users).where(eq(users.isGuest, true))))
+					.returning({ id: sessions.id });
+				revokedGuestSessions = revoked.map((r) => r.id);
+			}
+			return { row: updated!, revokedGuestSessions };
 		});
 		this.#cache = { row, loadedAt: Date.now() };
+		// After commit: their open /ws connections close.
+		if (revokedGuestSessions.length > 0) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revokedGuestSessions }]);
 		return this.#view(row);
 	}
 }

@@ -1,11 +1,11 @@
 // Invite codes. A community invite lets a signed-in user join the community and, on an invite-only
 // server, lets a visitor sign up (joining at once). An instance invite (no community) only admits a
 // sign-up. Codes can be limited in uses and time, and revoked.
-import { and, desc, eq, isNull, sql } from 'drizzle-orm';
-import type { InvitePreview, InviteView } from '#lib/shared/api-types.ts';
+import { and, desc, eq, inArray, isNull, sql } from 'drizzle-orm';
+import type { InstanceInviteView, InvitePreview, InviteRedemptionView, InviteView } from '#lib/shared/api-types.ts';
 import type { Database, Transaction } from '../db/open.ts';
-import { communities, communityMembers, instanceSettings, invites } from '../db/schema.ts';
-import { accessCommunity, missingPermission, requireInstanceAdmin } from '../access.ts';
+import { communities, communityMembers, instanceSettings, inviteRedemptions, invites, users } from '../db/schema.ts';
+import { accessCommunity, missingPermission, requireFullAccount, requireInstanceAdmin } from '../access.ts';
 import { recordAudit } from './audit-log.ts';
 import { BANNED_MESSAGE, isBanned } from './communities.ts';
 import { forbidden, invalid, notFound } from '../errors.ts';
@@ -36,6 +36,11 @@ function unusableReason(row: InviteRow, now = Date.now()): string | null {
 	return null;
 }
 
+/** Records who used an invite; in the transaction that counted the use, so both commit or neither. */
+export async function recordRedemption(tx: Transaction, code: string, userId: string): Promise<void> {
+	await tx.insert(inviteRedemptions).values({ id: crypto.randomUUID(), code, userId });
+}
+
 export class Invites {
 	#db: Database;
 	#communities: () => Communities;
@@ -46,7 +51,8 @@ export class Invites {
 	}
 
 	/** Any member may invite people to a community; instance invites are for instance admins. */
-	async create(actor: Actor, input: { communityId: string | null; maxUses: number | null; expiresInHours: number | null }): Promise<InviteView> {
+	async create(actor: Actor & { guest: boolean }, input: { communityId: string | null; maxUses: number | null; expiresInHours: number | null }): Promise<InviteView> {
+		requireFullAccount(actor);
 		if (input.communityId) await accessCommunity(this.#db, actor.id, input.communityId);
 		else requireInstanceAdmin(actor);
 		const row = await this.#db.transaction(async (tx) => {
@@ -81,10 +87,26 @@ export class Invites {
 		return rows.map(toView);
 	}
 
-	async listInstance(actor: Actor): Promise<InviteView[]> {
+	/** Every instance invite with who used it: two queries whatever the number of invites. */
+	async listInstance(actor: Actor): Promise<InstanceInviteView[]> {
 		requireInstanceAdmin(actor);
 		const rows = await this.#db.select().from(invites).where(isNull(invites.communityId)).orderBy(desc(invites.createdAt));
-		return rows.map(toView);
+		const byCode = new Map<string, InviteRedemptionView[]>(rows.map((row) => [row.code, []]));
+		if (rows.length > 0) {
+			const used = await this.#db
+				.select({ code: inviteRedemptions.code, redeemedAt: inviteRedemptions.redeemedAt, id: users.id, username: users.username, displayName: users.displayName })
+				.from(inviteRedemptions)
+				.leftJoin(users, eq(users.id, inviteRedemptions.userId))
+				.where(inArray(inviteRedemptions.code, [...byCode.keys()]))
+				.orderBy(desc(inviteRedemptions.redeemedAt));
+			for (const r of used) {
+				byCode.get(r.code)?.push({
+					user: r.id && r.username && r.displayName ? { id: r.id, username: r.username, displayName: r.displayName } : null,
+					redeemedAt: r.redeemedAt.toISOString()
+				});
+			}
+		}
+		return rows.map((row) => ({ ...toView(row), redemptions: byCode.get(row.code) ?? [] }));
 	}
 
 	/** The creator, community members with "manage invites", or instance admins may revoke an invite. */
@@ -118,10 +140,10 @@ export class Invites {
 
 	/** What an invite link shows before anyone signs in: the community's name, nothing private. */
 	async preview(code: string): Promise<InvitePreview> {
-		const [settings] = await this.#db.select({ name: instanceSettings.instanceName }).from(instanceSettings);
+		const [settings] = await this.#db.select({ name: instanceSettings.instanceName, guestAccess: instanceSettings.guestAccess }).from(instanceSettings);
 		const instanceName = settings?.name ?? 'Hearth';
 		const [row] = await this.#db.select().from(invites).where(eq(invites.code, code));
-		if (!row) return { code, valid: false, reason: 'This invite does not exist.', community: null, instanceName };
+		if (!row) return { code, valid: false, reason: 'This invite does not exist.', community: null, instanceName, guestAccess: false };
 		let community: InvitePreview['community'] = null;
 		if (row.communityId) {
 			const [c] = await this.#db
@@ -136,7 +158,9 @@ export class Invites {
 			community = c ?? null;
 		}
 		const reason = unusableReason(row);
-		return { code, valid: reason === null, reason, community, instanceName };
+		// Guests join a community: an instance invite (sign-up only) never offers it.
+		const guestAccess = (settings?.guestAccess ?? false) && community !== null;
+		return { code, valid: reason === null, reason, community, instanceName, guestAccess };
 	}
 
 	/** A signed-in user accepts a community invite. Joining a community one is in already uses nothing. */
@@ -154,6 +178,7 @@ export class Invites {
 			const reason = unusableReason(row);
 			if (reason) throw invalid(reason);
 			await tx.update(invites).set({ uses: row.uses + 1 }).where(eq(invites.code, code));
+			await recordRedemption(tx, code, userId);
 			return { id: row.communityId, alreadyMember: false };
 		});
 		if (communityId.alreadyMember) return { communityId: communityId.id, joined: false };
@@ -161,7 +186,10 @@ export class Invites {
 		return { communityId: communityId.id, joined };
 	}
 
-	/** Inside the sign-up transaction: checks and uses one use of the code. */
+	/**
+	 * Inside the sign-up transaction: checks and uses one use of the code. The caller records the
+	 * redemption once the account row exists (recordRedemption), in the same transaction.
+	 */
 	async consumeForSignUp(tx: Transaction, code: string): Promise<InviteRow> {
 		const [row] = await tx.select().from(invites).where(eq(invites.code, code)).for('update');
 		if (!row) throw invalid('That invite code does not exist.');

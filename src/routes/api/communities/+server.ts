@@ -1,6 +1,7 @@
 import * as v from 'valibot';
 import { CommunityName, Description } from '#lib/shared/validation.ts';
 import { endpoint, json, readBody, requireUser } from '#lib/server/http.ts';
+import { requireFullAccount } from '#lib/server/access.ts';
 import type { RequestHandler } from './$types';
 
 export const GET: RequestHandler = endpoint(async (event) => {
@@ -12,6 +13,7 @@ const Body = v.strictObject({ name: CommunityName, description: v.optional(Descr
 
 export const POST: RequestHandler = endpoint(async (event) => {
 	const user = requireUser(event);
+	requireFullAccount(user);
 	const body = await readBody(event, Body);
 	return json({ community: await event.locals.app.services.communities.create(user.id, body) }, 201);
 });

@@ -12,7 +12,8 @@ export const load: PageLoad = async ({ fetch, params }) => {
 			valid: false,
 			reason: body?.error?.message ?? 'This invite does not exist.',
 			community: null,
-			instanceName: 'Hearth'
+			instanceName: 'Hearth',
+			guestAccess: false
 		} satisfies InvitePreview
 	};
 };

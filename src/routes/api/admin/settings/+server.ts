@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { InstanceName, RegistrationMode, Uuid } from '#lib/shared/validation.ts';
+import { InstanceName, RateLimitLevel, RegistrationMode, Uuid } from '#lib/shared/validation.ts';
 import { endpoint, json, readBody, requireUser } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
 
@@ -21,7 +21,9 @@ const Patch = v.strictObject({
 			)
 		)
 	),
-	defaultCommunityId: v.optional(v.nullable(Uuid))
+	defaultCommunityId: v.optional(v.nullable(Uuid)),
+	rateLimitLevel: v.optional(v.picklist(RateLimitLevel.options, 'The rate-limit level is relaxed, normal or strict.')),
+	guestAccess: v.optional(v.boolean('Guest access is true or false.'))
 });
 
 /** Changes take effect at once (no restart) and are recorded in the audit log. */

@@ -1,0 +1,1 @@
+ALTER TABLE "instance_settings" ADD COLUMN "rate_limit_level" text DEFAULT 'normal' NOT NULL;
