@@ -164,6 +164,9 @@ export class CallService implements CallsStatus {
 			const current = this.#memberships.get(conn.id);
 			if (current?.room.channelId === channelId) throw conflict('Already in this call.');
 			if (current) this.leave(conn);
+			// The admin's ICE settings at this moment (no restart); the secret and TTL stay the environment's.
+			// Read before the room opens so nothing is awaited between the capacity check and taking the seat.
+			const iceServers = iceServersFor({ ...this.#app.config.calls, ...(await this.#app.services.instance.iceUrls()) }, conn.userId);
 			const room = await this.#openRoom(channelId, access.channel.communityId!);
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
@@ -187,7 +190,7 @@ export class CallService implements CallsStatus {
 				rtpCapabilities: room.router.rtpCapabilities,
 				participants: others,
 				producers,
-				iceServers: iceServersFor(this.#app.config.calls, conn.userId)
+				iceServers
 			};
 		} finally {
 			this.#joining.delete(conn.id);

@@ -93,7 +93,12 @@ export async function createAppContext(options: {
 
 	// Services refer to each other lazily (through these getters) to avoid construction cycles.
 	const services = {} as Services;
-	services.instance = new Instance({ db, bus, messageMaxBytesCeiling: config.limits.messageMaxBytes });
+	services.instance = new Instance({
+		db,
+		bus,
+		messageMaxBytesCeiling: config.limits.messageMaxBytes,
+		iceDefaults: { stunUrls: config.calls.stunUrls, turnUrls: config.calls.turnUrls, turnSecretSet: Boolean(config.calls.turnSecret) }
+	});
 	services.channels = new Channels({ db, bus });
 	services.communities = new Communities({ db, bus, writer, channels: () => services.channels });
 	services.invites = new Invites({ db, communities: () => services.communities });

@@ -91,6 +91,14 @@ export type InstanceSettingsView = {
 	iconUrl: string | null;
 	/** Invite links may create guest accounts. */
 	guestAccess: boolean;
+	/** ICE servers for calls; empty: the environment's (stunUrlsDefault, turnUrlsDefault). */
+	stunUrls: string[];
+	turnUrls: string[];
+	/** STUN_URLS and TURN_URLS from the environment (public anyway: browsers get them on joining a call). */
+	stunUrlsDefault: string[];
+	turnUrlsDefault: string[];
+	/** Whether TURN_SECRET is set (never the secret itself): TURN URLs need it. */
+	turnSecretSet: boolean;
 };
 
 export type AdminUserView = UserView & {

@@ -83,6 +83,30 @@ export const RateLimitLevel = v.picklist(['relaxed', 'normal', 'strict']);
 export type RateLimitLevel = v.InferOutput<typeof RateLimitLevel>;
 
 /**
+ * ICE server URLs an admin may set for calls (instance settings stunUrls and turnUrls), as
+ * browsers' RTCPeerConnection takes them: stun:/stuns: host[:port] (RFC 7064) and turn:/turns:
+ * host[:port] with an optional ?transport=udp|tcp (RFC 7065). The host is a DNS name, an IPv4
+ * address or a bracketed IPv6 address. No credentials in the URL: TURN's come from TURN_SECRET.
+ */
+export const ICE_URLS_MAX = 8;
+const ICE_HOST = String.raw`(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,62}[A-Za-z0-9])?)*)`;
+const ICE_PORT = String.raw`(?::(?:6553[0-5]|655[0-2]\d|65[0-4]\d\d|6[0-4]\d{3}|[1-5]\d{4}|[1-9]\d{0,3}))?`;
+const STUN_URL = new RegExp(`^stuns?:${ICE_HOST}${ICE_PORT}$`);
+const TURN_URL = new RegExp(`^turns?:${ICE_HOST}${ICE_PORT}(?:\\?transport=(?:udp|tcp))?$`);
+
+function iceUrlList(kind: 'STUN' | 'TURN', pattern: RegExp, example: string) {
+	return v.pipe(
+		v.array(v.pipe(v.string(`Each ${kind} server is a URL.`), v.trim()), `The ${kind} servers are a list of URLs.`),
+		v.transform((urls) => urls.filter((url) => url !== '')),
+		v.maxLength(ICE_URLS_MAX, `At most ${ICE_URLS_MAX} ${kind} servers.`),
+		v.check((urls) => urls.every((url) => pattern.test(url)), `Each ${kind} server must look like ${example}.`),
+		v.check((urls) => new Set(urls).size === urls.length, `A ${kind} server is listed twice.`)
+	);
+}
+export const StunUrls = iceUrlList('STUN', STUN_URL, 'stun:host:3478 or stuns:host:5349');
+export const TurnUrls = iceUrlList('TURN', TURN_URL, 'turn:host:3478?transport=udp or turns:host:5349?transport=tcp');
+
+/**
  * An issue's message without the value that failed: valibot appends it ("... but received "x"",
  * "Invalid UUID: Received "x""), and echoing input back can leak it (a message body sent in the
  * wrong field) into error frames, error bodies and whatever logs them.

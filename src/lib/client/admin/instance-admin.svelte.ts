@@ -40,11 +40,22 @@ export function inviteStatus(invite: InstanceInviteView, now = Date.now()): stri
 	return 'active';
 }
 
+/** A textarea of URLs, one a line, as a list (blank lines dropped). */
+export function urlLines(text: string): string[] {
+	return text
+		.split('\n')
+		.map((line) => line.trim())
+		.filter(Boolean);
+}
+
 export class InstanceAdmin {
 	settings = $state<InstanceSettingsView | null>(null);
 	name = $state('');
 	/** The message size limit as typed; empty means "the server's default". */
 	messageMaxBytes = $state('');
+	/** The ICE server settings as typed, one URL per line; empty means "the environment's". */
+	stunUrls = $state('');
+	turnUrls = $state('');
 	users = $state<AdminUserView[]>([]);
 	query = $state('');
 	audit = $state<AuditEntryView[]>([]);
@@ -78,6 +89,8 @@ export class InstanceAdmin {
 		this.settings = settings;
 		this.name = settings.name;
 		this.messageMaxBytes = settings.messageMaxBytes === null ? '' : String(settings.messageMaxBytes);
+		this.stunUrls = settings.stunUrls.join('\n');
+		this.turnUrls = settings.turnUrls.join('\n');
 	}
 
 	async loadUsers() {
@@ -117,6 +130,11 @@ export class InstanceAdmin {
 			return Promise.resolve(false);
 		}
 		return this.save({ messageMaxBytes: raw === '' ? null : Number(raw) });
+	}
+
+	/** Saves both ICE lists; the server checks each URL and that TURN_SECRET exists for TURN. */
+	saveIceServers() {
+		return this.save({ stunUrls: urlLines(this.stunUrls), turnUrls: urlLines(this.turnUrls) }, 'Call servers saved.');
 	}
 
 	/** Uploads a new server icon; the server checks its size and type by its bytes and answers with the settings. */

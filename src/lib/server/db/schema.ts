@@ -85,6 +85,9 @@ export const instanceSettings = pgTable(
 		iconEtag: text('icon_etag'),
 		/** Lets invite links create guest accounts (display name only); off by default. */
 		guestAccess: boolean('guest_access').notNull().default(false),
+		/** ICE servers for calls; empty: STUN_URLS / TURN_URLS from the environment. The TURN secret stays there. */
+		stunUrls: text('stun_urls').array().notNull().default(sql`'{}'::text[]`),
+		turnUrls: text('turn_urls').array().notNull().default(sql`'{}'::text[]`),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]

@@ -39,20 +39,30 @@ export type SettingsChange = {
 	defaultCommunityId?: string | null;
 	rateLimitLevel?: RateLimitLevel;
 	guestAccess?: boolean;
+	stunUrls?: string[];
+	turnUrls?: string[];
 };
+
+/** The environment's ICE settings: the defaults of the stunUrls and turnUrls settings, and whether TURN can sign credentials. */
+export type IceDefaults = { stunUrls: string[]; turnUrls: string[]; turnSecretSet: boolean };
+
+export const TURN_NEEDS_SECRET_MESSAGE =
+	"TURN servers need the TURN server's shared secret: set TURN_SECRET in the server's environment first.";
 
 export class Instance {
 	#db: Database;
 	#bus: EventBus;
 	/** MESSAGE_MAX_BYTES: the default and the ceiling of the message size setting. */
 	#messageMaxBytesCeiling: number;
+	#iceDefaults: IceDefaults;
 	#cache: { row: SettingsRow; loadedAt: number } | null = null;
 	#refreshing: Promise<void> | null = null;
 
-	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number }) {
+	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number; iceDefaults: IceDefaults }) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
 		this.#messageMaxBytesCeiling = deps.messageMaxBytesCeiling;
+		this.#iceDefaults = deps.iceDefaults;
 	}
 
 	/** Creates the settings row on first start, seeded from the environment, and loads the cache. */
@@ -92,6 +102,19 @@ export class Instance {
 	/** Whether guest accounts may be created and their sessions used, from the cache (every request asks). */
 	guestAccess(): boolean {
 		return this.#cachedRow()?.guestAccess ?? false;
+	}
+
+	/**
+	 * The STUN and TURN URLs browsers get when they join a call: each list from the settings, or the
+	 * environment's when it is empty. Asked once per join (not per frame), so it may read a stale row
+	 * fresh: a change shows on the next join, in this process at once and in others within SETTINGS_CACHE_MS.
+	 */
+	async iceUrls(): Promise<{ stunUrls: string[]; turnUrls: string[] }> {
+		const row = await this.settingsRow();
+		return {
+			stunUrls: row.stunUrls.length > 0 ? row.stunUrls : this.#iceDefaults.stunUrls,
+			turnUrls: row.turnUrls.length > 0 ? row.turnUrls : this.#iceDefaults.turnUrls
+		};
 	}
 
 	/** The cached row, refreshed in the background once stale; null only before ensureDefaults. */
@@ -172,7 +195,12 @@ export class Instance {
 			defaultCommunityId: row.defaultCommunityId,
 			rateLimitLevel: row.rateLimitLevel,
 			iconUrl: iconUrl(row.iconEtag),
-			guestAccess: row.guestAccess
+			guestAccess: row.guestAccess,
+			stunUrls: row.stunUrls,
+			turnUrls: row.turnUrls,
+			stunUrlsDefault: this.#iceDefaults.stunUrls,
+			turnUrlsDefault: this.#iceDefaults.turnUrls,
+			turnSecretSet: this.#iceDefaults.turnSecretSet
 		};
 	}
 
@@ -181,6 +209,8 @@ export class Instance {
 		if (input.messageMaxBytes != null && input.messageMaxBytes > this.#messageMaxBytesCeiling) {
 			throw invalid(`The message size limit can be at most ${this.#messageMaxBytesCeiling} bytes (MESSAGE_MAX_BYTES on the server).`);
 		}
+		// The secret never leaves the environment, so TURN URLs set here are useless without it.
+		if (input.turnUrls && input.turnUrls.length > 0 && !this.#iceDefaults.turnSecretSet) throw invalid(TURN_NEEDS_SECRET_MESSAGE);
 		const patch: Partial<typeof instanceSettings.$inferInsert> = {};
 		if (input.name !== undefined) patch.instanceName = input.name;
 		if (input.registrationMode !== undefined) patch.registrationMode = input.registrationMode;
@@ -188,6 +218,8 @@ export class Instance {
 		if (input.defaultCommunityId !== undefined) patch.defaultCommunityId = input.defaultCommunityId;
 		if (input.rateLimitLevel !== undefined) patch.rateLimitLevel = input.rateLimitLevel;
 		if (input.guestAccess !== undefined) patch.guestAccess = input.guestAccess;
+		if (input.stunUrls !== undefined) patch.stunUrls = input.stunUrls;
+		if (input.turnUrls !== undefined) patch.turnUrls = input.turnUrls;
 		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
 		const { row, revokedGuestSessions } = await this.#db.transaction(async (tx) => {
 			if (input.defaultCommunityId) {
@@ -205,7 +237,8 @@ export class Instance {
 				const from = before?.[key as keyof SettingsRow] ?? null;
 				const to = patch[key] ?? null;
 				// A value sent again unchanged (a form saving every field) is not a change worth a line.
-				if (from !== to) changed[key] = { from, to };
+				// Lists (the ICE URLs) compare by content.
+				if (Array.isArray(from) || Array.isArray(to) ? JSON.stringify(from) !== JSON.stringify(to) : from !== to) changed[key] = { from, to };
 			}
 			if (Object.keys(changed).length > 0) {
 				await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.settings_changed', data: changed });

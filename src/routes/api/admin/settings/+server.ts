@@ -1,5 +1,5 @@
 import * as v from 'valibot';
-import { InstanceName, RateLimitLevel, RegistrationMode, Uuid } from '#lib/shared/validation.ts';
+import { InstanceName, RateLimitLevel, RegistrationMode, StunUrls, TurnUrls, Uuid } from '#lib/shared/validation.ts';
 import { endpoint, json, readBody, requireUser } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
 
@@ -23,7 +23,9 @@ const Patch = v.strictObject({
 	),
 	defaultCommunityId: v.optional(v.nullable(Uuid)),
 	rateLimitLevel: v.optional(v.picklist(RateLimitLevel.options, 'The rate-limit level is relaxed, normal or strict.')),
-	guestAccess: v.optional(v.boolean('Guest access is true or false.'))
+	guestAccess: v.optional(v.boolean('Guest access is true or false.')),
+	stunUrls: v.optional(StunUrls),
+	turnUrls: v.optional(TurnUrls)
 });
 
 /** Changes take effect at once (no restart) and are recorded in the audit log. */

@@ -1,0 +1,2 @@
+ALTER TABLE "instance_settings" ADD COLUMN "stun_urls" text[] DEFAULT '{}'::text[] NOT NULL;--> statement-breakpoint
+ALTER TABLE "instance_settings" ADD COLUMN "turn_urls" text[] DEFAULT '{}'::text[] NOT NULL;
