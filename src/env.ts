@@ -158,11 +158,11 @@ export const variables = defineEnvVars({
 		schema: integer('CALL_MAX_PARTICIPANTS', 25, 1, 1000)
 	},
 	STUN_URLS: {
-		description: 'STUN servers given to browsers (comma separated, e.g. stun:turn.example.com:3478). Empty: none.',
+		description: 'STUN servers given to browsers (comma separated, e.g. stun:turn.example.com:3478). Empty: none. The Calls setting in server administration overrides it.',
 		schema: stringWithDefault('')
 	},
 	TURN_URLS: {
-		description: 'TURN servers given to browsers with short-lived credentials (comma separated, e.g. turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349). Needs TURN_SECRET.',
+		description: 'TURN servers given to browsers with short-lived credentials (comma separated, e.g. turn:turn.example.com:3478?transport=udp,turns:turn.example.com:5349). Needs TURN_SECRET. The Calls setting in server administration overrides it.',
 		schema: stringWithDefault('')
 	},
 	TURN_SECRET: {
