@@ -128,6 +128,46 @@ test.describe('Server administration: icon, rate limits, invites', () => {
 	});
 });
 
+test.describe('Server administration: call servers', () => {
+	test.afterAll(async ({ browser }) => {
+		const { context, api } = await open(browser);
+		await api.signIn(OWNER.username);
+		await api.send('PATCH', '/api/admin/settings', { stunUrls: [], turnUrls: [] });
+		await context.close();
+	});
+
+	test('the owner sets a STUN server; TURN is refused while the server has no TURN_SECRET; the audit log records it', async ({ browser }) => {
+		const owner = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		await owner.page.goto('/admin');
+		const calls = owner.page.locator('#calls');
+		await expect(calls.getByRole('heading', { name: 'Calls' })).toBeVisible();
+		// The e2e server runs without TURN_SECRET: the page says what is missing before anyone tries.
+		await expect(calls.getByText("TURN needs TURN_SECRET in the server's environment first")).toBeVisible();
+
+		await calls.getByLabel('TURN servers').fill('turn:turn.example.test:3478?transport=udp');
+		await calls.getByRole('button', { name: 'Save call servers' }).click();
+		await expect(owner.page.getByText("set TURN_SECRET in the server's environment first.")).toBeVisible();
+
+		await calls.getByLabel('TURN servers').fill('');
+		await calls.getByLabel('STUN servers').fill('stun:stun1.example.test:3478\n\nstun:[2001:db8::1]:3478\n');
+		await calls.getByRole('button', { name: 'Save call servers' }).click();
+		await expect(owner.page.getByText('Call servers saved.')).toBeVisible();
+		await expect(calls.getByLabel('STUN servers')).toHaveValue('stun:stun1.example.test:3478\nstun:[2001:db8::1]:3478');
+		const audit = owner.page.getByRole('list', { name: 'Audit log entries' });
+		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText(
+			'STUN servers: default → stun:stun1.example.test:3478, stun:[2001:db8::1]:3478'
+		);
+
+		await calls.getByLabel('STUN servers').fill('stun:stun1.example.test:3478?transport=udp');
+		await calls.getByRole('button', { name: 'Save call servers' }).click();
+		await expect(owner.page.getByText('Each STUN server must look like stun:host:3478 or stuns:host:5349.')).toBeVisible();
+		await owner.page.locator('#calls').scrollIntoViewIfNeeded();
+		await shot(owner.page, 'admin-server-calls');
+		await owner.context.close();
+	});
+});
+
 test.describe('Guest access', () => {
 	test.afterAll(async ({ browser }) => {
 		const { context, api } = await open(browser);
