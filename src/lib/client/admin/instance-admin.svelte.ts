@@ -107,10 +107,15 @@ export class InstanceAdmin {
 	}
 
 	/** Saves one setting (or several); the server validates and answers with the settings now in force. */
-	async save(change: Record<string, unknown>, done = 'Settings saved.'): Promise<boolean> {
+	save(change: Record<string, unknown>, done = 'Settings saved.'): Promise<boolean> {
+		return this.#changeSettings(() => this.#api.patch<{ settings: InstanceSettingsView }>('/api/admin/settings', change), done);
+	}
+
+	/** Every settings change: the server answers with the new settings, and the audit log has a new line. */
+	async #changeSettings(request: () => Promise<{ settings: InstanceSettingsView }>, done: string): Promise<boolean> {
 		this.saving = true;
 		try {
-			const { settings } = await this.#api.patch<{ settings: InstanceSettingsView }>('/api/admin/settings', change);
+			const { settings } = await request();
 			this.#applySettings(settings);
 			toasts.show(done, 'success');
 			void this.loadAudit().catch(() => {});
@@ -138,36 +143,12 @@ export class InstanceAdmin {
 	}
 
 	/** Uploads a new server icon; the server checks its size and type by its bytes and answers with the settings. */
-	async uploadIcon(file: File): Promise<boolean> {
-		this.saving = true;
-		try {
-			const { settings } = await this.#api.putBytes<{ settings: InstanceSettingsView }>('/api/admin/icon', file);
-			this.#applySettings(settings);
-			toasts.show('Server icon saved.', 'success');
-			void this.loadAudit().catch(() => {});
-			return true;
-		} catch (error) {
-			toasts.error(error);
-			return false;
-		} finally {
-			this.saving = false;
-		}
+	uploadIcon(file: File): Promise<boolean> {
+		return this.#changeSettings(() => this.#api.putBytes<{ settings: InstanceSettingsView }>('/api/admin/icon', file), 'Server icon saved.');
 	}
 
-	async removeIcon(): Promise<boolean> {
-		this.saving = true;
-		try {
-			const { settings } = await this.#api.delete<{ settings: InstanceSettingsView }>('/api/admin/icon');
-			this.#applySettings(settings);
-			toasts.show('Server icon removed.', 'success');
-			void this.loadAudit().catch(() => {});
-			return true;
-		} catch (error) {
-			toasts.error(error);
-			return false;
-		} finally {
-			this.saving = false;
-		}
+	removeIcon(): Promise<boolean> {
+		return this.#changeSettings(() => this.#api.delete<{ settings: InstanceSettingsView }>('/api/admin/icon'), 'Server icon removed.');
 	}
 
 	async revokeSessions(user: AdminUserView): Promise<void> {
