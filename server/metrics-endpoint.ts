@@ -7,11 +7,10 @@
 // request carries `Authorization: Bearer <METRICS_TOKEN>`. With neither configured, metrics are
 // off (404 with a message saying how to turn them on): never public by default.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { isIP } from 'node:net';
 import { createHash } from 'node:crypto';
 import type { AppContext } from '#lib/server/context.ts';
 import { tokensEqual } from '#lib/server/auth/tokens.ts';
-import { clientIp } from '#lib/server/client-ip.ts';
+import { addressInList, clientIp } from '#lib/server/client-ip.ts';
 
 export const METRICS_PATH = '/metrics';
 
@@ -51,8 +50,7 @@ function checkAccess(app: AppContext, req: IncomingMessage): Refusal | null {
 	}
 	if (hasAllowlist) {
 		const ip = clientIp(req.socket.remoteAddress, req.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
-		const family = isIP(ip);
-		if (family !== 0 && allowlist.check(ip, family === 6 ? 'ipv6' : 'ipv4')) return null;
+		if (addressInList(allowlist, ip)) return null;
 	}
 	if (token) {
 		const presented = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? '')?.[1];

@@ -5,12 +5,34 @@
 import { eq } from 'drizzle-orm';
 import type { Executor } from '../db/open.ts';
 import { users } from '../db/schema.ts';
-import { forbidden, rateLimited, unauthenticated } from '../errors.ts';
+import { forbidden, rateLimited, unauthenticated, type AppError } from '../errors.ts';
 import { verifyPassword } from './password.ts';
 import type { SignInThrottle } from './throttle.ts';
 
 export const REAUTH_MISSING = 'Enter your current password to confirm this action.';
 export const REAUTH_WRONG = 'Your password is not correct.';
+
+/**
+ * Checks a signed-in person's own password again, under the sign-in throttle: a wrong one counts as
+ * a failed sign-in, and a throttled person is refused before the (slow) hash is computed. Shared by
+ * re-authentication and password changes; each says in its own words what went wrong.
+ */
+export async function checkOwnPassword(
+	db: Executor,
+	throttle: SignInThrottle,
+	actor: { id: string; ip: string },
+	password: string,
+	refusals: { wrong: () => AppError; throttled: (waitMs: number) => AppError }
+): Promise<void> {
+	const [row] = await db.select({ username: users.username, passwordHash: users.passwordHash }).from(users).where(eq(users.id, actor.id));
+	if (!row) throw unauthenticated();
+	const wait = throttle.retryAfter(actor.ip, row.username);
+	if (wait > 0) throw refusals.throttled(wait);
+	if (!(await verifyPassword(row.passwordHash, password))) {
+		throttle.recordFailure(actor.ip, row.username);
+		throw refusals.wrong();
+	}
+}
 
 export async function requireReauthentication(
 	db: Executor,
@@ -19,12 +41,8 @@ export async function requireReauthentication(
 	password: string | undefined
 ): Promise<void> {
 	if (!password) throw forbidden(REAUTH_MISSING);
-	const [row] = await db.select({ username: users.username, passwordHash: users.passwordHash }).from(users).where(eq(users.id, actor.id));
-	if (!row) throw unauthenticated();
-	const wait = throttle.retryAfter(actor.ip, row.username);
-	if (wait > 0) throw rateLimited(wait, 'Too many wrong passwords. Wait a moment and try again.');
-	if (!(await verifyPassword(row.passwordHash, password))) {
-		throttle.recordFailure(actor.ip, row.username);
-		throw forbidden(REAUTH_WRONG);
-	}
+	await checkOwnPassword(db, throttle, actor, password, {
+		wrong: () => forbidden(REAUTH_WRONG),
+		throttled: (wait) => rateLimited(wait, 'Too many wrong passwords. Wait a moment and try again.')
+	});
 }

@@ -8,6 +8,7 @@ import type { EventBus } from '../events/bus.ts';
 import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/password.ts';
 import { SignInThrottle, WindowLimiter } from '../auth/throttle.ts';
+import { checkOwnPassword } from '../auth/reauth.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { recordRedemption, type Invites } from './invites.ts';
 import type { Communities } from './communities.ts';
@@ -280,17 +281,13 @@ export class Accounts {
 
 	/** Changes the password, revokes every session of the account, and issues a new one for this device. */
 	async changePassword(userId: string, currentPassword: string, newPassword: string, meta: RequestMeta): Promise<IssuedSession> {
-		const [row] = await this.#db.select().from(users).where(eq(users.id, userId));
-		if (!row) throw unauthenticated();
-		const wait = this.throttle.retryAfter(meta.ip, row.username);
-		if (wait > 0) {
-			this.#onThrottled('password_change');
-			throw rateLimited(wait);
-		}
-		if (!(await verifyPassword(row.passwordHash, currentPassword))) {
-			this.throttle.recordFailure(meta.ip, row.username);
-			throw invalid('Your current password is not correct.');
-		}
+		await checkOwnPassword(this.#db, this.throttle, { id: userId, ip: meta.ip }, currentPassword, {
+			wrong: () => invalid('Your current password is not correct.'),
+			throttled: (wait) => {
+				this.#onThrottled('password_change');
+				return rateLimited(wait);
+			}
+		});
 		if (currentPassword === newPassword) throw invalid('Choose a new password that differs from the current one.');
 		const passwordHash = await hashPassword(newPassword);
 		const revoked = await this.#db.transaction(async (tx) => {
