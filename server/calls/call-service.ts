@@ -17,7 +17,7 @@ import { CallWorkerPool } from './worker-pool.ts';
 
 // Opus for voice, VP8 for camera and screen (every browser decodes it; H.264 profiles differ
 // between browsers and would need per-client negotiation).
-const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
+export const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
 	{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
 	{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } }
 ];
