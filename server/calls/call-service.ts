@@ -10,6 +10,7 @@ import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
 import { accessCall, requireCallModerator } from './call-access.ts';
+import { CallRemovals } from './call-removals.ts';
 import { CallPeer, CallRoom, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
 import { resolveWorkerBin } from './worker-bin.ts';
@@ -27,6 +28,8 @@ const MAX_PRODUCERS_PER_PEER = 4;
 export const callsUnavailable = (reason: string) => new AppError(503, ErrorCode.unavailable, `Calls are unavailable on this server: ${reason}`);
 const notInCall = () => new AppError(409, ErrorCode.notInCall, 'Join a call first.');
 const callFull = (max: number) => new AppError(409, ErrorCode.callFull, `This call is full (${max} participants).`);
+const removedFromCall = (seconds: number) =>
+	new AppError(403, ErrorCode.removedFromCall, `A moderator removed you from this call. You can rejoin in ${seconds} s.`);
 
 type Membership = { room: CallRoom; peer: CallPeer };
 
@@ -42,6 +45,7 @@ export class CallService implements CallsStatus {
 	readonly #opening = new Map<string, Promise<CallRoom>>();
 	readonly #memberships = new Map<string, Membership>();
 	readonly #joining = new Set<string>();
+	readonly #removals = new CallRemovals();
 	readonly #unsubscribe: () => void;
 
 	private constructor(app: AppContext, pool: CallWorkerPool | null, unavailableReason: string | null) {
@@ -171,6 +175,12 @@ export class CallService implements CallsStatus {
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
 				return null;
+			}
+			// Checked here, after the last await, so a removal while this join was under way counts too.
+			const removedFor = this.#removals.secondsLeft(channelId, conn.userId);
+			if (removedFor > 0) {
+				this.#closeIfEmpty(room);
+				throw removedFromCall(removedFor);
 			}
 			const max = this.#app.config.calls.maxParticipants;
 			if (room.peers.size >= max) {
@@ -388,6 +398,7 @@ export class CallService implements CallsStatus {
 		const room = this.#rooms.get(input.channelId);
 		const targets = room ? [...room.peers.values()].filter((peer) => peer.userId === input.userId) : [];
 		if (!room || targets.length === 0) throw notFound('Participant');
+		if (input.action === 'remove') this.#removals.remove(input.channelId, input.userId);
 		for (const peer of targets) {
 			if (input.action === 'remove') {
 				this.leave(peer.conn, { reason: 'removed', rejoin: false });
