@@ -71,6 +71,13 @@ export class CallService implements CallsStatus {
 	static async start(app: AppContext): Promise<CallService> {
 		const log = app.log.child({ component: 'calls' });
 		const config = app.config.calls;
+		// mediasoup would announce the wildcard itself as the media address, which no browser can use:
+		// calls would connect their signalling and then carry no sound. Say so instead (log, /health).
+		if ((config.listenIp === '0.0.0.0' || config.listenIp === '::') && !config.announcedAddress) {
+			const reason = `CALL_LISTEN_IP=${config.listenIp} needs CALL_ANNOUNCED_ADDRESS: the public IP or host name browsers send media to`;
+			log.warn({ reason }, 'calls unavailable');
+			return new CallService(app, null, reason);
+		}
 		const bin = resolveWorkerBin(config.workerBin);
 		if (!bin.ok) {
 			log.warn({ reason: bin.reason }, 'calls unavailable');

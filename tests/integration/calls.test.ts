@@ -116,6 +116,27 @@ describe.skipIf(skipDatabase)('calls without a mediasoup worker', () => {
 	});
 });
 
+describe.skipIf(skipDatabase)('calls listening on every interface without an announced address', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		// What docker-compose.yml runs when .env has no CALL_ANNOUNCED_ADDRESS.
+		server = await startServer({ database: db, env: { CALL_LISTEN_IP: '0.0.0.0', CALL_ANNOUNCED_ADDRESS: '' } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('reports calls unavailable with what to set, instead of announcing 0.0.0.0 to browsers', async () => {
+		const reason = 'CALL_LISTEN_IP=0.0.0.0 needs CALL_ANNOUNCED_ADDRESS: the public IP or host name browsers send media to';
+		expect(server.logs.some((line) => line.includes('calls unavailable') && line.includes(reason))).toBe(true);
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: unknown };
+		expect(health.calls).toEqual({ available: false, reason });
+	});
+});
+
 describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', () => {
 	let db: TestDatabase;
 	let server: TestServer;
@@ -261,7 +282,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 
 		await ok(memberSocket.request({ t: 'call.leave' }));
 		await ok(ownerSocket.request({ t: 'call.leave' }));
-		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 		ownerSocket.close();
 		memberSocket.close();
 	});
@@ -297,7 +318,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		ownerSocket.close();
 		memberSocket.close();
-		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 	}, 120_000);
 
 	it('a call.leave sent right behind a call.join is served after it: no peer is left behind', async () => {
@@ -323,7 +344,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(await producerClosed).toEqual({ t: 'call.producer.closed', channelId: voiceId, producerId: session.producerId });
 		expect(await until(() => workerObjects(server), (c) => c.transport === 2)).toEqual({ router: 1, transport: 2, producer: 1, consumer: 0 });
 		ownerSocket.close();
-		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 	});
 
 	it('moderators mute (the mic stays paused until unmuted) and remove participants; members cannot', async () => {
