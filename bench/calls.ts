@@ -349,23 +349,31 @@ async function joinHearth(workerBin: string, participants: number): Promise<{ re
 
 // --- part 2: media load --------------------------------------------------------------------------
 
+/** The RTP sender process (bench/calls-rtp.ts); one request at a time. */
 class RtpChild {
 	readonly child: ChildProcess;
-	#waiting: ((message: RtpChildMessage) => void) | null = null;
+	#waiting: { resolve: (message: RtpChildMessage) => void; reject: (error: Error) => void } | null = null;
+	#exited: Error | null = null;
 	constructor() {
 		this.child = fork(join(ROOT, 'bench/calls-rtp.ts'), [], { execArgv: [], stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
 		this.child.on('message', (message: RtpChildMessage) => {
 			const waiter = this.#waiting;
 			this.#waiting = null;
-			waiter?.(message);
+			waiter?.resolve(message);
+		});
+		this.child.once('exit', (code, signal) => {
+			this.#exited = new Error(`the RTP sender exited (${signal ?? code})`);
+			this.#waiting?.reject(this.#exited);
+			this.#waiting = null;
 		});
 	}
 	send(message: RtpParentMessage): void {
-		this.child.send(message);
+		if (!this.#exited) this.child.send(message);
 	}
 	request(message: RtpParentMessage): Promise<RtpChildMessage> {
-		return new Promise((resolve) => {
-			this.#waiting = resolve;
+		if (this.#exited) return Promise.reject(this.#exited);
+		return new Promise((resolve, reject) => {
+			this.#waiting = { resolve, reject };
 			this.child.send(message);
 		});
 	}
