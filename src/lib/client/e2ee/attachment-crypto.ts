@@ -9,10 +9,11 @@
 // The uploaded ciphertext is just the concatenation of the encrypted chunks (each exactly
 // ATTACHMENT_CHUNK_BYTES + ABYTES long except the last). The key and the 24-byte stream header are
 // not uploaded with it: they travel inside the encrypted message that references the attachment.
-import type sodiumType from 'libsodium-wrappers';
+import { DecryptionError } from './errors.ts';
+import type { Sodium as FullSodium } from './sodium.ts';
 
 type Sodium = Pick<
-	typeof sodiumType,
+	FullSodium,
 	| 'crypto_secretstream_xchacha20poly1305_keygen'
 	| 'crypto_secretstream_xchacha20poly1305_init_push'
 	| 'crypto_secretstream_xchacha20poly1305_push'
@@ -33,7 +34,8 @@ const CHUNK_OVERHEAD = 17;
 export type AttachmentDecryptionFailure = 'tampered' | 'truncated' | 'trailing-data' | 'bad-key';
 
 /** Decryption refused: the ciphertext was modified, reordered, cut short or extended, or the key is wrong. */
-export class AttachmentDecryptionError extends Error {
+export class AttachmentDecryptionError extends DecryptionError {
+	override name = 'AttachmentDecryptionError';
 	readonly reason: AttachmentDecryptionFailure;
 	constructor(reason: AttachmentDecryptionFailure) {
 		super(
@@ -44,7 +46,6 @@ export class AttachmentDecryptionError extends Error {
 				'bad-key': 'The attachment key or header has the wrong length.'
 			}[reason]
 		);
-		this.name = 'AttachmentDecryptionError';
 		this.reason = reason;
 	}
 }

@@ -12,9 +12,10 @@
 // does not. The user id binds the keys to the account they are claimed for.
 //
 // SHA-512 is libsodium's `crypto_hash` (present in the standard build, unlike `crypto_hash_sha512`).
-import type sodiumType from 'libsodium-wrappers';
+import { concat, fromB64Exact, toB64, utf8 } from './encoding.ts';
+import type { Sodium as FullSodium } from './sodium.ts';
 
-type Sodium = Pick<typeof sodiumType, 'crypto_hash' | 'from_base64' | 'to_base64' | 'base64_variants'>;
+type Sodium = Pick<FullSodium, 'crypto_hash'>;
 
 /** Signal's figure: enough work to make grinding a colliding key set expensive, cheap for one user. */
 export const SAFETY_NUMBER_ITERATIONS = 5200;
@@ -51,10 +52,10 @@ export function fingerprintHash(
 	stableId: string,
 	iterations: number = SAFETY_NUMBER_ITERATIONS
 ): Uint8Array {
-	const keys = concat(keysInOrder);
-	const id = new TextEncoder().encode(stableId);
-	let hash = concat([new Uint8Array([SAFETY_NUMBER_VERSION >> 8, SAFETY_NUMBER_VERSION & 0xff]), keys, id]);
-	for (let i = 0; i < iterations; i++) hash = sodium.crypto_hash(concat([hash, keys]));
+	const keys = concat(...keysInOrder);
+	const version = new Uint8Array([SAFETY_NUMBER_VERSION >> 8, SAFETY_NUMBER_VERSION & 0xff]);
+	let hash = concat(version, keys, utf8(stableId));
+	for (let i = 0; i < iterations; i++) hash = sodium.crypto_hash(concat(hash, keys));
 	return hash;
 }
 
@@ -71,9 +72,8 @@ export function displayableHalf(hash: Uint8Array): string {
 }
 
 /** Identity keys sorted bytewise, so the order the server lists devices in never matters. */
-export function sortedKeyBytes(sodium: Sodium, identityKeys: string[]): Uint8Array[] {
-	const keys = identityKeys.map((key) => sodium.from_base64(key, sodium.base64_variants.URLSAFE_NO_PADDING));
-	return keys.sort(compareBytes);
+export function sortedKeyBytes(identityKeys: string[]): Uint8Array[] {
+	return identityKeys.map((key) => fromB64Exact(key, 32, 'identityKey')).sort(compareBytes);
 }
 
 /** The safety number between two users. Symmetric: computeSafetyNumber(a, b) equals computeSafetyNumber(b, a). */
@@ -82,17 +82,16 @@ export function computeSafetyNumber(sodium: Sodium, a: SafetyNumberParty, b: Saf
 		throw new Error('A safety number needs at least one device on each side.');
 	}
 	const sides = [a, b].map((party) => {
-		const hash = fingerprintHash(sodium, sortedKeyBytes(sodium, party.identityKeys), party.userId);
+		const hash = fingerprintHash(sodium, sortedKeyBytes(party.identityKeys), party.userId);
 		return { half: displayableHalf(hash), qr: hash.subarray(0, QR_HASH_BYTES) };
 	});
 	// Signal orders the halves by their digits; equal halves (same user and keys) need no tie-break.
 	sides.sort((x, y) => (x.half < y.half ? -1 : x.half > y.half ? 1 : 0));
 	const digits = sides[0]!.half + sides[1]!.half;
-	const b64 = (bytes: Uint8Array) => sodium.to_base64(bytes, sodium.base64_variants.URLSAFE_NO_PADDING);
 	return {
 		digits,
 		groups: digits.match(/\d{5}/g)!,
-		qrPayload: `${QR_PREFIX}${b64(sides[0]!.qr)}.${b64(sides[1]!.qr)}`
+		qrPayload: `${QR_PREFIX}${toB64(sides[0]!.qr)}.${toB64(sides[1]!.qr)}`
 	};
 }
 
@@ -104,16 +103,6 @@ export function safetyNumbersMatch(ours: SafetyNumber, theirs: string): boolean 
 	const candidate = theirs.trim();
 	if (candidate.startsWith(QR_PREFIX)) return candidate === ours.qrPayload;
 	return candidate.replace(/\s+/g, '') === ours.digits;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-	const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-	let offset = 0;
-	for (const part of parts) {
-		out.set(part, offset);
-		offset += part.length;
-	}
-	return out;
 }
 
 function compareBytes(x: Uint8Array, y: Uint8Array): number {
