@@ -149,10 +149,15 @@ export class IndexedDbE2eeStore implements E2eeStore {
 					db.close();
 					this.#db = undefined;
 				};
+				// The browser closed it (storage cleared, disk error): reopen on next use.
+				db.onclose = () => {
+					this.#db = undefined;
+				};
 				resolve(db);
 			};
 			request.onerror = () => reject(request.error);
-			request.onblocked = () => reject(new Error('The encryption key database is blocked by another tab.'));
+			// `blocked` (another tab holds an older version open) is not an error: that tab closes its
+			// connection on `versionchange`, and then this request succeeds.
 		}).catch((error: unknown) => {
 			this.#db = undefined;
 			throw error;
