@@ -22,7 +22,10 @@ type Message = { header: RatchetHeader; ciphertext: string };
 
 /** One side of a conversation: its ratchet state, replaced only after a successful operation. */
 class Party {
-	constructor(public state: RatchetState) {}
+	state: RatchetState;
+	constructor(state: RatchetState) {
+		this.state = state;
+	}
 	send(text: string): Message {
 		const { state, header, ciphertext } = ratchetEncrypt(sodium, this.state, utf8(text));
 		this.state = state;
