@@ -13,6 +13,7 @@ import type { ChannelDevicesView, KeyBackupView, OwnDeviceView, PrekeyBundle, Pu
 import { ONE_TIME_PREKEYS_MAX_STORED } from '#lib/shared/e2ee.ts';
 import type { ChannelView, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
+import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
 
 const skip = postgresUnavailableReason();
 
@@ -485,6 +486,58 @@ describe.skipIf(skip)('E2EE server side', () => {
 				expect(await sql('select max(size)::int as max from attachments')).toEqual([{ max: 200_000 }]);
 			});
 			await expectJson(owner.send('PATCH', '/api/admin/settings', { uploadMaxBytes: null }), 200);
+		});
+	});
+
+	describe('the browser transport (E2eeServerApi)', () => {
+		const transportOf = (client: TestClient) =>
+			new E2eeServerApi({ api: client.api, baseUrl: server.url, fetch: (input, init) => client.fetch(String(input), init) });
+
+		it('drives registration, claims, the to-device queue, the key backup and attachments', async () => {
+			const a = transportOf(await anotherBrowser(server, alice));
+			const b = transportOf(await anotherBrowser(server, bob));
+			expect(await a.currentDevice()).toBeNull();
+			const { deviceId: aId } = await a.registerDevice(body(registration({ otks: 3 })));
+			const { deviceId: bId } = await b.registerDevice(body(registration({ otks: 3 })));
+			expect(await a.currentDevice()).toMatchObject({ deviceId: aId, oneTimePrekeyCount: 3 });
+			expect((await a.uploadOneTimePrekeys(oneTimePrekeys(2, 100))).oneTimePrekeyCount).toBe(5);
+			expect((await a.listUserDevices(bob.user.id)).map((d) => d.id)).toContain(bId);
+			const channel = await a.listChannelDevices(community.generalId);
+			expect(channel.members.find((m) => m.userId === bob.user.id)?.devices.map((d) => d.id)).toContain(bId);
+			const [bundle] = await a.claimBundles([bId]);
+			expect(bundle).toMatchObject({ deviceId: bId, oneTimePrekey: { id: expect.any(Number) } });
+
+			await a.sendToDevice([{ deviceId: bId, body: 'envelope' }]);
+			const messages = await b.fetchToDevice(0);
+			expect(messages).toMatchObject([{ senderDeviceId: aId, body: 'envelope' }]);
+			await b.ackToDevice(messages[0]!.id);
+			expect(await b.fetchToDevice(0)).toEqual([]);
+
+			expect((await a.listOwnDevices()).find((d) => d.id === aId)?.current).toBe(true);
+			expect((await a.renameDevice(aId, 'Renamed')).name).toBe('Renamed');
+
+			const user = transportOf(await TestClient.signUp(server));
+			expect(await user.keyBackup()).toBeNull();
+			const params = { alg: 'argon2id13' as const, salt: Buffer.alloc(16, 3).toString('base64url'), opsLimit: 2, memLimit: 64 * 1024 * 1024 };
+			await user.putKeyBackup({ version: 1, params, wrappedKey: 'd3JhcHBlZA' });
+			// Two batches of 500 (the most one request may carry), read back over two pages.
+			const entry = (i: number) => ({ id: `sk:${String(i).padStart(5, '0')}`, ciphertext: 'Y2lwaGVy' });
+			await user.putKeyBackupEntries(1, Array.from({ length: 500 }, (_, i) => entry(i)));
+			await user.putKeyBackupEntries(1, Array.from({ length: 500 }, (_, i) => entry(i + 500)));
+			const all = await user.allKeyBackupEntries();
+			expect(all.entries).toHaveLength(1000);
+			expect(new Set(all.entries.map((e) => e.id)).size).toBe(1000);
+
+			const ciphertext = new Blob([new Uint8Array(100_000).fill(42)]);
+			const attachment = await a.uploadAttachment(community.generalId, ciphertext);
+			const stream = await b.downloadAttachment(attachment.id);
+			const downloaded = new Uint8Array(await new Response(stream).arrayBuffer());
+			expect(downloaded.length).toBe(100_000);
+			expect(downloaded.every((x) => x === 42)).toBe(true);
+			await expect(a.uploadAttachment(community.generalId, ciphertext, 1000)).rejects.toMatchObject({ status: 413 });
+
+			await a.removeDevice(aId);
+			expect((await b.listUserDevices(alice.user.id)).map((d) => d.id)).not.toContain(aId);
 		});
 	});
 });
