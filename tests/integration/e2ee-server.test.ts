@@ -5,9 +5,9 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
-import { TestClient, type TestSocket } from '../helpers/clients.ts';
+import { PASSWORD, TestClient, type TestSocket } from '../helpers/clients.ts';
 import { withSql } from '../helpers/database.ts';
-import { createCommunity, expectError, expectJson, joinCommunity, type Community } from '../helpers/fixtures.ts';
+import { createCommunity, createInvite, expectError, expectJson, joinCommunity, type Community } from '../helpers/fixtures.ts';
 import { body, identity, oneTimePrekeys, registration, signedPrekey } from '../helpers/e2ee-keys.ts';
 import type { ChannelDevicesView, KeyBackupView, OwnDeviceView, PrekeyBundle, PublicDeviceView, ToDeviceMessage } from '#lib/shared/e2ee.ts';
 import { ONE_TIME_PREKEYS_MAX_STORED } from '#lib/shared/e2ee.ts';
@@ -332,6 +332,54 @@ describe.skipIf(skip)('E2EE server side', () => {
 			expect(response.status).toBe(200);
 			expect(response.headers.getSetCookie().some((line) => line.startsWith('hearth_session=;') || /hearth_session=.*max-age=0/i.test(line))).toBe(true);
 			await expectError(browser.fetch('/api/me'), 401, 'unauthenticated', 'Sign in to continue.');
+		});
+
+		it('registering a device tells the user’s contacts and the user’s other sockets, not strangers', async () => {
+			const peer = await alice.socket();
+			const own = await bob.socket();
+			const outsider = await stranger.socket();
+			await registerDevice(await anotherBrowser(server, bob));
+			await peer.waitFor(isDevicesChanged(bob.user.id));
+			await own.waitFor(isDevicesChanged(bob.user.id));
+			expect(await outsider.collectFor(300, isDevicesChanged(bob.user.id))).toEqual([]);
+			for (const s of [peer, own, outsider]) s.ws.close();
+		});
+
+		it('disabling an account revokes its devices; deleting it removes them', async () => {
+			const user = await TestClient.signUp(server);
+			await joinCommunity(owner, user, community.id);
+			const device = await registerDevice(user);
+			const peer = await alice.socket();
+			await expectJson(owner.send('PATCH', `/api/admin/users/${user.user.id}`, { disabled: true, password: PASSWORD }), 200);
+			await peer.waitFor(isDevicesChanged(user.user.id));
+			const { bundles } = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
+			expect(bundles).toEqual([]);
+			expect((await expectJson<{ devices: PublicDeviceView[] }>(alice.fetch(`/api/users/${user.user.id}/devices`), 200)).devices).toEqual([]);
+			// Re-enabled, the account signs in again and must register a new device.
+			await expectJson(owner.send('PATCH', `/api/admin/users/${user.user.id}`, { disabled: false, password: PASSWORD }), 200);
+			const again = await anotherBrowser(server, user);
+			await expectError(again.fetch('/api/devices/current'), 404, 'not_found', 'Device was not found.');
+			const second = await registerDevice(again);
+			await peer.waitForCount(2, isDevicesChanged(user.user.id));
+			await expectJson(owner.send('DELETE', `/api/admin/users/${user.user.id}`, { password: PASSWORD }), 200);
+			// Registering the second device was the second notice; the deletion is the third.
+			await peer.waitForCount(3, isDevicesChanged(user.user.id));
+			const after = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [second.id] }), 200);
+			expect(after.bundles).toEqual([]);
+			peer.ws.close();
+		});
+
+		it('guests register devices too, and lose them when guest access is turned off', async () => {
+			await expectJson(owner.send('PATCH', '/api/admin/settings', { guestAccess: true }), 200);
+			const invite = await createInvite(owner, community.id);
+			const guest = new TestClient(server);
+			await expectJson(guest.send('POST', `/api/invites/${invite.code}/guest`, { displayName: 'Visitor' }), 201);
+			const device = await registerDevice(guest);
+			const { bundles } = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
+			expect(bundles).toHaveLength(1);
+			await expectJson(owner.send('PATCH', '/api/admin/settings', { guestAccess: false }), 200);
+			const gone = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
+			expect(gone.bundles).toEqual([]);
 		});
 
 		it('a password change keeps this browser’s device and revokes the others', async () => {
