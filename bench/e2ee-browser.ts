@@ -33,8 +33,9 @@ const { options, json, rest } = scenarioOptionsFromArgs(process.argv.slice(2));
 const CSP = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; img-src 'self' data:; connect-src 'self'; object-src 'none'; base-uri 'self'";
 
 async function bundle(): Promise<string> {
-	// tsconfig.json extends SvelteKit's generated one, which Vite reads while transforming TypeScript.
-	if (!existsSync(join(ROOT, '.svelte-kit/tsconfig.json'))) execFileSync(join(ROOT, 'node_modules/.bin/svelte-kit'), ['sync'], { cwd: ROOT, stdio: 'inherit' });
+	// tsconfig.json extends "$app/tsconfig", which `svelte-kit sync` generates (into node_modules/$app)
+	// and Vite reads while transforming TypeScript: right after `npm ci` it is not there yet.
+	if (!existsSync(join(ROOT, 'node_modules/$app/tsconfig.json'))) execFileSync(join(ROOT, 'node_modules/.bin/svelte-kit'), ['sync'], { cwd: ROOT, stdio: 'inherit' });
 	const outDir = mkdtempSync(join(tmpdir(), 'hearth-e2ee-bench-'));
 	await build({
 		configFile: false,

@@ -27,16 +27,16 @@ export function scenarioOptionsFromArgs(args: string[]): { options: ScenarioOpti
 	const number = (text: string | undefined, fallback: number) => {
 		if (text === undefined) return fallback;
 		const n = Number(text);
-		if (!Number.isFinite(n) || n <= 0) throw new Error(`not a positive number: ${text}`);
+		if (!Number.isFinite(n) || n < 0) throw new Error(`not a number ≥ 0: ${text}`);
 		return n;
 	};
 	const d = DEFAULT_SCENARIO_OPTIONS;
 	return {
 		options: {
 			...d,
-			messages: Math.floor(number(values.messages, d.messages)),
-			devices: Math.floor(number(values.devices, d.devices)),
-			attachmentBytes: Math.round(number(values['attachment-mb'], d.attachmentBytes / 1e6) * 1e6),
+			messages: Math.max(1, Math.floor(number(values.messages, d.messages))),
+			devices: Math.max(1, Math.floor(number(values.devices, d.devices))),
+			attachmentBytes: Math.max(1, Math.round(number(values['attachment-mb'], d.attachmentBytes / 1e6) * 1e6)),
 			argon2Runs: Math.floor(number(values['argon2-runs'], d.argon2Runs))
 		},
 		json: values.json,
