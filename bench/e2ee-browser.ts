@@ -37,27 +37,32 @@ async function bundle(): Promise<string> {
 	// and Vite reads while transforming TypeScript: right after `npm ci` it is not there yet.
 	if (!existsSync(join(ROOT, 'node_modules/$app/tsconfig.json'))) execFileSync(join(ROOT, 'node_modules/.bin/svelte-kit'), ['sync'], { cwd: ROOT, stdio: 'inherit' });
 	const outDir = mkdtempSync(join(tmpdir(), 'hearth-e2ee-bench-'));
-	await build({
-		configFile: false,
-		root: ROOT,
-		logLevel: 'error',
-		build: {
-			outDir,
-			emptyOutDir: false,
-			minify: true,
-			target: 'es2022',
-			lib: { entry: join(ROOT, 'bench/e2ee-scenarios.ts'), formats: ['es'], fileName: () => 'e2ee-scenarios.js' }
-		}
-	});
-	writeFileSync(
-		join(outDir, 'page.js'),
-		[
-			"import { runE2eeScenarios } from './e2ee-scenarios.js';",
-			"window.hearthBench = (options) => runE2eeScenarios(options, (line) => console.log('progress: ' + line));",
-			"document.title = 'ready';"
-		].join('\n')
-	);
-	writeFileSync(join(outDir, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>loading</title><script type="module" src="./page.js"></script>\n');
+	try {
+		await build({
+			configFile: false,
+			root: ROOT,
+			logLevel: 'error',
+			build: {
+				outDir,
+				emptyOutDir: false,
+				minify: true,
+				target: 'es2022',
+				lib: { entry: join(ROOT, 'bench/e2ee-scenarios.ts'), formats: ['es'], fileName: () => 'e2ee-scenarios.js' }
+			}
+		});
+		writeFileSync(
+			join(outDir, 'page.js'),
+			[
+				"import { runE2eeScenarios } from './e2ee-scenarios.js';",
+				"window.hearthBench = (options) => runE2eeScenarios(options, (line) => console.log('progress: ' + line));",
+				"document.title = 'ready';"
+			].join('\n')
+		);
+		writeFileSync(join(outDir, 'index.html'), '<!doctype html><meta charset="utf-8"><link rel="icon" href="data:,"><title>loading</title><script type="module" src="./page.js"></script>\n');
+	} catch (error) {
+		rmSync(outDir, { recursive: true, force: true });
+		throw error;
+	}
 	return outDir;
 }
 
