@@ -11,7 +11,7 @@ import { SvelteMap } from 'svelte/reactivity';
 import { decodeMessageBody } from '#lib/shared/message-body.ts';
 
 /** What a reply shows of the message it answers, carried inside the (encrypted) reply. */
-export type QuotedMessage = { authorId: string; text: string };
+export type QuotedMessage = { messageId?: string; authorId: string; text: string };
 
 /** A message's plaintext, whichever scheme carried it. */
 export type MessageContent = {
@@ -34,7 +34,9 @@ export function decodeDraft(payload: string): DraftBody | null {
 	let quote: QuotedMessage | undefined;
 	try {
 		const q = (JSON.parse(payload) as { quote?: unknown }).quote as QuotedMessage | undefined;
-		if (q && typeof q.authorId === 'string' && typeof q.text === 'string') quote = { authorId: q.authorId, text: q.text };
+		if (q && typeof q.authorId === 'string' && typeof q.text === 'string') {
+			quote = { ...(typeof q.messageId === 'string' ? { messageId: q.messageId } : {}), authorId: q.authorId, text: q.text };
+		}
 	} catch {
 		// decodeMessageBody parsed it already
 	}
