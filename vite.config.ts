@@ -15,11 +15,13 @@ export default defineConfig({
 			// scripts and the one in app.html: no inline script runs without it, and none from another
 			// origin. Styles allow inline because server-rendered markup carries style attributes
 			// (a style cannot run code). 'self' in connect-src covers same-origin /ws in CSP Level 3.
+			// 'wasm-unsafe-eval' lets the page compile WebAssembly (libsodium, for end-to-end
+			// encryption; it has no plain-JS fallback) without allowing eval() of JavaScript.
 			csp: {
 				mode: 'auto',
 				directives: {
 					'default-src': ['self'],
-					'script-src': ['self'],
+					'script-src': ['self', 'wasm-unsafe-eval'],
 					'style-src': ['self', 'unsafe-inline'],
 					'img-src': ['self', 'data:', 'blob:'],
 					'media-src': ['self', 'blob:'],

@@ -5,14 +5,15 @@
 import { request as httpRequest } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
-import { TestClient, type TestSocket } from '../helpers/clients.ts';
+import { PASSWORD, TestClient, type TestSocket } from '../helpers/clients.ts';
 import { withSql } from '../helpers/database.ts';
-import { createCommunity, expectError, expectJson, joinCommunity, type Community } from '../helpers/fixtures.ts';
+import { createCommunity, createInvite, expectError, expectJson, joinCommunity, type Community } from '../helpers/fixtures.ts';
 import { body, identity, oneTimePrekeys, registration, signedPrekey } from '../helpers/e2ee-keys.ts';
 import type { ChannelDevicesView, KeyBackupView, OwnDeviceView, PrekeyBundle, PublicDeviceView, ToDeviceMessage } from '#lib/shared/e2ee.ts';
 import { ONE_TIME_PREKEYS_MAX_STORED } from '#lib/shared/e2ee.ts';
 import type { ChannelView, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
+import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
 
 const skip = postgresUnavailableReason();
 
@@ -124,19 +125,21 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('gives each one-time prekey to exactly one of many concurrent claimers', async () => {
-			const target = await anotherBrowser(server, bob);
-			const device = await registerDevice(target, 40);
+			// Ten devices with 30 keys each, claimed together by 60 parallel requests: every statement
+			// locks ten rows, so the claims overlap in the database, not only on the wire.
+			const targets = await Promise.all(Array.from({ length: 10 }, async () => registerDevice(await anotherBrowser(server, bob), 30)));
+			const ids = targets.map((d) => d.id);
 			const claimers = [alice, owner, bob];
 			const answers = await Promise.all(
-				Array.from({ length: 60 }, (_, i) =>
-					expectJson<{ bundles: PrekeyBundle[] }>(claimers[i % claimers.length]!.send('POST', '/api/keys/claim', { devices: [device.id] }), 200)
-				)
+				Array.from({ length: 60 }, (_, i) => expectJson<{ bundles: PrekeyBundle[] }>(claimers[i % claimers.length]!.send('POST', '/api/keys/claim', { devices: ids }), 200))
 			);
-			const claimed = answers.map((a) => a.bundles[0]!.oneTimePrekey?.id ?? null);
-			const given = claimed.filter((id): id is number => id !== null);
-			expect(given).toHaveLength(40);
-			expect(new Set(given).size).toBe(40);
-			expect(claimed.filter((id) => id === null)).toHaveLength(20);
+			for (const id of ids) {
+				const claimed = answers.map((a) => a.bundles.find((b) => b.deviceId === id)!.oneTimePrekey?.id ?? null);
+				const given = claimed.filter((k): k is number => k !== null);
+				expect(given).toHaveLength(30);
+				expect(new Set(given).size).toBe(30);
+				expect(claimed.filter((k) => k === null)).toHaveLength(30);
+			}
 		});
 
 		it('rotating the signed prekey changes what claimers get', async () => {
@@ -333,6 +336,54 @@ describe.skipIf(skip)('E2EE server side', () => {
 			await expectError(browser.fetch('/api/me'), 401, 'unauthenticated', 'Sign in to continue.');
 		});
 
+		it('registering a device tells the user’s contacts and the user’s other sockets, not strangers', async () => {
+			const peer = await alice.socket();
+			const own = await bob.socket();
+			const outsider = await stranger.socket();
+			await registerDevice(await anotherBrowser(server, bob));
+			await peer.waitFor(isDevicesChanged(bob.user.id));
+			await own.waitFor(isDevicesChanged(bob.user.id));
+			expect(await outsider.collectFor(300, isDevicesChanged(bob.user.id))).toEqual([]);
+			for (const s of [peer, own, outsider]) s.ws.close();
+		});
+
+		it('disabling an account revokes its devices; deleting it removes them', async () => {
+			const user = await TestClient.signUp(server);
+			await joinCommunity(owner, user, community.id);
+			const device = await registerDevice(user);
+			const peer = await alice.socket();
+			await expectJson(owner.send('PATCH', `/api/admin/users/${user.user.id}`, { disabled: true, password: PASSWORD }), 200);
+			await peer.waitFor(isDevicesChanged(user.user.id));
+			const { bundles } = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
+			expect(bundles).toEqual([]);
+			expect((await expectJson<{ devices: PublicDeviceView[] }>(alice.fetch(`/api/users/${user.user.id}/devices`), 200)).devices).toEqual([]);
+			// Re-enabled, the account signs in again and must register a new device.
+			await expectJson(owner.send('PATCH', `/api/admin/users/${user.user.id}`, { disabled: false, password: PASSWORD }), 200);
+			const again = await anotherBrowser(server, user);
+			await expectError(again.fetch('/api/devices/current'), 404, 'not_found', 'Device was not found.');
+			const second = await registerDevice(again);
+			await peer.waitForCount(2, isDevicesChanged(user.user.id));
+			await expectJson(owner.send('DELETE', `/api/admin/users/${user.user.id}`, { password: PASSWORD }), 200);
+			// Registering the second device was the second notice; the deletion is the third.
+			await peer.waitForCount(3, isDevicesChanged(user.user.id));
+			const after = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [second.id] }), 200);
+			expect(after.bundles).toEqual([]);
+			peer.ws.close();
+		});
+
+		it('guests register devices too, and lose them when guest access is turned off', async () => {
+			await expectJson(owner.send('PATCH', '/api/admin/settings', { guestAccess: true }), 200);
+			const invite = await createInvite(owner, community.id);
+			const guest = new TestClient(server);
+			await expectJson(guest.send('POST', `/api/invites/${invite.code}/guest`, { displayName: 'Visitor' }), 201);
+			const device = await registerDevice(guest);
+			const { bundles } = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
+			expect(bundles).toHaveLength(1);
+			await expectJson(owner.send('PATCH', '/api/admin/settings', { guestAccess: false }), 200);
+			const gone = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
+			expect(gone.bundles).toEqual([]);
+		});
+
 		it('a password change keeps this browser’s device and revokes the others', async () => {
 			const user = await TestClient.signUp(server);
 			await joinCommunity(owner, user, community.id);
@@ -485,6 +536,58 @@ describe.skipIf(skip)('E2EE server side', () => {
 				expect(await sql('select max(size)::int as max from attachments')).toEqual([{ max: 200_000 }]);
 			});
 			await expectJson(owner.send('PATCH', '/api/admin/settings', { uploadMaxBytes: null }), 200);
+		});
+	});
+
+	describe('the browser transport (E2eeServerApi)', () => {
+		const transportOf = (client: TestClient) =>
+			new E2eeServerApi({ api: client.api, baseUrl: server.url, fetch: (input, init) => client.fetch(String(input), init) });
+
+		it('drives registration, claims, the to-device queue, the key backup and attachments', async () => {
+			const a = transportOf(await anotherBrowser(server, alice));
+			const b = transportOf(await anotherBrowser(server, bob));
+			expect(await a.currentDevice()).toBeNull();
+			const { deviceId: aId } = await a.registerDevice(body(registration({ otks: 3 })));
+			const { deviceId: bId } = await b.registerDevice(body(registration({ otks: 3 })));
+			expect(await a.currentDevice()).toMatchObject({ deviceId: aId, oneTimePrekeyCount: 3 });
+			expect((await a.uploadOneTimePrekeys(oneTimePrekeys(2, 100))).oneTimePrekeyCount).toBe(5);
+			expect((await a.listUserDevices(bob.user.id)).map((d) => d.id)).toContain(bId);
+			const channel = await a.listChannelDevices(community.generalId);
+			expect(channel.members.find((m) => m.userId === bob.user.id)?.devices.map((d) => d.id)).toContain(bId);
+			const [bundle] = await a.claimBundles([bId]);
+			expect(bundle).toMatchObject({ deviceId: bId, oneTimePrekey: { id: expect.any(Number) } });
+
+			await a.sendToDevice([{ deviceId: bId, body: 'envelope' }]);
+			const messages = await b.fetchToDevice(0);
+			expect(messages).toMatchObject([{ senderDeviceId: aId, body: 'envelope' }]);
+			await b.ackToDevice(messages[0]!.id);
+			expect(await b.fetchToDevice(0)).toEqual([]);
+
+			expect((await a.listOwnDevices()).find((d) => d.id === aId)?.current).toBe(true);
+			expect((await a.renameDevice(aId, 'Renamed')).name).toBe('Renamed');
+
+			const user = transportOf(await TestClient.signUp(server));
+			expect(await user.keyBackup()).toBeNull();
+			const params = { alg: 'argon2id13' as const, salt: Buffer.alloc(16, 3).toString('base64url'), opsLimit: 2, memLimit: 64 * 1024 * 1024 };
+			await user.putKeyBackup({ version: 1, params, wrappedKey: 'd3JhcHBlZA' });
+			// Two batches of 500 (the most one request may carry), read back over two pages.
+			const entry = (i: number) => ({ id: `sk:${String(i).padStart(5, '0')}`, ciphertext: 'Y2lwaGVy' });
+			await user.putKeyBackupEntries(1, Array.from({ length: 500 }, (_, i) => entry(i)));
+			await user.putKeyBackupEntries(1, Array.from({ length: 500 }, (_, i) => entry(i + 500)));
+			const all = await user.allKeyBackupEntries();
+			expect(all.entries).toHaveLength(1000);
+			expect(new Set(all.entries.map((e) => e.id)).size).toBe(1000);
+
+			const ciphertext = new Blob([new Uint8Array(100_000).fill(42)]);
+			const attachment = await a.uploadAttachment(community.generalId, ciphertext);
+			const stream = await b.downloadAttachment(attachment.id);
+			const downloaded = new Uint8Array(await new Response(stream).arrayBuffer());
+			expect(downloaded.length).toBe(100_000);
+			expect(downloaded.every((x) => x === 42)).toBe(true);
+			await expect(a.uploadAttachment(community.generalId, ciphertext, 1000)).rejects.toMatchObject({ status: 413 });
+
+			await a.removeDevice(aId);
+			expect((await b.listUserDevices(alice.user.id)).map((d) => d.id)).not.toContain(aId);
 		});
 	});
 });

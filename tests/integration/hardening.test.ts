@@ -40,6 +40,8 @@ describe.skipIf(skip)('security headers and CORS', () => {
 		expect(scriptSrc).toContain("'self'");
 		expect(scriptSrc).not.toContain("'unsafe-inline'");
 		expect(scriptSrc).not.toContain("'unsafe-eval'");
+		// WebAssembly may compile (libsodium has no plain-JS fallback), JavaScript eval may not.
+		expect(scriptSrc).toContain("'wasm-unsafe-eval'");
 		const nonce = scriptSrc.find((s) => s.startsWith("'nonce-"))!.slice(7, -1);
 		expect(nonce.length).toBeGreaterThanOrEqual(16);
 		expect(csp.get('frame-ancestors')).toEqual(["'none'"]);
