@@ -479,10 +479,12 @@ export class E2eeEngine {
 		const sodium = this.#sodium!;
 		const body = decodeDraft(draft);
 		if (!body) throw new EncryptionUnavailableError('The message is not in a form this device can encrypt.');
-		const content = createMessageContent(sodium, {
+		const fresh = createMessageContent(sodium, {
 			text: body.text,
 			...(body.quote?.messageId ? { quote: { messageId: body.quote.messageId, authorId: body.quote.authorId, text: body.quote.text.slice(0, 300) } } : {})
 		});
+		// An edit keeps the message's reaction key (encodeMessageContent validates it).
+		const content = body.rk ? { ...fresh, rk: body.rk } : fresh;
 		const plaintext = encodeMessageContent(content);
 		return this.#store.exclusive(async () => {
 			const view = await this.#transport.listChannelDevices(channelId);
