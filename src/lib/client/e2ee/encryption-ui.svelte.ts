@@ -74,6 +74,12 @@ export class EncryptionUi {
 			this.#stops.push(
 				options.connection.on('frame', (frame) => {
 					if (frame.t === 'devices.changed' && this.#watched.has(frame.userId)) void this.observe(frame.userId).catch(() => {});
+					// A new message usually means a new key once it is opened (a direct message's content
+					// key, sent or received): back it up shortly after, in one upload per burst.
+					const created =
+						(frame.t === 'event' && frame.event.type === 'message.created') ||
+						(frame.t === 'events' && frame.events.some((event) => event.type === 'message.created'));
+					if (created && this.backupStatus?.state === 'active') this.backup?.scheduleUpload(3000);
 				})
 			);
 		}
@@ -202,7 +208,13 @@ function nextPaint(): Promise<void> {
 const instances = new WeakMap<object, EncryptionUi>();
 
 /** The page's EncryptionUi, created on first use for a chat state (started then, disposed with the page). */
-export function encryptionUiFor(chat: { me: { id: string }; api: ApiClient; connection: RealtimeConnection; codec: { retryUndecryptable(): void } }): EncryptionUi {
+export function encryptionUiFor(chat: {
+	me: { id: string };
+	api: ApiClient;
+	connection: RealtimeConnection;
+	codec: { retryUndecryptable(): void };
+	e2ee?: { onKeysChanged(listener: () => void): () => void } | null;
+}): EncryptionUi {
 	let ui = instances.get(chat);
 	if (!ui) {
 		ui = new EncryptionUi({
@@ -217,6 +229,10 @@ export function encryptionUiFor(chat: { me: { id: string }; api: ApiClient; conn
 			}
 		});
 		ui.start();
+		// Sender keys arriving over to-device messages are backed up a moment later (the periodic
+		// scan catches direct-message keys, which arrive without an event).
+		const backup = ui.backup;
+		if (backup && chat.e2ee) chat.e2ee.onKeysChanged(() => backup.scheduleUpload());
 		instances.set(chat, ui);
 	}
 	return ui;
