@@ -61,6 +61,7 @@ test.afterAll(async () => {
 test('a channel message decrypts on both sides and the server stores only ciphertext', async () => {
 	// Every page registers its device on first load.
 	for (const page of [ann.page, ben.page, annPhone.page]) await page.goto(`/c/${communityId}/${generalId}`);
+	for (const page of [ann.page, ben.page, annPhone.page]) await expect(page.locator('[data-connection="open"]')).toBeVisible();
 	await expect(ann.page.getByRole('heading', { name: 'general', level: 1 })).toBeVisible();
 	await expect(ann.page.getByRole('img', { name: 'End-to-end encrypted' })).toBeVisible();
 
@@ -123,4 +124,29 @@ test('a member removed from the community cannot read what is sent after the rem
 	// What he read before the removal is still readable.
 	await expect(messageWith(ben.page, 'Channel canary 5a1e: the roses bloom at dawn')).toBeVisible();
 	await ben.page.screenshot({ path: 'test-results/e2ee-removed-member.png' });
+});
+
+test("Settings → Devices lists this account’s devices; removing one signs that browser out", async () => {
+	const laptop = await ann.context.newPage();
+	await laptop.goto('/settings');
+	const list = laptop.getByRole('list', { name: 'Encryption devices' });
+	// Ann's first browser and her second one ("phone") each registered a device named after the browser.
+	await expect(list.getByRole('listitem')).toHaveCount(2);
+	await expect(list.getByRole('listitem').filter({ hasText: 'This device' })).toContainText('Chromium on Linux');
+
+	const other = list.getByRole('listitem').filter({ hasNotText: 'This device' });
+	await other.getByRole('button', { name: /^Rename / }).click();
+	await laptop.getByRole('textbox', { name: 'Device name' }).fill('Ann’s phone');
+	await laptop.getByRole('button', { name: 'Save name' }).click();
+	await expect(other).toContainText('Ann’s phone');
+
+	const phonePage = await annPhone.context.newPage();
+	await phonePage.goto(`/dm/${dmId}`);
+	await expect(messageWith(phonePage, 'DM canary 0d9f: meet by the fountain')).toBeVisible();
+	await laptop.getByRole('button', { name: 'Remove Ann’s phone' }).click();
+	await laptop.getByRole('dialog', { name: 'Remove Ann’s phone?' }).getByRole('button', { name: 'Remove device' }).click();
+	await expect(list.getByRole('listitem')).toHaveCount(1);
+	// The removed device's session ends: that browser is sent to sign in.
+	await expect(phonePage).toHaveURL(/\/sign-in/);
+	await laptop.screenshot({ path: 'test-results/e2ee-devices.png' });
 });
