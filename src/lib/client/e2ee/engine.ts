@@ -664,7 +664,7 @@ function viewKey(message: SealedMessage): string {
 }
 
 function waiting(senderDeviceId: string): DecryptedView {
-	return { state: 'undecryptable', reason: '🔒 Waiting for the key to this message.', senderDeviceId };
+	return { state: 'undecryptable', reason: 'Waiting for the key to this message.', senderDeviceId };
 }
 
 function fromV2(content: V2Content): MessageContent {
