@@ -30,6 +30,12 @@ export type EncryptionUiOptions = {
 	store?: E2eeStore;
 	/** After a restore imported keys: make the chat open the messages it could not read before. */
 	onKeysImported?: () => void;
+	/**
+	 * Resolves once the engine has started. Nothing touches the store before: the engine may clear it
+	 * then (a removed device), and a second store instance that had read a value under the old at-rest
+	 * key would go on writing with it.
+	 */
+	whenEngineStarted?: () => Promise<unknown>;
 };
 
 export class EncryptionUi {
@@ -59,6 +65,7 @@ export class EncryptionUi {
 				store = null; // no IndexedDB: nothing to back up or trust; the UI says encryption is unavailable
 			}
 		}
+		if (store && options.whenEngineStarted) store = afterEngineStart(store, options.whenEngineStarted);
 		this.store = store;
 		this.backup = store
 			? new KeyBackupManager({
@@ -192,6 +199,20 @@ export class EncryptionUi {
 	}
 }
 
+/** The store, with every operation waiting for the engine's start (whether it succeeded or not). */
+function afterEngineStart(store: E2eeStore, started: () => Promise<unknown>): E2eeStore {
+	let gate: Promise<unknown> | undefined;
+	const ready = () => (gate ??= started().catch(() => {}));
+	return {
+		get: async (table, key) => (await ready(), store.get(table, key)),
+		put: async (table, key, value) => (await ready(), store.put(table, key, value)),
+		delete: async (table, key) => (await ready(), store.delete(table, key)),
+		list: async (table, prefix) => (await ready(), store.list(table, prefix)),
+		exclusive: async (work) => (await ready(), store.exclusive(work)),
+		clear: async () => (await ready(), store.clear())
+	};
+}
+
 function readDismissed(userId: string): boolean {
 	try {
 		return localStorage.getItem(BANNER_DISMISSED_KEY + userId) === '1';
@@ -213,7 +234,7 @@ export function encryptionUiFor(chat: {
 	api: ApiClient;
 	connection: RealtimeConnection;
 	codec: { retryUndecryptable(): void };
-	e2ee?: { onKeysChanged(listener: () => void): () => void } | null;
+	e2ee?: { onKeysChanged(listener: () => void): () => void; start(): Promise<void> } | null;
 }): EncryptionUi {
 	let ui = instances.get(chat);
 	if (!ui) {
@@ -221,6 +242,7 @@ export function encryptionUiFor(chat: {
 			userId: chat.me.id,
 			api: chat.api,
 			connection: chat.connection,
+			...(chat.e2ee ? { whenEngineStarted: () => chat.e2ee!.start() } : {}),
 			onKeysImported: () => {
 				// The engine keeps the views it could not open; until it offers a way to forget them
 				// (see the report: E2eeEngine.keysImported), a reload opens every message afresh.
