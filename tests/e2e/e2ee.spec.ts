@@ -101,6 +101,19 @@ test('a direct message decrypts for both people and on the sender’s second dev
 	await ann.page.screenshot({ path: 'test-results/e2ee-dm.png' });
 });
 
+test('a device added later asks for the key to older channel messages and shows them once the sender’s device answers', async ({ browser, baseURL }) => {
+	await ann.page.goto(`/c/${communityId}/${generalId}`);
+	await expect(ann.page.locator('[data-connection="open"]')).toBeVisible();
+	// Ben signs in on a new browser: its device did not exist when Ann's key was shared.
+	const laptop = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	await new ContextApi(laptop, baseURL!).signIn(ben.username);
+	const page = await laptop.newPage();
+	await page.goto(`/c/${communityId}/${generalId}`);
+	// It asks Ann's device (online in her tab), which re-shares the key; the message re-renders as text.
+	await expect(messageWith(page, 'Channel canary 5a1e: the roses bloom at dawn')).toBeVisible({ timeout: 20_000 });
+	await laptop.close();
+});
+
 test('a member removed from the community cannot read what is sent after the removal', async () => {
 	await ann.page.goto(`/c/${communityId}/${generalId}`);
 	await expect(ann.page.getByRole('heading', { name: 'general', level: 1 })).toBeVisible();
