@@ -185,7 +185,8 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 			{ t: 'call.producer.pause', producerId: MISSING_ID },
 			{ t: 'call.producer.resume', producerId: MISSING_ID },
 			{ t: 'call.consume', transportId: MISSING_ID, producerId: MISSING_ID, rtpCapabilities: {} },
-			{ t: 'call.consumer.resume', consumerId: MISSING_ID }
+			{ t: 'call.consumer.resume', consumerId: MISSING_ID },
+			{ t: 'call.transport.restartIce', transportId: MISSING_ID }
 		]) {
 			expect(await socket.request(frame)).toEqual({ t: 'error', id: expect.any(String), code: 'not_in_call', message: 'Join a call first.' });
 		}
@@ -260,6 +261,30 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		await ok(memberSocket.request({ t: 'call.leave' }));
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it('restarting ICE gives a transport new ICE credentials, only for the peer’s own transports', async () => {
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		const session = await joinWithMedia(ownerSocket, voiceId);
+		const other = await joinWithMedia(memberSocket, voiceId);
+		const created = session.send as unknown as { iceParameters: { usernameFragment: string; password: string } };
+		const restarted = await ok<{ iceParameters: { usernameFragment: string; password: string; iceLite?: boolean } }>(
+			ownerSocket.request({ t: 'call.transport.restartIce', transportId: session.send.transportId })
+		);
+		expect(restarted.iceParameters.usernameFragment).toEqual(expect.any(String));
+		expect(restarted.iceParameters.usernameFragment).not.toBe(created.iceParameters.usernameFragment);
+		expect(restarted.iceParameters.password).not.toBe(created.iceParameters.password);
+		// Someone else's transport answers like a missing one.
+		expect(await memberSocket.request({ t: 'call.transport.restartIce', transportId: session.send.transportId })).toEqual({
+			t: 'error',
+			id: expect.any(String),
+			code: 'not_found',
+			message: 'Transport was not found.'
+		});
+		expect(await ok(memberSocket.request({ t: 'call.transport.restartIce', transportId: other.recv.transportId }))).toHaveProperty('iceParameters');
 		ownerSocket.close();
 		memberSocket.close();
 	});
