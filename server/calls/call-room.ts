@@ -8,8 +8,10 @@ import type { Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { WorkerSlot } from './worker-pool.ts';
 
-// Speaking: louder than -60 dBov (mediasoup's scale: 0 is the loudest, -127 silence; quiet speech
-// sits around -50, a room's background below -70), checked every 400 ms — quick enough for a ring
+// Speaking: louder than -60 dBov on average over the interval (mediasoup's scale: 0 is the loudest,
+// -127 silence). Measured through Chromium: continuous voice-like sound averages -20 to -35, while
+// Chromium's fake microphone (a short beep a second, mostly silence) averages -63 to -88, like a
+// quiet room's noise. Checked every 400 ms — quick enough for a ring
 // that follows speech, slow enough to cost a frame a few times a second at most. Up to the call's
 // size: everyone who talks at once is shown.
 const SPEAKING = { threshold: -60, interval: 400, maxEntries: 25 };

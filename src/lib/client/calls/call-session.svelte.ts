@@ -55,6 +55,8 @@ export type CallParticipant = CallParticipantView & {
 	speaking: boolean;
 	/** How loud this browser plays them, 0-1 (remembered per user). */
 	volume: number;
+	/** Their microphone is paused or absent (for others; one's own is `muted`). */
+	micOff: boolean;
 };
 
 type JoinAnswer = {
@@ -367,7 +369,7 @@ export class CallSession {
 	// ------------------------------------------------------------------------------------------
 
 	#participant(view: CallParticipantView): CallParticipant {
-		return { ...view, bytesReceived: 0, videoBytesReceived: 0, speaking: false, volume: this.#preferences.volume(view.userId) };
+		return { ...view, bytesReceived: 0, videoBytesReceived: 0, speaking: false, volume: this.#preferences.volume(view.userId), micOff: true };
 	}
 
 	async #setMuted(muted: boolean): Promise<void> {
@@ -564,6 +566,7 @@ export class CallSession {
 			this.videos.push({ key: producer.producerId, peerId: producer.peerId, userId: producer.userId, source: producer.source, track: consumer.track, local: false });
 		}
 		this.#received.set(producer.producerId, { consumer, producer, output });
+		if (producer.source === 'mic') this.#setMicOff(producer.peerId, producer.paused);
 		this.#applyVolumes();
 		await this.#signalling.request({ t: 'call.consumer.resume', consumerId: consumer.id });
 	}
@@ -572,9 +575,15 @@ export class CallSession {
 		const received = this.#received.get(producerId);
 		if (!received) return;
 		this.#received.delete(producerId);
+		if (received.producer.source === 'mic') this.#setMicOff(received.producer.peerId, true);
 		received.output?.stop();
 		received.consumer.close();
 		if (this.videos.some((video) => video.key === producerId)) this.videos = this.videos.filter((video) => video.key !== producerId);
+	}
+
+	#setMicOff(peerId: string, off: boolean): void {
+		const participant = this.participants.find((p) => p.peerId === peerId);
+		if (participant) participant.micOff = off;
 	}
 
 	#onFrame(frame: ServerFrame): void {
@@ -594,6 +603,11 @@ export class CallSession {
 			case 'call.producer.closed':
 				this.#dropConsumer(frame.producerId);
 				break;
+			case 'call.producer.paused': {
+				const received = this.#received.get(frame.producerId);
+				if (received?.producer.source === 'mic') this.#setMicOff(received.producer.peerId, frame.paused);
+				break;
+			}
 			case 'call.speaking':
 				for (const participant of this.participants) participant.speaking = frame.peerIds.includes(participant.peerId);
 				break;
