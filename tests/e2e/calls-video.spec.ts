@@ -129,6 +129,13 @@ test('three participants receive each other’s audio and video, see a screen sh
 			await expect.poll(() => showsFrames(viewer.page, `.stage [data-source="camera"][data-user-id="${sender.userId}"]`), { message: `${what}: camera tile`, timeout: 20_000 }).toBe(true);
 		}
 	}
+	// Each camera goes out as simulcast: more than one layer flowing (Chromium drops the top layer
+	// when the machine is short of CPU, so not always all three).
+	for (const { page, name } of everyone) {
+		const layers = await page.locator('.stage [data-source="camera"][data-layers]').getAttribute('data-layers');
+		console.log(`${name}'s camera sends ${layers} simulcast layers`);
+		expect(Number(layers), `${name}'s camera layers`).toBeGreaterThanOrEqual(2);
+	}
 	// A grid of three camera tiles.
 	await expect(ana.page.locator('.stage')).toHaveAttribute('data-layout', 'grid');
 	await expect(ana.page.locator('.stage [data-source="camera"]')).toHaveCount(3);

@@ -197,6 +197,9 @@ describe('CallSession', () => {
 		await session.join(CHANNEL);
 		expect(session.phase).toBe('idle');
 		expect(session.error).toBe('This call is full (25 participants). Try again when someone leaves.');
+		server.fail.set('call.join', new RequestFailed('unavailable', 'Calls are unavailable on this server: no media worker.'));
+		await session.join(CHANNEL);
+		expect(session.error).toBe('Calls are unavailable on this server: no media worker. If this lasts, tell the server’s administrator.');
 	});
 
 	it('follows participants and producers pushed by the server', async () => {

@@ -177,6 +177,8 @@ export class CallSession {
 	error = $state<string | null>(null);
 	/** Media is interrupted and being restored (ICE restart or rejoin). */
 	reconnectingMedia = $state(false);
+	/** Simulcast layers the camera is sending now (outbound streams with bytes flowing); 0 without a camera. */
+	cameraLayers = $state(0);
 	/** This browser's own connection to the SFU (null until first measured). */
 	quality = $state<ConnectionQuality | null>(null);
 	devices = $state<{ microphones: MediaDevice[]; cameras: MediaDevice[]; speakers: MediaDevice[] }>({ microphones: [], cameras: [], speakers: [] });
@@ -197,6 +199,8 @@ export class CallSession {
 	#stats: ReturnType<typeof setInterval> | undefined;
 	#readings = 0;
 	#meter = new QualityMeter();
+	/** Bytes sent per camera simulcast layer at the previous reading (which layers are flowing). */
+	#cameraBytes = new Map<string, number>();
 	#iceTimers = new Map<string, ReturnType<typeof setTimeout>>();
 	#iceRestarts = new Map<string, number>();
 	#stops: (() => void)[] = [];
@@ -661,6 +665,14 @@ export class CallSession {
 			if (videoBytes !== undefined) participant.videoBytesReceived = videoBytes;
 		}
 		this.#readings += 1;
+		const camera = this.#producers.get('camera');
+		const sent = new Map<string, number>();
+		(await camera?.getStats().catch(() => null))?.forEach((stat: { type: string; rid?: string; ssrc?: number; bytesSent?: number }) => {
+			if (stat.type === 'outbound-rtp') sent.set(stat.rid ?? String(stat.ssrc), stat.bytesSent ?? 0);
+		});
+		const layers = [...sent].filter(([key, bytes]) => bytes > (this.#cameraBytes.get(key) ?? 0)).length;
+		this.#cameraBytes = sent;
+		this.cameraLayers = camera ? layers : 0;
 		if (this.#readings % QUALITY_EVERY_READINGS === 0) {
 			const reports = await Promise.all([this.#send, this.#recv].filter((t): t is ms.Transport => !!t && !t.closed).map((t) => t.getStats().catch(() => null)));
 			this.quality = this.#meter.update(reports.filter((r): r is RTCStatsReport => r !== null) as never);
@@ -689,6 +701,8 @@ export class CallSession {
 		this.cameraOn = false;
 		this.screenOn = false;
 		this.quality = null;
+		this.cameraLayers = 0;
+		this.#cameraBytes.clear();
 		this.#meter = new QualityMeter();
 		this.#readings = 0;
 	}
@@ -710,6 +724,7 @@ function describeFailure(error: unknown): string {
 	// The server's messages are written for people (call full, calls unavailable here, no access).
 	if (error instanceof RequestFailed) {
 		if (error.code === 'call_full') return `${error.message} Try again when someone leaves.`;
+		if (error.code === 'unavailable') return `${error.message} If this lasts, tell the server’s administrator.`;
 		return error.message;
 	}
 	return 'Could not connect to the call. Check your connection and try again.';
