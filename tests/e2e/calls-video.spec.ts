@@ -76,6 +76,10 @@ async function person(browser: Browser, baseURL: string, name: string, inviteCod
 	const api = new ContextApi(context, new URL(baseURL).origin);
 	const { user } = await api.signUp(uniqueUsername(name.toLowerCase()), name, inviteCode);
 	const page = await context.newPage();
+	// What the call code reports in the console (why a join failed) shows in the test's output.
+	page.on('console', (message) => {
+		if (message.type() === 'warning' || message.type() === 'error') console.log(`[${name}'s browser] ${message.text()}`);
+	});
 	return { context, api, page, userId: user.id, name };
 }
 
@@ -195,4 +199,50 @@ test('three participants receive each other’s audio and video, see a screen sh
 	for (const line of ['hearth_calls_active 0', 'hearth_call_participants 0', 'hearth_call_producers 0', 'hearth_call_consumers 0']) expect(metrics).toContain(`\n${line}\n`);
 	await ana.context.close();
 	await cy.context.close();
+});
+
+test('after its /ws connection drops, a participant rejoins by itself with the camera on, and the server keeps nothing of the old peer', async ({ browser, baseURL }) => {
+	const ana = await person(browser, baseURL!, 'Ana');
+	const community = await ana.api.createCommunity('Flaky network');
+	const { invite } = await ana.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+	const bo = await person(browser, baseURL!, 'Bo', invite.code);
+	const { channel } = await ana.api.send<{ channel: { id: string } }>('POST', `/api/communities/${community.id}/channels`, { name: 'hall', kind: 'voice' });
+	// Bo's /ws goes through a route this test can cut, both ways, like a network drop.
+	const cuts: (() => void)[] = [];
+	await bo.page.routeWebSocket(/\/ws$/, (ws) => {
+		const server = ws.connectToServer();
+		cuts.push(() => {
+			// (1006, "abnormal closure", cannot be sent; the browser sees what a missed heartbeat gives.)
+			void server.close({ code: 1001, reason: 'network drop' });
+			void ws.close({ code: 4011, reason: 'network drop' });
+		});
+	});
+
+	for (const { page } of [ana, bo]) {
+		await page.goto(`/c/${community.id}/${channel.id}`);
+		await page.getByRole('button', { name: 'Join call' }).click();
+		await expect(page.getByRole('region', { name: 'Voice call' })).toContainText('In the call', { timeout: 60_000 });
+	}
+	await bo.page.getByRole('button', { name: 'Camera', exact: true }).click();
+	await expect.poll(async () => (await received(ana.page, bo.userId)).video, { timeout: 30_000 }).toBeGreaterThan(0);
+	const before = await ana.page.getByRole('list', { name: 'In the call' }).locator(`li[data-user-id="${bo.userId}"]`).count();
+	expect(before).toBe(1);
+
+	expect(cuts).toHaveLength(1);
+	cuts[0]!();
+	// The server drops the old peer; the client reconnects and joins again, camera included.
+	await expect.poll(() => cuts.length, { message: 'Bo reconnected', timeout: 30_000 }).toBe(2);
+	await expect(bo.page.getByRole('region', { name: 'Voice call' })).toContainText('In the call', { timeout: 60_000 });
+	await expect(bo.page.getByRole('button', { name: 'Stop camera' })).toBeVisible({ timeout: 30_000 });
+	await expect(ana.page.getByRole('list', { name: 'In the call' }).getByRole('listitem')).toHaveCount(2);
+	const again = await received(ana.page, bo.userId);
+	await expect.poll(async () => (await received(ana.page, bo.userId)).video, { message: 'Bo’s video after the rejoin', timeout: 30_000 }).toBeGreaterThan(again.video);
+	await expect.poll(async () => (await received(ana.page, bo.userId)).audio, { message: 'Bo’s audio after the rejoin', timeout: 30_000 }).toBeGreaterThan(again.audio);
+	// Exactly one Bo in the worker: Ana (mic) and Bo (mic, camera), each consuming the other's.
+	await expect.poll(() => workerObjects(ana.page), { timeout: 15_000 }).toEqual({ router: 1, transport: 4, producer: 3, consumer: 3 });
+
+	await bo.context.close();
+	await ana.page.getByRole('button', { name: 'Leave call' }).click();
+	await expect.poll(() => workerObjects(ana.page), { timeout: 15_000 }).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+	await ana.context.close();
 });

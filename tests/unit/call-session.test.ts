@@ -7,7 +7,7 @@ import { Device, FakeHandler, testFakeParameters, type types as ms } from 'media
 import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
 import { CallSession, ICE_RESTART_AFTER_MS, type AudioOutput, type CallMedia, type CallSignalling, type MediaDevice } from '#lib/client/calls/call-session.svelte.ts';
 import { CallPreferences } from '#lib/client/calls/call-preferences.ts';
-import { RequestFailed } from '#lib/client/realtime/connection.ts';
+import { Disconnected, RequestFailed } from '#lib/client/realtime/connection.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
 const CHANNEL = '11111111-1111-4111-8111-111111111111';
@@ -19,6 +19,7 @@ type Request = { t: string } & Record<string, unknown>;
 /** A server that answers each request type from a script, recording what was asked. */
 class ScriptedServer implements CallSignalling {
 	readonly requests: Request[] = [];
+	state: CallSignalling['state'] = 'open';
 	readonly listeners = { frame: new Set<(f: ServerFrame) => void>(), ready: new Set<() => void>() };
 	/** Requests of these types wait until release() is called. */
 	held = new Map<string, Array<() => void>>();
@@ -29,6 +30,8 @@ class ScriptedServer implements CallSignalling {
 	videoProducers = new Set<string>();
 
 	request = (async (frame: Request) => {
+		// Like the real connection: refused before anything is sent while not open.
+		if (this.state !== 'open') throw new Disconnected();
 		this.requests.push(frame);
 		if (this.hold.has(frame.t)) await new Promise<void>((resolve) => this.held.set(frame.t, [...(this.held.get(frame.t) ?? []), resolve]));
 		const failure = this.fail.get(frame.t);
@@ -240,6 +243,18 @@ describe('CallSession', () => {
 		await vi.advanceTimersByTimeAsync(5_000);
 		expect(session.phase).toBe('idle');
 		expect(session.error).toBe('A moderator removed you from the call.');
+		expect(server.types().filter((t) => t === 'call.join')).toHaveLength(1);
+	});
+
+	it('a join clicked before /ws is connected waits for it, then joins', async () => {
+		server.state = 'connecting';
+		await session.join(CHANNEL);
+		expect(session.phase).toBe('joining');
+		expect(session.error).toBeNull();
+		server.state = 'open';
+		for (const listener of server.listeners.ready) listener();
+		await settle();
+		expect(session.phase).toBe('connected');
 		expect(server.types().filter((t) => t === 'call.join')).toHaveLength(1);
 	});
 

@@ -14,7 +14,7 @@
 import type { types as ms } from 'mediasoup-client';
 import type { CallParticipantView, CallProducerView, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
-import { RequestFailed } from '../realtime/connection.ts';
+import { Disconnected, RequestFailed } from '../realtime/connection.ts';
 import type { CallVideo } from './call-layout.ts';
 import { CallPreferences, type DeviceKind } from './call-preferences.ts';
 import { QualityMeter, type ConnectionQuality } from './connection-quality.ts';
@@ -23,7 +23,7 @@ import { describeMediaFailure } from './media-errors.ts';
 export type CallPhase = 'idle' | 'joining' | 'connected';
 
 /** The part of the realtime connection a call uses (tests pass their own). */
-export type CallSignalling = Pick<RealtimeConnection, 'request' | 'on'>;
+export type CallSignalling = Pick<RealtimeConnection, 'request' | 'on' | 'state'>;
 
 /** A received audio stream being played: its volume and output device can change while it plays. */
 export type AudioOutput = { setVolume(volume: number): void; setSink(deviceId: string): Promise<void>; stop(): void };
@@ -255,6 +255,14 @@ export class CallSession {
 			if (keepCamera) await this.toggleCamera();
 		} catch (error) {
 			if (!current()) return;
+			if (error instanceof Disconnected && this.#signalling.state !== 'open') {
+				// The /ws connection is down, or not up yet (Join clicked as the page loads): the join
+				// runs again when it is ready (the 'ready' listener), so it stays "joining".
+				this.#teardown();
+				return;
+			}
+			// The details are for whoever opens the browser's console (an admin helping); the person reads the message.
+			console.warn('Joining the call failed:', error);
 			this.error = describeFailure(error);
 			await this.#leaveServer();
 			this.#reset();
