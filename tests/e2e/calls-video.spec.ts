@@ -7,6 +7,7 @@
 import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { E2E_METRICS_TOKEN } from './metrics-token.ts';
 import { ContextApi, uniqueUsername } from './support.ts';
@@ -225,6 +226,13 @@ test('after its /ws connection drops, a participant rejoins by itself with the c
 	}
 	await bo.page.getByRole('button', { name: 'Camera', exact: true }).click();
 	await expect.poll(async () => (await received(ana.page, bo.userId)).video, { timeout: 30_000 }).toBeGreaterThan(0);
+	// The call's controls, tiles, volume sliders and device picker pass the same automated
+	// accessibility checks as the rest of the app (accessibility.spec.ts). Only the call panel: the
+	// message list it pushes down is checked there.
+	await ana.page.getByRole('button', { name: 'Devices' }).click();
+	await expect(ana.page.getByRole('group', { name: 'Devices' })).toBeVisible();
+	const axe = await new AxeBuilder({ page: ana.page }).include('section[aria-label="Voice call"]').withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+	expect(axe.violations.map((v) => `${v.id}: ${v.help} (${v.nodes.map((n) => n.target.join(' ')).slice(0, 3).join(', ')})`)).toEqual([]);
 	const before = await ana.page.getByRole('list', { name: 'In the call' }).locator(`li[data-user-id="${bo.userId}"]`).count();
 	expect(before).toBe(1);
 
