@@ -396,6 +396,15 @@ export class CallService implements CallsStatus {
 		await consumer.resume();
 	}
 
+	/** Caps a simulcast consumer at a spatial layer (thumbnails need the smallest); other consumers have one layer and ignore it. */
+	async setPreferredLayers(conn: Connection, consumerId: string, spatialLayer: number): Promise<{ preferredLayers: types.ConsumerLayers | null }> {
+		const { peer } = this.#membership(conn);
+		const consumer = peer.consumers.get(consumerId);
+		if (!consumer) throw notFound('Consumer');
+		if (consumer.type === 'simulcast' || consumer.type === 'svc') await consumer.setPreferredLayers({ spatialLayer });
+		return { preferredLayers: consumer.preferredLayers ?? null };
+	}
+
 	// --- moderation -----------------------------------------------------------------------------
 
 	async moderate(conn: Connection, input: { channelId: string; userId: string; action: 'mute' | 'unmute' | 'remove' }): Promise<void> {

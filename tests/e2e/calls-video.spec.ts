@@ -176,6 +176,12 @@ test('three participants receive each other’s audio and video, see a screen sh
 	await ana.page.locator(`.stage [data-source="camera"][data-user-id="${cy.userId}"]`).click();
 	await expect(ana.page.locator('.stage')).toHaveAttribute('data-layout', 'focus');
 	await expect(ana.page.locator(`.stage [data-source="camera"][data-user-id="${cy.userId}"]`)).toHaveAttribute('aria-pressed', 'true');
+	// Simulcast at work: the SFU now forwards Bo's camera, a thumbnail, at its lowest layer (a
+	// quarter of 1280 px) and Cy's, focused, at a higher one.
+	const width = (userId: string) => ana.page.locator(`.stage [data-source="camera"][data-user-id="${userId}"] video`).evaluate((video: HTMLVideoElement) => video.videoWidth);
+	await expect.poll(() => width(bo.userId), { message: 'Bo’s thumbnail at the lowest layer', timeout: 20_000 }).toBeLessThanOrEqual(320);
+	await expect.poll(() => width(cy.userId), { message: 'Cy’s focused camera above the lowest layer', timeout: 20_000 }).toBeGreaterThan(320);
+	console.log(`Ana receives Bo's thumbnail at ${await width(bo.userId)} px wide and Cy's focused camera at ${await width(cy.userId)} px`);
 
 	// Three peers × (send + receive) transports; producers: 3 mics, 3 cameras, Bo's screen and its
 	// audio (Chromium's fake screen has audio); each peer consumes every producer but its own:

@@ -1,7 +1,7 @@
 // The call stage's layout rules: a tile per participant (camera or avatar) plus one per screen
 // share, grid by default, a screen share focused by itself, and the person's click deciding after that.
 import { describe, expect, it } from 'vitest';
-import { arrange, buildTiles, clickTile, gridColumns, type CallVideo } from '#lib/client/calls/call-layout.ts';
+import { arrange, buildTiles, clickTile, gridColumns, wantedLayers, type CallVideo } from '#lib/client/calls/call-layout.ts';
 
 const track = {} as MediaStreamTrack;
 const people = [
@@ -51,5 +51,23 @@ describe('call layout', () => {
 
 	it('keeps the grid about square', () => {
 		expect([1, 2, 3, 4, 5, 9, 10, 25].map(gridColumns)).toEqual([1, 2, 2, 2, 3, 3, 4, 5]);
+	});
+});
+
+describe('simulcast layers per tile', () => {
+	const cameras: CallVideo[] = people.map((p) => ({ key: `cam-${p.peerId}`, peerId: p.peerId, userId: p.userId, source: 'camera', track, local: p.peerId === 'me' }));
+
+	it('full resolution focused, a quarter in the strip; never for one’s own camera or a screen', () => {
+		const tiles = buildTiles(people, [...cameras, boScreen]);
+		expect(Object.fromEntries(wantedLayers(arrange(tiles, { mode: 'focus', key: 'cam-ana' })))).toEqual({ 'cam-ana': 2, 'cam-bo': 0 });
+	});
+
+	it('by grid size: full for one or two tiles, half up to four, a quarter beyond', () => {
+		const grid = (count: number) => {
+			const crowd = Array.from({ length: count }, (_, i) => ({ peerId: `p${i}`, userId: `u${i}` }));
+			const videos: CallVideo[] = crowd.map((p) => ({ key: `cam-${p.peerId}`, peerId: p.peerId, userId: p.userId, source: 'camera', track, local: false }));
+			return [...new Set(wantedLayers(arrange(buildTiles(crowd, videos), { mode: 'grid' })).values())];
+		};
+		expect([2, 3, 4, 5, 9].map(grid)).toEqual([[2], [1], [1], [0], [0]]);
 	});
 });

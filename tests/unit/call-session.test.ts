@@ -317,6 +317,21 @@ describe('CallSession', () => {
 			expect(session.videos).toEqual([]);
 		});
 
+		it('asks the SFU for a simulcast layer only when the wish for a received camera changes', async () => {
+			server.videoProducers = new Set([cameraProducer.producerId]);
+			server.producers = [cameraProducer];
+			await session.join(CHANNEL);
+			const layerRequests = () => server.requests.filter((r) => r.t === 'call.consumer.layers');
+			session.preferLayers(new Map([[cameraProducer.producerId, 0]]));
+			session.preferLayers(new Map([[cameraProducer.producerId, 0]]));
+			// Unknown (not received) producers are ignored.
+			session.preferLayers(new Map([['00000000-0000-4000-8000-000000000000', 1]]));
+			session.preferLayers(new Map([[cameraProducer.producerId, 2]]));
+			await settle();
+			expect(layerRequests().map((r) => r.spatialLayer)).toEqual([0, 2]);
+			expect(layerRequests()[0]!.consumerId).toEqual(expect.any(String));
+		});
+
 		it('receives others’ cameras and screens as videos, and drops them when they stop', async () => {
 			server.videoProducers = new Set([cameraProducer.producerId, screenProducer.producerId]);
 			server.producers = [otherProducer, cameraProducer];

@@ -65,3 +65,27 @@ export function clickTile(arrangement: Arrangement, key: string): LayoutChoice {
 export function gridColumns(count: number): number {
 	return Math.max(1, Math.ceil(Math.sqrt(count)));
 }
+
+/** A simulcast layer: 0 is a quarter of the camera's resolution, 1 half, 2 full. */
+export type SpatialLayer = 0 | 1 | 2;
+
+/**
+ * The simulcast layer each received camera needs at its tile's size, by key (its producer id): full
+ * resolution focused or in a grid of one or two, half in a grid of up to four (tiles about a third
+ * of a screen wide), a quarter in larger grids and the strip's thumbnails. The SFU then forwards no
+ * more than that, which is what simulcast is for. Screens have one layer; one's own are not received.
+ */
+export function wantedLayers(arrangement: Arrangement): Map<string, SpatialLayer> {
+	const layers = new Map<string, SpatialLayer>();
+	const want = (tile: CallTile, layer: SpatialLayer) => {
+		if (tile.source === 'camera' && !tile.local) layers.set(tile.key, layer);
+	};
+	if (arrangement.mode === 'focus') {
+		want(arrangement.main, 2);
+		for (const tile of arrangement.others) want(tile, 0);
+	} else {
+		const count = arrangement.tiles.length;
+		for (const tile of arrangement.tiles) want(tile, count <= 2 ? 2 : count <= 4 ? 1 : 0);
+	}
+	return layers;
+}

@@ -15,7 +15,7 @@ import type { types as ms } from 'mediasoup-client';
 import type { CallParticipantView, CallProducerView, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { Disconnected, RequestFailed } from '../realtime/connection.ts';
-import type { CallVideo } from './call-layout.ts';
+import type { CallVideo, SpatialLayer } from './call-layout.ts';
 import { CallPreferences, type DeviceKind } from './call-preferences.ts';
 import { QualityMeter, type ConnectionQuality } from './connection-quality.ts';
 import { describeMediaFailure } from './media-errors.ts';
@@ -196,6 +196,8 @@ export class CallSession {
 	#recv: ms.Transport | null = null;
 	#producers = new Map<Source, ms.Producer>();
 	#received = new Map<string, Received>();
+	/** The simulcast layer last asked for, per received producer. */
+	#layers = new Map<string, SpatialLayer>();
 	#stats: ReturnType<typeof setInterval> | undefined;
 	#readings = 0;
 	#meter = new QualityMeter();
@@ -365,6 +367,16 @@ export class CallSession {
 			return;
 		}
 		await this.#switchInput(kind, deviceId);
+	}
+
+	/** Asks the SFU for no more than these simulcast layers (by producer id; see wantedLayers). Sent only when a wish changes. */
+	preferLayers(layers: Map<string, SpatialLayer>): void {
+		for (const [producerId, layer] of layers) {
+			const received = this.#received.get(producerId);
+			if (!received || received.consumer.kind !== 'video' || this.#layers.get(producerId) === layer) continue;
+			this.#layers.set(producerId, layer);
+			void this.#signalling.request({ t: 'call.consumer.layers', consumerId: received.consumer.id, spatialLayer: layer }).catch(() => this.#layers.delete(producerId));
+		}
 	}
 
 	/** Moderators: mute, unmute or remove someone (the server checks the role). */
@@ -587,6 +599,7 @@ export class CallSession {
 		const received = this.#received.get(producerId);
 		if (!received) return;
 		this.#received.delete(producerId);
+		this.#layers.delete(producerId);
 		if (received.producer.source === 'mic') this.#setMicOff(received.producer.peerId, true);
 		received.output?.stop();
 		received.consumer.close();

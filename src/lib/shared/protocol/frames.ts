@@ -128,6 +128,16 @@ export const clientFrames = {
 		rtpCapabilities: MediaParameters
 	}),
 	'call.consumer.resume': v.strictObject({ t: v.literal('call.consumer.resume'), id: RequestId, consumerId: MediaId }),
+	/**
+	 * Which simulcast layer of a received camera this client wants (0: the lowest, for thumbnails;
+	 * 2: full resolution, for a focused tile). The SFU forwards at most that layer.
+	 */
+	'call.consumer.layers': v.strictObject({
+		t: v.literal('call.consumer.layers'),
+		id: RequestId,
+		consumerId: MediaId,
+		spatialLayer: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2))
+	}),
 	/** The browser's transport lost connectivity: new ICE parameters (ufrag/password) for an ICE restart. */
 	'call.transport.restartIce': v.strictObject({ t: v.literal('call.transport.restartIce'), id: RequestId, transportId: MediaId }),
 	/** Moderators: mute (pauses the microphone until unmute), unmute, or remove a participant. */
