@@ -19,6 +19,7 @@ import type { CallVideo, SpatialLayer } from './call-layout.ts';
 import { CallPreferences, type DeviceKind } from './call-preferences.ts';
 import { QualityMeter, type ConnectionQuality } from './connection-quality.ts';
 import { describeMediaFailure } from './media-errors.ts';
+import { browserCallMedia } from './browser-media.ts';
 
 export type CallPhase = 'idle' | 'joining' | 'connected';
 
@@ -103,59 +104,6 @@ export const CAMERA_ENCODINGS: RTCRtpEncodingParameters[] = [
 const VIDEO_CODEC_OPTIONS: ms.ProducerCodecOptions = { videoGoogleStartBitrate: 1000 };
 // A shared screen is text: one full-resolution encoding, allowed more bits than the camera.
 const SCREEN_ENCODINGS: RTCRtpEncodingParameters[] = [{ maxBitrate: 2_500_000 }];
-
-export const browserCallMedia: CallMedia = {
-	async createDevice() {
-		const { Device } = await import('mediasoup-client');
-		return new Device();
-	},
-	async microphone(deviceId) {
-		const stream = await navigator.mediaDevices.getUserMedia({
-			audio: { echoCancellation: true, noiseSuppression: true, autoGainControl: true, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) }
-		});
-		return stream.getAudioTracks()[0]!;
-	},
-	async camera(deviceId) {
-		const stream = await navigator.mediaDevices.getUserMedia({
-			video: { width: { ideal: 1280 }, height: { ideal: 720 }, frameRate: { ideal: 30 }, ...(deviceId ? { deviceId: { exact: deviceId } } : {}) }
-		});
-		return stream.getVideoTracks()[0]!;
-	},
-	async screen() {
-		const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
-		return { video: stream.getVideoTracks()[0]!, audio: stream.getAudioTracks()[0] ?? null };
-	},
-	play(track) {
-		const audio = new Audio();
-		audio.autoplay = true;
-		audio.srcObject = new MediaStream([track]);
-		void audio.play().catch(() => {});
-		return {
-			setVolume: (volume) => (audio.volume = volume),
-			setSink: async (deviceId) => {
-				const element = audio as HTMLAudioElement & { setSinkId?: (id: string) => Promise<void> };
-				await element.setSinkId?.(deviceId);
-			},
-			stop: () => {
-				audio.pause();
-				audio.srcObject = null;
-			}
-		};
-	},
-	async devices() {
-		if (!navigator.mediaDevices?.enumerateDevices) return [];
-		const all = await navigator.mediaDevices.enumerateDevices();
-		return all.map((d) => ({ kind: d.kind, deviceId: d.deviceId, label: d.label }));
-	},
-	onDeviceChange(listener) {
-		if (typeof navigator === 'undefined' || !navigator.mediaDevices) return () => {};
-		navigator.mediaDevices.addEventListener('devicechange', listener);
-		return () => navigator.mediaDevices.removeEventListener('devicechange', listener);
-	},
-	get canChooseSpeaker() {
-		return typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
-	}
-};
 
 export class CallSession {
 	phase = $state<CallPhase>('idle');
