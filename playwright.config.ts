@@ -5,6 +5,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { defineConfig } from '@playwright/test';
 import { resolveWorkerBin } from './server/calls/worker-bin.ts';
+import { E2E_METRICS_TOKEN } from './tests/e2e/metrics-token.ts';
 
 // Call tests need a mediasoup worker: MEDIASOUP_WORKER_BIN, else one placed at
 // ~/.cache/hearth/mediasoup-worker (scripts/test-all.sh), else the package's own. Without one the
@@ -88,6 +89,7 @@ export default defineConfig({
 			HTTP_AUTH_RATE_PER_MINUTE: '1000000',
 			...(worker.ok ? { MEDIASOUP_WORKER_BIN: worker.path } : {}),
 			CALL_WORKERS: '1',
+			METRICS_TOKEN: E2E_METRICS_TOKEN,
 			CALL_PORT: '0',
 			SIGN_UPS_PER_IP_PER_HOUR: '1000'
 		}

@@ -8,6 +8,14 @@ import type { Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { WorkerSlot } from './worker-pool.ts';
 
+// Speaking: louder than -60 dBov on average over the interval (mediasoup's scale: 0 is the loudest,
+// -127 silence). Measured through Chromium: continuous voice-like sound averages -20 to -35, while
+// Chromium's fake microphone (a short beep a second, mostly silence) averages -63 to -88, like a
+// quiet room's noise. Checked every 400 ms — quick enough for a ring
+// that follows speech, slow enough to cost a frame a few times a second at most. Up to the call's
+// size: everyone who talks at once is shown.
+const SPEAKING = { threshold: -60, interval: 400, maxEntries: 25 };
+
 export type MediaSource = CallProducerView['source'];
 export type ProducerEntry = { producer: types.Producer; source: MediaSource };
 
@@ -51,6 +59,10 @@ export class CallRoom {
 	readonly slot: WorkerSlot;
 	readonly log: Logger;
 	readonly peers = new Map<string, CallPeer>();
+	/** Peers whose microphone is above the speaking threshold, as last broadcast (call.speaking). */
+	speaking: string[] = [];
+	/** The microphones' audio-level observer (observeSpeakers); closed with the router. */
+	audioLevels: types.AudioLevelObserver | null = null;
 	/** Joins that hold this room while they finish (it must not close under them). */
 	pendingJoins = 0;
 	closed = false;
@@ -67,6 +79,26 @@ export class CallRoom {
 	broadcast(frame: ServerFrame, exceptPeerId?: string): void {
 		const text = JSON.stringify(frame);
 		for (const peer of this.peers.values()) if (peer.id !== exceptPeerId) peer.conn.sendRaw(text);
+	}
+
+	/**
+	 * Watches every microphone in this call: an AudioLevelObserver on the router reports the loud
+	 * producers each interval (or silence); the others hear of it only when the set of speakers
+	 * changes, so a steady speaker costs no frames. Closed with the router.
+	 */
+	async observeSpeakers(): Promise<types.AudioLevelObserver> {
+		const observer = await this.router.createAudioLevelObserver(SPEAKING);
+		observer.on('volumes', (volumes) => this.#setSpeaking(volumes.map(({ producer }) => (producer.appData as { peerId: string }).peerId)));
+		observer.on('silence', () => this.#setSpeaking([]));
+		this.audioLevels = observer;
+		return observer;
+	}
+
+	#setSpeaking(peerIds: string[]): void {
+		const next = [...new Set(peerIds)].sort();
+		if (this.closed || (next.length === this.speaking.length && next.every((id, i) => id === this.speaking[i]))) return;
+		this.speaking = next;
+		this.broadcast({ t: 'call.speaking', channelId: this.channelId, peerIds: next });
 	}
 
 	producers(): CallProducerView[] {

@@ -241,6 +241,13 @@ export class CallService implements CallsStatus {
 			throw error;
 		}
 		const room = new CallRoom({ channelId, communityId, router, slot, log: this.#log.child({ call: channelId, worker: slot.index }) });
+		try {
+			await room.observeSpeakers();
+		} catch (error) {
+			router.close();
+			slot.routers -= 1;
+			throw error;
+		}
 		this.#rooms.set(channelId, room);
 		router.observer.once('close', () => {
 			slot.routers -= 1;
@@ -341,9 +348,11 @@ export class CallService implements CallsStatus {
 				kind: input.kind,
 				rtpParameters: input.rtpParameters as unknown as types.RtpParameters,
 				paused: input.source === 'mic' && peer.mutedByModerator,
-				appData: { source: input.source }
+				appData: { source: input.source, peerId: peer.id }
 			})
 		);
+		// Microphones feed the speaking indicator (a closed producer leaves the observer by itself).
+		if (input.source === 'mic' && room.audioLevels) await room.audioLevels.addProducer({ producerId: producer.id }).catch(() => {});
 		const entry: ProducerEntry = { producer, source: input.source };
 		peer.producers.set(producer.id, entry);
 		producer.observer.once('close', () => {
@@ -352,6 +361,13 @@ export class CallService implements CallsStatus {
 		});
 		room.broadcast({ t: 'call.producer.new', channelId: room.channelId, producer: peer.producerView(entry) }, peer.id);
 		return { producerId: producer.id, paused: producer.paused };
+	}
+
+	/** New ICE credentials for a transport whose connection failed; the browser restarts ICE with them. */
+	async restartIce(conn: Connection, transportId: string): Promise<{ iceParameters: types.IceParameters }> {
+		const { peer } = this.#membership(conn);
+		const transport = this.#transport(peer, transportId);
+		return { iceParameters: await transport.restartIce() };
 	}
 
 	#producer(peer: CallPeer, producerId: string): ProducerEntry {
@@ -395,6 +411,15 @@ export class CallService implements CallsStatus {
 		const consumer = peer.consumers.get(consumerId);
 		if (!consumer) throw notFound('Consumer');
 		await consumer.resume();
+	}
+
+	/** Caps a simulcast consumer at a spatial layer (thumbnails need the smallest); other consumers have one layer and ignore it. */
+	async setPreferredLayers(conn: Connection, consumerId: string, spatialLayer: number): Promise<{ preferredLayers: types.ConsumerLayers | null }> {
+		const { peer } = this.#membership(conn);
+		const consumer = peer.consumers.get(consumerId);
+		if (!consumer) throw notFound('Consumer');
+		if (consumer.type === 'simulcast' || consumer.type === 'svc') await consumer.setPreferredLayers({ spatialLayer });
+		return { preferredLayers: consumer.preferredLayers ?? null };
 	}
 
 	// --- moderation -----------------------------------------------------------------------------

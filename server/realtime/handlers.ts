@@ -188,6 +188,18 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 		});
 	},
 
+	async 'call.consumer.layers'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			conn.send({ t: 'ack', id: frame.id, result: await calls.setPreferredLayers(conn, frame.consumerId, frame.spatialLayer) });
+		});
+	},
+
+	async 'call.transport.restartIce'({ calls, conn }, frame) {
+		await inCallOrder(conn, async () => {
+			conn.send({ t: 'ack', id: frame.id, result: await calls.restartIce(conn, frame.transportId) });
+		});
+	},
+
 	async 'call.moderate'({ calls, conn }, frame) {
 		await inCallOrder(conn, async () => {
 			await calls.moderate(conn, { channelId: frame.channelId, userId: frame.userId, action: frame.action });

@@ -502,7 +502,7 @@ describe.skipIf(skip)('authorization', () => {
 				memberMessage: needs('Time out members').message
 			},
 			...Object.fromEntries(
-				(['call.leave', 'call.transport.create', 'call.transport.connect', 'call.produce', 'call.producer.close', 'call.producer.pause', 'call.producer.resume', 'call.consume', 'call.consumer.resume'] as const).map((type) => [
+				(['call.leave', 'call.transport.create', 'call.transport.connect', 'call.produce', 'call.producer.close', 'call.producer.pause', 'call.producer.resume', 'call.consume', 'call.consumer.resume', 'call.consumer.layers', 'call.transport.restartIce'] as const).map((type) => [
 					type,
 					{ note: 'acts only on the sender\'s own call peer (names no channel); not_in_call before call.join (calls.test.ts)' }
 				])

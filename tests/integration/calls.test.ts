@@ -208,7 +208,9 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 			{ t: 'call.producer.pause', producerId: MISSING_ID },
 			{ t: 'call.producer.resume', producerId: MISSING_ID },
 			{ t: 'call.consume', transportId: MISSING_ID, producerId: MISSING_ID, rtpCapabilities: BROWSERS.chromium.recvRtpCapabilities },
-			{ t: 'call.consumer.resume', consumerId: MISSING_ID }
+			{ t: 'call.consumer.resume', consumerId: MISSING_ID },
+			{ t: 'call.transport.restartIce', transportId: MISSING_ID },
+			{ t: 'call.consumer.layers', consumerId: MISSING_ID, spatialLayer: 0 }
 		]) {
 			expect(await socket.request(frame)).toEqual({ t: 'error', id: expect.any(String), code: 'not_in_call', message: 'Join a call first.' });
 		}
@@ -283,6 +285,62 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		await ok(memberSocket.request({ t: 'call.leave' }));
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it('restarting ICE gives a transport new ICE credentials, only for the peer’s own transports', async () => {
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		const session = await joinWithMedia(ownerSocket, voiceId);
+		const other = await joinWithMedia(memberSocket, voiceId);
+		const created = session.send as unknown as { iceParameters: { usernameFragment: string; password: string } };
+		const restarted = await ok<{ iceParameters: { usernameFragment: string; password: string; iceLite?: boolean } }>(
+			ownerSocket.request({ t: 'call.transport.restartIce', transportId: session.send.transportId })
+		);
+		expect(restarted.iceParameters.usernameFragment).toEqual(expect.any(String));
+		expect(restarted.iceParameters.usernameFragment).not.toBe(created.iceParameters.usernameFragment);
+		expect(restarted.iceParameters.password).not.toBe(created.iceParameters.password);
+		// Someone else's transport answers like a missing one.
+		expect(await memberSocket.request({ t: 'call.transport.restartIce', transportId: session.send.transportId })).toEqual({
+			t: 'error',
+			id: expect.any(String),
+			code: 'not_found',
+			message: 'Transport was not found.'
+		});
+		expect(await ok(memberSocket.request({ t: 'call.transport.restartIce', transportId: other.recv.transportId }))).toHaveProperty('iceParameters');
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it('a receiver caps a simulcast camera at the layer its tile needs; a single-layer stream has none to choose', async () => {
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		const sender = await joinWithMedia(ownerSocket, voiceId, { produce: true });
+		const receiver = await joinWithMedia(memberSocket, voiceId);
+		// Three simulcast encodings, as a browser's camera sends them.
+		const camera = await ok<{ producerId: string }>(
+			ownerSocket.request({
+				t: 'call.produce',
+				transportId: sender.send.transportId,
+				kind: 'video',
+				source: 'camera',
+				rtpParameters: {
+					codecs: [{ mimeType: 'video/VP8', payloadType: 96, clockRate: 90000 }],
+					encodings: [{ ssrc: 7001 }, { ssrc: 7002 }, { ssrc: 7003 }]
+				}
+			})
+		);
+		const consume = (producerId: string) =>
+			ok<{ consumerId: string }>(memberSocket.request({ t: 'call.consume', transportId: receiver.recv.transportId, producerId, rtpCapabilities: receiver.joined.rtpCapabilities }));
+		const video = await consume(camera.producerId);
+		expect(await ok(memberSocket.request({ t: 'call.consumer.layers', consumerId: video.consumerId, spatialLayer: 0 }))).toEqual({ preferredLayers: { spatialLayer: 0, temporalLayer: expect.any(Number) } });
+		expect(await ok(memberSocket.request({ t: 'call.consumer.layers', consumerId: video.consumerId, spatialLayer: 2 }))).toMatchObject({ preferredLayers: { spatialLayer: 2 } });
+		const audio = await consume(sender.producerId!);
+		expect(await ok(memberSocket.request({ t: 'call.consumer.layers', consumerId: audio.consumerId, spatialLayer: 0 }))).toEqual({ preferredLayers: null });
+		// Only one's own consumers.
+		expect(await ownerSocket.request({ t: 'call.consumer.layers', consumerId: video.consumerId, spatialLayer: 0 })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Consumer was not found.' });
+		expect(await memberSocket.request({ t: 'call.consumer.layers', consumerId: video.consumerId, spatialLayer: 3 })).toMatchObject({ t: 'error', code: 'bad_frame' });
 		ownerSocket.close();
 		memberSocket.close();
 	});

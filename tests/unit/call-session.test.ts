@@ -2,9 +2,12 @@
 // WebRTC and a scripted server: the order of signalling requests, that answers to a superseded
 // attempt are ignored, pushes from the server, and the bounded automatic rejoin.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Device, FakeHandler, testFakeParameters } from 'mediasoup-client';
-import { CallSession, type CallMedia, type CallSignalling } from '#lib/client/calls/call-session.svelte.ts';
-import { RequestFailed } from '#lib/client/realtime/connection.ts';
+import { Device, FakeHandler, testFakeParameters, type types as ms } from 'mediasoup-client';
+// mediasoup-client's own fake track (its dependency, used by its FakeHandler): Node has no MediaStreamTrack.
+import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
+import { CallSession, ICE_RESTART_AFTER_MS, type AudioOutput, type CallMedia, type CallSignalling, type MediaDevice } from '#lib/client/calls/call-session.svelte.ts';
+import { CallPreferences } from '#lib/client/calls/call-preferences.ts';
+import { Disconnected, RequestFailed } from '#lib/client/realtime/connection.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
 const CHANNEL = '11111111-1111-4111-8111-111111111111';
@@ -16,14 +19,19 @@ type Request = { t: string } & Record<string, unknown>;
 /** A server that answers each request type from a script, recording what was asked. */
 class ScriptedServer implements CallSignalling {
 	readonly requests: Request[] = [];
+	state: CallSignalling['state'] = 'open';
 	readonly listeners = { frame: new Set<(f: ServerFrame) => void>(), ready: new Set<() => void>() };
 	/** Requests of these types wait until release() is called. */
 	held = new Map<string, Array<() => void>>();
 	hold = new Set<string>();
 	fail = new Map<string, RequestFailed>();
 	producers: unknown[] = [];
+	/** Producer ids the consume answer describes as VP8 video (else Opus audio). */
+	videoProducers = new Set<string>();
 
 	request = (async (frame: Request) => {
+		// Like the real connection: refused before anything is sent while not open.
+		if (this.state !== 'open') throw new Disconnected();
 		this.requests.push(frame);
 		if (this.hold.has(frame.t)) await new Promise<void>((resolve) => this.held.set(frame.t, [...(this.held.get(frame.t) ?? []), resolve]));
 		const failure = this.fail.get(frame.t);
@@ -53,9 +61,14 @@ class ScriptedServer implements CallSignalling {
 				return { transportId: id, iceParameters, iceCandidates, dtlsParameters };
 			}
 			case 'call.consume': {
-				const { id, producerId, kind, rtpParameters } = testFakeParameters.generateConsumerRemoteParameters({ codecMimeType: 'audio/opus' });
+				const codecMimeType = this.videoProducers.has(frame.producerId as string) ? 'video/VP8' : 'audio/opus';
+				const { id, producerId, kind, rtpParameters } = testFakeParameters.generateConsumerRemoteParameters({ codecMimeType });
 				return { consumerId: id, producerId: producerId ?? frame.producerId, kind, rtpParameters };
 			}
+			case 'call.produce':
+				return { producerId: `99999999-9999-4999-8999-${String(this.requests.length).padStart(12, '0')}`, paused: false };
+			case 'call.transport.restartIce':
+				return { iceParameters: { usernameFragment: 'new-ufrag', password: 'new-password', iceLite: true } };
 			default:
 				return {};
 		}
@@ -76,22 +89,64 @@ class ScriptedServer implements CallSignalling {
 	}
 }
 
-const played: unknown[] = [];
+type Played = { track: unknown; volume: number; sink: string | null };
+const played: Played[] = [];
+/** Devices the fake browser has, and what it was asked for. */
+const browser = {
+	microphone: null as null | (() => MediaStreamTrack),
+	asked: [] as string[],
+	devices: [] as MediaDevice[],
+	deviceChange: new Set<() => void>(),
+	transports: [] as ms.Transport[],
+	cameraFailure: null as Error | null
+};
+const fakeTrack = (kind: 'audio' | 'video', label: string = kind) => new FakeMediaStreamTrack({ kind, label }) as unknown as MediaStreamTrack;
 const media: CallMedia = {
 	async createDevice() {
-		return new Device({ handlerFactory: FakeHandler.createFactory(testFakeParameters) });
+		const device = new Device({ handlerFactory: FakeHandler.createFactory(testFakeParameters) });
+		device.observer.on('newtransport', (transport: ms.Transport) => browser.transports.push(transport));
+		return device;
 	},
-	async microphone() {
-		// No microphone in Node: the session joins listen-only, as with a denied permission.
-		throw Object.assign(new Error('denied'), { name: 'NotAllowedError' });
+	async microphone(deviceId) {
+		browser.asked.push(`microphone:${deviceId}`);
+		// By default no microphone in Node: the session joins listen-only, as with a denied permission.
+		if (!browser.microphone) throw Object.assign(new Error('denied'), { name: 'NotAllowedError' });
+		return browser.microphone();
+	},
+	async camera(deviceId) {
+		browser.asked.push(`camera:${deviceId}`);
+		if (browser.cameraFailure) throw browser.cameraFailure;
+		return fakeTrack('video', 'camera');
+	},
+	async screen() {
+		return { video: fakeTrack('video', 'screen'), audio: fakeTrack('audio', 'screen audio') };
 	},
 	play(track) {
-		played.push(track);
-		return () => played.splice(played.indexOf(track), 1);
-	}
+		const entry: Played = { track, volume: 1, sink: null };
+		played.push(entry);
+		const output: AudioOutput = {
+			setVolume: (volume) => (entry.volume = volume),
+			setSink: async (sink) => void (entry.sink = sink),
+			stop: () => void played.splice(played.indexOf(entry), 1)
+		};
+		return output;
+	},
+	async devices() {
+		return browser.devices;
+	},
+	onDeviceChange(listener) {
+		browser.deviceChange.add(listener);
+		return () => browser.deviceChange.delete(listener);
+	},
+	canChooseSpeaker: true
 };
 
 const otherProducer = { producerId: '44444444-4444-4444-8444-444444444444', peerId: 'other-peer', userId: OTHER, kind: 'audio', source: 'mic', paused: false };
+
+function memoryStorage() {
+	const values = new Map<string, string>();
+	return { values, getItem: (k: string) => values.get(k) ?? null, setItem: (k: string, v: string) => void values.set(k, v), removeItem: (k: string) => void values.delete(k) };
+}
 
 async function settle() {
 	for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
@@ -100,10 +155,14 @@ async function settle() {
 describe('CallSession', () => {
 	let server: ScriptedServer;
 	let session: CallSession;
+	let preferences: CallPreferences;
 	beforeEach(() => {
 		played.length = 0;
+		Object.assign(browser, { microphone: null, asked: [], devices: [], transports: [], cameraFailure: null });
+		browser.deviceChange.clear();
 		server = new ScriptedServer();
-		session = new CallSession({ signalling: server, userId: ME, media });
+		preferences = new CallPreferences(memoryStorage());
+		session = new CallSession({ signalling: server, userId: ME, media, preferences });
 	});
 	afterEach(() => {
 		session.destroy();
@@ -121,7 +180,7 @@ describe('CallSession', () => {
 		expect(played).toHaveLength(1);
 		expect(session.participants.map((p) => p.userId)).toEqual([ME, OTHER]);
 		expect(session.listenOnly).toBe(true);
-		expect(session.error).toBe('Microphone access is blocked: allow it in the browser (address bar) to speak. You can still listen.');
+		expect(session.error).toBe('Microphone access is blocked. Click the icon at the left of the address bar, set Microphone to Allow, then try again. You can still listen.');
 	});
 
 	it('ignores the answer to a join that was left before it arrived', async () => {
@@ -140,7 +199,10 @@ describe('CallSession', () => {
 		server.fail.set('call.join', new RequestFailed('call_full', 'This call is full (25 participants).'));
 		await session.join(CHANNEL);
 		expect(session.phase).toBe('idle');
-		expect(session.error).toBe('This call is full (25 participants).');
+		expect(session.error).toBe('This call is full (25 participants). Try again when someone leaves.');
+		server.fail.set('call.join', new RequestFailed('unavailable', 'Calls are unavailable on this server: no media worker.'));
+		await session.join(CHANNEL);
+		expect(session.error).toBe('Calls are unavailable on this server: no media worker. If this lasts, tell the server’s administrator.');
 	});
 
 	it('follows participants and producers pushed by the server', async () => {
@@ -184,11 +246,237 @@ describe('CallSession', () => {
 		expect(server.types().filter((t) => t === 'call.join')).toHaveLength(1);
 	});
 
+	it('a join clicked before /ws is connected waits for it, then joins', async () => {
+		server.state = 'connecting';
+		await session.join(CHANNEL);
+		expect(session.phase).toBe('joining');
+		expect(session.error).toBeNull();
+		server.state = 'open';
+		for (const listener of server.listeners.ready) listener();
+		await settle();
+		expect(session.phase).toBe('connected');
+		expect(server.types().filter((t) => t === 'call.join')).toHaveLength(1);
+	});
+
 	it('joins again on the new socket after /ws reconnected (the server dropped the old peer)', async () => {
 		await session.join(CHANNEL);
 		for (const listener of server.listeners.ready) listener();
 		await settle();
 		expect(server.types().filter((t) => t === 'call.join')).toHaveLength(2);
 		expect(session.phase).toBe('connected');
+	});
+	describe('camera, screen and tiles', () => {
+		const cameraProducer = { producerId: '66666666-6666-4666-8666-666666666666', peerId: 'other-peer', userId: OTHER, kind: 'video', source: 'camera', paused: false };
+		const screenProducer = { producerId: '77777777-7777-4777-8777-777777777777', peerId: 'other-peer', userId: OTHER, kind: 'video', source: 'screen', paused: false };
+
+		it('sends the camera as three simulcast encodings, shows it as a local preview, and closes it on the server when turned off', async () => {
+			await session.join(CHANNEL);
+			await session.toggleCamera();
+			const produce = server.requests.find((r) => r.t === 'call.produce')!;
+			expect(produce).toMatchObject({ kind: 'video', source: 'camera' });
+			const encodings = (produce.rtpParameters as { encodings: { scaleResolutionDownBy?: number; maxBitrate?: number }[] }).encodings;
+			expect(encodings.map((e) => [e.scaleResolutionDownBy, e.maxBitrate])).toEqual([
+				[4, 150_000],
+				[2, 500_000],
+				[1, 1_500_000]
+			]);
+			const producedId = `99999999-9999-4999-8999-${String(server.requests.indexOf(produce) + 1).padStart(12, '0')}`;
+			expect(session.cameraOn).toBe(true);
+			expect(session.videos).toEqual([expect.objectContaining({ key: 'local:camera', peerId: 'me-peer', source: 'camera', local: true })]);
+
+			await session.toggleCamera();
+			expect(session.cameraOn).toBe(false);
+			expect(session.videos).toEqual([]);
+			expect(server.requests.at(-1)).toEqual({ t: 'call.producer.close', producerId: session.videos.length === 0 ? producedId : 'still shown' });
+		});
+
+		it('says what to do when the camera is in use, and stays in the call', async () => {
+			await session.join(CHANNEL);
+			browser.cameraFailure = Object.assign(new Error('busy'), { name: 'NotReadableError' });
+			await session.toggleCamera();
+			expect(session.cameraOn).toBe(false);
+			expect(session.phase).toBe('connected');
+			expect(session.error).toBe('The camera is in use by another application or could not start. Close the other application, then try again.');
+		});
+
+		it('shares the screen with its audio; the browser’s own "Stop sharing" closes both on the server', async () => {
+			await session.join(CHANNEL);
+			await session.toggleScreen();
+			const produced = server.requests.filter((r) => r.t === 'call.produce');
+			expect(produced.map((r) => [r.kind, r.source])).toEqual([
+				['video', 'screen'],
+				['audio', 'screen-audio']
+			]);
+			expect(session.screenOn).toBe(true);
+			const screen = session.videos.find((v) => v.source === 'screen')!;
+			expect(screen).toMatchObject({ key: 'local:screen', local: true });
+			(screen.track as unknown as FakeMediaStreamTrack).remoteStop();
+			await settle();
+			expect(session.screenOn).toBe(false);
+			expect(server.types().filter((t) => t === 'call.producer.close')).toHaveLength(2);
+			expect(session.videos).toEqual([]);
+		});
+
+		it('asks the SFU for a simulcast layer only when the wish for a received camera changes', async () => {
+			server.videoProducers = new Set([cameraProducer.producerId]);
+			server.producers = [cameraProducer];
+			await session.join(CHANNEL);
+			const layerRequests = () => server.requests.filter((r) => r.t === 'call.consumer.layers');
+			session.preferLayers(new Map([[cameraProducer.producerId, 0]]));
+			session.preferLayers(new Map([[cameraProducer.producerId, 0]]));
+			// Unknown (not received) producers are ignored.
+			session.preferLayers(new Map([['00000000-0000-4000-8000-000000000000', 1]]));
+			session.preferLayers(new Map([[cameraProducer.producerId, 2]]));
+			await settle();
+			expect(layerRequests().map((r) => r.spatialLayer)).toEqual([0, 2]);
+			expect(layerRequests()[0]!.consumerId).toEqual(expect.any(String));
+		});
+
+		it('receives others’ cameras and screens as videos, and drops them when they stop', async () => {
+			server.videoProducers = new Set([cameraProducer.producerId, screenProducer.producerId]);
+			server.producers = [otherProducer, cameraProducer];
+			await session.join(CHANNEL);
+			expect(session.videos).toEqual([expect.objectContaining({ key: cameraProducer.producerId, peerId: 'other-peer', userId: OTHER, source: 'camera', local: false })]);
+			expect(played).toHaveLength(1);
+			server.push({ t: 'call.producer.new', channelId: CHANNEL, producer: screenProducer as never });
+			await settle();
+			expect(session.videos.map((v) => v.source)).toEqual(['camera', 'screen']);
+			server.push({ t: 'call.producer.closed', channelId: CHANNEL, producerId: screenProducer.producerId });
+			expect(session.videos.map((v) => v.source)).toEqual(['camera']);
+			// Leaving drops whatever was still received from them.
+			server.push({ t: 'call.participant.left', channelId: CHANNEL, peerId: 'other-peer', userId: OTHER });
+			expect(session.videos).toEqual([]);
+			expect(played).toHaveLength(0);
+		});
+	});
+
+	describe('speaking, deafen and volume', () => {
+		it('marks the participants the server says are speaking, and clears them on silence', async () => {
+			await session.join(CHANNEL);
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['other-peer'] });
+			expect(session.participants.map((p) => [p.peerId, p.speaking])).toEqual([
+				['me-peer', false],
+				['other-peer', true]
+			]);
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: [] });
+			expect(session.participants.every((p) => !p.speaking)).toBe(true);
+		});
+
+		it('deafening silences every received stream and the microphone; undeafening restores both as they were', async () => {
+			browser.microphone = () => fakeTrack('audio', 'mic');
+			server.producers = [otherProducer];
+			await session.join(CHANNEL);
+			expect(session.muted).toBe(false);
+			await session.toggleDeafen();
+			expect(session.deafened).toBe(true);
+			expect(session.muted).toBe(true);
+			expect(played.map((p) => p.volume)).toEqual([0]);
+			expect(server.types().at(-1)).toBe('call.producer.pause');
+			// A stream that starts while deafened is silent too.
+			const another = { ...otherProducer, producerId: '88888888-8888-4888-8888-888888888888', source: 'screen-audio' };
+			server.push({ t: 'call.producer.new', channelId: CHANNEL, producer: another as never });
+			await settle();
+			expect(played.map((p) => p.volume)).toEqual([0, 0]);
+
+			await session.toggleDeafen();
+			expect(session.deafened).toBe(false);
+			expect(session.muted).toBe(false);
+			expect(played.map((p) => p.volume)).toEqual([1, 1]);
+			expect(server.types().at(-1)).toBe('call.producer.resume');
+		});
+
+		it('undeafening leaves a microphone muted before deafening muted', async () => {
+			browser.microphone = () => fakeTrack('audio', 'mic');
+			await session.join(CHANNEL);
+			await session.toggleMute();
+			await session.toggleDeafen();
+			await session.toggleDeafen();
+			expect(session.muted).toBe(true);
+		});
+
+		it('remembers a participant’s volume by user id, for this call and the next', async () => {
+			server.producers = [otherProducer];
+			await session.join(CHANNEL);
+			session.setVolume(OTHER, 0.35);
+			expect(played.map((p) => p.volume)).toEqual([0.35]);
+			expect(session.participants.find((p) => p.userId === OTHER)!.volume).toBe(0.35);
+			await session.leave();
+
+			const later = new CallSession({ signalling: server, userId: ME, media, preferences });
+			await later.join(CHANNEL);
+			expect(later.participants.find((p) => p.userId === OTHER)!.volume).toBe(0.35);
+			expect(played.map((p) => p.volume)).toEqual([0.35]);
+			later.destroy();
+		});
+	});
+
+	describe('devices', () => {
+		const mics: MediaDevice[] = [
+			{ kind: 'audioinput', deviceId: 'usb-mic', label: 'USB microphone' },
+			{ kind: 'audioinput', deviceId: 'default', label: 'Default' }
+		];
+
+		it('uses the chosen microphone, switches a live one at once, and falls back to the default when it is unplugged', async () => {
+			browser.microphone = () => fakeTrack('audio', 'mic');
+			browser.devices = mics;
+			await session.chooseDevice('microphone', 'usb-mic');
+			await session.join(CHANNEL);
+			expect(browser.asked).toEqual(['microphone:usb-mic']);
+			await settle();
+			expect(session.devices.microphones.map((d) => d.deviceId)).toEqual(['usb-mic', 'default']);
+
+			browser.devices = mics.slice(1);
+			for (const listener of browser.deviceChange) listener();
+			await settle();
+			expect(browser.asked).toEqual(['microphone:usb-mic', 'microphone:null']);
+			expect(session.devices.microphones.map((d) => d.deviceId)).toEqual(['default']);
+			// No new producer: the track was replaced in the one the others already receive.
+			expect(server.types().filter((t) => t === 'call.produce')).toHaveLength(1);
+		});
+
+		it('plays received audio on the chosen speaker', async () => {
+			server.producers = [otherProducer];
+			await session.join(CHANNEL);
+			await session.chooseDevice('speaker', 'headphones');
+			expect(played.map((p) => p.sink)).toEqual(['headphones']);
+		});
+	});
+
+	describe('ICE restart', () => {
+		const handler = (transport: ms.Transport) => transport.handler as unknown as { setConnectionState(state: string): void };
+
+		it(`restarts ICE on a transport that stays failed for ${ICE_RESTART_AFTER_MS} ms, with the server’s new parameters`, async () => {
+			vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'Date'] });
+			await session.join(CHANNEL);
+			const [recv] = browser.transports;
+			const restarted = vi.spyOn(recv!, 'restartIce');
+			handler(recv!).setConnectionState('failed');
+			expect(session.reconnectingMedia).toBe(true);
+			await vi.advanceTimersByTimeAsync(ICE_RESTART_AFTER_MS - 100);
+			expect(server.types()).not.toContain('call.transport.restartIce');
+			await vi.advanceTimersByTimeAsync(200);
+			expect(server.requests.filter((r) => r.t === 'call.transport.restartIce')).toEqual([{ t: 'call.transport.restartIce', transportId: recv!.id }]);
+			expect(restarted).toHaveBeenCalledWith({ iceParameters: { usernameFragment: 'new-ufrag', password: 'new-password', iceLite: true } });
+			handler(recv!).setConnectionState('connected');
+			expect(session.reconnectingMedia).toBe(false);
+		});
+
+		it('does not restart a transport that recovers by itself, and rejoins when restarts do not help', async () => {
+			vi.useFakeTimers({ toFake: ['setTimeout', 'setInterval', 'Date'] });
+			await session.join(CHANNEL);
+			const [recv] = browser.transports;
+			handler(recv!).setConnectionState('disconnected');
+			await vi.advanceTimersByTimeAsync(1_000);
+			handler(recv!).setConnectionState('connected');
+			await vi.advanceTimersByTimeAsync(ICE_RESTART_AFTER_MS * 2);
+			expect(server.types()).not.toContain('call.transport.restartIce');
+
+			handler(recv!).setConnectionState('failed');
+			await vi.advanceTimersByTimeAsync(ICE_RESTART_AFTER_MS * 3 + 100);
+			await settle();
+			expect(server.types().filter((t) => t === 'call.transport.restartIce')).toHaveLength(2);
+			expect(server.types().filter((t) => t === 'call.join')).toHaveLength(2);
+			expect(session.phase).toBe('connected');
+		});
 	});
 });

@@ -128,6 +128,18 @@ export const clientFrames = {
 		rtpCapabilities: RtpCapabilities
 	}),
 	'call.consumer.resume': v.strictObject({ t: v.literal('call.consumer.resume'), id: RequestId, consumerId: MediaId }),
+	/**
+	 * Which simulcast layer of a received camera this client wants (0: the lowest, for thumbnails;
+	 * 2: full resolution, for a focused tile). The SFU forwards at most that layer.
+	 */
+	'call.consumer.layers': v.strictObject({
+		t: v.literal('call.consumer.layers'),
+		id: RequestId,
+		consumerId: MediaId,
+		spatialLayer: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(2))
+	}),
+	/** The browser's transport lost connectivity: new ICE parameters (ufrag/password) for an ICE restart. */
+	'call.transport.restartIce': v.strictObject({ t: v.literal('call.transport.restartIce'), id: RequestId, transportId: MediaId }),
 	/** Moderators: mute (pauses the microphone until unmute), unmute, or remove a participant. */
 	'call.moderate': v.strictObject({
 		t: v.literal('call.moderate'),
@@ -282,6 +294,11 @@ export const serverFrames = {
 	'call.producer.new': v.strictObject({ t: v.literal('call.producer.new'), channelId: Id, producer: CallProducerView }),
 	'call.producer.closed': v.strictObject({ t: v.literal('call.producer.closed'), channelId: Id, producerId: MediaId }),
 	'call.producer.paused': v.strictObject({ t: v.literal('call.producer.paused'), channelId: Id, producerId: MediaId, paused: v.boolean() }),
+	/**
+	 * Who is speaking now (peer ids whose microphone is above the server's audio-level threshold),
+	 * sent when that set changes; empty when everyone is silent.
+	 */
+	'call.speaking': v.strictObject({ t: v.literal('call.speaking'), channelId: Id, peerIds: v.array(v.string()) }),
 	/** A moderator muted (or unmuted) this client's microphone. */
 	'call.muted': v.strictObject({ t: v.literal('call.muted'), channelId: Id, muted: v.boolean() }),
 	/** This client is no longer in the call; with `rejoin`, joining again is expected to work (the server replaced a failed media worker). */
