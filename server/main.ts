@@ -42,7 +42,7 @@ function originsFor(config: Config): Set<string> {
 	return origins;
 }
 
-async function loadHandler(server: ReturnType<typeof createServer>): Promise<{ handler: Handler; close(): Promise<void> }> {
+async function loadHandler(server: ReturnType<typeof createServer>, attachmentMaxBytes: number): Promise<{ handler: Handler; close(): Promise<void> }> {
 	if (dev) {
 		const { createServer: createVite } = await import('vite');
 		const vite = await createVite({
@@ -53,6 +53,10 @@ async function loadHandler(server: ReturnType<typeof createServer>): Promise<{ h
 		return { handler: vite.middlewares as unknown as Handler, close: () => vite.close() };
 	}
 	const path = `${root}build/handler.js`;
+	// adapter-node refuses bodies over BODY_SIZE_LIMIT (512 KB by default) before any route runs,
+	// which would cap encrypted attachments. Routes bound their own bodies (JSON, icon,
+	// attachments counted while streaming), so the adapter's bound is the attachment ceiling.
+	process.env.BODY_SIZE_LIMIT ??= String(Math.max(attachmentMaxBytes, 512 * 1024));
 	try {
 		const { handler } = (await import(pathToFileURL(path).href)) as { handler: Handler };
 		return { handler, close: async () => {} };
@@ -111,7 +115,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 	if (!config.origin) config.origin = `http://localhost:${port}`;
 	for (const origin of originsFor(config)) app.origins.add(origin);
 
-	const loaded = await loadHandler(server);
+	const loaded = await loadHandler(server, config.limits.attachmentMaxBytes);
 	handler = loaded.handler;
 	app.state.ready = true;
 

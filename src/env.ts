@@ -105,6 +105,10 @@ export const variables = defineEnvVars({
 		description: 'Largest message payload accepted, in bytes (the payload is ciphertext once E2EE lands).',
 		schema: integer('MESSAGE_MAX_BYTES', 16384, 256, 1048576)
 	},
+	ATTACHMENT_MAX_BYTES: {
+		description: 'Largest attachment accepted, in bytes of ciphertext (files are encrypted in the browser). Also the ceiling of the admin upload limit.',
+		schema: integer('ATTACHMENT_MAX_BYTES', 26214400, 1024, 2147483647)
+	},
 	WS_MAX_FRAME_BYTES: {
 		description: 'Largest /ws frame accepted; larger frames close the socket with code 1009.',
 		schema: integer('WS_MAX_FRAME_BYTES', 65536, 1024, 4194304)

@@ -84,7 +84,11 @@ export class Hub implements RealtimeStatus {
 			userId: conn.userId,
 			connectionId: conn.id,
 			heartbeatMs: limits.heartbeatMs,
-			limits: { messageMaxBytes: this.#app.services.instance.messageMaxBytes(), maxFrameBytes: limits.wsMaxFrameBytes }
+			limits: {
+				messageMaxBytes: this.#app.services.instance.messageMaxBytes(),
+				maxFrameBytes: limits.wsMaxFrameBytes,
+				uploadMaxBytes: this.#app.services.instance.uploadMaxBytes()
+			}
 		});
 		this.#rememberScopes(conn.userId);
 		this.#sendPresenceSnapshot(conn);
@@ -234,6 +238,22 @@ export class Hub implements RealtimeStatus {
 					for (const conn of [...(this.#bySession.get(sessionId) ?? [])]) conn.close(CloseCode.sessionRevoked, 'session revoked');
 				}
 				return;
+			case 'devices.changed': {
+				// Once per connection even when it shares several scopes with the user.
+				const text = JSON.stringify({ t: 'devices.changed', userId: notice.userId } satisfies ServerFrame);
+				const targets = new Set<Connection>(this.#byUser.get(notice.userId) ?? []);
+				for (const id of notice.communityIds) for (const conn of this.#subscribers({ kind: 'community', id })) targets.add(conn);
+				for (const id of notice.dmChannelIds) for (const conn of this.#subscribers({ kind: 'dm', id })) targets.add(conn);
+				for (const conn of targets) conn.sendRaw(text);
+				return;
+			}
+			case 'to-device': {
+				const conns = this.#bySession.get(notice.sessionId);
+				if (!conns) return;
+				const text = JSON.stringify({ t: 'to-device', messages: notice.messages } satisfies ServerFrame);
+				for (const conn of conns) conn.sendRaw(text);
+				return;
+			}
 			case 'user.updated':
 				for (const id of notice.communityIds) {
 					this.#broadcast({ kind: 'community', id }, { t: 'directory.changed', communityId: id, reason: 'user.updated' });

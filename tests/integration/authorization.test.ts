@@ -11,6 +11,7 @@ import { createCommunity, createInvite, expectError, joinCommunity, MISSING_ID, 
 import type { ChannelView, CustomRoleView, InviteView, SessionView } from '#lib/shared/api-types.ts';
 import { clientFrames } from '#lib/shared/protocol/frames.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
+import { body as registrationBody, oneTimePrekeys, registration, signedPrekey, identity } from '../helpers/e2ee-keys.ts';
 
 const skip = postgresUnavailableReason();
 
@@ -25,6 +26,8 @@ type Fixture = {
 	ownerId: string;
 	roleId: string;
 	reportId: string;
+	ownerDeviceId: string;
+	attachmentId: string;
 };
 
 type Call = { method: string; path: string; body?: unknown };
@@ -49,7 +52,7 @@ const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '', ownerDeviceId: '', attachmentId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -84,6 +87,66 @@ const rows: Row[] = [
 			missing: () => ({ method: 'DELETE', path: `/api/me/sessions/${'0'.repeat(64)}` }),
 			malformed: () => ({ method: 'DELETE', path: `/api/me/sessions/${MALFORMED}` }),
 			message: 'Session was not found.'
+		}
+	},
+
+	// End-to-end encryption: devices, prekeys, the to-device queue, the key backup, attachments.
+	{ route: 'GET /api/devices', call: () => ({ method: 'GET', path: '/api/devices' }) },
+	{ route: 'POST /api/devices', call: () => ({ method: 'POST', path: '/api/devices', body: registrationBody(registration()) }) },
+	{ route: 'GET /api/devices/current', call: () => ({ method: 'GET', path: '/api/devices/current' }) },
+	{ route: 'POST /api/devices/current/one-time-prekeys', call: () => ({ method: 'POST', path: '/api/devices/current/one-time-prekeys', body: { oneTimePrekeys: oneTimePrekeys(1, 9000) } }) },
+	{ route: 'PUT /api/devices/current/signed-prekey', call: () => ({ method: 'PUT', path: '/api/devices/current/signed-prekey', body: { signedPrekey: signedPrekey(identity()) } }) },
+	{
+		route: 'PATCH /api/devices/[id]',
+		call: (f) => ({ method: 'PATCH', path: `/api/devices/${f.ownerDeviceId}`, body: { name: 'Nope' } }),
+		hidden: {
+			missing: () => ({ method: 'PATCH', path: `/api/devices/${MISSING_ID}`, body: { name: 'Nope' } }),
+			malformed: () => ({ method: 'PATCH', path: `/api/devices/${MALFORMED}`, body: { name: 'Nope' } }),
+			message: 'Device was not found.'
+		}
+	},
+	{
+		route: 'DELETE /api/devices/[id]',
+		call: (f) => ({ method: 'DELETE', path: `/api/devices/${f.ownerDeviceId}` }),
+		hidden: {
+			missing: () => ({ method: 'DELETE', path: `/api/devices/${MISSING_ID}` }),
+			malformed: () => ({ method: 'DELETE', path: `/api/devices/${MALFORMED}` }),
+			message: 'Device was not found.'
+		}
+	},
+	{
+		route: 'GET /api/users/[id]/devices',
+		call: (f) => ({ method: 'GET', path: `/api/users/${f.ownerId}/devices` }),
+		hidden: {
+			missing: () => ({ method: 'GET', path: `/api/users/${MISSING_ID}/devices` }),
+			malformed: () => ({ method: 'GET', path: `/api/users/${MALFORMED}/devices` }),
+			message: 'User was not found.'
+		}
+	},
+	// Invisible devices are left out of the answer (tested in e2ee-server.test.ts), not refused.
+	{ route: 'POST /api/keys/claim', call: (f) => ({ method: 'POST', path: '/api/keys/claim', body: { devices: [f.ownerDeviceId] } }) },
+	{ route: 'POST /api/to-device', call: (f) => ({ method: 'POST', path: '/api/to-device', body: { messages: [{ deviceId: f.ownerDeviceId, body: 'x' }] } }) },
+	{ route: 'GET /api/to-device', call: () => ({ method: 'GET', path: '/api/to-device' }) },
+	{ route: 'POST /api/to-device/ack', call: () => ({ method: 'POST', path: '/api/to-device/ack', body: { upTo: 0 } }) },
+	{ route: 'GET /api/key-backup', call: () => ({ method: 'GET', path: '/api/key-backup' }) },
+	{
+		route: 'PUT /api/key-backup',
+		call: () => ({
+			method: 'PUT',
+			path: '/api/key-backup',
+			body: { version: 1, params: { alg: 'argon2id13', salt: 'AAAAAAAAAAAAAAAAAAAAAA', opsLimit: 3, memLimit: 268435456 }, wrappedKey: 'AAAA' }
+		})
+	},
+	{ route: 'DELETE /api/key-backup', call: () => ({ method: 'DELETE', path: '/api/key-backup' }) },
+	{ route: 'GET /api/key-backup/entries', call: () => ({ method: 'GET', path: '/api/key-backup/entries' }) },
+	{ route: 'PUT /api/key-backup/entries', call: () => ({ method: 'PUT', path: '/api/key-backup/entries', body: { version: 1, entries: [{ id: 'sk:x', ciphertext: 'AAAA' }] } }) },
+	{
+		route: 'GET /api/attachments/[id]',
+		call: (f) => ({ method: 'GET', path: `/api/attachments/${f.attachmentId}` }),
+		hidden: {
+			missing: () => ({ method: 'GET', path: `/api/attachments/${MISSING_ID}` }),
+			malformed: () => ({ method: 'GET', path: `/api/attachments/${MALFORMED}` }),
+			message: 'Attachment was not found.'
 		}
 	},
 
@@ -240,7 +303,9 @@ function channelRoutes(): Row[] {
 		row('PATCH', '', { topic: 'sneaky' }, needs('Manage channels')),
 		row('GET', '/messages'),
 		row('POST', '/messages', { clientId: 'authz-matrix-1', payload: 'x' }),
-		row('POST', '/read', { seq: 1 })
+		row('POST', '/read', { seq: 1 }),
+		row('GET', '/devices'),
+		row('POST', '/attachments')
 	];
 }
 
@@ -290,7 +355,16 @@ describe.skipIf(skip)('authorization', () => {
 		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
 		const { report } = await member.api.post<{ report: { id: string } }>(`/api/messages/${message.id}/report`, { reason: 'rude', forwardedContent: 'owner speaking' });
 		const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
+		const { device } = await owner.api.post<{ device: { id: string } }>('/api/devices', registrationBody(registration()));
+		const upload = await owner.fetch(`/api/channels/${community.generalId}/attachments`, {
+			method: 'POST',
+			headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': await owner.csrfToken() },
+			body: new Uint8Array(16).fill(1)
+		});
+		const { attachment } = (await upload.json()) as { attachment: { id: string } };
 		f = {
+			ownerDeviceId: device.id,
+			attachmentId: attachment.id,
 			communityId: community.id,
 			channelId: community.generalId,
 			voiceChannelId: voice.id,

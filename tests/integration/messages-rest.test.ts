@@ -344,7 +344,7 @@ describe.skipIf(skip)('messages over REST', () => {
 			const owner = await TestClient.signUp(server);
 			const community = await createCommunity(owner);
 			const message = await sendMessage(owner, community.generalId);
-			await expectError(owner.send('PUT', `/api/messages/${message.id}/reactions/${'k'.repeat(65)}`), 400, 'invalid', 'Reaction keys are 1-64 characters.');
+			await expectError(owner.send('PUT', `/api/messages/${message.id}/reactions/${'k'.repeat(129)}`), 400, 'invalid', 'Reaction keys are 1-128 characters.');
 		});
 	});
 

@@ -78,7 +78,7 @@ describe.skipIf(skip)('/ws upgrade', () => {
 				userId: user.user.id,
 				connectionId: expect.stringMatching(/^[0-9a-f-]{36}$/),
 				heartbeatMs: 25_000,
-				limits: { messageMaxBytes: 16_384, maxFrameBytes: 65_536 }
+				limits: { messageMaxBytes: 16_384, maxFrameBytes: 65_536, uploadMaxBytes: 26_214_400 }
 			});
 			socket.close();
 		});

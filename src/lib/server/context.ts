@@ -18,6 +18,9 @@ import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
 import { UserAdmin } from './services/user-admin.ts';
 import { Reports } from './services/reports.ts';
+import { Devices } from './services/devices.ts';
+import { KeyBackups } from './services/key-backups.ts';
+import { Attachments } from './services/attachments.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -31,6 +34,9 @@ export type Services = {
 	auditLog: AuditLog;
 	userAdmin: UserAdmin;
 	reports: Reports;
+	devices: Devices;
+	keyBackups: KeyBackups;
+	attachments: Attachments;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -97,6 +103,7 @@ export async function createAppContext(options: {
 		db,
 		bus,
 		messageMaxBytesCeiling: config.limits.messageMaxBytes,
+		uploadMaxBytesCeiling: config.limits.attachmentMaxBytes,
 		iceDefaults: { stunUrls: config.calls.stunUrls, turnUrls: config.calls.turnUrls, turnSecretSet: Boolean(config.calls.turnSecret) }
 	});
 	services.channels = new Channels({ db, bus });
@@ -117,6 +124,9 @@ export async function createAppContext(options: {
 		guestAccess: () => services.instance.guestAccess()
 	});
 	services.reports = new Reports({ db, messages: () => services.messages });
+	services.devices = new Devices({ db, bus });
+	services.keyBackups = new KeyBackups({ db });
+	services.attachments = new Attachments({ db, maxBytes: () => services.instance.uploadMaxBytes() });
 	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
 	await services.instance.ensureDefaults(config.registrationModeDefault);
 

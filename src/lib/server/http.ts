@@ -51,13 +51,14 @@ export function idParam(event: RequestEvent, name: string, what = 'That'): strin
 	return value.toLowerCase();
 }
 
-export async function readBody<S extends v.GenericSchema>(event: RequestEvent, schema: S): Promise<v.InferOutput<S>> {
+/** `maxBytes`: a larger bound for the few bodies that carry batches of ciphertext (to-device, key backup entries). */
+export async function readBody<S extends v.GenericSchema>(event: RequestEvent, schema: S, maxBytes = JSON_BODY_MAX_BYTES): Promise<v.InferOutput<S>> {
 	const type = event.request.headers.get('content-type') ?? '';
 	if (!type.toLowerCase().startsWith('application/json')) throw invalid('Send the request body as application/json.');
 	const length = Number(event.request.headers.get('content-length') ?? '0');
-	if (length > JSON_BODY_MAX_BYTES) throw payloadTooLarge('The request body is too large.');
+	if (length > maxBytes) throw payloadTooLarge('The request body is too large.');
 	const text = await event.request.text();
-	if (Buffer.byteLength(text) > JSON_BODY_MAX_BYTES) throw payloadTooLarge('The request body is too large.');
+	if (Buffer.byteLength(text) > maxBytes) throw payloadTooLarge('The request body is too large.');
 	const parsed = parseJsonText(text);
 	if (!parsed.ok) throw invalid('The request body is not valid JSON.');
 	if (parsed.hasNul) throw invalid(NUL_REFUSED);

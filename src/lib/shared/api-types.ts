@@ -85,6 +85,10 @@ export type InstanceSettingsView = {
 	messageMaxBytes: number | null;
 	/** The ceiling set by MESSAGE_MAX_BYTES, which the setting may not exceed. */
 	messageMaxBytesCeiling: number;
+	/** Largest attachment (ciphertext bytes); null: the environment's ATTACHMENT_MAX_BYTES. */
+	uploadMaxBytes: number | null;
+	/** The ceiling set by ATTACHMENT_MAX_BYTES, which the setting may not exceed. */
+	uploadMaxBytesCeiling: number;
 	defaultCommunityId: string | null;
 	/** Multiplies the environment's rate limits: relaxed ×2, normal ×1, strict ×½. */
 	rateLimitLevel: RateLimitLevel;

@@ -53,6 +53,7 @@ export class InstanceAdmin {
 	name = $state('');
 	/** The message size limit as typed; empty means "the server's default". */
 	messageMaxBytes = $state('');
+	uploadMaxBytes = $state('');
 	/** The ICE server settings as typed, one URL per line; empty means "the environment's". */
 	stunUrls = $state('');
 	turnUrls = $state('');
@@ -89,6 +90,7 @@ export class InstanceAdmin {
 		this.settings = settings;
 		this.name = settings.name;
 		this.messageMaxBytes = settings.messageMaxBytes === null ? '' : String(settings.messageMaxBytes);
+		this.uploadMaxBytes = settings.uploadMaxBytes === null ? '' : String(settings.uploadMaxBytes);
 		this.stunUrls = settings.stunUrls.join('\n');
 		this.turnUrls = settings.turnUrls.join('\n');
 	}
@@ -135,6 +137,15 @@ export class InstanceAdmin {
 			return Promise.resolve(false);
 		}
 		return this.save({ messageMaxBytes: raw === '' ? null : Number(raw) });
+	}
+
+	saveUploadLimit() {
+		const raw = this.uploadMaxBytes.trim();
+		if (raw !== '' && !/^\d+$/.test(raw)) {
+			toasts.show('The upload size limit is a whole number of bytes, or empty for the default.', 'error');
+			return Promise.resolve(false);
+		}
+		return this.save({ uploadMaxBytes: raw === '' ? null : Number(raw) });
 	}
 
 	/** Saves both ICE lists; the server checks each URL and that TURN_SECRET exists for TURN. */

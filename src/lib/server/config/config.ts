@@ -47,6 +47,8 @@ export type Config = {
 	auditLogRetentionDays: number;
 	limits: {
 		messageMaxBytes: number;
+		/** ATTACHMENT_MAX_BYTES: default and ceiling of the upload limit setting. */
+		attachmentMaxBytes: number;
 		wsMaxFrameBytes: number;
 		wsRatePerSecond: number;
 		wsRateBurst: number;
@@ -214,6 +216,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		auditLogRetentionDays: values.AUDIT_LOG_RETENTION_DAYS,
 		limits: {
 			messageMaxBytes: values.MESSAGE_MAX_BYTES,
+			attachmentMaxBytes: values.ATTACHMENT_MAX_BYTES,
 			wsMaxFrameBytes: values.WS_MAX_FRAME_BYTES,
 			wsRatePerSecond: values.WS_RATE_PER_SECOND,
 			wsRateBurst: values.WS_RATE_BURST,

@@ -38,6 +38,7 @@ export function preflightReport(config: Config, origins: Set<string>, calls?: { 
 			`sign-ups ${config.signUpsPerIpPerHour}/IP/hour`
 		].join('; '),
 		'message size': `${limits.messageMaxBytes} bytes`,
+		'attachment size': `${limits.attachmentMaxBytes} bytes of ciphertext at most (ATTACHMENT_MAX_BYTES; admins may set less)`,
 		calls: calls?.describe() ?? 'unavailable: the call service has not started',
 		turn: turnLine(config),
 		'log level': config.logLevel

@@ -59,9 +59,108 @@ export const sessions = pgTable(
 		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
 		lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
 		userAgent: text('user_agent').notNull().default(''),
-		ipAddress: text('ip_address').notNull().default('')
+		ipAddress: text('ip_address').notNull().default(''),
+		/**
+		 * The end-to-end encryption device this session registered (one browser profile), if any.
+		 * Deleting the session revokes the device (services/devices.ts); a revoked device's sessions go with it.
+		 */
+		deviceId: uuid('device_id').references(() => devices.id, { onDelete: 'cascade' })
 	},
-	(t) => [index('sessions_user_id_idx').on(t.userId)]
+	(t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_device_id_idx').on(t.deviceId)]
+);
+
+/**
+ * End-to-end encryption devices: one per signed-in browser profile. The server holds public keys
+ * only. A removed device keeps its row with revoked_at set, so its identity key (unique) can never
+ * be registered again.
+ */
+export const devices = pgTable(
+	'devices',
+	{
+		id: uuid('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		name: text('name').notNull(),
+		/** Ed25519 public key, base64url. */
+		identityKey: text('identity_key').notNull(),
+		createdAt: createdAt(),
+		lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+		revokedAt: timestamp('revoked_at', { withTimezone: true })
+	},
+	(t) => [uniqueIndex('devices_identity_key_key').on(t.identityKey), index('devices_user_idx').on(t.userId)]
+);
+
+/** The current signed prekey of each device (X25519 public key and its Ed25519 signature). */
+export const deviceSignedPrekeys = pgTable('device_signed_prekeys', {
+	deviceId: uuid('device_id')
+		.primaryKey()
+		.references(() => devices.id, { onDelete: 'cascade' }),
+	/** Chosen by the device: unsigned 32-bit, hence bigint. */
+	keyId: bigint('key_id', { mode: 'number' }).notNull(),
+	publicKey: text('public_key').notNull(),
+	signature: text('signature').notNull(),
+	createdAt: createdAt()
+});
+
+/** One-time prekeys: each is handed to exactly one claimer and deleted in the same statement. */
+export const deviceOneTimePrekeys = pgTable(
+	'device_one_time_prekeys',
+	{
+		deviceId: uuid('device_id')
+			.notNull()
+			.references(() => devices.id, { onDelete: 'cascade' }),
+		keyId: bigint('key_id', { mode: 'number' }).notNull(),
+		publicKey: text('public_key').notNull(),
+		createdAt: createdAt()
+	},
+	(t) => [primaryKey({ columns: [t.deviceId, t.keyId] })]
+);
+
+/** Pairwise ciphertext queued for one device until it acknowledges it; the server never parses the body. */
+export const toDeviceMessages = pgTable(
+	'to_device_messages',
+	{
+		id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+		recipientDeviceId: uuid('recipient_device_id')
+			.notNull()
+			.references(() => devices.id, { onDelete: 'cascade' }),
+		senderUserId: uuid('sender_user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		senderDeviceId: uuid('sender_device_id')
+			.notNull()
+			.references(() => devices.id, { onDelete: 'cascade' }),
+		body: text('body').notNull(),
+		createdAt: createdAt()
+	},
+	(t) => [index('to_device_messages_recipient_idx').on(t.recipientDeviceId, t.id)]
+);
+
+/** One encrypted key backup per user: the backup key wrapped under a passphrase-derived key (Argon2id). */
+export const keyBackups = pgTable('key_backups', {
+	userId: uuid('user_id')
+		.primaryKey()
+		.references(() => users.id, { onDelete: 'cascade' }),
+	version: integer('version').notNull(),
+	/** Argon2id parameters and salt (KeyBackupParams): public by design. */
+	params: jsonb('params').$type<{ alg: 'argon2id13'; salt: string; opsLimit: number; memLimit: number }>().notNull(),
+	wrappedKey: text('wrapped_key').notNull(),
+	updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+});
+
+/** Entries of a key backup, each encrypted with the backup key; ids are the client's upsert keys. */
+export const keyBackupEntries = pgTable(
+	'key_backup_entries',
+	{
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		id: text('id').notNull(),
+		ciphertext: text('ciphertext').notNull(),
+		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.id] })]
 );
 
 /** One row (id = 1) of instance-wide settings that admins change at run time. */
@@ -88,6 +187,8 @@ export const instanceSettings = pgTable(
 		/** ICE servers for calls; empty: STUN_URLS / TURN_URLS from the environment. The TURN secret stays there. */
 		stunUrls: text('stun_urls').array().notNull().default(sql`'{}'::text[]`),
 		turnUrls: text('turn_urls').array().notNull().default(sql`'{}'::text[]`),
+		/** Largest attachment (ciphertext) in bytes; null: ATTACHMENT_MAX_BYTES from the environment (also the ceiling). */
+		uploadMaxBytes: integer('upload_max_bytes'),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
@@ -406,4 +507,25 @@ export const inviteRedemptions = pgTable(
 		redeemedAt: timestamp('redeemed_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [index('invite_redemptions_code_idx').on(t.code, t.redeemedAt)]
+);
+
+/**
+ * Attachments: ciphertext encrypted in the browser (its key travels inside the encrypted message),
+ * readable by whoever can read the channel. The server knows only the size.
+ */
+export const attachments = pgTable(
+	'attachments',
+	{
+		id: uuid('id').primaryKey(),
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		uploaderId: uuid('uploader_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		size: integer('size').notNull(),
+		data: bytea('data').notNull(),
+		createdAt: createdAt()
+	},
+	(t) => [index('attachments_channel_idx').on(t.channelId)]
 );

@@ -3,6 +3,7 @@
 // STYLE.md, habit 5). The in-process bus delivers synchronously; a cross-process transport
 // (PostgreSQL LISTEN/NOTIFY) can implement the same interface when web and realtime roles split.
 import type { ChannelEvent } from '#lib/shared/protocol/frames.ts';
+import type { ToDeviceMessage } from '#lib/shared/e2ee.ts';
 
 /** Who may see a channel's events: the members of its community, or the participants of a DM. */
 export type ChannelScope = { kind: 'community'; communityId: string } | { kind: 'dm'; userIds: string[] };
@@ -17,7 +18,11 @@ export type BusNotice =
 	| { type: 'dm.created'; channelId: string; userIds: string[] }
 	| { type: 'sessions.revoked'; sessionIds: string[] }
 	/** A user's profile changed; everyone sharing one of these communities or DMs shows it. */
-	| { type: 'user.updated'; userId: string; communityIds: string[]; dmChannelIds: string[] };
+	| { type: 'user.updated'; userId: string; communityIds: string[]; dmChannelIds: string[] }
+	/** A user registered or removed an encryption device; everyone sharing a community or DM (and the user) refetches. */
+	| { type: 'devices.changed'; userId: string; communityIds: string[]; dmChannelIds: string[] }
+	/** To-device messages queued for the device of this session: pushed to its open sockets. */
+	| { type: 'to-device'; sessionId: string; messages: ToDeviceMessage[] };
 
 export type BusListener = (notice: BusNotice) => void;
 

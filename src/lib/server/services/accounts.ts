@@ -1,8 +1,8 @@
 // Accounts and sessions: sign-up (with registration modes and invites), sign-in (throttled),
 // session validation with sliding expiry, listing and revoking sessions, password changes.
-import { and, asc, eq, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, ne, sql, type SQL } from 'drizzle-orm';
 import type { Me, SessionView } from '#lib/shared/api-types.ts';
-import type { Database } from '../db/open.ts';
+import type { Database, Executor } from '../db/open.ts';
 import { communityMembers, dmParticipants, instanceSettings, sessions, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
@@ -12,6 +12,7 @@ import { checkOwnPassword } from '../auth/reauth.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { recordRedemption, type Invites } from './invites.ts';
 import type { Communities } from './communities.ts';
+import { revokeDevicesOfSessions } from './devices.ts';
 
 export type SessionUser = Me;
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -186,13 +187,18 @@ export class Accounts {
 		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
 	}
 
-	async #createSession(userId: string, meta: RequestMeta): Promise<IssuedSession> {
-		const token = generateToken();
+	async #createSession(
+		userId: string,
+		meta: RequestMeta,
+		options: { token?: string; deviceId?: string | null; executor?: Executor } = {}
+	): Promise<IssuedSession> {
+		const token = options.token ?? generateToken();
 		const sessionId = sessionIdFromToken(token);
 		const expiresAt = new Date(Date.now() + this.#sessionTtlMs);
-		await this.#db.insert(sessions).values({
+		await (options.executor ?? this.#db).insert(sessions).values({
 			id: sessionId,
 			userId,
+			deviceId: options.deviceId ?? null,
 			expiresAt,
 			userAgent: meta.userAgent.slice(0, USER_AGENT_MAX),
 			ipAddress: meta.ip
@@ -216,13 +222,13 @@ export class Accounts {
 		if (!row) return null;
 		const now = Date.now();
 		if (now >= row.session.expiresAt.getTime() || row.user.disabledAt) {
-			await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
+			await this.#deleteSessions(eq(sessions.id, sessionId));
 			return null;
 		}
 		// Turning guest access off deletes guest sessions; this also covers another process whose
 		// settings cache has not caught up yet, and any session created in a race with the change.
 		if (row.user.isGuest && !this.#guestAccess()) {
-			await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
+			await this.#deleteSessions(eq(sessions.id, sessionId));
 			return null;
 		}
 		const session = row.session;
@@ -240,9 +246,24 @@ export class Accounts {
 		return { user: toMe(row.user), session, renewed };
 	}
 
+	/**
+	 * Deletes sessions and revokes their encryption devices in one transaction; after commit their
+	 * sockets close (sessions.revoked) and the owners' contacts hear of the device change.
+	 */
+	async #deleteSessions(where: SQL | undefined): Promise<string[]> {
+		const { ids, notices } = await this.#db.transaction(async (tx) => {
+			const deleted = await tx.delete(sessions).where(where).returning({ id: sessions.id, deviceId: sessions.deviceId });
+			const { notices } = await revokeDevicesOfSessions(tx, deleted);
+			return { ids: deleted.map((d) => d.id), notices };
+		});
+		if (ids.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: ids }, ...notices]);
+		return ids;
+	}
+
 	async signOut(sessionId: string): Promise<void> {
-		await this.#db.delete(sessions).where(eq(sessions.id, sessionId));
-		this.#bus.publish([{ type: 'sessions.revoked', sessionIds: [sessionId] }]);
+		const ids = await this.#deleteSessions(eq(sessions.id, sessionId));
+		// Signing out twice is harmless; the socket of a session gone already closes anyway.
+		if (ids.length === 0) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: [sessionId] }]);
 	}
 
 	async listSessions(userId: string, currentSessionId: string): Promise<SessionView[]> {
@@ -262,25 +283,27 @@ export class Accounts {
 
 	/** Revokes one of the caller's own sessions. Another user's session answers like a missing one. */
 	async revokeSession(userId: string, sessionId: string): Promise<boolean> {
-		const deleted = await this.#db
-			.delete(sessions)
-			.where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)))
-			.returning({ id: sessions.id });
-		if (deleted.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: deleted.map((d) => d.id) }]);
+		const deleted = await this.#deleteSessions(and(eq(sessions.id, sessionId), eq(sessions.userId, userId)));
 		return deleted.length > 0;
 	}
 
 	async revokeOtherSessions(userId: string, currentSessionId: string): Promise<number> {
-		const deleted = await this.#db
-			.delete(sessions)
-			.where(and(eq(sessions.userId, userId), ne(sessions.id, currentSessionId)))
-			.returning({ id: sessions.id });
-		if (deleted.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: deleted.map((d) => d.id) }]);
+		const deleted = await this.#deleteSessions(and(eq(sessions.userId, userId), ne(sessions.id, currentSessionId)));
 		return deleted.length;
 	}
 
-	/** Changes the password, revokes every session of the account, and issues a new one for this device. */
-	async changePassword(userId: string, currentPassword: string, newPassword: string, meta: RequestMeta): Promise<IssuedSession> {
+	/**
+	 * Changes the password, revokes every session of the account, and issues a new one for this
+	 * browser. The other sessions' encryption devices are revoked with them; this browser's device
+	 * (`keepDeviceId`) moves to the new session, so it keeps its keys and history.
+	 */
+	async changePassword(
+		userId: string,
+		currentPassword: string,
+		newPassword: string,
+		meta: RequestMeta,
+		keepDeviceId: string | null = null
+	): Promise<IssuedSession> {
 		await checkOwnPassword(this.#db, this.throttle, { id: userId, ip: meta.ip }, currentPassword, {
 			wrong: () => invalid('Your current password is not correct.'),
 			throttled: (wait) => {
@@ -290,12 +313,17 @@ export class Accounts {
 		});
 		if (currentPassword === newPassword) throw invalid('Choose a new password that differs from the current one.');
 		const passwordHash = await hashPassword(newPassword);
-		const revoked = await this.#db.transaction(async (tx) => {
+		const token = generateToken();
+		const { revoked, notices, session } = await this.#db.transaction(async (tx) => {
 			await tx.update(users).set({ passwordHash }).where(eq(users.id, userId));
-			return tx.delete(sessions).where(eq(sessions.userId, userId)).returning({ id: sessions.id });
+			const revoked = await tx.delete(sessions).where(eq(sessions.userId, userId)).returning({ id: sessions.id, deviceId: sessions.deviceId });
+			const kept = keepDeviceId && revoked.some((r) => r.deviceId === keepDeviceId) ? keepDeviceId : null;
+			const { notices } = await revokeDevicesOfSessions(tx, revoked.filter((r) => r.deviceId !== kept));
+			const session = await this.#createSession(userId, meta, { token, deviceId: kept, executor: tx });
+			return { revoked, notices, session };
 		});
-		this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revoked.map((r) => r.id) }]);
-		return this.#createSession(userId, meta);
+		this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revoked.map((r) => r.id) }, ...notices]);
+		return session;
 	}
 
 	async updateProfile(userId: string, input: { displayName: string }): Promise<Me> {

@@ -7,11 +7,12 @@ import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.t
 import { RATE_LIMIT_FACTORS, type RateLimitLevel, type RegistrationMode } from '#lib/shared/validation.ts';
 import type { Database } from '../db/open.ts';
 import { communities, instanceIcon, instanceSettings, sessions, users } from '../db/schema.ts';
-import type { EventBus } from '../events/bus.ts';
+import type { BusNotice, EventBus } from '../events/bus.ts';
 import { requireInstanceAdmin, type InstanceRole } from '../access.ts';
 import { invalid, notFound, payloadTooLarge } from '../errors.ts';
 import { sniffRasterImage, type RasterImageType } from '../image-type.ts';
 import { recordAudit } from './audit-log.ts';
+import { revokeDevicesOfSessions } from './devices.ts';
 
 type SettingsRow = typeof instanceSettings.$inferSelect;
 
@@ -36,6 +37,7 @@ export type SettingsChange = {
 	name?: string;
 	registrationMode?: RegistrationMode;
 	messageMaxBytes?: number | null;
+	uploadMaxBytes?: number | null;
 	defaultCommunityId?: string | null;
 	rateLimitLevel?: RateLimitLevel;
 	guestAccess?: boolean;
@@ -55,10 +57,13 @@ export class Instance {
 	/** MESSAGE_MAX_BYTES: the default and the ceiling of the message size setting. */
 	#messageMaxBytesCeiling: number;
 	#iceDefaults: IceDefaults;
+	/** ATTACHMENT_MAX_BYTES: the default and the ceiling of the upload size setting. */
+	#uploadMaxBytesCeiling: number;
 	#cache: { row: SettingsRow; loadedAt: number } | null = null;
 	#refreshing: Promise<void> | null = null;
 
-	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number; iceDefaults: IceDefaults }) {
+	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number; uploadMaxBytesCeiling?: number; iceDefaults: IceDefaults }) {
+		this.#uploadMaxBytesCeiling = deps.uploadMaxBytesCeiling ?? 25 * 1024 * 1024;
 		this.#db = deps.db;
 		this.#bus = deps.bus;
 		this.#messageMaxBytesCeiling = deps.messageMaxBytesCeiling;
@@ -89,6 +94,11 @@ export class Instance {
 	 */
 	messageMaxBytes(): number {
 		return this.#cachedRow()?.messageMaxBytes ?? this.#messageMaxBytesCeiling;
+	}
+
+	/** The attachment size limit now in force (ciphertext bytes), from the cache like messageMaxBytes. */
+	uploadMaxBytes(): number {
+		return this.#cachedRow()?.uploadMaxBytes ?? this.#uploadMaxBytesCeiling;
 	}
 
 	/**
@@ -192,6 +202,8 @@ export class Instance {
 			registrationMode: row.registrationMode,
 			messageMaxBytes: row.messageMaxBytes,
 			messageMaxBytesCeiling: this.#messageMaxBytesCeiling,
+			uploadMaxBytes: row.uploadMaxBytes,
+			uploadMaxBytesCeiling: this.#uploadMaxBytesCeiling,
 			defaultCommunityId: row.defaultCommunityId,
 			rateLimitLevel: row.rateLimitLevel,
 			iconUrl: iconUrl(row.iconEtag),
@@ -209,19 +221,23 @@ export class Instance {
 		if (input.messageMaxBytes != null && input.messageMaxBytes > this.#messageMaxBytesCeiling) {
 			throw invalid(`The message size limit can be at most ${this.#messageMaxBytesCeiling} bytes (MESSAGE_MAX_BYTES on the server).`);
 		}
+		if (input.uploadMaxBytes != null && input.uploadMaxBytes > this.#uploadMaxBytesCeiling) {
+			throw invalid(`The upload size limit can be at most ${this.#uploadMaxBytesCeiling} bytes (ATTACHMENT_MAX_BYTES on the server).`);
+		}
 		// The secret never leaves the environment, so TURN URLs set here are useless without it.
 		if (input.turnUrls && input.turnUrls.length > 0 && !this.#iceDefaults.turnSecretSet) throw invalid(TURN_NEEDS_SECRET_MESSAGE);
 		const patch: Partial<typeof instanceSettings.$inferInsert> = {};
 		if (input.name !== undefined) patch.instanceName = input.name;
 		if (input.registrationMode !== undefined) patch.registrationMode = input.registrationMode;
 		if (input.messageMaxBytes !== undefined) patch.messageMaxBytes = input.messageMaxBytes;
+		if (input.uploadMaxBytes !== undefined) patch.uploadMaxBytes = input.uploadMaxBytes;
 		if (input.defaultCommunityId !== undefined) patch.defaultCommunityId = input.defaultCommunityId;
 		if (input.rateLimitLevel !== undefined) patch.rateLimitLevel = input.rateLimitLevel;
 		if (input.guestAccess !== undefined) patch.guestAccess = input.guestAccess;
 		if (input.stunUrls !== undefined) patch.stunUrls = input.stunUrls;
 		if (input.turnUrls !== undefined) patch.turnUrls = input.turnUrls;
 		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
-		const { row, revokedGuestSessions } = await this.#db.transaction(async (tx) => {
+		const { row, revokedGuestSessions, deviceNotices } = await this.#db.transaction(async (tx) => {
 			if (input.defaultCommunityId) {
 				const [community] = await tx.select({ id: communities.id }).from(communities).where(eq(communities.id, input.defaultCommunityId));
 				if (!community) throw invalid('The default community does not exist.');
@@ -245,18 +261,20 @@ export class Instance {
 			}
 			// Guest access turned off signs every guest out (their sessions are their only way in).
 			let revokedGuestSessions: string[] = [];
+			let deviceNotices: BusNotice[] = [];
 			if (changed.guestAccess && patch.guestAccess === false) {
 				const revoked = await tx
 					.delete(sessions)
 					.where(inArray(sessions.userId, tx.select({ id: users.id }).from(users).where(eq(users.isGuest, true))))
-					.returning({ id: sessions.id });
+					.returning({ id: sessions.id, deviceId: sessions.deviceId });
 				revokedGuestSessions = revoked.map((r) => r.id);
+				deviceNotices = (await revokeDevicesOfSessions(tx, revoked)).notices;
 			}
-			return { row: updated!, revokedGuestSessions };
+			return { row: updated!, revokedGuestSessions, deviceNotices };
 		});
 		this.#cache = { row, loadedAt: Date.now() };
 		// After commit: their open /ws connections close.
-		if (revokedGuestSessions.length > 0) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revokedGuestSessions }]);
+		if (revokedGuestSessions.length > 0) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revokedGuestSessions }, ...deviceNotices]);
 		return this.#view(row);
 	}
 }

@@ -12,6 +12,8 @@ import { conflict, forbidden, notFound } from '../errors.ts';
 import { requireReauthentication } from '../auth/reauth.ts';
 import type { SignInThrottle } from '../auth/throttle.ts';
 import { recordAudit } from './audit-log.ts';
+import { revokeDevicesOfSessions } from './devices.ts';
+import type { BusNotice } from '../events/bus.ts';
 
 export type AdminActor = { id: string; instanceRole: InstanceRole; ip: string };
 
@@ -76,12 +78,12 @@ export class UserAdmin {
 		const target = await this.#target(targetId);
 		requireAbove(actor, target);
 		const revoked = await this.#db.transaction(async (tx) => {
-			const deleted = await tx.delete(sessions).where(eq(sessions.userId, targetId)).returning({ id: sessions.id });
+			const deleted = await tx.delete(sessions).where(eq(sessions.userId, targetId)).returning({ id: sessions.id, deviceId: sessions.deviceId });
 			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'user.sessions_revoked', targetUserId: targetId, data: { count: deleted.length } });
-			return deleted;
+			return { deleted, notices: (await revokeDevicesOfSessions(tx, deleted)).notices };
 		});
-		if (revoked.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revoked.map((r) => r.id) }]);
-		return revoked.length;
+		this.#publishRevoked(revoked);
+		return revoked.deleted.length;
 	}
 
 	/** A disabled account cannot sign in; its sessions are revoked and its sockets closed now. */
@@ -92,11 +94,17 @@ export class UserAdmin {
 		await requireReauthentication(this.#db, this.#throttle(), actor, password);
 		const revoked = await this.#db.transaction(async (tx) => {
 			await tx.update(users).set({ disabledAt: disabled ? new Date() : null }).where(eq(users.id, targetId));
-			const deleted = disabled ? await tx.delete(sessions).where(eq(sessions.userId, targetId)).returning({ id: sessions.id }) : [];
+			const deleted = disabled ? await tx.delete(sessions).where(eq(sessions.userId, targetId)).returning({ id: sessions.id, deviceId: sessions.deviceId }) : [];
 			await recordAudit(tx, { communityId: null, actorId: actor.id, action: disabled ? 'user.disabled' : 'user.enabled', targetUserId: targetId, data: { username: target.username } });
-			return deleted;
+			// Disabling revokes the account's encryption devices too: re-enabled, it registers new ones.
+			return { deleted, notices: (await revokeDevicesOfSessions(tx, deleted)).notices };
 		});
-		if (revoked.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revoked.map((r) => r.id) }]);
+		this.#publishRevoked(revoked);
+	}
+
+	#publishRevoked({ deleted, notices }: { deleted: { id: string }[]; notices: BusNotice[] }) {
+		const all: BusNotice[] = deleted.length ? [{ type: 'sessions.revoked', sessionIds: deleted.map((r) => r.id) }, ...notices] : notices;
+		if (all.length) this.#bus.publish(all);
 	}
 
 	/** Owners may make members admins and back; nobody hands out "owner" here. */
@@ -124,12 +132,14 @@ export class UserAdmin {
 		const revoked = await this.#db.transaction(async (tx) => {
 			const [owned] = await tx.select({ name: communities.name }).from(communities).where(eq(communities.ownerId, targetId)).limit(1);
 			if (owned) throw conflict(`This account owns the community "${owned.name}"; delete that community first.`);
-			const deleted = await tx.delete(sessions).where(eq(sessions.userId, targetId)).returning({ id: sessions.id });
+			const deleted = await tx.delete(sessions).where(eq(sessions.userId, targetId)).returning({ id: sessions.id, deviceId: sessions.deviceId });
+			// Before the account goes: its contacts (read now, while memberships exist) hear its devices are gone.
+			const { notices } = await revokeDevicesOfSessions(tx, deleted);
 			// Written before the delete: the entry keeps the name once the account (and the id's join) is gone.
 			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'user.deleted', targetUserId: targetId, data: { username: target.username, displayName: target.displayName } });
 			await tx.delete(users).where(eq(users.id, targetId));
-			return deleted;
+			return { deleted, notices };
 		});
-		if (revoked.length) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revoked.map((r) => r.id) }]);
+		this.#publishRevoked(revoked);
 	}
 }

@@ -15,6 +15,12 @@ export const ErrorCode = {
 	callFull: 'call_full',
 	/** A call frame from a connection that has not joined a call. */
 	notInCall: 'not_in_call',
+	/** This session registered its encryption device already (one device per session). */
+	deviceExists: 'device_exists',
+	/** The request acts as the session's encryption device, and the session has none (or it was removed). */
+	deviceRequired: 'device_required',
+	/** The recipient device has too many undelivered to-device messages; retry once it caught up. */
+	toDeviceQueueFull: 'to_device_queue_full',
 	internal: 'internal'
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -14,7 +14,8 @@ const Seq = v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(Number.MAX
 const ClientId = v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'clientId must be 8-64 url-safe characters'));
 /** Opaque body; the byte limit is configurable and enforced by the server separately. */
 const Payload = v.pipe(v.string(), v.minLength(1));
-const ReactionKey = v.pipe(v.string(), v.minLength(1), v.maxLength(64));
+// 128: encrypted reaction keys (a deterministic ciphertext of the emoji, base64url) need more than an emoji.
+const ReactionKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const Timestamp = v.string();
 /** mediasoup's own ids (transports, producers, consumers): uuids. */
 const MediaId = v.pipe(v.string(), v.uuid());
@@ -241,7 +242,12 @@ export const serverFrames = {
 		userId: Id,
 		connectionId: v.string(),
 		heartbeatMs: v.number(),
-		limits: v.strictObject({ messageMaxBytes: v.number(), maxFrameBytes: v.number() })
+		limits: v.strictObject({
+			messageMaxBytes: v.number(),
+			maxFrameBytes: v.number(),
+			/** Largest encrypted attachment: checked before uploading, since an oversized upload is cut off mid-body. */
+			uploadMaxBytes: v.optional(v.number())
+		})
 	}),
 	/** One live event in a channel. */
 	event: v.strictObject({ t: v.literal('event'), channelId: Id, event: ChannelEvent }),
@@ -281,6 +287,15 @@ export const serverFrames = {
 	'call.muted': v.strictObject({ t: v.literal('call.muted'), channelId: Id, muted: v.boolean() }),
 	/** This client is no longer in the call; with `rejoin`, joining again is expected to work (the server replaced a failed media worker). */
 	'call.ended': v.strictObject({ t: v.literal('call.ended'), channelId: Id, reason: CallEndReason, rejoin: v.boolean() }),
+	/** Pairwise ciphertext queued for this connection's device (also fetched with GET /api/to-device); acknowledge with POST /api/to-device/ack. */
+	'to-device': v.strictObject({
+		t: v.literal('to-device'),
+		messages: v.array(
+			v.strictObject({ id: v.pipe(v.number(), v.integer()), senderUserId: Id, senderDeviceId: Id, body: v.string(), createdAt: Timestamp })
+		)
+	}),
+	/** This user's set of encryption devices changed (registered or removed): refetch it before encrypting to them. */
+	'devices.changed': v.strictObject({ t: v.literal('devices.changed'), userId: Id }),
 	/** The server is going away (restart); reconnect after the hinted delay. */
 	reconnect: v.strictObject({ t: v.literal('reconnect'), afterMs: v.number() })
 } as const;

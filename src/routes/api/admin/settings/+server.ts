@@ -21,6 +21,15 @@ const Patch = v.strictObject({
 			)
 		)
 	),
+	uploadMaxBytes: v.optional(
+		v.nullable(
+			v.pipe(
+				v.number('The upload size limit is a number of bytes.'),
+				v.integer('The upload size limit is a whole number of bytes.'),
+				v.minValue(1024, 'The upload size limit must be at least 1024 bytes.')
+			)
+		)
+	),
 	defaultCommunityId: v.optional(v.nullable(Uuid)),
 	rateLimitLevel: v.optional(v.picklist(RateLimitLevel.options, 'The rate-limit level is relaxed, normal or strict.')),
 	guestAccess: v.optional(v.boolean('Guest access is true or false.')),

@@ -16,7 +16,7 @@ export const POST: RequestHandler = endpoint(async (event) => {
 	const session = await event.locals.app.services.accounts.changePassword(user.id, body.currentPassword, body.newPassword, {
 		ip: event.locals.ip,
 		userAgent: event.request.headers.get('user-agent') ?? ''
-	});
+	}, event.locals.session?.deviceId ?? null);
 	setSessionCookie(event.cookies, event.locals.app.config, session.token, session.expiresAt);
 	return json({ ok: true });
 });

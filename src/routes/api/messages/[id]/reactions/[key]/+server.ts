@@ -3,7 +3,7 @@ import { endpoint, idParam, json, NUL_REFUSED, requireUser } from '#lib/server/h
 import type { RequestHandler } from './$types';
 
 function reactionKey(raw: string): string {
-	if (raw.length < 1 || raw.length > 64) throw invalid('Reaction keys are 1-64 characters.');
+	if (raw.length < 1 || raw.length > 128) throw invalid('Reaction keys are 1-128 characters.');
 	if (raw.includes('\u0000')) throw invalid(NUL_REFUSED);
 	return raw;
 }
