@@ -16,6 +16,7 @@ import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
 import { Typing } from './typing.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
+import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
 
 export type ChatStateOptions = {
 	me: Me;
@@ -35,6 +36,8 @@ export class ChatState {
 	readonly people: People;
 	readonly presence = new Presence();
 	readonly typing: Typing;
+	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
+	readonly codec = new MessageCodec();
 	/** The voice call this page is in (at most one), over the same connection. */
 	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
@@ -54,7 +57,12 @@ export class ChatState {
 		const url = `${location.protocol === 'https:' ? 'wss:' : 'ws:'}//${location.host}/ws`;
 		this.connection = new RealtimeConnection({ url, createSocket: (u) => new WebSocket(u) as unknown as WebSocketLike });
 		// (The DOM typings declare handlers with a `this` parameter; the shapes are the same.)
-		this.sync = new ChatSync({ connection: this.connection, api: this.api, outboxStorage: new LocalStorageOutbox(options.me.id) });
+		this.sync = new ChatSync({
+			connection: this.connection,
+			api: this.api,
+			outboxStorage: new LocalStorageOutbox(options.me.id),
+			seal: (item) => this.codec.seal(item.channelId, item.payload)
+		});
 		this.directory = new Directory(this.api, options.me.id);
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);

@@ -6,7 +6,7 @@ import type { HistoryPage } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { ApiClient } from '../api.ts';
 import { Disconnected, type RealtimeConnection } from '../realtime/connection.ts';
-import { Outbox, type OutboxStorage, type SendAck } from '../realtime/outbox.ts';
+import { Outbox, type OutboxStorage, type SealPayload, type SendAck } from '../realtime/outbox.ts';
 import { ChannelTimeline } from './timeline.ts';
 
 export type ChatSyncEvents = {
@@ -28,6 +28,8 @@ export type ChatSyncOptions = {
 	connection: RealtimeConnection;
 	api: ApiClient;
 	outboxStorage: OutboxStorage;
+	/** Encrypts a body at send time (end-to-end encryption); without it bodies go out as written. */
+	seal?: SealPayload;
 	pageSize?: number;
 };
 
@@ -56,7 +58,8 @@ export class ChatSync {
 			connection: this.connection,
 			storage: options.outboxStorage,
 			onChange: () => this.#emit('outbox'),
-			onAck: (ack) => this.#onAck(ack)
+			onAck: (ack) => this.#onAck(ack),
+			...(options.seal ? { seal: options.seal } : {})
 		});
 		this.connection.on('ready', () => void this.#resumeAll());
 		this.connection.on('frame', (frame) => this.#onFrame(frame));

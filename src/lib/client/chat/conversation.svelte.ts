@@ -2,7 +2,8 @@
 // user's unsent ones, scroll-back, the "new messages" divider, the composer's draft, reply and edit
 // targets, and the actions on messages. Wraps ChatSync's timeline of that channel.
 import type { MemberNotice } from '#lib/shared/api-types.ts';
-import { decodeMessageBody, encodeMessageBody, MESSAGE_TEXT_MAX_CHARS, utf8Length } from '#lib/shared/message-body.ts';
+import { encodeMessageBody, MESSAGE_TEXT_MAX_CHARS, utf8Length } from '#lib/shared/message-body.ts';
+import { encodeDraft } from '../e2ee/message-codec.svelte.ts';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
 import type { OutboxItem } from '../realtime/outbox.ts';
 import type { ChatState } from './chat-state.svelte.ts';
@@ -153,7 +154,11 @@ export class Conversation {
 			if (text.trim().length > 0) this.#chat.notify(problem, 'error');
 			return false;
 		}
-		this.#chat.sync.send(this.channelId, encodeMessageBody(text.trimEnd()), this.replyTo?.id);
+		// A reply carries a short quote of what it answers (inside the encrypted body), so it reads
+		// right even where the original is not loaded or cannot be decrypted.
+		const quotedText = this.replyTo ? this.#chat.codec.text(this.replyTo) : null;
+		const quote = this.replyTo && quotedText !== null ? { authorId: this.replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
+		this.#chat.sync.send(this.channelId, encodeDraft(text.trimEnd(), quote), this.replyTo?.id);
 		this.#chat.typing.sent(this.channelId);
 		this.draft = '';
 		this.replyTo = null;
@@ -204,7 +209,7 @@ export class Conversation {
 	}
 
 	canEdit(message: MessageView): boolean {
-		return message.authorId === this.#chat.me.id && !message.deletedAt && decodeMessageBody(message.payload) !== null;
+		return message.authorId === this.#chat.me.id && !message.deletedAt && this.#chat.codec.text(message) !== null;
 	}
 
 	canDelete(message: MessageView): boolean {
@@ -225,7 +230,8 @@ export class Conversation {
 	 * server (end-to-end encryption), so they see it labelled as forwarded by the reporter.
 	 */
 	async report(message: MessageView, reason: string): Promise<boolean> {
-		const forwardedContent = decodeMessageBody(message.payload)?.text ?? '';
+		const view = await this.#chat.codec.viewAsync(message);
+		const forwardedContent = view.state === 'ok' ? view.content.text : '';
 		try {
 			await this.#chat.api.post(`/api/messages/${message.id}/report`, { reason, forwardedContent });
 			this.#chat.notify('Thanks. The moderators will look at it.', 'success');
@@ -243,7 +249,12 @@ export class Conversation {
 			this.#chat.notify('A message cannot be empty. Delete it instead.', 'error');
 			return false;
 		}
-		if (decodeMessageBody(message.payload)?.text === text.trimEnd()) {
+		const before = await this.#chat.codec.viewAsync(message);
+		if (before.state !== 'ok') {
+			this.#chat.notify('This message cannot be read on this device, so it cannot be edited here.', 'error');
+			return false;
+		}
+		if (before.content.text === text.trimEnd()) {
 			this.editingId = null;
 			return true;
 		}
@@ -253,7 +264,9 @@ export class Conversation {
 			return false;
 		}
 		try {
-			await this.#chat.editMessage(messageId, encodeMessageBody(text.trimEnd()));
+			// Edits are sealed like new messages (never sent in the clear); the quote is kept.
+			const payload = await this.#chat.codec.seal(this.channelId, encodeDraft(text.trimEnd(), before.content.quote));
+			await this.#chat.editMessage(messageId, payload);
 			if (this.editingId === messageId) this.editingId = null;
 			return true;
 		} catch (error) {
@@ -275,6 +288,17 @@ export class Conversation {
 		return message.reactions.some((r) => r.key === key && r.userIds.includes(this.#chat.me.id));
 	}
 
+	/** Adds this user's reaction with an emoji (its server key is encrypted under the message's reaction key). */
+	async addReaction(message: MessageView, emoji: string): Promise<void> {
+		try {
+			const key = await this.#chat.codec.reactionKey(message, emoji);
+			if (!this.hasReacted(message, key)) await this.#chat.react(message.id, key, true);
+		} catch (error) {
+			this.#chat.notifyError(error);
+		}
+	}
+
+	/** Adds or removes this user's reaction with an existing (opaque) key. */
 	async toggleReaction(message: MessageView, key: string): Promise<void> {
 		try {
 			await this.#chat.react(message.id, key, !this.hasReacted(message, key));

@@ -2,13 +2,23 @@
 // the browser) before it is first sent, and resent with the same client id after every reconnect
 // until an ack arrives: the server treats a repeated client id as the same message, so a retry can
 // never duplicate and a dropped connection, a server restart or a page reload can never lose one.
+//
+// End-to-end encryption: an item keeps what the user wrote (`payload`, the plaintext body) until it
+// is first sent; it is sealed (encrypted) at that moment, while connected, so the current channel
+// devices and keys are used, and the sealed payload is kept on the item so every resend carries
+// the identical ciphertext (the server deduplicates by client id). The plaintext therefore only
+// ever waits in this tab's memory and this browser's localStorage, never on the server. If sealing
+// fails the item fails visibly (Retry / Discard): nothing is ever sent unencrypted instead.
 import type { RealtimeConnection } from './connection.ts';
 import { Disconnected, RequestFailed } from './connection.ts';
 
 export type OutboxItem = {
 	clientId: string;
 	channelId: string;
+	/** What the user wrote (the plaintext body). Stays on this device. */
 	payload: string;
+	/** What goes on the wire, once sealed; resends reuse it. */
+	sealed?: string;
 	replyToId?: string;
 	createdAt: string;
 	/** Set when the server refused the message for good (too large, no access): shown, not retried. */
@@ -59,6 +69,19 @@ export class LocalStorageOutbox implements OutboxStorage {
 // enough to stay inside the server's per-connection rate limit burst.
 const MAX_IN_FLIGHT = 16;
 
+/** Turns a plaintext body into the payload the server stores (encrypts it); throws when it cannot. */
+export type SealPayload = (item: { channelId: string; payload: string }) => Promise<string>;
+
+/** Without encryption the payload goes out as written. */
+const sendAsWritten: SealPayload = async (item) => item.payload;
+
+export class SealFailed extends Error {
+	constructor(cause: unknown) {
+		super(cause instanceof Error ? cause.message : 'The message could not be encrypted.');
+		this.name = 'SealFailed';
+	}
+}
+
 export class Outbox {
 	#connection: RealtimeConnection;
 	#storage: OutboxStorage;
@@ -67,13 +90,16 @@ export class Outbox {
 	#retryTimer: ReturnType<typeof setTimeout> | undefined;
 	#onChange: () => void;
 	#onAck: (ack: SendAck) => void;
+	#seal: SealPayload;
 
 	constructor(options: {
 		connection: RealtimeConnection;
 		storage: OutboxStorage;
 		onChange?: () => void;
 		onAck?: (ack: SendAck) => void;
+		seal?: SealPayload;
 	}) {
+		this.#seal = options.seal ?? sendAsWritten;
 		this.#connection = options.connection;
 		this.#storage = options.storage;
 		this.#items = this.#storage.load();
@@ -109,6 +135,8 @@ export class Outbox {
 		const item = this.#items.find((i) => i.clientId === clientId);
 		if (!item?.error) return;
 		delete item.error;
+		// A refused message was never stored: seal it afresh, with the keys of now.
+		delete item.sealed;
 		this.#persist();
 		this.pump();
 	}
@@ -132,18 +160,29 @@ export class Outbox {
 		this.#inFlight.add(item.clientId);
 		let continueNow = true;
 		try {
+			if (item.sealed === undefined) {
+				try {
+					item.sealed = await this.#seal({ channelId: item.channelId, payload: item.payload });
+				} catch (error) {
+					throw new SealFailed(error);
+				}
+				this.#persist();
+			}
 			const result = await this.#connection.request({
 				t: 'message.send',
 				channelId: item.channelId,
 				clientId: item.clientId,
-				payload: item.payload,
+				payload: item.sealed,
 				...(item.replyToId ? { replyToId: item.replyToId } : {})
 			});
 			this.#items = this.#items.filter((i) => i.clientId !== item.clientId);
 			this.#persist();
 			this.#onAck({ clientId: item.clientId, channelId: item.channelId, messageId: String(result.messageId), seq: Number(result.seq) });
 		} catch (error) {
-			if (error instanceof RequestFailed && !error.retryable) {
+			if (error instanceof SealFailed) {
+				item.error = { code: 'encryption_failed', message: `Could not encrypt it (${error.message}).` };
+				this.#persist();
+			} else if (error instanceof RequestFailed && !error.retryable) {
 				item.error = { code: error.code, message: error.message };
 				this.#persist();
 			} else if (error instanceof RequestFailed) {
