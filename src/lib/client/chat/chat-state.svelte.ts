@@ -42,7 +42,8 @@ export class ChatState {
 	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
 	activeChannelId = $state<string | null>(null);
-	limits = $state({ messageMaxBytes: 16384 });
+	/** From the server's `ready` frame; `uploadMaxBytes` (encrypted attachment bytes) is unknown until then. */
+	limits = $state<{ messageMaxBytes: number; uploadMaxBytes?: number }>({ messageMaxBytes: 16384 });
 	/** Resolves once the sidebar (communities, channels, DMs) has loaded the first time. */
 	ready: Promise<void> = Promise.resolve();
 	#conversations = new Map<string, Conversation>();
@@ -75,7 +76,7 @@ export class ChatState {
 		this.#stops.push(
 			this.status.attach(c),
 			this.presence.track(c),
-			c.on('ready', (frame) => (this.limits = { messageMaxBytes: frame.limits.messageMaxBytes })),
+			c.on('ready', (frame) => (this.limits = { messageMaxBytes: frame.limits.messageMaxBytes, uploadMaxBytes: frame.limits.uploadMaxBytes })),
 			c.on('terminated', () => void this.#onTerminated()),
 			this.sync.on('timeline', (channelId) => {
 				const conversation = this.#conversations.get(channelId);
