@@ -4,15 +4,10 @@
 // upload, and a server 413 (limit lowered after the page loaded) is shown in plain words.
 import { readFileSync } from 'node:fs';
 import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
+import { PNG_2X2 } from './attachment-fixtures.ts';
 import { ContextApi, OWNER, composer, messageWith, send, signInThroughUi, uniqueUsername } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
-
-/** A 2×2 red PNG (valid, so the browser decodes it). */
-export const PNG_2X2 = Buffer.from(
-	'iVBORw0KGgoAAAANSUhEUgAAAAIAAAACCAIAAAD91JpzAAAAFklEQVR4nGP8z8DAwMDAxMDAwMDAAAANHQEDasKb6QAAAABJRU5ErkJggg==',
-	'base64'
-);
 
 let contextA: BrowserContext;
 let contextB: BrowserContext;
