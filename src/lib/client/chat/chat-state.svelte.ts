@@ -17,6 +17,11 @@ import { Presence } from './presence.svelte.ts';
 import { Typing } from './typing.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
 import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
+import { deviceNameFromUserAgent, E2eeEngine } from '../e2ee/engine.ts';
+import { EngineCipher, UnavailableCipher } from '../e2ee/engine-cipher.ts';
+import { IndexedDbE2eeStore } from '../e2ee/key-store.ts';
+import { E2eeServerApi } from '../e2ee/server-api.ts';
+import type { E2eeStore } from '../e2ee/contracts.ts';
 
 export type ChatStateOptions = {
 	me: Me;
@@ -38,6 +43,9 @@ export class ChatState {
 	readonly typing: Typing;
 	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
 	readonly codec = new MessageCodec();
+	/** This browser's encryption device (null when it cannot keep keys: then nothing can be sent). */
+	readonly e2ee: E2eeEngine | null = null;
+	#e2eeStore: E2eeStore | null = null;
 	/** The voice call this page is in (at most one), over the same connection. */
 	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
@@ -68,6 +76,18 @@ export class ChatState {
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);
 		this.call = new CallSession({ signalling: this.connection, userId: options.me.id });
+		try {
+			this.#e2eeStore = new IndexedDbE2eeStore({ userId: options.me.id });
+			this.e2ee = new E2eeEngine({
+				userId: options.me.id,
+				transport: new E2eeServerApi({ api: this.api }),
+				store: this.#e2eeStore,
+				deviceName: deviceNameFromUserAgent(navigator.userAgent)
+			});
+			this.codec.use(new EngineCipher(this.e2ee, (channelId) => this.directory.channel(channelId)?.kind === 'dm'));
+		} catch {
+			this.codec.use(new UnavailableCipher('This browser cannot store encryption keys (IndexedDB is unavailable), so it cannot send or read encrypted messages.'));
+		}
 	}
 
 	/** Connects and loads the sidebar; returns when the sidebar is loaded (or failed to). */
@@ -76,7 +96,11 @@ export class ChatState {
 		this.#stops.push(
 			this.status.attach(c),
 			this.presence.track(c),
-			c.on('ready', (frame) => (this.limits = { messageMaxBytes: frame.limits.messageMaxBytes, uploadMaxBytes: frame.limits.uploadMaxBytes })),
+			c.on('ready', (frame) => {
+				this.limits = { messageMaxBytes: frame.limits.messageMaxBytes, uploadMaxBytes: frame.limits.uploadMaxBytes };
+				// Key messages queued while this page was away (live ones come as `to-device` frames).
+				if (c.reconnects > 0) void this.e2ee?.syncToDevice().catch(() => {});
+			}),
 			c.on('terminated', () => void this.#onTerminated()),
 			this.sync.on('timeline', (channelId) => {
 				const conversation = this.#conversations.get(channelId);
@@ -100,6 +124,7 @@ export class ChatState {
 		);
 		if (!navigator.onLine) c.setNetworkAvailable(false);
 		c.start();
+		this.#startEncryption();
 		this.ready = this.directory.load();
 		return this.ready;
 	}
@@ -198,9 +223,26 @@ export class ChatState {
 	async signOut(): Promise<void> {
 		try {
 			await this.api.post('/api/auth/sign-out');
+			// Signing out removes this device on the server: its keys are of no use any more.
+			await this.#e2eeStore?.clear().catch(() => {});
 		} finally {
 			this.stop();
 		}
+	}
+
+	#startEncryption() {
+		const engine = this.e2ee;
+		if (!engine) return;
+		this.#stops.push(
+			engine.onStatus((status) => {
+				if (status.state === 'ready' && 'replacedRemovedDevice' in status) {
+					this.notify('This device was signed out, so its old encryption keys were erased. It has new keys now.', 'info');
+				}
+			})
+		);
+		engine.start().catch(() => {
+			this.notify('End-to-end encryption could not start on this device. Messages cannot be sent until it does; reload to try again.', 'error');
+		});
 	}
 
 	/** Runs a request that revokes every session but issues this device a new one. */
@@ -283,6 +325,9 @@ export class ChatState {
 				this.directory.applyDirectoryChange(frame);
 				if (frame.reason === 'user.updated' || frame.reason === 'community.joined') this.people.refreshLoaded(frame.communityId);
 				if (frame.reason === 'community.left' && frame.communityId) this.people.forget(frame.communityId);
+				return;
+			case 'to-device':
+				void this.e2ee?.receiveToDevice(frame.messages).catch(() => {});
 				return;
 			case 'error':
 				// An error without a request id: a frame we sent was refused (rate limit, bad frame).

@@ -157,7 +157,8 @@ export class Conversation {
 		// A reply carries a short quote of what it answers (inside the encrypted body), so it reads
 		// right even where the original is not loaded or cannot be decrypted.
 		const quotedText = this.replyTo ? this.#chat.codec.text(this.replyTo) : null;
-		const quote = this.replyTo && quotedText !== null ? { authorId: this.replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
+		const quote =
+			this.replyTo && quotedText !== null ? { messageId: this.replyTo.id, authorId: this.replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
 		this.#chat.sync.send(this.channelId, encodeDraft(text.trimEnd(), quote), this.replyTo?.id);
 		this.#chat.typing.sent(this.channelId);
 		this.draft = '';
@@ -265,7 +266,7 @@ export class Conversation {
 		}
 		try {
 			// Edits are sealed like new messages (never sent in the clear); the quote is kept.
-			const payload = await this.#chat.codec.seal(this.channelId, encodeDraft(text.trimEnd(), before.content.quote));
+			const payload = await this.#chat.codec.seal(this.channelId, encodeDraft(text.trimEnd(), before.content.quote, before.content.rk));
 			await this.#chat.editMessage(messageId, payload);
 			if (this.editingId === messageId) this.editingId = null;
 			return true;

@@ -11,7 +11,7 @@ import { SvelteMap } from 'svelte/reactivity';
 import { decodeMessageBody } from '#lib/shared/message-body.ts';
 
 /** What a reply shows of the message it answers, carried inside the (encrypted) reply. */
-export type QuotedMessage = { authorId: string; text: string };
+export type QuotedMessage = { messageId?: string; authorId: string; text: string };
 
 /** A message's plaintext, whichever scheme carried it. */
 export type MessageContent = {
@@ -21,24 +21,33 @@ export type MessageContent = {
 	quote?: QuotedMessage;
 };
 
-/** What the composer hands to the outbox: JSON of {v:1, text, quote?}. It never leaves this device in the clear. */
-export type DraftBody = { v: 1; text: string; quote?: QuotedMessage };
+/**
+ * What the composer hands to the outbox: JSON of {v:1, text, quote?, rk?}. It never leaves this
+ * device in the clear. `rk` is set by edits: the edited message keeps its reaction key, so the
+ * reactions it already has still read.
+ */
+export type DraftBody = { v: 1; text: string; quote?: QuotedMessage; rk?: string };
 
-export function encodeDraft(text: string, quote?: QuotedMessage): string {
-	return JSON.stringify({ v: 1, text, ...(quote ? { quote } : {}) } satisfies DraftBody);
+export function encodeDraft(text: string, quote?: QuotedMessage, rk?: string): string {
+	return JSON.stringify({ v: 1, text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}) } satisfies DraftBody);
 }
 
 export function decodeDraft(payload: string): DraftBody | null {
 	const body = decodeMessageBody(payload);
 	if (!body) return null;
 	let quote: QuotedMessage | undefined;
+	let rk: string | undefined;
 	try {
-		const q = (JSON.parse(payload) as { quote?: unknown }).quote as QuotedMessage | undefined;
-		if (q && typeof q.authorId === 'string' && typeof q.text === 'string') quote = { authorId: q.authorId, text: q.text };
+		const data = JSON.parse(payload) as { quote?: unknown; rk?: unknown };
+		if (typeof data.rk === 'string') rk = data.rk;
+		const q = data.quote as QuotedMessage | undefined;
+		if (q && typeof q.authorId === 'string' && typeof q.text === 'string') {
+			quote = { ...(typeof q.messageId === 'string' ? { messageId: q.messageId } : {}), authorId: q.authorId, text: q.text };
+		}
 	} catch {
 		// decodeMessageBody parsed it already
 	}
-	return { v: 1, text: body.text, ...(quote ? { quote } : {}) };
+	return { v: 1, text: body.text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}) };
 }
 
 export type DecryptedView =

@@ -1,0 +1,159 @@
+// The encryption engine end to end in Node: several devices (the product's E2eeEngine over memory
+// stores) of several users talking to a real server over its REST API. The server only ever sees
+// ciphertext; every device that may read a message decrypts it, a removed member's device cannot
+// read what is sent after the removal, and a device missing a key asks for it and recovers.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
+import { TestClient } from '../helpers/clients.ts';
+import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures.ts';
+import { startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
+import { encodeDraft } from '#lib/client/e2ee/message-codec.svelte.ts';
+import type { ChannelView, HistoryPage } from '#lib/shared/api-types.ts';
+import type { MessageView } from '#lib/shared/protocol/frames.ts';
+
+const skip = postgresUnavailableReason();
+
+describe.skipIf(skip)('encryption engine between devices', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	/** Another session (so another device) of the same user. */
+	async function secondSession(client: TestClient): Promise<TestClient> {
+		const other = new TestClient(server);
+		await other.signIn(client.user.username);
+		return other;
+	}
+
+	async function send(device: TestDevice, channelId: string, text: string, direct = false): Promise<MessageView> {
+		const payload = await device.engine.seal(channelId, encodeDraft(text), { direct });
+		expect(payload).not.toContain(text);
+		const { message } = await device.client.api.post<{ message: MessageView }>(`/api/channels/${channelId}/messages`, { clientId: newClientId(), payload });
+		return message;
+	}
+
+	async function fetchMessage(reader: TestClient, channelId: string, id: string): Promise<MessageView> {
+		const page = await reader.api.get<HistoryPage>(`/api/channels/${channelId}/messages?limit=50`);
+		const message = page.messages.find((m) => m.id === id);
+		if (!message) throw new Error('message not in history');
+		return message;
+	}
+
+	/** What a device shows for a message after taking in its to-device queue. */
+	async function read(device: TestDevice, message: MessageView): Promise<string> {
+		await device.engine.syncToDevice();
+		const view = await device.engine.open(message);
+		return view.state === 'ok' ? view.content.text : view.state;
+	}
+
+	it('a direct message between two users with two devices each decrypts on all four, both ways', async () => {
+		const ann = await TestClient.signUp(server);
+		const ben = await TestClient.signUp(server);
+		const community = await createCommunity(ann);
+		await joinCommunity(ann, ben, community.id);
+		const [ann1, ann2, ben1, ben2] = await Promise.all([
+			startDevice(ann),
+			secondSession(ann).then((c) => startDevice(c)),
+			startDevice(ben),
+			secondSession(ben).then((c) => startDevice(c))
+		]);
+		const { channel } = await ann.api.post<{ channel: ChannelView }>('/api/dms', { userId: ben.user.id });
+
+		const first = await send(ann1, channel.id, 'dm canary 7f3a: hello Ben', true);
+		expect(JSON.parse(first.payload)).toMatchObject({ e: 'hearth.dm.v1', dev: ann1.engine.deviceId });
+		for (const device of [ann1, ann2, ben1, ben2]) {
+			expect(await read(device, await fetchMessage(device.client, channel.id, first.id))).toBe('dm canary 7f3a: hello Ben');
+		}
+
+		const reply = await send(ben2, channel.id, 'and hello back from my second device', true);
+		for (const device of [ann1, ann2, ben1, ben2]) {
+			expect(await read(device, await fetchMessage(device.client, channel.id, reply.id))).toBe('and hello back from my second device');
+		}
+		// History re-renders from the kept content key (a second open does not touch the ratchet).
+		expect(await read(ben1, first)).toBe('dm canary 7f3a: hello Ben');
+
+		// A message claiming Ann's device but posted by Ben is refused as forged.
+		const { message: forged } = await ben1.client.api.post<{ message: MessageView }>(`/api/channels/${channel.id}/messages`, {
+			clientId: newClientId(),
+			payload: first.payload // Ann's ciphertext, now under Ben's name
+		});
+		expect(forged.authorId).toBe(ben.user.id);
+		expect((await ann2.engine.open(forged)).state).toBe('forged');
+	});
+
+	it('a channel message decrypts for every member device; a forged author is caught', async () => {
+		const owner = await TestClient.signUp(server);
+		const community = await createCommunity(owner);
+		const members = [await TestClient.signUp(server), await TestClient.signUp(server)];
+		for (const member of members) await joinCommunity(owner, member, community.id);
+		const devices = await Promise.all([owner, ...members, await secondSession(owner)].map((c) => startDevice(c)));
+		const [ownerDevice, m1, m2, ownerSecond] = devices as [TestDevice, TestDevice, TestDevice, TestDevice];
+
+		const message = await send(ownerDevice, community.generalId, 'channel canary 91bc: welcome all');
+		expect(JSON.parse(message.payload)).toMatchObject({ e: 'hearth.sk.v1', dev: ownerDevice.engine.deviceId, i: 0 });
+		for (const device of devices) expect(await read(device, message)).toBe('channel canary 91bc: welcome all');
+
+		const answer = await send(m1, community.generalId, 'thanks!');
+		for (const device of devices) expect(await read(device, answer)).toBe('thanks!');
+		const again = await send(ownerDevice, community.generalId, 'second message, same key');
+		expect(JSON.parse(again.payload)).toMatchObject({ sk: JSON.parse(message.payload).sk, i: 1 });
+		expect(await read(ownerSecond, again)).toBe('second message, same key');
+
+		// m2 reposts the owner's ciphertext as its own message: the key belongs to the owner, so it is forged.
+		const { message: reposted } = await m2.client.api.post<{ message: MessageView }>(`/api/channels/${community.generalId}/messages`, {
+			clientId: newClientId(),
+			payload: again.payload
+		});
+		expect((await m1.engine.open(reposted)).state).toBe('forged');
+	});
+
+	it('a removed member’s device cannot decrypt what is sent after the removal (the sender key rotates)', async () => {
+		const owner = await TestClient.signUp(server);
+		const community = await createCommunity(owner);
+		const stays = await TestClient.signUp(server);
+		const leaves = await TestClient.signUp(server);
+		for (const member of [stays, leaves]) await joinCommunity(owner, member, community.id);
+		const [ownerDevice, staysDevice, leavesDevice] = (await Promise.all([owner, stays, leaves].map((c) => startDevice(c)))) as [TestDevice, TestDevice, TestDevice];
+
+		const before = await send(ownerDevice, community.generalId, 'before the kick');
+		expect(await read(leavesDevice, before)).toBe('before the kick');
+
+		await owner.api.post(`/api/communities/${community.id}/members/${leaves.user.id}/kick`, { reason: 'test' });
+		const after = await send(ownerDevice, community.generalId, 'after the kick: canary c0ffee');
+		expect(JSON.parse(after.payload).sk).not.toBe(JSON.parse(before.payload).sk);
+		expect(await read(staysDevice, after)).toBe('after the kick: canary c0ffee');
+		// The removed device gets the ciphertext handed over (it can no longer fetch it) and has no key for it.
+		const view = await leavesDevice.engine.open(after);
+		expect(view).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
+		await leavesDevice.engine.syncToDevice();
+		expect((await leavesDevice.engine.open(after)).state).toBe('undecryptable');
+	});
+
+	it('a device without the key asks the sender for it and then decrypts', async () => {
+		const owner = await TestClient.signUp(server);
+		const community = await createCommunity(owner);
+		const member = await TestClient.signUp(server);
+		await joinCommunity(owner, member, community.id);
+		const [ownerDevice, memberDevice] = await Promise.all([startDevice(owner), startDevice(member)]);
+		const old = await send(ownerDevice, community.generalId, 'sent before the new device existed');
+		expect(await read(memberDevice, old)).toBe('sent before the new device existed');
+
+		// The member signs in on a new device: it never received the owner's key.
+		const latecomer = await startDevice(await secondSession(member));
+		let keysArrived = 0;
+		latecomer.engine.onKeysChanged(() => (keysArrived += 1));
+		expect(await latecomer.engine.open(old)).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
+		// The request reached the owner's device, which answers it while processing its queue.
+		await ownerDevice.engine.syncToDevice();
+		await latecomer.engine.syncToDevice();
+		expect(keysArrived).toBe(1);
+		expect(await read(latecomer, old)).toBe('sent before the new device existed');
+	});
+});
