@@ -40,6 +40,9 @@ export class UploadCancelledError extends Error {
 	}
 }
 
+/** secretstream's per-chunk overhead (1 tag byte + 16 MAC bytes), as in attachment-crypto.ts. */
+const CHUNK_TAG_BYTES = 17;
+
 /** Longest file name kept in the reference (AttachmentRef allows 255; longer names are shortened, keeping the extension). */
 const NAME_MAX_CHARS = 255;
 
@@ -55,6 +58,15 @@ export function formatBytes(bytes: number): string {
 	return `${value >= 10 ? Math.round(value) : value.toFixed(1)} ${units[unit]}`;
 }
 
+/** The largest plaintext file whose ciphertext fits in `maxBytes` (each chunk adds a 17-byte tag). */
+export function largestAttachmentBytes(maxBytes: number): number {
+	const block = ATTACHMENT_CHUNK_BYTES + CHUNK_TAG_BYTES;
+	const fullChunks = Math.floor(maxBytes / block);
+	const rest = maxBytes - fullChunks * block;
+	// A partial last chunk needs its own tag; with no room for one, the file ends on a full chunk.
+	return fullChunks * ATTACHMENT_CHUNK_BYTES + Math.max(0, rest - CHUNK_TAG_BYTES);
+}
+
 /**
  * Why this file cannot be sent on this server, or null. The server's limit counts encrypted bytes,
  * so the file's encrypted size (known exactly in advance) is what is compared.
@@ -62,9 +74,10 @@ export function formatBytes(bytes: number): string {
 export function attachmentSizeProblem(file: { name: string; size: number }, maxBytes: number | undefined): string | null {
 	if (maxBytes === undefined) return null;
 	if (encryptedSize(file.size) <= maxBytes) return null;
-	// The largest plaintext that fits: the limit minus one tag per chunk.
-	const largest = Math.max(0, maxBytes - Math.ceil(maxBytes / (ATTACHMENT_CHUNK_BYTES + 17)) * 17);
-	return `“${file.name}” is too large to send (${formatBytes(file.size)}). Files on this server can be at most ${formatBytes(largest)}.`;
+	const largest = largestAttachmentBytes(maxBytes);
+	// Rounded sizes that read the same would make the refusal look absurd: then say the bytes.
+	const [size, most] = formatBytes(file.size) === formatBytes(largest) ? [`${file.size} bytes`, `${largest} bytes`] : [formatBytes(file.size), formatBytes(largest)];
+	return `“${file.name}” is too large to send (${size}). Files on this server can be at most ${most}.`;
 }
 
 /** The message to show for an upload refusal; the server's 413 gets its own plain wording. */
