@@ -103,6 +103,47 @@ test('the image object URL is revoked when the message leaves the page', async (
 	await expect(messageWith(b, 'two files for you').locator('[data-attachment="image"] img')).toHaveAttribute('src', /^blob:/);
 });
 
+test('a file alone (no text) is sent; an altered or missing file shows a clear state, never its bytes', async () => {
+	await a.getByTestId('attach-input').setInputFiles([
+		{ name: 'photo.png', mimeType: 'image/png', buffer: PNG_2X2 },
+		{ name: 'minutes.txt', mimeType: 'text/plain', buffer: Buffer.from('minutes') }
+	]);
+	await expect(uploads(a).getByText('Ready')).toHaveCount(2);
+	await expect(a.getByRole('button', { name: 'Send message' })).toBeEnabled();
+	await a.getByRole('button', { name: 'Send message' }).click();
+	const cardOnB = b.locator('article[data-message-id] [data-attachment="file"]', { hasText: 'minutes.txt' });
+	await expect(cardOnB).toBeVisible();
+	const message = b.locator('article[data-message-id]', { has: b.locator('[data-attachment="file"]', { hasText: 'minutes.txt' }) });
+	await expect(message.locator('[data-attachment="image"] img')).toHaveAttribute('src', /^blob:/);
+
+	// The server (or anyone on the way) alters the ciphertext: decryption refuses it.
+	await b.route('**/api/attachments/*', async (route) => {
+		const original = await route.fetch();
+		const bytes = Buffer.from(await original.body());
+		bytes[bytes.length - 5]! ^= 1;
+		await route.fulfill({ response: original, body: bytes });
+	});
+	await b.reload();
+	const image = b.locator('article[data-message-id] [data-attachment="image"]', { hasText: 'photo.png' });
+	await expect(image).toHaveAttribute('data-state', 'failed');
+	await expect(image).toContainText('This file could not be decrypted: it was altered, or its key does not match.');
+	await expect(image.locator('img')).toHaveCount(0);
+	const card = b.locator('article[data-message-id] [data-attachment="file"]', { hasText: 'minutes.txt' });
+	let downloads = 0;
+	b.on('download', () => (downloads += 1));
+	await card.getByRole('button', { name: 'Download minutes.txt' }).click();
+	await expect(card).toContainText('This file could not be decrypted: it was altered, or its key does not match.');
+	await b.screenshot({ path: test.info().outputPath('timeline-altered-file.png') });
+	await b.unroute('**/api/attachments/*');
+
+	// Gone from the server.
+	await b.route('**/api/attachments/*', (route) => route.fulfill({ status: 404, json: { error: { code: 'not_found', message: 'Attachment not found.' } } }));
+	await card.getByRole('button', { name: 'Download minutes.txt' }).click();
+	await expect(card).toContainText('This file is no longer available.');
+	expect(downloads).toBe(0);
+	await b.unroute('**/api/attachments/*');
+});
+
 test('an upload shows its progress and can be cancelled; nothing is sent', async () => {
 	// Slow the upload down so the progress bar can be seen and cancelled.
 	await a.route('**/api/channels/*/attachments', async (route) => {
