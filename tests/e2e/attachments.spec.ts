@@ -144,6 +144,31 @@ test('a file alone (no text) is sent; an altered or missing file shows a clear s
 	await b.unroute('**/api/attachments/*');
 });
 
+test('files can be dropped on the composer or pasted into it', async () => {
+	const dataTransfer = await a.evaluateHandle(() => {
+		const transfer = new DataTransfer();
+		transfer.items.add(new File(['dropped'], 'dropped.txt', { type: 'text/plain' }));
+		return transfer;
+	});
+	const form = a.locator('form.composer');
+	await form.dispatchEvent('dragenter', { dataTransfer });
+	await form.dispatchEvent('dragover', { dataTransfer });
+	await form.dispatchEvent('drop', { dataTransfer });
+	await expect(uploads(a).getByRole('listitem').filter({ hasText: 'dropped.txt' })).toContainText('Ready');
+
+	await composer(a).evaluate((field) => {
+		const transfer = new DataTransfer();
+		transfer.items.add(new File(['pasted'], 'pasted.txt', { type: 'text/plain' }));
+		field.dispatchEvent(new ClipboardEvent('paste', { clipboardData: transfer, bubbles: true, cancelable: true }));
+	});
+	await expect(uploads(a).getByRole('listitem').filter({ hasText: 'pasted.txt' })).toContainText('Ready');
+	await send(a, 'dropped and pasted');
+	const message = messageWith(b, 'dropped and pasted');
+	await expect(message.locator('[data-attachment="file"]')).toHaveCount(2);
+	await expect(message).toContainText('dropped.txt');
+	await expect(message).toContainText('pasted.txt');
+});
+
 test('an upload shows its progress and can be cancelled; nothing is sent', async () => {
 	// Slow the upload down so the progress bar can be seen and cancelled.
 	await a.route('**/api/channels/*/attachments', async (route) => {
