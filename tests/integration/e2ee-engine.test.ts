@@ -86,6 +86,12 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		});
 		expect(forged.authorId).toBe(ben.user.id);
 		expect((await ann2.engine.open(forged)).state).toBe('forged');
+
+		// Someone who never opened Hearth has no device: a DM to them could never be read, so sealing refuses.
+		const cleo = await TestClient.signUp(server);
+		await joinCommunity(ann, cleo, community.id);
+		const { channel: toCleo } = await ann.api.post<{ channel: ChannelView }>('/api/dms', { userId: cleo.user.id });
+		await expect(ann1.engine.seal(toCleo.id, encodeDraft('are you there?'), { direct: true })).rejects.toThrow(/no device/);
 	});
 
 	it('a channel message decrypts for every member device; a forged author is caught', async () => {

@@ -498,9 +498,15 @@ export class E2eeEngine {
 		const account = this.#account!;
 		const devices = members.flatMap((m) => m.devices).filter((d) => d.id !== account.deviceId);
 		const sessions = await this.#sendingSessions(devices);
+		// A direct message's key goes only to the devices that exist now (there is no later re-share),
+		// so with none on the other side it could never be read: refuse rather than send it into the void.
 		const peerDevices = devices.filter((d) => d.userId !== this.userId);
-		if (peerDevices.length > 0 && !peerDevices.some((d) => sessions.has(d.id))) {
-			throw new EncryptionUnavailableError('None of the other person’s devices can receive encrypted messages right now.');
+		if (!peerDevices.some((d) => sessions.has(d.id))) {
+			throw new EncryptionUnavailableError(
+				peerDevices.length === 0
+					? 'the other person has no device that can receive encrypted messages yet; they need to open Hearth once'
+					: 'none of the other person’s devices can receive encrypted messages right now'
+			);
 		}
 		const recipients: DmRecipient[] = [...sessions].map(([deviceId, { session }]) => ({ deviceId, session }));
 		const out = encryptDmMessage(sodium, { channelId, senderDeviceId: account.deviceId, content: plaintext, recipients, now: this.#now() });
@@ -664,7 +670,7 @@ function viewKey(message: SealedMessage): string {
 }
 
 function waiting(senderDeviceId: string): DecryptedView {
-	return { state: 'undecryptable', reason: '🔒 Waiting for the key to this message.', senderDeviceId };
+	return { state: 'undecryptable', reason: 'Waiting for the key to this message.', senderDeviceId };
 }
 
 function fromV2(content: V2Content): MessageContent {
