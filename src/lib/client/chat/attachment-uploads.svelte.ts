@@ -4,7 +4,7 @@
 // codec encrypts like any message (key, header, name, type and size never reach the server in the
 // clear). The size limit is checked before a byte is read; the server's 413 is shown plainly.
 import type { AttachmentRef } from '../e2ee/message-content.ts';
-import type { QuotedMessage } from '../e2ee/message-codec.svelte.ts';
+import { decodeDraft, type QuotedMessage } from '../e2ee/message-codec.svelte.ts';
 import { loadSodium } from '../e2ee/sodium.ts';
 import {
 	attachmentSizeProblem,
@@ -17,7 +17,7 @@ import {
 	type TransferProgress
 } from '../e2ee/attachment-transfer.ts';
 import type { ChatState } from './chat-state.svelte.ts';
-import type { Conversation } from './conversation.svelte.ts';
+import { checkMessageText, type Conversation } from './conversation.svelte.ts';
 
 export type UploadItem = {
 	/** Local id of this pick (not the server's attachment id). */
@@ -105,10 +105,22 @@ export class AttachmentUploads {
 		const attachments = this.ready;
 		if (attachments.length === 0) return conversation.send();
 		const text = conversation.draft.trimEnd();
+		const problem = text.trim().length > 0 ? checkMessageText(text, this.#chat.limits.messageMaxBytes) : null;
+		if (problem) {
+			this.#chat.notify(problem, 'error');
+			return false;
+		}
 		const replyTo = conversation.replyTo;
 		const quotedText = replyTo ? this.#chat.codec.text(replyTo) : null;
 		const quote = replyTo && quotedText !== null ? { messageId: replyTo.id, authorId: replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
-		this.#chat.sync.send(this.channelId, encodeDraftWithAttachments(text, attachments, quote), replyTo?.id);
+		const draft = encodeDraftWithAttachments(text, attachments, quote);
+		// The codec must carry the references into the encrypted content; one that drops them would
+		// send the text and lose the files without a word.
+		if (((decodeDraft(draft) as { attachments?: unknown[] } | null)?.attachments?.length ?? 0) !== attachments.length) {
+			this.#chat.notify('Files cannot be sent with this version of Hearth yet.', 'error');
+			return false;
+		}
+		this.#chat.sync.send(this.channelId, draft, replyTo?.id);
 		this.#chat.typing.sent(this.channelId);
 		this.items = [];
 		conversation.draft = '';
