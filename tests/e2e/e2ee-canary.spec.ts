@@ -72,6 +72,7 @@ test.afterAll(async () => {
 test('after browser users send messages, an edit, a reply, a reaction and files carrying canaries, no canary is in any table of the server database nor in its logs', async () => {
 	// The dump is checked even when a step in the browser failed (a client sending plaintext may
 	// also fail to show what it sent): the canary verdict comes first, then the step's failure.
+	test.info().annotations.push({ type: 'database', description: database.engine });
 	let stepFailure: unknown;
 	try {
 		await sendEverything();
