@@ -50,6 +50,15 @@ export class ApiClient {
 		return this.#request<T>('DELETE', path, body);
 	}
 
+	/**
+	 * The CSRF token for a request this client cannot make itself (an upload with progress over
+	 * XMLHttpRequest); `fresh` drops the cached one first (the server refused it).
+	 */
+	csrfToken(fresh = false): Promise<string> {
+		if (fresh) this.#csrf = null;
+		return this.#token();
+	}
+
 	async #token(): Promise<string> {
 		this.#csrf ??= this.#fetch(`${this.#baseUrl}/api/csrf`, { credentials: 'same-origin' })
 			.then((r) => r.json() as Promise<{ token: string }>)

@@ -50,7 +50,8 @@ export class ChatState {
 	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
 	activeChannelId = $state<string | null>(null);
-	limits = $state({ messageMaxBytes: 16384 });
+	/** From the server's `ready` frame; `uploadMaxBytes` (encrypted attachment bytes) is unknown until then. */
+	limits = $state<{ messageMaxBytes: number; uploadMaxBytes?: number }>({ messageMaxBytes: 16384 });
 	/** Resolves once the sidebar (communities, channels, DMs) has loaded the first time. */
 	ready: Promise<void> = Promise.resolve();
 	#conversations = new Map<string, Conversation>();
@@ -96,7 +97,7 @@ export class ChatState {
 			this.status.attach(c),
 			this.presence.track(c),
 			c.on('ready', (frame) => {
-				this.limits = { messageMaxBytes: frame.limits.messageMaxBytes };
+				this.limits = { messageMaxBytes: frame.limits.messageMaxBytes, uploadMaxBytes: frame.limits.uploadMaxBytes };
 				// Key messages queued while this page was away (live ones come as `to-device` frames).
 				if (c.reconnects > 0) void this.e2ee?.syncToDevice().catch(() => {});
 			}),

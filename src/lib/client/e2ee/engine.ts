@@ -44,7 +44,7 @@ import {
 	type SenderKeyDistribution,
 	type SenderKeyPayload
 } from './envelopes.ts';
-import { BadSignatureError, DecryptionError, MissingKeyError } from './errors.ts';
+import { BadSignatureError, DecryptionError, MissingKeyError, TooManySkippedError } from './errors.ts';
 import { createMessageContent, decodeMessageContent, encodeMessageContent, type MessageContent as V2Content } from './message-content.ts';
 import type { DecryptedView, MessageContent, SealedMessage } from './message-codec.svelte.ts';
 import { decodeDraft } from './message-codec.svelte.ts';
@@ -61,6 +61,7 @@ import {
 	decryptWithSenderKey,
 	devicesMissingSenderKey,
 	encryptWithSenderKey,
+	exportInboundSenderKey,
 	exportSenderKey,
 	importSenderKey,
 	markSenderKeyShared,
@@ -71,6 +72,9 @@ import {
 	type OutboundSenderKey
 } from './sender-key.ts';
 import { loadSodium, type Sodium } from './sodium.ts';
+import { messageKeyEntryId, senderKeyEntryId } from './key-backup.ts';
+import { SenderKeyDistribution as SenderKeyDistributionSchema } from './envelopes.ts';
+import * as v from 'valibot';
 
 /** This device's own record ('account' table, key 'self'). */
 type AccountRecord = {
@@ -95,6 +99,12 @@ type IdentityRecord = { userId: string; identityKey: string; firstSeenAt: number
 type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution };
 /** A direct message's content key ('messageKeys', keyed `dm:<device>:<nonce>`). */
 type MessageKeyRecord = { channelId: string; senderUserId: string; contentKey: string };
+
+const BackupEntryValue = v.variant('kind', [
+	v.strictObject({ kind: v.literal('sk'), senderUserId: v.string(), senderDeviceId: v.string(), distribution: SenderKeyDistributionSchema }),
+	v.strictObject({ kind: v.literal('mk'), channelId: v.string(), senderUserId: v.string(), contentKey: v.pipe(v.string(), v.length(43)) })
+]);
+export type BackupEntryValue = v.InferOutput<typeof BackupEntryValue>;
 
 /** Sessions kept per remote device (newest used first); older ones are dropped. */
 const MAX_SESSIONS_PER_DEVICE = 5;
@@ -588,6 +598,9 @@ export class E2eeEngine {
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };
 			if (error instanceof MissingKeyError) return waiting(payload.dev);
+			// Further ahead than the skip limits allow (a very long unread stretch): a missing key, not a forgery.
+			if (error instanceof TooManySkippedError) return { state: 'undecryptable', reason: 'This message is too far ahead of the keys this device holds.', senderDeviceId: payload.dev };
+			// Tampered, replayed under another id, or malformed.
 			if (error instanceof DecryptionError) return { state: 'forged' };
 			throw error;
 		}
@@ -656,6 +669,61 @@ export class E2eeEngine {
 		if (out.usedOneTimePrekeyId !== null) await this.#store.delete('account', OTK_PREFIX + out.usedOneTimePrekeyId);
 		await this.#store.put<MessageKeyRecord>('messageKeys', keyId, { channelId: message.channelId, senderUserId: message.authorId, contentKey: out.contentKey });
 		return out.content;
+	}
+
+	// --- key backup seam ---------------------------------------------------------------------------
+
+	/**
+	 * Every key this device holds for reading history, as key-backup entries (ids per the design:
+	 * `sk:<device>:<senderKeyId>` inbound sender keys at their earliest iteration, `mk:<id>` direct
+	 * message content keys). The caller encrypts each with the backup key (key-backup.ts) and uploads.
+	 */
+	async exportBackupEntries(): Promise<Array<{ id: string; value: BackupEntryValue }>> {
+		await this.start();
+		return this.#locked(async () => {
+			const entries: Array<{ id: string; value: BackupEntryValue }> = [];
+			for (const { value } of await this.#store.list<InboundSenderKey>('inboundSenderKeys')) {
+				entries.push({
+					id: senderKeyEntryId(value.senderDeviceId, value.senderKeyId),
+					value: { kind: 'sk', senderUserId: value.senderUserId, senderDeviceId: value.senderDeviceId, distribution: exportInboundSenderKey(value) }
+				});
+			}
+			for (const { key, value } of await this.#store.list<MessageKeyRecord>('messageKeys')) {
+				entries.push({ id: messageKeyEntryId(key), value: { kind: 'mk', ...value } });
+			}
+			return entries;
+		});
+	}
+
+	/** Takes in decrypted backup entries (a new device after the passphrase); returns how many were usable. */
+	async importBackupEntries(entries: Array<{ id: string; value: unknown }>): Promise<number> {
+		await this.start();
+		const sodium = this.#sodium!;
+		let taken = 0;
+		await this.#locked(async () => {
+			for (const { id, value } of entries) {
+				const parsed = v.safeParse(BackupEntryValue, value);
+				if (!parsed.success) continue;
+				const entry = parsed.output;
+				if (entry.kind === 'sk') {
+					if (id !== senderKeyEntryId(entry.senderDeviceId, entry.distribution.senderKeyId)) continue;
+					const incoming = importSenderKey(entry.distribution, { userId: entry.senderUserId, deviceId: entry.senderDeviceId });
+					const key = `${entry.senderDeviceId}:${entry.distribution.senderKeyId}`;
+					const held = await this.#store.get<InboundSenderKey>('inboundSenderKeys', key);
+					try {
+						await this.#store.put('inboundSenderKeys', key, held ? mergeInboundSenderKeys(sodium, held, incoming) : incoming);
+					} catch {
+						continue; // a conflicting copy: keep what this device has
+					}
+				} else {
+					if (!id.startsWith('mk:')) continue;
+					await this.#store.put<MessageKeyRecord>('messageKeys', id.slice(3), { channelId: entry.channelId, senderUserId: entry.senderUserId, contentKey: entry.contentKey });
+				}
+				taken += 1;
+			}
+		});
+		if (taken > 0) this.#keysChanged();
+		return taken;
 	}
 
 	// ------------------------------------------------------------------------------------------------
