@@ -1,5 +1,5 @@
 // Seeds a fresh Hearth database for the bench: one user and one session per connection, one
-// community per group with its members and one text channel.
+// community per group with its members and one text channel (a voice channel for bench/calls.ts).
 //
 // This writes rows through the product's drizzle schema and migrations, and deliberately NOT
 // through the API: sign-up hashes a password with Argon2id (~60 ms of CPU each, by design), so
@@ -10,7 +10,7 @@
 //
 // Runs as its own process (PGlite allows one process per data folder, and the orchestrator should
 // not keep a WASM database in memory): `node bench/seed.ts --out FILE (--data-dir DIR |
-// --database-url URL) --connections N --group-size N`. It writes the groups and tokens to FILE.
+// --database-url URL) --connections N --group-size N [--channel-kind voice]`. It writes the groups and tokens to FILE.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -34,7 +34,7 @@ async function inChunks<T>(rows: T[], insert: (chunk: T[]) => Promise<unknown>):
 	for (let start = 0; start < rows.length; start += CHUNK) await insert(rows.slice(start, start + CHUNK));
 }
 
-export async function seed(database: DatabaseConfig, connections: number, groupSize: number): Promise<SeededGroup[]> {
+export async function seed(database: DatabaseConfig, connections: number, groupSize: number, channelKind: 'text' | 'voice' = 'text'): Promise<SeededGroup[]> {
 	const handle = await openDatabase(database, migrationsFolder);
 	try {
 		const now = new Date();
@@ -61,7 +61,7 @@ export async function seed(database: DatabaseConfig, connections: number, groupS
 				memberRows.push({ communityId, userId, role: member === 0 ? 'owner' : 'member' });
 			}
 			communityRows.push({ id: communityId, name: `Bench ${groupIndex}`, ownerId, systemChannelId: channelId });
-			channelRows.push({ id: channelId, communityId, kind: 'text', name: 'general', position: 0 });
+			channelRows.push({ id: channelId, communityId, kind: channelKind, name: channelKind === 'voice' ? 'voice' : 'general', position: 0 });
 			groups.push({ communityId, channelId, tokens });
 		});
 		await handle.db.transaction(async (tx) => {
@@ -84,7 +84,8 @@ if (import.meta.main) {
 			'data-dir': { type: 'string' },
 			'database-url': { type: 'string' },
 			connections: { type: 'string' },
-			'group-size': { type: 'string' }
+			'group-size': { type: 'string' },
+			'channel-kind': { type: 'string' }
 		}
 	});
 	const database: DatabaseConfig | undefined = values['database-url']
@@ -96,6 +97,6 @@ if (import.meta.main) {
 		console.error('usage: node bench/seed.ts --out FILE (--data-dir DIR | --database-url URL) --connections N --group-size N');
 		process.exit(2);
 	}
-	const groups = await seed(database, Number(values.connections), Number(values['group-size']));
+	const groups = await seed(database, Number(values.connections), Number(values['group-size']), values['channel-kind'] === 'voice' ? 'voice' : 'text');
 	writeFileSync(values.out, JSON.stringify(groups));
 }

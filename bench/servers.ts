@@ -144,14 +144,15 @@ async function prepareDatabase(options: BenchOptions): Promise<Database> {
 	};
 }
 
-export async function startHearth(options: BenchOptions): Promise<RunningServer> {
+/** `extra`: settings on top of the bench's (bench/calls.ts adds the call settings) and the seeded channel's kind. */
+export async function startHearth(options: BenchOptions, extra: { env?: Record<string, string>; channelKind?: 'text' | 'voice' } = {}): Promise<RunningServer> {
 	if (!existsSync(join(ROOT, 'build/handler.js'))) {
 		throw new Error('The app is not built: run `npx vite build` (npm run build) before benchmarking Hearth.');
 	}
 	const database = await prepareDatabase(options);
 	const seedFile = join(mkdtempSync(join(tmpdir(), 'hearth-bench-seed-')), 'groups.json');
 	await runToCompletion(
-		['bench/seed.ts', '--out', seedFile, ...database.seedArgs, '--connections', String(options.connections), '--group-size', String(options.groupSize)],
+		['bench/seed.ts', '--out', seedFile, ...database.seedArgs, '--connections', String(options.connections), '--group-size', String(options.groupSize), '--channel-kind', extra.channelKind ?? 'text'],
 		'seeding the bench database'
 	);
 	const seeded = JSON.parse(readFileSync(seedFile, 'utf8')) as SeededGroup[];
@@ -177,7 +178,8 @@ export async function startHearth(options: BenchOptions): Promise<RunningServer>
 			WS_RATE_PER_SECOND: '1000',
 			WS_RATE_BURST: '1000',
 			MESSAGE_MAX_BYTES: String(Math.max(16_384, options.payloadBytes)),
-			WS_MAX_FRAME_BYTES: String(Math.max(65_536, options.payloadBytes * 2 + 1024))
+			WS_MAX_FRAME_BYTES: String(Math.max(65_536, options.payloadBytes * 2 + 1024)),
+			...extra.env
 		},
 		stdio: ['ignore', 'pipe', 'pipe']
 	});

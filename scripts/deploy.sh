@@ -107,3 +107,7 @@ origin=$(setting ORIGIN '')
 if [ "$origin" != "https://$domain" ]; then
 	echo "Set ORIGIN=https://$domain in $env_file (it is ${origin:-unset}): Hearth only accepts requests from its ORIGIN." >&2
 fi
+# Calls: Traefik carries the signalling (/ws) only; media goes from browsers straight to CALL_PORT.
+if [ -z "$(setting CALL_ANNOUNCED_ADDRESS '')" ]; then
+	echo "For calls, set CALL_ANNOUNCED_ADDRESS in $env_file to this server's public IP address (what browsers send media to; without it calls are reported unavailable) and open port $(setting CALL_PORT 40000) for UDP and TCP in the firewall: media does not go through Traefik (docs/calls.md)." >&2
+fi

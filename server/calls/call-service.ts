@@ -10,6 +10,7 @@ import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
 import { accessCall, requireCallModerator } from './call-access.ts';
+import { CallRemovals } from './call-removals.ts';
 import { CallPeer, CallRoom, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
 import { resolveWorkerBin } from './worker-bin.ts';
@@ -17,7 +18,7 @@ import { CallWorkerPool } from './worker-pool.ts';
 
 // Opus for voice, VP8 for camera and screen (every browser decodes it; H.264 profiles differ
 // between browsers and would need per-client negotiation).
-const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
+export const MEDIA_CODECS: types.RouterRtpCodecCapability[] = [
 	{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2 },
 	{ kind: 'video', mimeType: 'video/VP8', clockRate: 90000, parameters: { 'x-google-start-bitrate': 1000 } }
 ];
@@ -27,6 +28,8 @@ const MAX_PRODUCERS_PER_PEER = 4;
 export const callsUnavailable = (reason: string) => new AppError(503, ErrorCode.unavailable, `Calls are unavailable on this server: ${reason}`);
 const notInCall = () => new AppError(409, ErrorCode.notInCall, 'Join a call first.');
 const callFull = (max: number) => new AppError(409, ErrorCode.callFull, `This call is full (${max} participants).`);
+const removedFromCall = (seconds: number) =>
+	new AppError(403, ErrorCode.removedFromCall, `A moderator removed you from this call. You can rejoin in ${seconds} s.`);
 
 type Membership = { room: CallRoom; peer: CallPeer };
 
@@ -42,6 +45,7 @@ export class CallService implements CallsStatus {
 	readonly #opening = new Map<string, Promise<CallRoom>>();
 	readonly #memberships = new Map<string, Membership>();
 	readonly #joining = new Set<string>();
+	readonly #removals = new CallRemovals();
 	readonly #unsubscribe: () => void;
 
 	private constructor(app: AppContext, pool: CallWorkerPool | null, unavailableReason: string | null) {
@@ -67,6 +71,13 @@ export class CallService implements CallsStatus {
 	static async start(app: AppContext): Promise<CallService> {
 		const log = app.log.child({ component: 'calls' });
 		const config = app.config.calls;
+		// mediasoup would announce the wildcard itself as the media address, which no browser can use:
+		// calls would connect their signalling and then carry no sound. Say so instead (log, /health).
+		if ((config.listenIp === '0.0.0.0' || config.listenIp === '::') && !config.announcedAddress) {
+			const reason = `CALL_LISTEN_IP=${config.listenIp} needs CALL_ANNOUNCED_ADDRESS: the public IP or host name browsers send media to`;
+			log.warn({ reason }, 'calls unavailable');
+			return new CallService(app, null, reason);
+		}
 		const bin = resolveWorkerBin(config.workerBin);
 		if (!bin.ok) {
 			log.warn({ reason: bin.reason }, 'calls unavailable');
@@ -171,6 +182,12 @@ export class CallService implements CallsStatus {
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
 				return null;
+			}
+			// Checked here, after the last await, so a removal while this join was under way counts too.
+			const removedFor = this.#removals.secondsLeft(channelId, conn.userId);
+			if (removedFor > 0) {
+				this.#closeIfEmpty(room);
+				throw removedFromCall(removedFor);
 			}
 			const max = this.#app.config.calls.maxParticipants;
 			if (room.peers.size >= max) {
@@ -388,6 +405,7 @@ export class CallService implements CallsStatus {
 		const room = this.#rooms.get(input.channelId);
 		const targets = room ? [...room.peers.values()].filter((peer) => peer.userId === input.userId) : [];
 		if (!room || targets.length === 0) throw notFound('Participant');
+		if (input.action === 'remove') this.#removals.remove(input.channelId, input.userId);
 		for (const peer of targets) {
 			if (input.action === 'remove') {
 				this.leave(peer.conn, { reason: 'removed', rejoin: false });

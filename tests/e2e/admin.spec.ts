@@ -128,6 +128,28 @@ test.describe('Server administration: icon, rate limits, invites', () => {
 	});
 });
 
+test.describe('Server administration: upload size', () => {
+	test('the owner lowers the largest encrypted attachment below ATTACHMENT_MAX_BYTES; a value above it is refused; the audit log records it', async ({ browser }) => {
+		const owner = await open(browser);
+		await owner.api.signIn(OWNER.username);
+		await owner.page.goto('/admin');
+		const field = owner.page.getByLabel('Upload size limit (bytes)');
+		await expect(field).toHaveAttribute('placeholder', String(25 * 1024 * 1024));
+		await field.fill(String(25 * 1024 * 1024 + 1));
+		await owner.page.getByRole('button', { name: 'Save upload limit' }).click();
+		await expect(owner.page.getByText(`The upload size limit can be at most ${25 * 1024 * 1024} bytes (ATTACHMENT_MAX_BYTES on the server).`)).toBeVisible();
+		await field.fill('1048576');
+		await owner.page.getByRole('button', { name: 'Save upload limit' }).click();
+		await expect(owner.page.getByText('Settings saved.')).toBeVisible();
+		const audit = owner.page.getByRole('list', { name: 'Audit log entries' });
+		await expect(audit.locator('li[data-action="instance.settings_changed"]').first()).toContainText('Upload size limit');
+		await owner.page.reload();
+		await expect(owner.page.getByLabel('Upload size limit (bytes)')).toHaveValue('1048576');
+		await owner.api.send('PATCH', '/api/admin/settings', { uploadMaxBytes: null });
+		await owner.context.close();
+	});
+});
+
 test.describe('Server administration: call servers', () => {
 	test.afterAll(async ({ browser }) => {
 		const { context, api } = await open(browser);

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { callWorkerUnavailableReason, createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, MISSING_ID } from '../helpers/fixtures.ts';
+import { BROWSERS } from '../helpers/media-samples.ts';
 import type { ChannelView } from '#lib/shared/api-types.ts';
 import type { ServerFrame, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 
@@ -115,6 +116,27 @@ describe.skipIf(skipDatabase)('calls without a mediasoup worker', () => {
 	});
 });
 
+describe.skipIf(skipDatabase)('calls listening on every interface without an announced address', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		// What docker-compose.yml runs when .env has no CALL_ANNOUNCED_ADDRESS.
+		server = await startServer({ database: db, env: { CALL_LISTEN_IP: '0.0.0.0', CALL_ANNOUNCED_ADDRESS: '' } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('reports calls unavailable with what to set, instead of announcing 0.0.0.0 to browsers', async () => {
+		const reason = 'CALL_LISTEN_IP=0.0.0.0 needs CALL_ANNOUNCED_ADDRESS: the public IP or host name browsers send media to';
+		expect(server.logs.some((line) => line.includes('calls unavailable') && line.includes(reason))).toBe(true);
+		const health = (await (await fetch(`${server.url}/health`)).json()) as { calls: unknown };
+		expect(health.calls).toEqual({ available: false, reason });
+	});
+});
+
 describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', () => {
 	let db: TestDatabase;
 	let server: TestServer;
@@ -177,14 +199,15 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 
 	it('frames that act on a call answer not_in_call before call.join', async () => {
 		const socket = await open(member);
+		// Well-formed frames (the parameter objects pass their shape check), so only the missing call refuses them.
 		for (const frame of [
 			{ t: 'call.transport.create', direction: 'send' },
-			{ t: 'call.transport.connect', transportId: MISSING_ID, dtlsParameters: {} },
-			{ t: 'call.produce', transportId: MISSING_ID, kind: 'audio', source: 'mic', rtpParameters: {} },
+			{ t: 'call.transport.connect', transportId: MISSING_ID, dtlsParameters: BROWSERS.chromium.dtlsParameters },
+			{ t: 'call.produce', transportId: MISSING_ID, kind: 'audio', source: 'mic', rtpParameters: BROWSERS.chromium.mic },
 			{ t: 'call.producer.close', producerId: MISSING_ID },
 			{ t: 'call.producer.pause', producerId: MISSING_ID },
 			{ t: 'call.producer.resume', producerId: MISSING_ID },
-			{ t: 'call.consume', transportId: MISSING_ID, producerId: MISSING_ID, rtpCapabilities: {} },
+			{ t: 'call.consume', transportId: MISSING_ID, producerId: MISSING_ID, rtpCapabilities: BROWSERS.chromium.recvRtpCapabilities },
 			{ t: 'call.consumer.resume', consumerId: MISSING_ID }
 		]) {
 			expect(await socket.request(frame)).toEqual({ t: 'error', id: expect.any(String), code: 'not_in_call', message: 'Join a call first.' });
@@ -259,7 +282,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 
 		await ok(memberSocket.request({ t: 'call.leave' }));
 		await ok(ownerSocket.request({ t: 'call.leave' }));
-		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 		ownerSocket.close();
 		memberSocket.close();
 	});
@@ -295,7 +318,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		ownerSocket.close();
 		memberSocket.close();
-		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 	}, 120_000);
 
 	it('a call.leave sent right behind a call.join is served after it: no peer is left behind', async () => {
@@ -321,7 +344,7 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(await producerClosed).toEqual({ t: 'call.producer.closed', channelId: voiceId, producerId: session.producerId });
 		expect(await until(() => workerObjects(server), (c) => c.transport === 2)).toEqual({ router: 1, transport: 2, producer: 1, consumer: 0 });
 		ownerSocket.close();
-		expect(await until(() => workerObjects(server), (c) => c.router === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
+		expect(await until(() => workerObjects(server), (c) => c.router === 0 && c.transport === 0)).toEqual({ router: 0, transport: 0, producer: 0, consumer: 0 });
 	});
 
 	it('moderators mute (the mic stays paused until unmuted) and remove participants; members cannot', async () => {
@@ -353,6 +376,75 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(await ownerSocket.request({ t: 'call.moderate', channelId: voiceId, userId: member.user.id, action: 'remove' })).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Participant was not found.' });
 		ownerSocket.close();
 		memberSocket.close();
+	});
+
+	it('a removed participant cannot rejoin that call for a while (removed_from_call), from any connection; others and other calls can', async () => {
+		const { channel: stage } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community}/channels`, { name: 'stage', kind: 'voice' });
+		const { channel: studio } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community}/channels`, { name: 'studio', kind: 'voice' });
+		const ownerSocket = await open(owner);
+		const memberSocket = await open(member);
+		const memberOtherTab = await open(member);
+		const thirdSocket = await open(third);
+		await ok(ownerSocket.request({ t: 'call.join', channelId: stage.id }));
+		await joinWithMedia(memberSocket, stage.id, { produce: true });
+
+		const ended = memberSocket.next((f) => f.t === 'call.ended');
+		await ok(ownerSocket.request({ t: 'call.moderate', channelId: stage.id, userId: member.user.id, action: 'remove' }));
+		expect(await ended).toEqual({ t: 'call.ended', channelId: stage.id, reason: 'removed', rejoin: false });
+
+		const refusal = { t: 'error', id: expect.any(String), code: 'removed_from_call', message: expect.stringMatching(/^A moderator removed you from this call\. You can rejoin in (59|60) s\.$/) };
+		expect(await memberSocket.request({ t: 'call.join', channelId: stage.id })).toEqual(refusal);
+		expect(await memberOtherTab.request({ t: 'call.join', channelId: stage.id })).toEqual(refusal);
+		// The refused joins took no seat: the owner is still alone with their one peer.
+		expect((await ok<JoinResult>(thirdSocket.request({ t: 'call.join', channelId: stage.id }))).participants.map((p) => p.userId)).toEqual([owner.user.id]);
+		// Another call of the same community is open to them.
+		await ok(memberOtherTab.request({ t: 'call.join', channelId: studio.id }));
+		for (const socket of [ownerSocket, memberSocket, memberOtherTab, thirdSocket]) socket.close();
+	});
+
+	it("mediasoup accepts what Chromium, Firefox and Safari send; junk is refused at the frame, before mediasoup", async () => {
+		const ownerSocket = await open(owner);
+		const listener = await joinWithMedia(ownerSocket, voiceId);
+		for (const [browser, sample] of Object.entries(BROWSERS)) {
+			const socket = await open(third);
+			const { send } = await joinWithMedia(socket, voiceId);
+			const produced: string[] = [];
+			for (const [source, kind, rtpParameters] of [['mic', 'audio', sample.mic], ['camera', 'video', sample.camera]] as const) {
+				const answer = await socket.request({ t: 'call.produce', transportId: send.transportId, kind, source, rtpParameters });
+				expect({ browser, source, answer: answer.t === 'ack' ? 'ack' : answer }).toEqual({ browser, source, answer: 'ack' });
+				produced.push(((answer as Ack).result as { producerId: string }).producerId);
+			}
+			for (const producerId of produced) {
+				const answer = await ownerSocket.request({ t: 'call.consume', transportId: listener.recv.transportId, producerId, rtpCapabilities: sample.recvRtpCapabilities });
+				expect({ browser, answer: answer.t === 'ack' ? 'ack' : answer }).toEqual({ browser, answer: 'ack' });
+			}
+			expect(await socket.request({ t: 'call.transport.connect', transportId: send.transportId, dtlsParameters: sample.dtlsParameters })).toMatchObject({ t: 'ack' });
+			socket.close();
+			await until(() => workerObjects(server), (c) => c.producer === 0);
+		}
+
+		const socket = await open(third);
+		const { send } = await joinWithMedia(socket, voiceId);
+		expect(await socket.request({ t: 'call.produce', transportId: send.transportId, kind: 'audio', source: 'mic', rtpParameters: { codecs: [{ mimeType: 'audio/opus', payloadType: 'x', clockRate: 48000 }] } })).toEqual({
+			t: 'error',
+			id: expect.any(String),
+			code: 'bad_frame',
+			message: expect.stringMatching(/^rtpParameters: codecs\.0\.payloadType: /)
+		});
+		expect(await socket.request({ t: 'call.transport.connect', transportId: send.transportId, dtlsParameters: { fingerprints: [] } })).toEqual({
+			t: 'error',
+			id: expect.any(String),
+			code: 'bad_frame',
+			message: 'dtlsParameters: fingerprints: at least one fingerprint'
+		});
+		// Well-formed but meaningless together (a codec the router does not have) is still mediasoup's to refuse.
+		expect(await socket.request({ t: 'call.produce', transportId: send.transportId, kind: 'audio', source: 'mic', rtpParameters: { codecs: [{ mimeType: 'audio/G722', payloadType: 9, clockRate: 8000 }], encodings: [{ ssrc: 4242 }] } })).toMatchObject({
+			t: 'error',
+			code: 'invalid'
+		});
+		expect(await until(() => workerObjects(server), (c) => c.transport === 4)).toEqual({ router: 1, transport: 4, producer: 0, consumer: 0 });
+		ownerSocket.close();
+		socket.close();
 	});
 
 	it('leaving the community ends the call for that person (access_lost) and frees their objects', async () => {

@@ -49,7 +49,22 @@ describe('docker-compose.yml', () => {
 		expect(hearth!.depends_on).toEqual({ postgres: { condition: 'service_healthy' } });
 		expect(hearth!.healthcheck!.test.join(' ')).toContain('http://127.0.0.1:3000/ready');
 		// Published on the host's loopback by default: the proxy, not the internet, talks to it.
-		expect(hearth!.ports).toEqual(['${HEARTH_BIND:-127.0.0.1}:${HEARTH_PORT:-3000}:3000']);
+		expect(hearth!.ports![0]).toBe('${HEARTH_BIND:-127.0.0.1}:${HEARTH_PORT:-3000}:3000');
+	});
+
+	it('publishes the call media port (UDP and TCP) the one worker listens on, announcing the address from .env', () => {
+		// Media bypasses the proxy: browsers reach CALL_PORT on the host directly, on the same port inside.
+		expect(hearth!.ports!.slice(1)).toEqual(['${CALL_PORT:-40000}:${CALL_PORT:-40000}/udp', '${CALL_PORT:-40000}:${CALL_PORT:-40000}/tcp']);
+		expect(hearth!.environment).toMatchObject({
+			CALL_PORT: '${CALL_PORT:-40000}',
+			// Every interface of the container, so Docker's port forwarding reaches it…
+			CALL_LISTEN_IP: '0.0.0.0',
+			// …and the host's public address announced, never the container's own (172.x).
+			CALL_ANNOUNCED_ADDRESS: '${CALL_ANNOUNCED_ADDRESS:-}',
+			// Worker N listens on CALL_PORT+N: exactly as many workers as ports published.
+			CALL_WORKERS: String(hearth!.ports!.filter((port) => port.endsWith('/udp')).length)
+		});
+		expect(hearth!.network_mode).toBeUndefined();
 	});
 
 	it('runs the app with a read-only root filesystem, no capabilities and no privilege escalation', () => {

@@ -48,7 +48,8 @@ describe('scripts/deploy.sh', () => {
 	});
 
 	it('has defaults for everything but the domain, and reads the settings from .env', () => {
-		writeFileSync(join(dir, '.env'), 'ORIGIN=https://talk.example.net\nDEPLOY_DOMAIN="talk.example.net"\nDEPLOY_ROUTER=talk\nDEPLOY_ENTRYPOINT=https\n');
+		// A complete .env (ORIGIN and the call address set): nothing to remind.
+		writeFileSync(join(dir, '.env'), 'ORIGIN=https://talk.example.net\nCALL_ANNOUNCED_ADDRESS=203.0.113.7\nDEPLOY_DOMAIN="talk.example.net"\nDEPLOY_ROUTER=talk\nDEPLOY_ENTRYPOINT=https\n');
 		const run = deploy({});
 		expect(run.status).toBe(0);
 		expect(run.stderr).toBe('');
@@ -67,6 +68,21 @@ describe('scripts/deploy.sh', () => {
 		const run = deploy({ DEPLOY_DOMAIN: 'chat.example.org' });
 		expect(run.status).toBe(0);
 		expect(run.stderr).toContain('Set ORIGIN=https://chat.example.org in .env (it is unset)');
+	});
+
+	it('reminds to announce the media address and open the call port, which Traefik does not carry', () => {
+		const reminder = 'For calls, set CALL_ANNOUNCED_ADDRESS in .env to this server\'s public IP address';
+		const unset = deploy({ DEPLOY_DOMAIN: 'chat.example.org' });
+		expect(unset.stderr).toContain(reminder);
+		expect(unset.stderr).toContain('open port 40000 for UDP and TCP in the firewall');
+		rmSync(output());
+		writeFileSync(join(dir, '.env'), 'CALL_PORT=41000\n');
+		expect(deploy({ DEPLOY_DOMAIN: 'chat.example.org' }).stderr).toContain('open port 41000 for UDP and TCP');
+		rmSync(output());
+		writeFileSync(join(dir, '.env'), 'CALL_ANNOUNCED_ADDRESS=203.0.113.7\n');
+		const set = deploy({ DEPLOY_DOMAIN: 'chat.example.org' });
+		expect(set.status).toBe(0);
+		expect(set.stderr).not.toContain('CALL_ANNOUNCED_ADDRESS');
 	});
 
 	it('changes nothing when run again with the same inputs', () => {

@@ -5,6 +5,7 @@ import type { ApiErrorBody, Me } from '#lib/shared/api-types.ts';
 import { firstIssue, parseJsonText } from '#lib/shared/validation.ts';
 import { AppError, invalid, notFound, payloadTooLarge, unauthenticated } from './errors.ts';
 import { safeError } from './logger.ts';
+import { readStreamCapped } from './body-limit.ts';
 
 // JSON bodies of this API are small (messages have their own, configurable limit).
 const JSON_BODY_MAX_BYTES = 256 * 1024;
@@ -57,14 +58,18 @@ export async function readBody<S extends v.GenericSchema>(event: RequestEvent, s
 	if (!type.toLowerCase().startsWith('application/json')) throw invalid('Send the request body as application/json.');
 	const length = Number(event.request.headers.get('content-length') ?? '0');
 	if (length > maxBytes) throw payloadTooLarge('The request body is too large.');
-	const text = await event.request.text();
-	if (Buffer.byteLength(text) > maxBytes) throw payloadTooLarge('The request body is too large.');
+	const text = new TextDecoder().decode(await readBytesCapped(event, maxBytes, () => payloadTooLarge('The request body is too large.')));
 	const parsed = parseJsonText(text);
 	if (!parsed.ok) throw invalid('The request body is not valid JSON.');
 	if (parsed.hasNul) throw invalid(NUL_REFUSED);
 	const result = v.safeParse(schema, parsed.value);
 	if (!result.success) throw invalid(firstIssue(result.issues));
 	return result.output;
+}
+
+/** The request body (any type), bounded like readStreamCapped. Also for chunked bodies (no Content-Length): the adapter's BODY_SIZE_LIMIT is as large as the largest attachment. */
+export function readBytesCapped(event: RequestEvent, maxBytes: number, tooLarge: () => Error): Promise<Uint8Array> {
+	return readStreamCapped(event.request.body, maxBytes, tooLarge);
 }
 
 /** An integer query parameter within bounds, or undefined when absent. */

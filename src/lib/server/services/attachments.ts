@@ -8,6 +8,7 @@ import { attachments, communityMembers } from '../db/schema.ts';
 import { accessChannel } from '../access.ts';
 import { forbidden, invalid, notFound, payloadTooLarge } from '../errors.ts';
 import { forbiddenTimedOut } from './moderation.ts';
+import { readStreamCapped } from '../body-limit.ts';
 
 export type AttachmentView = { id: string; channelId: string; size: number; createdAt: string };
 
@@ -44,27 +45,16 @@ export class Attachments {
 	}
 
 	/**
-	 * Reads the body, counting: past the limit the read is cancelled and 413 thrown, so at most
-	 * `limit` bytes are ever buffered. Then stores the ciphertext. Call checkCanUpload first.
+	 * Reads the body, counting: never more than `limit` bytes are buffered; past it 413 is thrown
+	 * (readStreamCapped: a slightly larger body is drained so the client can read the answer, a
+	 * much larger one is cut off). Then stores the ciphertext. Call checkCanUpload first.
 	 */
 	async store(userId: string, channelId: string, body: ReadableStream<Uint8Array> | null): Promise<AttachmentView> {
 		const limit = this.#maxBytes();
 		if (!body) throw invalid('Send the encrypted file as the request body.');
-		const chunks: Uint8Array[] = [];
-		let size = 0;
-		const reader = body.getReader();
-		for (;;) {
-			const { done, value } = await reader.read();
-			if (done) break;
-			size += value.byteLength;
-			if (size > limit) {
-				await reader.cancel().catch(() => {});
-				throw attachmentTooLarge(limit);
-			}
-			chunks.push(value);
-		}
+		const data = await readStreamCapped(body, limit, () => attachmentTooLarge(limit));
+		const size = data.byteLength;
 		if (size === 0) throw invalid('The attachment is empty.');
-		const data = Buffer.concat(chunks, size);
 		const id = crypto.randomUUID();
 		const [row] = await this.#db.insert(attachments).values({ id, channelId, uploaderId: userId, size, data }).returning({
 			id: attachments.id,

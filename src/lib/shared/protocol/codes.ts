@@ -15,6 +15,8 @@ export const ErrorCode = {
 	callFull: 'call_full',
 	/** A call frame from a connection that has not joined a call. */
 	notInCall: 'not_in_call',
+	/** A moderator removed this person from the call; call.join is refused for a while. */
+	removedFromCall: 'removed_from_call',
 	/** This session registered its encryption device already (one device per session). */
 	deviceExists: 'device_exists',
 	/** The request acts as the session's encryption device, and the session has none (or it was removed). */

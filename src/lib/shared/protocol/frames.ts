@@ -5,6 +5,7 @@
 // by the client); the server answers with `ack` (same id, a `result`) or `error` (same id).
 import * as v from 'valibot';
 import { issueMessage, parseJsonText } from '../validation.ts';
+import { DtlsParametersSchema, mediaParameters, RtpCapabilitiesSchema, RtpParametersSchema } from './media-parameters.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -19,12 +20,10 @@ const ReactionKey = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
 const Timestamp = v.string();
 /** mediasoup's own ids (transports, producers, consumers): uuids. */
 const MediaId = v.pipe(v.string(), v.uuid());
-/**
- * mediasoup parameter objects (DTLS, RTP parameters and capabilities) pass through to mediasoup,
- * which validates them field by field and refuses what it cannot use; here they only have to be
- * JSON objects, bounded by the frame size limit.
- */
-const MediaParameters = v.record(v.string(), v.unknown());
+/** mediasoup parameter objects, checked by shape (media-parameters.ts) before mediasoup sees them. */
+const DtlsParameters = mediaParameters(DtlsParametersSchema);
+const RtpParameters = mediaParameters(RtpParametersSchema);
+const RtpCapabilities = mediaParameters(RtpCapabilitiesSchema);
 const MediaKind = v.picklist(['audio', 'video']);
 /** What a producer carries, so the others' interfaces can place it (and moderators mute the mic). */
 const MediaSource = v.picklist(['mic', 'camera', 'screen', 'screen-audio']);
@@ -107,7 +106,7 @@ export const clientFrames = {
 		t: v.literal('call.transport.connect'),
 		id: RequestId,
 		transportId: MediaId,
-		dtlsParameters: MediaParameters
+		dtlsParameters: DtlsParameters
 	}),
 	'call.produce': v.strictObject({
 		t: v.literal('call.produce'),
@@ -115,7 +114,7 @@ export const clientFrames = {
 		transportId: MediaId,
 		kind: MediaKind,
 		source: MediaSource,
-		rtpParameters: MediaParameters
+		rtpParameters: RtpParameters
 	}),
 	'call.producer.close': v.strictObject({ t: v.literal('call.producer.close'), id: RequestId, producerId: MediaId }),
 	'call.producer.pause': v.strictObject({ t: v.literal('call.producer.pause'), id: RequestId, producerId: MediaId }),
@@ -126,7 +125,7 @@ export const clientFrames = {
 		id: RequestId,
 		transportId: MediaId,
 		producerId: MediaId,
-		rtpCapabilities: MediaParameters
+		rtpCapabilities: RtpCapabilities
 	}),
 	'call.consumer.resume': v.strictObject({ t: v.literal('call.consumer.resume'), id: RequestId, consumerId: MediaId }),
 	/** Moderators: mute (pauses the microphone until unmute), unmute, or remove a participant. */
