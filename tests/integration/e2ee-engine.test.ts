@@ -7,6 +7,8 @@ import { createTestDatabase, postgresUnavailableReason, startServer, type TestDa
 import { TestClient } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures.ts';
 import { startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
+import { E2eeEngine } from '#lib/client/e2ee/engine.ts';
+import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
 import { encodeDraft } from '#lib/client/e2ee/message-codec.svelte.ts';
 import type { ChannelView, HistoryPage } from '#lib/shared/api-types.ts';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
@@ -161,5 +163,30 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await latecomer.engine.syncToDevice();
 		expect(keysArrived).toBe(1);
 		expect(await read(latecomer, old)).toBe('sent before the new device existed');
+	});
+
+	it('two tabs of one browser share the device: sends from both use distinct sender-key iterations', async () => {
+		const owner = await TestClient.signUp(server);
+		const community = await createCommunity(owner);
+		const member = await TestClient.signUp(server);
+		await joinCommunity(owner, member, community.id);
+		const tab1 = await startDevice(owner);
+		// A second page of the same browser: same session, same key store, its own engine.
+		const tab2: TestDevice = {
+			client: owner,
+			store: tab1.store,
+			engine: new E2eeEngine({ userId: owner.user.id, transport: new E2eeServerApi({ api: owner.api }), store: tab1.store, deviceName: 'Node on Linux' })
+		};
+		await tab2.engine.start();
+		expect(tab2.engine.deviceId).toBe(tab1.engine.deviceId);
+		const memberDevice = await startDevice(member);
+
+		const sent = await Promise.all([send(tab1, community.generalId, 'from tab one'), send(tab2, community.generalId, 'from tab two')]);
+		const iterations = sent.map((m) => (JSON.parse(m.payload) as { i: number; sk: string }));
+		expect(iterations[0]!.sk).toBe(iterations[1]!.sk);
+		expect(new Set(iterations.map((p) => p.i)).size).toBe(2);
+		expect(await read(memberDevice, sent[0]!)).toBe('from tab one');
+		expect(await read(memberDevice, sent[1]!)).toBe('from tab two');
+		expect(await read(tab2, sent[0]!)).toBe('from tab one');
 	});
 });

@@ -284,10 +284,23 @@ export class E2eeEngine {
 	/** Checks the prekey pool (after to-device traffic consumed some). */
 	async maintain(): Promise<void> {
 		await this.start();
-		await this.#store.exclusive(async () => {
+		await this.#locked(async () => {
 			const current = await this.#transport.currentDevice();
 			if (!current) throw new EncryptionUnavailableError('This device was signed out.');
 			await this.#maintainPrekeys(current.oneTimePrekeyCount);
+		});
+	}
+
+	/**
+	 * Runs `work` holding the device lock, with the account as stored now: another tab of this browser
+	 * (the same device) may have changed it (prekeys used, cursor moved) since this page read it.
+	 */
+	async #locked<T>(work: () => Promise<T>): Promise<T> {
+		return this.#store.exclusive(async () => {
+			const stored = await this.#store.get<AccountRecord>('account', ACCOUNT_KEY);
+			if (!stored || stored.deviceId !== this.#account?.deviceId) throw new EncryptionUnavailableError('This device was signed out.');
+			this.#account = stored;
+			return work();
 		});
 	}
 
@@ -411,7 +424,7 @@ export class E2eeEngine {
 
 	async #receiveToDevice(messages: ToDeviceMessage[]): Promise<void> {
 		let keysChanged = false;
-		await this.#store.exclusive(async () => {
+		await this.#locked(async () => {
 			const account = this.#account!;
 			const fresh = messages.filter((m) => m.id > account.toDeviceCursor).sort((a, b) => a.id - b.id);
 			let local = await this.#localPrekeys();
@@ -486,7 +499,7 @@ export class E2eeEngine {
 		// An edit keeps the message's reaction key (encodeMessageContent validates it).
 		const content = body.rk ? { ...fresh, rk: body.rk } : fresh;
 		const plaintext = encodeMessageContent(content);
-		return this.#store.exclusive(async () => {
+		return this.#locked(async () => {
 			const view = await this.#transport.listChannelDevices(channelId);
 			if (options.direct && view.members.length <= 2) return this.#sealDirect(channelId, plaintext, view.members);
 			return this.#sealWithSenderKey(channelId, plaintext, view.members);
@@ -556,7 +569,7 @@ export class E2eeEngine {
 		const now = this.openNow(message);
 		if (now && now.state !== 'undecryptable') return now;
 		await this.start();
-		const view = await this.#store.exclusive(() => this.#open(message));
+		const view = await this.#locked(() => this.#open(message));
 		if (view.state !== 'pending') this.#views.set(viewKey(message), view);
 		return view;
 	}
