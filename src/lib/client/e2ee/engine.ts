@@ -44,7 +44,7 @@ import {
 	type SenderKeyDistribution,
 	type SenderKeyPayload
 } from './envelopes.ts';
-import { BadSignatureError, DecryptionError, MissingKeyError } from './errors.ts';
+import { BadSignatureError, DecryptionError, MissingKeyError, TooManySkippedError } from './errors.ts';
 import { createMessageContent, decodeMessageContent, encodeMessageContent, type MessageContent as V2Content } from './message-content.ts';
 import type { DecryptedView, MessageContent, SealedMessage } from './message-codec.svelte.ts';
 import { decodeDraft } from './message-codec.svelte.ts';
@@ -588,6 +588,9 @@ export class E2eeEngine {
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };
 			if (error instanceof MissingKeyError) return waiting(payload.dev);
+			// Further ahead than the skip limits allow (a very long unread stretch): a missing key, not a forgery.
+			if (error instanceof TooManySkippedError) return { state: 'undecryptable', reason: 'This message is too far ahead of the keys this device holds.', senderDeviceId: payload.dev };
+			// Tampered, replayed under another id, or malformed.
 			if (error instanceof DecryptionError) return { state: 'forged' };
 			throw error;
 		}
