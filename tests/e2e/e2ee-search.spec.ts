@@ -64,9 +64,11 @@ test('a person finds a decrypted message by its words and jumps to it; what this
 
 	await send(ann.page, 'The heron waits by the old quay at dusk');
 	await send(ann.page, 'Lunch is at noon, bring the maps');
-	await send(ben.page, 'Saw a heron near the mill');
 	await expect(messageWith(ben.page, 'The heron waits by the old quay')).toBeVisible();
 	await expect(messageWith(ben.page, 'Lunch is at noon')).toBeVisible();
+	// Sent once Ann's have arrived, so it is the newest on the server too.
+	await send(ben.page, 'Saw a heron near the mill');
+	await expect(messageWith(ben.page, 'Saw a heron near the mill')).toBeVisible();
 
 	// Case and accents do not matter; every word must match; the newest comes first.
 	let panel = await search(ben.page, 'HÉRON');
@@ -113,6 +115,32 @@ test('a person finds a decrypted message by its words and jumps to it; what this
 	await expect(log(ben.page).locator(`article[data-message-id="${otterId}"]`)).toHaveCount(0);
 	await search(ben.page, 'otter', 'Everywhere');
 	await expect(ben.page.getByText('No decrypted messages match.')).toBeVisible();
+});
+
+test('a result older than the loaded page opens its conversation loaded back to it', async () => {
+	const { channel } = await ann.api.send<{ channel: { id: string } }>('POST', `/api/communities/${communityId}/channels`, { name: 'archive' });
+	for (const page of [ann.page, ben.page]) await page.goto(`/c/${communityId}/${channel.id}`);
+	for (const page of [ann.page, ben.page]) await expect(page.locator('[data-connection="open"]')).toBeVisible();
+	await send(ann.page, 'The needle is in the haystack');
+	await expect(messageWith(ben.page, 'The needle is in the haystack')).toBeVisible();
+	await ben.page.goto(`/c/${communityId}/${generalId}`);
+	// More than one page of newer messages (the client loads 50 at a time), one at a time to stay
+	// under the connection's rate limit.
+	for (let i = 1; i <= 55; i++) {
+		await send(ann.page, `Hay bale ${i}`);
+		await expect(messageWith(ann.page, `Hay bale ${i}`)).toBeVisible();
+	}
+	// A reload keeps the index (IndexedDB) but no timeline.
+	await ben.page.reload();
+	await expect(ben.page.locator('[data-connection="open"]')).toBeVisible();
+	await search(ben.page, 'needle haystack', 'Everywhere');
+	await expect(results(ben.page)).toHaveCount(1);
+	await results(ben.page).first().getByRole('button').click();
+	await expect(ben.page).toHaveURL(new RegExp(`/c/${communityId}/${channel.id}$`));
+	const needle = messageWith(ben.page, 'The needle is in the haystack');
+	await expect(needle).toHaveClass(/highlighted/);
+	await expect(needle).toBeInViewport();
+	await expect(messageWith(ben.page, 'Hay bale 55')).toBeAttached();
 });
 
 test('a plaintext payload stored by the server is marked "Not encrypted" and is never a search result', async () => {
