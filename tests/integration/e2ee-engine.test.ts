@@ -144,6 +144,16 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		expect(view).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
 		await leavesDevice.engine.syncToDevice();
 		expect((await leavesDevice.engine.open(after)).state).toBe('undecryptable');
+
+		// Rejoining does not open what was said while away: the key's first iteration is re-shared
+		// only with those who could read the channel when the key was made.
+		await joinCommunity(owner, leaves, community.id);
+		expect((await leavesDevice.engine.open(await fetchMessage(leaves, community.generalId, after.id))).state).toBe('undecryptable');
+		await ownerDevice.engine.syncToDevice(); // takes in (and declines) the key request
+		expect(await read(leavesDevice, after)).toBe('undecryptable');
+		// What is sent after rejoining is readable again.
+		const back = await send(ownerDevice, community.generalId, 'welcome back');
+		expect(await read(leavesDevice, back)).toBe('welcome back');
 	});
 
 	it('a device without the key asks the sender for it and then decrypts', async () => {
