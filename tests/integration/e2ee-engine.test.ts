@@ -115,6 +115,8 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const again = await send(ownerDevice, community.generalId, 'second message, same key');
 		expect(JSON.parse(again.payload)).toMatchObject({ sk: JSON.parse(message.payload).sk, i: 1 });
 		expect(await read(ownerSecond, again)).toBe('second message, same key');
+		// Decrypted bodies go to the device's local search index, never back to the server.
+		expect(await ownerSecond.store.get('plaintextIndex', again.id)).toEqual({ channelId: community.generalId, authorId: owner.user.id, text: 'second message, same key' });
 
 		// m2 reposts the owner's ciphertext as its own message: the key belongs to the owner, so it is forged.
 		const { message: reposted } = await m2.client.api.post<{ message: MessageView }>(`/api/channels/${community.generalId}/messages`, {

@@ -101,6 +101,8 @@ type IdentityRecord = { userId: string; identityKey: string; firstSeenAt: number
  * it from the start on request (someone who joined, or rejoined, later reads from when they came).
  */
 type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution; readers: string[] };
+/** A decrypted body for local search ('plaintextIndex', keyed by message id). */
+export type PlaintextIndexRecord = { channelId: string; authorId: string; text: string };
 /** A direct message's content key ('messageKeys', keyed `dm:<device>:<nonce>`). */
 type MessageKeyRecord = { channelId: string; senderUserId: string; contentKey: string };
 
@@ -598,7 +600,10 @@ export class E2eeEngine {
 		try {
 			const text = payload.e === 'hearth.sk.v1' ? await this.#openSenderKey(message, payload) : await this.#openDirect(message, payload);
 			if (typeof text !== 'string') return text;
-			return { state: 'ok', content: fromV2(decodeMessageContent(text)), encrypted: true };
+			const content = fromV2(decodeMessageContent(text));
+			// Client-side search reads decrypted bodies from here (the server cannot search them).
+			await this.#store.put<PlaintextIndexRecord>('plaintextIndex', message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text });
+			return { state: 'ok', content, encrypted: true };
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };
 			if (error instanceof MissingKeyError) return waiting(payload.dev);
