@@ -9,6 +9,8 @@ import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures
 import { startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
 import { E2eeEngine } from '#lib/client/e2ee/engine.ts';
 import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
+import { createBackupKey, decryptEntry, encryptEntry, newBackupParams, unwrapBackupKey, wrapBackupKey } from '#lib/client/e2ee/key-backup.ts';
+import { loadSodium } from '#lib/client/e2ee/sodium.ts';
 import { encodeDraft } from '#lib/client/e2ee/message-codec.svelte.ts';
 import type { ChannelView, HistoryPage } from '#lib/shared/api-types.ts';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
@@ -113,6 +115,8 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const again = await send(ownerDevice, community.generalId, 'second message, same key');
 		expect(JSON.parse(again.payload)).toMatchObject({ sk: JSON.parse(message.payload).sk, i: 1 });
 		expect(await read(ownerSecond, again)).toBe('second message, same key');
+		// Decrypted bodies go to the device's local search index, never back to the server.
+		expect(await ownerSecond.store.get('plaintextIndex', again.id)).toEqual({ channelId: community.generalId, authorId: owner.user.id, text: 'second message, same key' });
 
 		// m2 reposts the owner's ciphertext as its own message: the key belongs to the owner, so it is forged.
 		const { message: reposted } = await m2.client.api.post<{ message: MessageView }>(`/api/channels/${community.generalId}/messages`, {
@@ -142,6 +146,16 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		expect(view).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
 		await leavesDevice.engine.syncToDevice();
 		expect((await leavesDevice.engine.open(after)).state).toBe('undecryptable');
+
+		// Rejoining does not open what was said while away: the key's first iteration is re-shared
+		// only with those who could read the channel when the key was made.
+		await joinCommunity(owner, leaves, community.id);
+		expect((await leavesDevice.engine.open(await fetchMessage(leaves, community.generalId, after.id))).state).toBe('undecryptable');
+		await ownerDevice.engine.syncToDevice(); // takes in (and declines) the key request
+		expect(await read(leavesDevice, after)).toBe('undecryptable');
+		// What is sent after rejoining is readable again.
+		const back = await send(ownerDevice, community.generalId, 'welcome back');
+		expect(await read(leavesDevice, back)).toBe('welcome back');
 	});
 
 	it('a device without the key asks the sender for it and then decrypts', async () => {
@@ -188,5 +202,40 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		expect(await read(memberDevice, sent[0]!)).toBe('from tab one');
 		expect(await read(memberDevice, sent[1]!)).toBe('from tab two');
 		expect(await read(tab2, sent[0]!)).toBe('from tab one');
+	});
+
+	it('a new device restored from the key backup reads earlier direct and channel messages', async () => {
+		const sodium = await loadSodium();
+		const ann = await TestClient.signUp(server);
+		const ben = await TestClient.signUp(server);
+		const community = await createCommunity(ann);
+		await joinCommunity(ann, ben, community.id);
+		const [annDevice, benDevice] = await Promise.all([startDevice(ann), startDevice(ben)]);
+		const { channel } = await ann.api.post<{ channel: ChannelView }>('/api/dms', { userId: ben.user.id });
+		const dm = await send(benDevice, channel.id, 'an old direct message', true);
+		const post = await send(benDevice, community.generalId, 'an old channel message');
+		expect(await read(annDevice, dm)).toBe('an old direct message');
+		expect(await read(annDevice, post)).toBe('an old channel message');
+
+		// Ann's device backs up what it knows, encrypted under a backup key wrapped by her passphrase.
+		const backupKey = createBackupKey(sodium);
+		const params = newBackupParams(sodium, { opsLimit: 1, memLimit: 8 * 1024 * 1024 });
+		const annApi = new E2eeServerApi({ api: ann.api });
+		await annApi.putKeyBackup({ version: 1, params, wrappedKey: await wrapBackupKey(sodium, backupKey, 'a long recovery passphrase', params) });
+		const entries = await annDevice.engine.exportBackupEntries();
+		expect(entries.map((e) => e.id.split(':')[0]).sort()).toEqual(['mk', 'sk']); // the DM's content key and Ben's sender key
+		await annApi.putKeyBackupEntries(1, entries.map((e) => ({ id: e.id, ciphertext: encryptEntry(sodium, backupKey, e.id, e.value) })));
+
+		// A new device of Ann: nothing to read with until she enters the passphrase.
+		const fresh = await startDevice(await secondSession(ann));
+		expect((await fresh.engine.open(dm)).state).toBe('undecryptable');
+		const freshApi = new E2eeServerApi({ api: fresh.client.api });
+		const backup = (await freshApi.keyBackup())!;
+		const unwrapped = await unwrapBackupKey(sodium, backup.wrappedKey, 'a long recovery passphrase', backup.params);
+		const stored = await freshApi.allKeyBackupEntries();
+		const taken = await fresh.engine.importBackupEntries(stored.entries.map((e) => ({ id: e.id, value: decryptEntry(sodium, unwrapped, e.id, e.ciphertext) })));
+		expect(taken).toBe(2);
+		expect(await read(fresh, dm)).toBe('an old direct message');
+		expect(await read(fresh, post)).toBe('an old channel message');
 	});
 });

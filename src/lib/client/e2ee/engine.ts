@@ -61,6 +61,7 @@ import {
 	decryptWithSenderKey,
 	devicesMissingSenderKey,
 	encryptWithSenderKey,
+	exportInboundSenderKey,
 	exportSenderKey,
 	importSenderKey,
 	markSenderKeyShared,
@@ -71,6 +72,9 @@ import {
 	type OutboundSenderKey
 } from './sender-key.ts';
 import { loadSodium, type Sodium } from './sodium.ts';
+import { messageKeyEntryId, senderKeyEntryId } from './key-backup.ts';
+import { SenderKeyDistribution as SenderKeyDistributionSchema } from './envelopes.ts';
+import * as v from 'valibot';
 
 /** This device's own record ('account' table, key 'self'). */
 type AccountRecord = {
@@ -91,10 +95,22 @@ const OTK_PREFIX = 'otk:';
 type PairwiseRecord = { deviceId: string; userId: string; sessions: PairwiseSession[] };
 /** Trust on first use ('identities' table, keyed by device id). */
 type IdentityRecord = { userId: string; identityKey: string; firstSeenAt: number; changed?: boolean };
-/** Our sender key in a channel ('outboundSenderKeys', keyed by channel id), with its first iteration for re-sharing. */
-type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution };
+/**
+ * Our sender key in a channel ('outboundSenderKeys', keyed by channel id), with its first iteration
+ * for re-sharing and the users who could read the channel when it was made: only their devices get
+ * it from the start on request (someone who joined, or rejoined, later reads from when they came).
+ */
+type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution; readers: string[] };
+/** A decrypted body for local search ('plaintextIndex', keyed by message id). */
+export type PlaintextIndexRecord = { channelId: string; authorId: string; text: string };
 /** A direct message's content key ('messageKeys', keyed `dm:<device>:<nonce>`). */
 type MessageKeyRecord = { channelId: string; senderUserId: string; contentKey: string };
+
+const BackupEntryValue = v.variant('kind', [
+	v.strictObject({ kind: v.literal('sk'), senderUserId: v.string(), senderDeviceId: v.string(), distribution: SenderKeyDistributionSchema }),
+	v.strictObject({ kind: v.literal('mk'), channelId: v.string(), senderUserId: v.string(), contentKey: v.pipe(v.string(), v.length(43)) })
+]);
+export type BackupEntryValue = v.InferOutput<typeof BackupEntryValue>;
 
 /** Sessions kept per remote device (newest used first); older ones are dropped. */
 const MAX_SESSIONS_PER_DEVICE = 5;
@@ -473,7 +489,7 @@ export class E2eeEngine {
 	/** Re-shares our sender key (from its first iteration) with a device that asked, if it may read the channel now. */
 	async #answerKeyRequest(userId: string, deviceId: string, channelId: string, senderKeyId: string): Promise<void> {
 		const outbound = await this.#store.get<OutboundRecord>('outboundSenderKeys', channelId);
-		if (!outbound || outbound.key.senderKeyId !== senderKeyId) return;
+		if (!outbound || outbound.key.senderKeyId !== senderKeyId || !outbound.readers.includes(userId)) return;
 		const view = await this.#transport.listChannelDevices(channelId);
 		const device = view.members.find((m) => m.userId === userId)?.devices.find((d) => d.id === deviceId);
 		if (!device) return;
@@ -539,7 +555,7 @@ export class E2eeEngine {
 		// key, which that device never receives. Also after 1000 messages or 7 days.
 		if (!record || senderKeyNeedsRotation(record.key, now) || senderKeyLostDevice(record.key, deviceIds)) {
 			const key = createOutboundSenderKey(sodium, channelId, now);
-			record = { key, initial: exportSenderKey(key) };
+			record = { key, initial: exportSenderKey(key), readers: members.map((m) => m.userId) };
 			// Our own device reads its messages through the same inbound path as everyone.
 			await this.#store.put('inboundSenderKeys', `${account.deviceId}:${key.senderKeyId}`, importSenderKey(record.initial, { userId: this.userId, deviceId: account.deviceId }));
 		}
@@ -584,7 +600,10 @@ export class E2eeEngine {
 		try {
 			const text = payload.e === 'hearth.sk.v1' ? await this.#openSenderKey(message, payload) : await this.#openDirect(message, payload);
 			if (typeof text !== 'string') return text;
-			return { state: 'ok', content: fromV2(decodeMessageContent(text)), encrypted: true };
+			const content = fromV2(decodeMessageContent(text));
+			// Client-side search reads decrypted bodies from here (the server cannot search them).
+			await this.#store.put<PlaintextIndexRecord>('plaintextIndex', message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text });
+			return { state: 'ok', content, encrypted: true };
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };
 			if (error instanceof MissingKeyError) return waiting(payload.dev);
@@ -659,6 +678,61 @@ export class E2eeEngine {
 		if (out.usedOneTimePrekeyId !== null) await this.#store.delete('account', OTK_PREFIX + out.usedOneTimePrekeyId);
 		await this.#store.put<MessageKeyRecord>('messageKeys', keyId, { channelId: message.channelId, senderUserId: message.authorId, contentKey: out.contentKey });
 		return out.content;
+	}
+
+	// --- key backup seam ---------------------------------------------------------------------------
+
+	/**
+	 * Every key this device holds for reading history, as key-backup entries (ids per the design:
+	 * `sk:<device>:<senderKeyId>` inbound sender keys at their earliest iteration, `mk:<id>` direct
+	 * message content keys). The caller encrypts each with the backup key (key-backup.ts) and uploads.
+	 */
+	async exportBackupEntries(): Promise<Array<{ id: string; value: BackupEntryValue }>> {
+		await this.start();
+		return this.#locked(async () => {
+			const entries: Array<{ id: string; value: BackupEntryValue }> = [];
+			for (const { value } of await this.#store.list<InboundSenderKey>('inboundSenderKeys')) {
+				entries.push({
+					id: senderKeyEntryId(value.senderDeviceId, value.senderKeyId),
+					value: { kind: 'sk', senderUserId: value.senderUserId, senderDeviceId: value.senderDeviceId, distribution: exportInboundSenderKey(value) }
+				});
+			}
+			for (const { key, value } of await this.#store.list<MessageKeyRecord>('messageKeys')) {
+				entries.push({ id: messageKeyEntryId(key), value: { kind: 'mk', ...value } });
+			}
+			return entries;
+		});
+	}
+
+	/** Takes in decrypted backup entries (a new device after the passphrase); returns how many were usable. */
+	async importBackupEntries(entries: Array<{ id: string; value: unknown }>): Promise<number> {
+		await this.start();
+		const sodium = this.#sodium!;
+		let taken = 0;
+		await this.#locked(async () => {
+			for (const { id, value } of entries) {
+				const parsed = v.safeParse(BackupEntryValue, value);
+				if (!parsed.success) continue;
+				const entry = parsed.output;
+				if (entry.kind === 'sk') {
+					if (id !== senderKeyEntryId(entry.senderDeviceId, entry.distribution.senderKeyId)) continue;
+					const incoming = importSenderKey(entry.distribution, { userId: entry.senderUserId, deviceId: entry.senderDeviceId });
+					const key = `${entry.senderDeviceId}:${entry.distribution.senderKeyId}`;
+					const held = await this.#store.get<InboundSenderKey>('inboundSenderKeys', key);
+					try {
+						await this.#store.put('inboundSenderKeys', key, held ? mergeInboundSenderKeys(sodium, held, incoming) : incoming);
+					} catch {
+						continue; // a conflicting copy: keep what this device has
+					}
+				} else {
+					if (!id.startsWith('mk:')) continue;
+					await this.#store.put<MessageKeyRecord>('messageKeys', id.slice(3), { channelId: entry.channelId, senderUserId: entry.senderUserId, contentKey: entry.contentKey });
+				}
+				taken += 1;
+			}
+		});
+		if (taken > 0) this.#keysChanged();
+		return taken;
 	}
 
 	// ------------------------------------------------------------------------------------------------
