@@ -70,6 +70,22 @@ describe('local search index', () => {
 		expect((await store.get<IndexedMessage>('plaintextIndex', 'm2'))?.folded).toBe('kept across reloads');
 	});
 
+	it('reads the leaner records the engine writes as it decrypts, and replaces them with full ones', async () => {
+		const store = new MemoryE2eeStore();
+		await store.put('plaintextIndex', 'lean', { channelId: GENERAL, authorId: BEN, text: 'Écrit par le moteur' });
+		await store.put('plaintextIndex', 'junk', { text: 42 });
+		const index = new LocalSearchIndex(store);
+		const [hit, ...rest] = await index.search({ text: 'ecrit moteur' });
+		expect(rest).toEqual([]);
+		expect(hit).toEqual({ messageId: 'lean', message: { channelId: GENERAL, authorId: BEN, createdAt: '', seq: 0, text: 'Écrit par le moteur', folded: 'ecrit par le moteur' } });
+		// The engine writes again (a re-decrypt) after the indexer's full record: the indexer's next
+		// put is written even though the copy in memory already has it.
+		await index.put('full', entry('the full record', 5));
+		await store.put('plaintextIndex', 'full', { channelId: GENERAL, authorId: ANN, text: 'the full record' });
+		await index.put('full', entry('the full record', 5));
+		expect((await store.get<IndexedMessage>('plaintextIndex', 'full'))?.seq).toBe(5);
+	});
+
 	it('folds text for matching and builds a highlighted snippet from the text as written', () => {
 		expect(foldForSearch('Ça SUFFIT, Ångström ﬁ')).toBe('ca suffit, angstrom fi');
 		expect(queryWords('  Café, café! rosé ')).toEqual(['cafe', 'rose']);

@@ -129,8 +129,8 @@ export class LocalSearchIndex {
 	/** Adds or replaces (an edit) the decrypted text of a message. */
 	async put(messageId: string, entry: Omit<IndexedMessage, 'folded'>): Promise<void> {
 		const value: IndexedMessage = { ...entry, folded: foldForSearch(entry.text) };
-		const known = this.#entries?.get(messageId);
-		if (known && known.text === value.text && known.createdAt === value.createdAt && known.seq === value.seq) return;
+		// Always written, even when the copy in memory matches: the engine also writes the table
+		// (a leaner record, see readIndexRecord) when it decrypts, and this fuller one must win.
 		this.#entries?.set(messageId, value);
 		if (!this.#entries && this.#loading) this.#writesWhileLoading.set(messageId, value);
 		await this.#store.put('plaintextIndex', messageId, value);
@@ -170,9 +170,13 @@ export class LocalSearchIndex {
 
 	#load(): Promise<Map<string, IndexedMessage>> {
 		if (this.#entries) return Promise.resolve(this.#entries);
-		this.#loading ??= this.#store.list<IndexedMessage>('plaintextIndex').then(
+		this.#loading ??= this.#store.list<unknown>('plaintextIndex').then(
 			(rows) => {
-				const entries = new Map(rows.map(({ key, value }) => [key, value]));
+				const entries = new Map<string, IndexedMessage>();
+				for (const { key, value } of rows) {
+					const record = readIndexRecord(value);
+					if (record) entries.set(key, record);
+				}
 				for (const [key, value] of this.#writesWhileLoading) {
 					if (value) entries.set(key, value);
 					else entries.delete(key);
@@ -188,6 +192,25 @@ export class LocalSearchIndex {
 		);
 		return this.#loading;
 	}
+}
+
+/**
+ * A stored record as this module uses it. The engine (engine.ts) writes `{channelId, authorId, text}`
+ * when it decrypts a message, before the indexer adds the time, sequence and folded text; such a
+ * record is still searchable (folded here), sorts as oldest, and is jumped to by loading back.
+ */
+export function readIndexRecord(value: unknown): IndexedMessage | null {
+	if (typeof value !== 'object' || value === null) return null;
+	const record = value as Partial<IndexedMessage>;
+	if (typeof record.channelId !== 'string' || typeof record.authorId !== 'string' || typeof record.text !== 'string') return null;
+	return {
+		channelId: record.channelId,
+		authorId: record.authorId,
+		createdAt: typeof record.createdAt === 'string' ? record.createdAt : '',
+		seq: typeof record.seq === 'number' ? record.seq : 0,
+		text: record.text,
+		folded: typeof record.folded === 'string' ? record.folded : foldForSearch(record.text)
+	};
 }
 
 function compareNewestFirst(a: IndexedMessage, b: IndexedMessage): number {
