@@ -4,7 +4,7 @@
 // not what these tests are about.
 import { describe, expect, it } from 'vitest';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
-import { foldForSearch, LocalSearchIndex, queryWords, searchSnippet, type IndexedMessage } from '#lib/client/e2ee/local-search.ts';
+import { foldForSearch, LocalSearchIndex, queryWords, recordDecryptedText, searchSnippet, type IndexedMessage } from '#lib/client/e2ee/local-search.ts';
 import { MemoryE2eeStore } from '#lib/client/e2ee/memory-store.ts';
 import type { DecryptedView, SealedMessage } from '#lib/client/e2ee/message-codec.svelte.ts';
 import { SearchIndexer } from '#lib/client/e2ee/search-indexer.ts';
@@ -84,6 +84,18 @@ describe('local search index', () => {
 		await store.put('plaintextIndex', 'full', { channelId: GENERAL, authorId: ANN, text: 'the full record' });
 		await index.put('full', entry('the full record', 5));
 		expect((await store.get<IndexedMessage>('plaintextIndex', 'full'))?.seq).toBe(5);
+	});
+
+	it('the engine recording a decrypt keeps the time and sequence the indexer added', async () => {
+		const store = new MemoryE2eeStore();
+		await recordDecryptedText(store, 'fresh', { channelId: GENERAL, authorId: BEN, text: 'first seen by the engine' });
+		expect(await store.get('plaintextIndex', 'fresh')).toEqual({ channelId: GENERAL, authorId: BEN, text: 'first seen by the engine' });
+		const index = new LocalSearchIndex(store);
+		await index.put('m1', entry('Original words', 8));
+		// A later decrypt (another tab, a re-render) and an edit's decrypt: never leaner, text current.
+		await recordDecryptedText(store, 'm1', { channelId: GENERAL, authorId: ANN, text: 'Edited Wörds' });
+		expect(await store.get('plaintextIndex', 'm1')).toEqual({ ...entry('Edited Wörds', 8), folded: 'edited words' });
+		expect(await ids(new LocalSearchIndex(store), 'words edited')).toEqual(['m1']);
 	});
 
 	it('folds text for matching and builds a highlighted snippet from the text as written', () => {

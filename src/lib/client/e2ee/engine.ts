@@ -72,6 +72,7 @@ import {
 	type OutboundSenderKey
 } from './sender-key.ts';
 import { loadSodium, type Sodium } from './sodium.ts';
+import { recordDecryptedText } from './local-search.ts';
 import { messageKeyEntryId, senderKeyEntryId } from './key-backup.ts';
 import { SenderKeyDistribution as SenderKeyDistributionSchema } from './envelopes.ts';
 import * as v from 'valibot';
@@ -602,7 +603,7 @@ export class E2eeEngine {
 			if (typeof text !== 'string') return text;
 			const content = fromV2(decodeMessageContent(text));
 			// Client-side search reads decrypted bodies from here (the server cannot search them).
-			await this.#store.put<PlaintextIndexRecord>('plaintextIndex', message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text });
+			await recordDecryptedText(this.#store, message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text } satisfies PlaintextIndexRecord);
 			return { state: 'ok', content, encrypted: true };
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };

@@ -129,11 +129,12 @@ export class LocalSearchIndex {
 	/** Adds or replaces (an edit) the decrypted text of a message. */
 	async put(messageId: string, entry: Omit<IndexedMessage, 'folded'>): Promise<void> {
 		const value: IndexedMessage = { ...entry, folded: foldForSearch(entry.text) };
-		// Always written, even when the copy in memory matches: the engine also writes the table
-		// (a leaner record, see readIndexRecord) when it decrypts, and this fuller one must win.
 		this.#entries?.set(messageId, value);
 		if (!this.#entries && this.#loading) this.#writesWhileLoading.set(messageId, value);
-		await this.#store.put('plaintextIndex', messageId, value);
+		// Always written, even when the copy in memory matches, and under the device lock: the engine
+		// writes the same entry while it decrypts (recordDecryptedText, inside that lock), so the two
+		// never interleave between its read and its write.
+		await this.#store.exclusive(() => this.#store.put('plaintextIndex', messageId, value));
 	}
 
 	/** Forgets a message (deleted, or no longer readable here). */
@@ -192,6 +193,16 @@ export class LocalSearchIndex {
 		);
 		return this.#loading;
 	}
+}
+
+/**
+ * The engine's one call into search (engine.ts, as it decrypts, inside its device lock): records the
+ * decrypted text of a message. The engine does not know the message's time and sequence; a record
+ * the indexer already completed keeps them (so a later decrypt never makes it leaner).
+ */
+export async function recordDecryptedText(store: E2eeStore, messageId: string, entry: { channelId: string; authorId: string; text: string }): Promise<void> {
+	const existing = readIndexRecord(await store.get<unknown>('plaintextIndex', messageId));
+	await store.put('plaintextIndex', messageId, existing ? { ...existing, ...entry, folded: foldForSearch(entry.text) } : entry);
 }
 
 /**
