@@ -79,6 +79,8 @@ test('a person finds a decrypted message by its words and jumps to it; what this
 	const hit = results(ben.page).first();
 	await expect(hit).toContainText('Ann Finder');
 	await expect(hit).toContainText('#general');
+	// The time comes from the indexer's full record (a leaner one written by a decrypt has none).
+	await expect(hit.locator('time')).toBeVisible();
 	await expect(hit.locator('mark')).toHaveText(['heron', 'quay']);
 	await ben.page.screenshot({ path: 'test-results/e2ee-search-results.png' });
 	await hit.getByRole('button').click();
