@@ -115,6 +115,8 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const again = await send(ownerDevice, community.generalId, 'second message, same key');
 		expect(JSON.parse(again.payload)).toMatchObject({ sk: JSON.parse(message.payload).sk, i: 1 });
 		expect(await read(ownerSecond, again)).toBe('second message, same key');
+		// Decrypted bodies go to the device's local search index, never back to the server.
+		expect(await ownerSecond.store.get('plaintextIndex', again.id)).toEqual({ channelId: community.generalId, authorId: owner.user.id, text: 'second message, same key' });
 
 		// m2 reposts the owner's ciphertext as its own message: the key belongs to the owner, so it is forged.
 		const { message: reposted } = await m2.client.api.post<{ message: MessageView }>(`/api/channels/${community.generalId}/messages`, {
@@ -144,6 +146,16 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		expect(view).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
 		await leavesDevice.engine.syncToDevice();
 		expect((await leavesDevice.engine.open(after)).state).toBe('undecryptable');
+
+		// Rejoining does not open what was said while away: the key's first iteration is re-shared
+		// only with those who could read the channel when the key was made.
+		await joinCommunity(owner, leaves, community.id);
+		expect((await leavesDevice.engine.open(await fetchMessage(leaves, community.generalId, after.id))).state).toBe('undecryptable');
+		await ownerDevice.engine.syncToDevice(); // takes in (and declines) the key request
+		expect(await read(leavesDevice, after)).toBe('undecryptable');
+		// What is sent after rejoining is readable again.
+		const back = await send(ownerDevice, community.generalId, 'welcome back');
+		expect(await read(leavesDevice, back)).toBe('welcome back');
 	});
 
 	it('a device without the key asks the sender for it and then decrypts', async () => {

@@ -22,6 +22,7 @@ import { EngineCipher, UnavailableCipher } from '../e2ee/engine-cipher.ts';
 import { IndexedDbE2eeStore } from '../e2ee/key-store.ts';
 import { E2eeServerApi } from '../e2ee/server-api.ts';
 import type { E2eeStore } from '../e2ee/contracts.ts';
+import { MessageSearch } from './message-search.svelte.ts';
 
 export type ChatStateOptions = {
 	me: Me;
@@ -46,6 +47,8 @@ export class ChatState {
 	/** This browser's encryption device (null when it cannot keep keys: then nothing can be sent). */
 	readonly e2ee: E2eeEngine | null = null;
 	#e2eeStore: E2eeStore | null = null;
+	/** Search over this device's decrypted history (message-search.svelte.ts). */
+	readonly search: MessageSearch;
 	/** The voice call this page is in (at most one), over the same connection. */
 	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
@@ -88,6 +91,7 @@ export class ChatState {
 		} catch {
 			this.codec.use(new UnavailableCipher('This browser cannot store encryption keys (IndexedDB is unavailable), so it cannot send or read encrypted messages.'));
 		}
+		this.search = new MessageSearch(this, this.#e2eeStore);
 	}
 
 	/** Connects and loads the sidebar; returns when the sidebar is loaded (or failed to). */
@@ -125,6 +129,7 @@ export class ChatState {
 		if (!navigator.onLine) c.setNetworkAvailable(false);
 		c.start();
 		this.#startEncryption();
+		this.#stops.push(this.search.attach());
 		this.ready = this.directory.load();
 		return this.ready;
 	}

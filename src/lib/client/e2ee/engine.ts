@@ -72,6 +72,7 @@ import {
 	type OutboundSenderKey
 } from './sender-key.ts';
 import { loadSodium, type Sodium } from './sodium.ts';
+import { recordDecryptedText } from './local-search.ts';
 import { messageKeyEntryId, senderKeyEntryId } from './key-backup.ts';
 import { SenderKeyDistribution as SenderKeyDistributionSchema } from './envelopes.ts';
 import * as v from 'valibot';
@@ -95,8 +96,14 @@ const OTK_PREFIX = 'otk:';
 type PairwiseRecord = { deviceId: string; userId: string; sessions: PairwiseSession[] };
 /** Trust on first use ('identities' table, keyed by device id). */
 type IdentityRecord = { userId: string; identityKey: string; firstSeenAt: number; changed?: boolean };
-/** Our sender key in a channel ('outboundSenderKeys', keyed by channel id), with its first iteration for re-sharing. */
-type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution };
+/**
+ * Our sender key in a channel ('outboundSenderKeys', keyed by channel id), with its first iteration
+ * for re-sharing and the users who could read the channel when it was made: only their devices get
+ * it from the start on request (someone who joined, or rejoined, later reads from when they came).
+ */
+type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution; readers: string[] };
+/** A decrypted body for local search ('plaintextIndex', keyed by message id). */
+export type PlaintextIndexRecord = { channelId: string; authorId: string; text: string };
 /** A direct message's content key ('messageKeys', keyed `dm:<device>:<nonce>`). */
 type MessageKeyRecord = { channelId: string; senderUserId: string; contentKey: string };
 
@@ -483,7 +490,7 @@ export class E2eeEngine {
 	/** Re-shares our sender key (from its first iteration) with a device that asked, if it may read the channel now. */
 	async #answerKeyRequest(userId: string, deviceId: string, channelId: string, senderKeyId: string): Promise<void> {
 		const outbound = await this.#store.get<OutboundRecord>('outboundSenderKeys', channelId);
-		if (!outbound || outbound.key.senderKeyId !== senderKeyId) return;
+		if (!outbound || outbound.key.senderKeyId !== senderKeyId || !outbound.readers.includes(userId)) return;
 		const view = await this.#transport.listChannelDevices(channelId);
 		const device = view.members.find((m) => m.userId === userId)?.devices.find((d) => d.id === deviceId);
 		if (!device) return;
@@ -549,7 +556,7 @@ export class E2eeEngine {
 		// key, which that device never receives. Also after 1000 messages or 7 days.
 		if (!record || senderKeyNeedsRotation(record.key, now) || senderKeyLostDevice(record.key, deviceIds)) {
 			const key = createOutboundSenderKey(sodium, channelId, now);
-			record = { key, initial: exportSenderKey(key) };
+			record = { key, initial: exportSenderKey(key), readers: members.map((m) => m.userId) };
 			// Our own device reads its messages through the same inbound path as everyone.
 			await this.#store.put('inboundSenderKeys', `${account.deviceId}:${key.senderKeyId}`, importSenderKey(record.initial, { userId: this.userId, deviceId: account.deviceId }));
 		}
@@ -594,7 +601,10 @@ export class E2eeEngine {
 		try {
 			const text = payload.e === 'hearth.sk.v1' ? await this.#openSenderKey(message, payload) : await this.#openDirect(message, payload);
 			if (typeof text !== 'string') return text;
-			return { state: 'ok', content: fromV2(decodeMessageContent(text)), encrypted: true };
+			const content = fromV2(decodeMessageContent(text));
+			// Client-side search reads decrypted bodies from here (the server cannot search them).
+			await recordDecryptedText(this.#store, message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text } satisfies PlaintextIndexRecord);
+			return { state: 'ok', content, encrypted: true };
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };
 			if (error instanceof MissingKeyError) return waiting(payload.dev);
