@@ -3,8 +3,10 @@
 // disagrees with a key this device already holds is skipped, never imported; a batch never exceeds
 // the server's limit; a weak passphrase is refused before anything is sent.
 import { describe, expect, it } from 'vitest';
-import { KeyBackupManager, WeakPassphraseError, type KeyBackupApi } from '#lib/client/e2ee/backup-manager.ts';
+import { KeyBackupManager, WeakPassphraseError, type BackupKeySource, type KeyBackupApi } from '#lib/client/e2ee/backup-manager.ts';
+import { collectBackupEntries, importBackupEntries } from '#lib/client/e2ee/backup-entries.ts';
 import { MemoryE2eeStore } from '#lib/client/e2ee/memory-store.ts';
+import type { E2eeStore } from '#lib/client/e2ee/contracts.ts';
 import { createOutboundSenderKey, exportSenderKey, importSenderKey, type InboundSenderKey } from '#lib/client/e2ee/sender-key.ts';
 import { loadSodium } from '#lib/client/e2ee/sodium.ts';
 import { toB64 } from '#lib/client/e2ee/encoding.ts';
@@ -47,10 +49,22 @@ async function senderKeyRecord(): Promise<InboundSenderKey> {
 	return importSenderKey(exportSenderKey(outbound), { userId: USER, deviceId: DEVICE });
 }
 
+/** The engine's backup seam over a bare store: the same entry logic (backup-entries.ts) without a server behind it. */
+function keysOf(store: E2eeStore): BackupKeySource {
+	return {
+		exportBackupEntries: () => collectBackupEntries(store),
+		importBackupEntries: async (entries) => importBackupEntries(await loadSodium(), store, entries)
+	};
+}
+
+function managerFor(store: E2eeStore, api: KeyBackupApi): KeyBackupManager {
+	return new KeyBackupManager({ store, api, keys: keysOf(store), limits: LIMITS });
+}
+
 describe('KeyBackupManager', () => {
 	it('refuses a passphrase the strength check does not accept, before contacting the server', async () => {
 		const server = new MemoryBackupServer();
-		const manager = new KeyBackupManager({ store: new MemoryE2eeStore(), api: server, limits: LIMITS });
+		const manager = managerFor(new MemoryE2eeStore(), server);
 		await expect(manager.setUp('aaaaaaaaaaaa')).rejects.toBeInstanceOf(WeakPassphraseError);
 		expect(server.backup).toBeNull();
 	});
@@ -63,7 +77,7 @@ describe('KeyBackupManager', () => {
 		for (let i = 0; i < count; i++) {
 			await store.put('messageKeys', `dm:${DEVICE}:${toB64(sodium.randombytes_buf(24))}`, { channelId: CHANNEL, senderUserId: USER, contentKey: toB64(sodium.randombytes_buf(32)) });
 		}
-		const manager = new KeyBackupManager({ store, api: server, limits: LIMITS });
+		const manager = managerFor(store, server);
 		await manager.setUp(PASSPHRASE);
 		expect(server.entries.size).toBe(count);
 		expect(server.batchSizes).toEqual([KEY_BACKUP_BATCH_MAX, 20]);
@@ -80,7 +94,7 @@ describe('KeyBackupManager', () => {
 		await first.put('inboundSenderKeys', `${DEVICE}:${other.senderKeyId}`, other);
 		const dmKeyId = `dm:${DEVICE}:${toB64(sodium.randombytes_buf(24))}`;
 		await first.put('messageKeys', dmKeyId, { channelId: CHANNEL, senderUserId: USER, contentKey: toB64(sodium.randombytes_buf(32)) });
-		await new KeyBackupManager({ store: first, api: server, limits: LIMITS }).setUp(PASSPHRASE);
+		await managerFor(first, server).setUp(PASSPHRASE);
 		expect(server.entries.size).toBe(3);
 
 		// The server swaps the two sender keys' ciphertexts and flips a byte of the DM key's.
@@ -93,8 +107,8 @@ describe('KeyBackupManager', () => {
 		server.entries.set(`mk:${dmKeyId}`, dm.slice(0, -2) + flipped + dm.slice(-1));
 
 		const second = new MemoryE2eeStore();
-		const result = await new KeyBackupManager({ store: second, api: server, limits: LIMITS }).restore(PASSPHRASE);
-		expect(result).toEqual({ senderKeys: 0, messageKeys: 0, skipped: 3 });
+		const result = await managerFor(second, server).restore(PASSPHRASE);
+		expect(result).toEqual({ imported: 0, skipped: 3 });
 		expect(await second.list('inboundSenderKeys')).toEqual([]);
 		expect(await second.list('messageKeys')).toEqual([]);
 	});
@@ -104,14 +118,14 @@ describe('KeyBackupManager', () => {
 		const first = new MemoryE2eeStore();
 		const record = await senderKeyRecord();
 		await first.put('inboundSenderKeys', `${DEVICE}:${record.senderKeyId}`, record);
-		await new KeyBackupManager({ store: first, api: server, limits: LIMITS }).setUp(PASSPHRASE);
+		await managerFor(first, server).setUp(PASSPHRASE);
 
 		// The restoring device already holds a key under the same id with another signing key.
 		const impostor = { ...(await senderKeyRecord()), senderKeyId: record.senderKeyId };
 		const second = new MemoryE2eeStore();
 		await second.put('inboundSenderKeys', `${DEVICE}:${record.senderKeyId}`, impostor);
-		const result = await new KeyBackupManager({ store: second, api: server, limits: LIMITS }).restore(PASSPHRASE);
-		expect(result).toEqual({ senderKeys: 0, messageKeys: 0, skipped: 1 });
+		const result = await managerFor(second, server).restore(PASSPHRASE);
+		expect(result).toEqual({ imported: 0, skipped: 1 });
 		expect(await second.get('inboundSenderKeys', `${DEVICE}:${record.senderKeyId}`)).toEqual(impostor);
 	});
 });

@@ -3,12 +3,9 @@
 // entries), restore it on a new device (passphrase → backup key → every entry imported into the
 // store), and upload, incrementally, the keys this device learned since the last upload.
 //
-// What is backed up (entry ids as key-backup.ts fixes them):
-//   sk:<senderDeviceId>:<senderKeyId>  inbound sender keys at their earliest known iteration, with the
-//                                      user and device that distributed them (the engine's author check
-//                                      needs both), as { v, senderUserId, senderDeviceId, key: distribution };
-//   mk:<messageKeyId>                  direct-message content keys, keyed as the engine keys 'messageKeys'
-//                                      (`dm:<senderDeviceId>:<nonce>`), as { v, id, channelId, senderUserId, contentKey }.
+// What is backed up is backup-entries.ts's business (inbound sender keys and direct-message content
+// keys, as the engine stores them); the manager reads and imports them through the engine
+// (BackupKeySource), so an import happens under the device lock and re-opens waiting messages.
 //
 // Where state lives (the engine's store, so it goes when the engine clears a removed device):
 //   'account' / 'backup'                 { v, version, backupKey } — the unwrapped backup key of the
@@ -17,33 +14,29 @@
 //   'account' / 'backup-uploaded:<id>'   a marker per entry uploaded under that version ('sk': the
 //                                        earliest iteration uploaded, so a re-share reaching further back
 //                                        is uploaded again; 'mk': '1').
-// Uploads scan the engine's tables against the markers, so the engine needs no hook; calling
+// Uploads compare the engine's entries against the markers, so the engine needs no hook; calling
 // `scheduleUpload()` when keys arrive only makes it sooner.
 //
 // Nothing here logs keys, passphrases or entry contents.
-import * as v from 'valibot';
 import type { KeyBackupEntry, KeyBackupParams, KeyBackupView } from '#lib/shared/e2ee.ts';
 import { KEY_BACKUP_BATCH_MAX } from '#lib/shared/e2ee.ts';
 import { ApiError } from '#lib/client/api.ts';
 import type { E2eeStore } from './contracts.ts';
 import { ARGON2ID_MODERATE, type Argon2idLimits } from './argon2id.ts';
 import { fromB64Exact, toB64 } from './encoding.ts';
-import { SenderKeyDistribution } from './envelopes.ts';
+import { backupEntryReach, type BackupEntryPlain } from './backup-entries.ts';
 import { DecryptionError } from './errors.ts';
 import {
 	BACKUP_KEY_BYTES,
 	createBackupKey,
 	decryptEntry,
 	encryptEntry,
-	messageKeyEntryId,
 	newBackupParams,
 	passphraseStrength,
-	senderKeyEntryId,
 	unwrapBackupKey,
 	wrapBackupKey
 } from './key-backup.ts';
-import { exportInboundSenderKey, importSenderKey, mergeInboundSenderKeys, type InboundSenderKey } from './sender-key.ts';
-import { loadSodium, type Sodium } from './sodium.ts';
+import { loadSodium } from './sodium.ts';
 
 /** What the manager needs of the server (E2eeServerApi has it all). */
 export interface KeyBackupApi {
@@ -53,24 +46,18 @@ export interface KeyBackupApi {
 	keyBackupEntries(after?: string, limit?: number): Promise<{ version: number; entries: KeyBackupEntry[]; next: string | null }>;
 }
 
-/** The engine's 'messageKeys' record (engine.ts MessageKeyRecord), keyed `dm:<senderDeviceId>:<nonce>`. */
-export type MessageKeyRecord = { channelId: string; senderUserId: string; contentKey: string };
+/** The keys to back up, and where restored ones go: the engine (engine.ts) in the app. */
+export interface BackupKeySource {
+	exportBackupEntries(): Promise<BackupEntryPlain[]>;
+	/** Returns how many of the entries were taken. */
+	importBackupEntries(entries: Array<{ id: string; value: unknown }>): Promise<number>;
+}
 
 const BACKUP_RECORD = 'backup';
 const UPLOADED_PREFIX = 'backup-uploaded:';
 
 type BackupKeyRecord = { v: 1; version: number; backupKey: string };
 type UploadedMarker = { version: number; mark: string };
-
-const Id = v.pipe(v.string(), v.minLength(1), v.maxLength(128));
-const SenderKeyEntry = v.strictObject({ v: v.literal(1), senderUserId: Id, senderDeviceId: Id, key: SenderKeyDistribution });
-const MessageKeyEntry = v.strictObject({
-	v: v.literal(1),
-	id: Id,
-	channelId: Id,
-	senderUserId: Id,
-	contentKey: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{43}$/))
-});
 
 export type BackupStatus =
 	/** No backup on the server. */
@@ -80,7 +67,8 @@ export type BackupStatus =
 	/** This device holds the current backup key and uploads new keys. */
 	| { state: 'active'; version: number; entryCount: number; updatedAt: string };
 
-export type RestoreResult = { senderKeys: number; messageKeys: number; skipped: number };
+/** `imported`: entries taken; `skipped`: entries that did not decrypt, did not match their id, or conflict with a key held here. */
+export type RestoreResult = { imported: number; skipped: number };
 
 export class BackupExistsError extends Error {
 	override name = 'BackupExistsError';
@@ -103,20 +91,19 @@ export class WeakPassphraseError extends Error {
 export type BackupManagerOptions = {
 	store: E2eeStore;
 	api: KeyBackupApi;
+	keys: BackupKeySource;
 	/** Argon2id cost of new wrappings (MODERATE by default; tests pass lower limits). */
 	limits?: Argon2idLimits;
 	/** Called after anything that may change the status (upload, restore, reset, a stale key dropped). */
 	onChange?: () => void;
-	/** Called after a restore imported keys, so messages shown as waiting are opened again. */
-	onKeysImported?: () => void;
 };
 
 export class KeyBackupManager {
 	#store: E2eeStore;
 	#api: KeyBackupApi;
+	#keys: BackupKeySource;
 	#limits: Argon2idLimits;
 	#onChange: () => void;
-	#onKeysImported: () => void;
 	/** Uploads run one at a time; a request while one runs makes one more run after it. */
 	#uploading: Promise<number> | undefined;
 	#uploadAgain = false;
@@ -125,9 +112,9 @@ export class KeyBackupManager {
 	constructor(options: BackupManagerOptions) {
 		this.#store = options.store;
 		this.#api = options.api;
+		this.#keys = options.keys;
 		this.#limits = options.limits ?? ARGON2ID_MODERATE;
 		this.#onChange = options.onChange ?? (() => {});
-		this.#onKeysImported = options.onKeysImported ?? (() => {});
 	}
 
 	/** The server's backup as seen from this device. A local key of another version (reset elsewhere) is dropped. */
@@ -201,19 +188,29 @@ export class KeyBackupManager {
 		const server = await this.#api.keyBackup();
 		if (!server) throw new NoBackupError();
 		const backupKey = await unwrapBackupKey(sodium, server.wrappedKey, passphrase, server.params);
-		const result: RestoreResult = { senderKeys: 0, messageKeys: 0, skipped: 0 };
+		const result: RestoreResult = { imported: 0, skipped: 0 };
 		let after = '';
 		for (;;) {
 			const page = await this.#api.keyBackupEntries(after);
 			if (page.version !== server.version) throw new Error('The key backup was reset while it was being restored; try again.');
-			await this.#store.exclusive(async () => {
-				for (const entry of page.entries) await this.#importEntry(sodium, backupKey, entry, server.version, result);
-			});
+			const opened: Array<{ id: string; value: unknown }> = [];
+			for (const entry of page.entries) {
+				try {
+					opened.push({ id: entry.id, value: decryptEntry(sodium, backupKey, entry.id, entry.ciphertext) });
+				} catch (error) {
+					if (!(error instanceof DecryptionError) && !(error instanceof SyntaxError)) throw error;
+					result.skipped++;
+				}
+			}
+			const taken = opened.length > 0 ? await this.#keys.importBackupEntries(opened) : 0;
+			result.imported += taken;
+			result.skipped += opened.length - taken;
+			// Whatever came from the server is in the backup already: never upload it again as it is.
+			for (const { id, value } of opened) await this.#markUploaded(id, server.version, String(reachOf(value)));
 			if (!page.next) break;
 			after = page.next;
 		}
 		await this.#rememberKey(server.version, backupKey);
-		if (result.senderKeys + result.messageKeys > 0) this.#onKeysImported();
 		this.#onChange();
 		await this.uploadPending();
 		return result;
@@ -299,80 +296,21 @@ export class KeyBackupManager {
 		for (const { key } of await this.#store.list('account', UPLOADED_PREFIX)) await this.#store.delete('account', key);
 	}
 
-	async #importEntry(sodium: Sodium, backupKey: Uint8Array, entry: KeyBackupEntry, version: number, result: RestoreResult): Promise<void> {
-		let value: unknown;
-		try {
-			value = decryptEntry(sodium, backupKey, entry.id, entry.ciphertext);
-		} catch (error) {
-			if (!(error instanceof DecryptionError) && !(error instanceof SyntaxError)) throw error;
-			result.skipped++;
-			return;
-		}
-		if (entry.id.startsWith('sk:')) {
-			const parsed = v.safeParse(SenderKeyEntry, value);
-			if (!parsed.success || senderKeyEntryId(parsed.output.senderDeviceId, parsed.output.key.senderKeyId) !== entry.id) {
-				result.skipped++;
-				return;
-			}
-			const { senderUserId, senderDeviceId, key } = parsed.output;
-			const incoming = importSenderKey(key, { userId: senderUserId, deviceId: senderDeviceId });
-			const storeKey = `${senderDeviceId}:${key.senderKeyId}`;
-			const held = await this.#store.get<InboundSenderKey>('inboundSenderKeys', storeKey);
-			let merged = incoming;
-			if (held) {
-				try {
-					merged = mergeInboundSenderKeys(sodium, held, incoming);
-				} catch (error) {
-					// The copy held here disagrees with the backup: keep the one this device received itself.
-					if (!(error instanceof DecryptionError)) throw error;
-					result.skipped++;
-					return;
-				}
-			}
-			await this.#store.put('inboundSenderKeys', storeKey, merged);
-			await this.#markUploaded(entry.id, version, String(key.iteration));
-			result.senderKeys++;
-			return;
-		}
-		if (entry.id.startsWith('mk:')) {
-			const parsed = v.safeParse(MessageKeyEntry, value);
-			if (!parsed.success || messageKeyEntryId(parsed.output.id) !== entry.id) {
-				result.skipped++;
-				return;
-			}
-			const { id, channelId, senderUserId, contentKey } = parsed.output;
-			if (!(await this.#store.get<MessageKeyRecord>('messageKeys', id))) {
-				await this.#store.put<MessageKeyRecord>('messageKeys', id, { channelId, senderUserId, contentKey });
-			}
-			await this.#markUploaded(entry.id, version, '1');
-			result.messageKeys++;
-			return;
-		}
-		result.skipped++;
-	}
-
 	async #markUploaded(entryId: string, version: number, mark: string): Promise<void> {
 		await this.#store.put<UploadedMarker>('account', UPLOADED_PREFIX + entryId, { version, mark });
 	}
 
-	/** Entries for every key whose marker is missing, of another version, or (sender keys) further along than the held copy. */
+	/** Entries for every key whose marker is missing, of another version, or (sender keys) reaching further back than uploaded. */
 	async #pendingEntries(version: number): Promise<Array<{ id: string; mark: string; value: unknown }>> {
 		const markers = new Map(
 			(await this.#store.list<UploadedMarker>('account', UPLOADED_PREFIX)).map(({ key, value }) => [key.slice(UPLOADED_PREFIX.length), value])
 		);
 		const pending: Array<{ id: string; mark: string; value: unknown }> = [];
-		for (const { value: key } of await this.#store.list<InboundSenderKey>('inboundSenderKeys')) {
-			const id = senderKeyEntryId(key.senderDeviceId, key.senderKeyId);
-			const mark = String(key.earliest.iteration);
+		for (const { id, value } of await this.#keys.exportBackupEntries()) {
+			const reach = backupEntryReach(value);
 			const marker = markers.get(id);
-			if (marker && marker.version === version && Number(marker.mark) <= key.earliest.iteration) continue;
-			pending.push({ id, mark, value: { v: 1, senderUserId: key.senderUserId, senderDeviceId: key.senderDeviceId, key: exportInboundSenderKey(key) } });
-		}
-		for (const { key, value } of await this.#store.list<MessageKeyRecord>('messageKeys')) {
-			const id = messageKeyEntryId(key);
-			const marker = markers.get(id);
-			if (marker && marker.version === version) continue;
-			pending.push({ id, mark: '1', value: { v: 1, id: key, channelId: value.channelId, senderUserId: value.senderUserId, contentKey: value.contentKey } });
+			if (marker && marker.version === version && Number(marker.mark) <= reach) continue;
+			pending.push({ id, mark: String(reach), value });
 		}
 		return pending;
 	}
@@ -408,4 +346,10 @@ export class KeyBackupManager {
 function checkStrength(passphrase: string): void {
 	const strength = passphraseStrength(passphrase);
 	if (!strength.acceptable) throw new WeakPassphraseError(strength.hint);
+}
+
+/** The marker of a restored entry (backup-entries.ts backupEntryReach for a well-formed one). */
+function reachOf(value: unknown): number {
+	const iteration = (value as { distribution?: { iteration?: unknown } } | null)?.distribution?.iteration;
+	return typeof iteration === 'number' ? iteration : 0;
 }

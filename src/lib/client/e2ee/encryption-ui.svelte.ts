@@ -3,15 +3,15 @@
 // contact's trust state (TrustStore), as Svelte state. One per signed-in page (encryptionUiFor).
 //
 // It opens the same per-user key store the engine uses (IndexedDB `hearth-e2ee-<userId>`; the
-// exclusive lock is the same Web Lock), so it needs nothing from the engine: backup uploads scan
-// the store, and trust is checked against the server's device lists whenever a conversation or
+// exclusive lock is the same Web Lock) for trust records and backup markers; the keys to back up
+// and the restored ones go through the engine (BackupKeySource). Trust is checked against the server's device lists whenever a conversation or
 // profile shows a contact, and again on every `devices.changed` frame for a contact shown.
 import { SvelteMap } from 'svelte/reactivity';
 import type { ApiClient } from '../api.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import type { PublicDeviceView } from '#lib/shared/e2ee.ts';
 import type { E2eeStore } from './contracts.ts';
-import { KeyBackupManager, type BackupStatus, type RestoreResult } from './backup-manager.ts';
+import { KeyBackupManager, type BackupKeySource, type BackupStatus, type RestoreResult } from './backup-manager.ts';
 import { IndexedDbE2eeStore } from './key-store.ts';
 import { E2eeServerApi } from './server-api.ts';
 import { safetyNumberFor, TrustStore, type ContactTrust } from './trust.ts';
@@ -28,6 +28,8 @@ export type EncryptionUiOptions = {
 	connection?: RealtimeConnection;
 	/** Defaults to the IndexedDB store of this user (the engine's). */
 	store?: E2eeStore;
+	/** The engine: what to back up, and where restored keys go. Without it there is no backup. */
+	keys?: BackupKeySource;
 	/** After a restore imported keys: make the chat open the messages it could not read before. */
 	onKeysImported?: () => void;
 	/**
@@ -52,6 +54,7 @@ export class EncryptionUi {
 	/** Contacts whose trust state was looked at in this page, by user id. */
 	readonly contacts = new SvelteMap<string, ContactTrust>();
 	#stops: Array<() => void> = [];
+	#onKeysImported: () => void;
 	#watched = new Set<string>();
 
 	constructor(options: EncryptionUiOptions) {
@@ -67,14 +70,16 @@ export class EncryptionUi {
 		}
 		if (store && options.whenEngineStarted) store = afterEngineStart(store, options.whenEngineStarted);
 		this.store = store;
-		this.backup = store
-			? new KeyBackupManager({
-					store,
-					api: this.server,
-					onChange: () => void this.refreshBackup().catch(() => {}),
-					onKeysImported: options.onKeysImported
-				})
-			: null;
+		this.backup =
+			store && options.keys
+				? new KeyBackupManager({
+						store,
+						api: this.server,
+						keys: options.keys,
+						onChange: () => void this.refreshBackup().catch(() => {})
+					})
+				: null;
+		this.#onKeysImported = options.onKeysImported ?? (() => {});
 		this.trust = store ? new TrustStore(store) : null;
 		this.bannerDismissed = readDismissed(options.userId);
 		if (options.connection) {
@@ -141,6 +146,7 @@ export class EncryptionUi {
 		let result: RestoreResult | null = null;
 		const ok = await this.#backupAction('restoring', async (backup) => {
 			result = await backup.restore(passphrase);
+			if (result.imported > 0) this.#onKeysImported();
 		});
 		return ok ? result : null;
 	}
@@ -234,7 +240,7 @@ export function encryptionUiFor(chat: {
 	api: ApiClient;
 	connection: RealtimeConnection;
 	codec: { retryUndecryptable(): void };
-	e2ee?: { onKeysChanged(listener: () => void): () => void; start(): Promise<void> } | null;
+	e2ee?: (BackupKeySource & { onKeysChanged(listener: () => void): () => void; start(): Promise<void> }) | null;
 }): EncryptionUi {
 	let ui = instances.get(chat);
 	if (!ui) {
@@ -242,13 +248,9 @@ export function encryptionUiFor(chat: {
 			userId: chat.me.id,
 			api: chat.api,
 			connection: chat.connection,
-			...(chat.e2ee ? { whenEngineStarted: () => chat.e2ee!.start() } : {}),
-			onKeysImported: () => {
-				// The engine keeps the views it could not open; until it offers a way to forget them
-				// (see the report: E2eeEngine.keysImported), a reload opens every message afresh.
-				chat.codec.retryUndecryptable();
-				if (typeof location !== 'undefined') location.reload();
-			}
+			...(chat.e2ee ? { whenEngineStarted: () => chat.e2ee!.start(), keys: chat.e2ee } : {}),
+			// The engine forgets its "waiting for the key" views on import; the codec re-opens them.
+			onKeysImported: () => chat.codec.retryUndecryptable()
 		});
 		ui.start();
 		// Sender keys arriving over to-device messages are backed up a moment later (the periodic

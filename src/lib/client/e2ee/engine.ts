@@ -61,7 +61,6 @@ import {
 	decryptWithSenderKey,
 	devicesMissingSenderKey,
 	encryptWithSenderKey,
-	exportInboundSenderKey,
 	exportSenderKey,
 	importSenderKey,
 	markSenderKeyShared,
@@ -73,9 +72,7 @@ import {
 } from './sender-key.ts';
 import { loadSodium, type Sodium } from './sodium.ts';
 import { recordDecryptedText } from './local-search.ts';
-import { messageKeyEntryId, senderKeyEntryId } from './key-backup.ts';
-import { SenderKeyDistribution as SenderKeyDistributionSchema } from './envelopes.ts';
-import * as v from 'valibot';
+import { collectBackupEntries, importBackupEntries, type BackupEntryPlain, type MessageKeyRecord } from './backup-entries.ts';
 
 /** This device's own record ('account' table, key 'self'). */
 type AccountRecord = {
@@ -104,14 +101,7 @@ type IdentityRecord = { userId: string; identityKey: string; firstSeenAt: number
 type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution; readers: string[] };
 /** A decrypted body for local search ('plaintextIndex', keyed by message id). */
 export type PlaintextIndexRecord = { channelId: string; authorId: string; text: string };
-/** A direct message's content key ('messageKeys', keyed `dm:<device>:<nonce>`). */
-type MessageKeyRecord = { channelId: string; senderUserId: string; contentKey: string };
 
-const BackupEntryValue = v.variant('kind', [
-	v.strictObject({ kind: v.literal('sk'), senderUserId: v.string(), senderDeviceId: v.string(), distribution: SenderKeyDistributionSchema }),
-	v.strictObject({ kind: v.literal('mk'), channelId: v.string(), senderUserId: v.string(), contentKey: v.pipe(v.string(), v.length(43)) })
-]);
-export type BackupEntryValue = v.InferOutput<typeof BackupEntryValue>;
 
 /** Sessions kept per remote device (newest used first); older ones are dropped. */
 const MAX_SESSIONS_PER_DEVICE = 5;
@@ -688,50 +678,19 @@ export class E2eeEngine {
 	 * `sk:<device>:<senderKeyId>` inbound sender keys at their earliest iteration, `mk:<id>` direct
 	 * message content keys). The caller encrypts each with the backup key (key-backup.ts) and uploads.
 	 */
-	async exportBackupEntries(): Promise<Array<{ id: string; value: BackupEntryValue }>> {
+	async exportBackupEntries(): Promise<BackupEntryPlain[]> {
 		await this.start();
-		return this.#locked(async () => {
-			const entries: Array<{ id: string; value: BackupEntryValue }> = [];
-			for (const { value } of await this.#store.list<InboundSenderKey>('inboundSenderKeys')) {
-				entries.push({
-					id: senderKeyEntryId(value.senderDeviceId, value.senderKeyId),
-					value: { kind: 'sk', senderUserId: value.senderUserId, senderDeviceId: value.senderDeviceId, distribution: exportInboundSenderKey(value) }
-				});
-			}
-			for (const { key, value } of await this.#store.list<MessageKeyRecord>('messageKeys')) {
-				entries.push({ id: messageKeyEntryId(key), value: { kind: 'mk', ...value } });
-			}
-			return entries;
-		});
+		return this.#locked(() => collectBackupEntries(this.#store));
 	}
 
-	/** Takes in decrypted backup entries (a new device after the passphrase); returns how many were usable. */
+	/**
+	 * Takes in decrypted backup entries (a new device after the passphrase); returns how many were
+	 * usable. Messages waiting for a key are opened again.
+	 */
 	async importBackupEntries(entries: Array<{ id: string; value: unknown }>): Promise<number> {
 		await this.start();
 		const sodium = this.#sodium!;
-		let taken = 0;
-		await this.#locked(async () => {
-			for (const { id, value } of entries) {
-				const parsed = v.safeParse(BackupEntryValue, value);
-				if (!parsed.success) continue;
-				const entry = parsed.output;
-				if (entry.kind === 'sk') {
-					if (id !== senderKeyEntryId(entry.senderDeviceId, entry.distribution.senderKeyId)) continue;
-					const incoming = importSenderKey(entry.distribution, { userId: entry.senderUserId, deviceId: entry.senderDeviceId });
-					const key = `${entry.senderDeviceId}:${entry.distribution.senderKeyId}`;
-					const held = await this.#store.get<InboundSenderKey>('inboundSenderKeys', key);
-					try {
-						await this.#store.put('inboundSenderKeys', key, held ? mergeInboundSenderKeys(sodium, held, incoming) : incoming);
-					} catch {
-						continue; // a conflicting copy: keep what this device has
-					}
-				} else {
-					if (!id.startsWith('mk:')) continue;
-					await this.#store.put<MessageKeyRecord>('messageKeys', id.slice(3), { channelId: entry.channelId, senderUserId: entry.senderUserId, contentKey: entry.contentKey });
-				}
-				taken += 1;
-			}
-		});
+		const taken = await this.#locked(() => importBackupEntries(sodium, this.#store, entries));
 		if (taken > 0) this.#keysChanged();
 		return taken;
 	}
