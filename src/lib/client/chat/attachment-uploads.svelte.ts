@@ -4,7 +4,7 @@
 // codec encrypts like any message (key, header, name, type and size never reach the server in the
 // clear). The size limit is checked before a byte is read; the server's 413 is shown plainly.
 import type { AttachmentRef } from '../e2ee/message-content.ts';
-import { decodeDraft, type QuotedMessage } from '../e2ee/message-codec.svelte.ts';
+import { encodeDraft, type QuotedMessage } from '../e2ee/message-codec.svelte.ts';
 import { loadSodium } from '../e2ee/sodium.ts';
 import {
 	attachmentSizeProblem,
@@ -31,15 +31,6 @@ export type UploadItem = {
 	error?: string;
 	ref?: AttachmentRef;
 };
-
-/**
- * The draft handed to the outbox (sealed by the message codec at send time): the v1 draft of
- * message-codec.svelte.ts plus the attachment references. The engine copies `attachments` into the
- * encrypted v2 content (createMessageContent validates them again).
- */
-export function encodeDraftWithAttachments(text: string, attachments: AttachmentRef[], quote?: QuotedMessage & { messageId?: string }): string {
-	return JSON.stringify({ v: 1, text, ...(quote ? { quote } : {}), attachments });
-}
 
 const ENCRYPT_SHARE = 0.1;
 
@@ -113,13 +104,9 @@ export class AttachmentUploads {
 		const replyTo = conversation.replyTo;
 		const quotedText = replyTo ? this.#chat.codec.text(replyTo) : null;
 		const quote = replyTo && quotedText !== null ? { messageId: replyTo.id, authorId: replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
-		const draft = encodeDraftWithAttachments(text, attachments, quote);
-		// The codec must carry the references into the encrypted content; one that drops them would
-		// send the text and lose the files without a word.
-		if (((decodeDraft(draft) as { attachments?: unknown[] } | null)?.attachments?.length ?? 0) !== attachments.length) {
-			this.#chat.notify('Files cannot be sent with this version of Hearth yet.', 'error');
-			return false;
-		}
+		// The draft handed to the outbox, sealed by the message codec at send time: the engine copies
+		// the attachment references into the encrypted content (createMessageContent validates them).
+		const draft = encodeDraft(text, quote, undefined, attachments);
 		this.#chat.sync.send(this.channelId, draft, replyTo?.id);
 		this.#chat.typing.sent(this.channelId);
 		this.items = [];

@@ -266,7 +266,7 @@ export class Conversation {
 		}
 		try {
 			// Edits are sealed like new messages (never sent in the clear); the quote is kept.
-			const payload = await this.#chat.codec.seal(this.channelId, encodeDraft(text.trimEnd(), before.content.quote, before.content.rk));
+			const payload = await this.#chat.codec.seal(this.channelId, encodeDraft(text.trimEnd(), before.content.quote, before.content.rk, before.content.attachments));
 			await this.#chat.editMessage(messageId, payload);
 			if (this.editingId === messageId) this.editingId = null;
 			return true;

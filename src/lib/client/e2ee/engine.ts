@@ -501,6 +501,7 @@ export class E2eeEngine {
 		if (!body) throw new EncryptionUnavailableError('The message is not in a form this device can encrypt.');
 		const fresh = createMessageContent(sodium, {
 			text: body.text,
+			...(body.attachments?.length ? { attachments: body.attachments } : {}),
 			...(body.quote?.messageId ? { quote: { messageId: body.quote.messageId, authorId: body.quote.authorId, text: body.quote.text.slice(0, 300) } } : {})
 		});
 		// An edit keeps the message's reaction key (encodeMessageContent validates it).
@@ -727,6 +728,7 @@ function fromV2(content: V2Content): MessageContent {
 	return {
 		text: content.text,
 		rk: content.rk,
+		...(content.attachments ? { attachments: content.attachments } : {}),
 		...(content.quote ? { quote: { messageId: content.quote.messageId, authorId: content.quote.authorId, text: content.quote.text } } : {})
 	};
 }

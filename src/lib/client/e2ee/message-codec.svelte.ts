@@ -9,6 +9,8 @@
 // the E2EE engine (engine.ts) seals every new message and opens both schemes.
 import { SvelteMap } from 'svelte/reactivity';
 import { decodeMessageBody } from '#lib/shared/message-body.ts';
+import { attachmentsOf } from './attachment-transfer.ts';
+import type { AttachmentRef } from './message-content.ts';
 
 /** What a reply shows of the message it answers, carried inside the (encrypted) reply. */
 export type QuotedMessage = { messageId?: string; authorId: string; text: string };
@@ -19,6 +21,8 @@ export type MessageContent = {
 	/** Per-message reaction key (32 bytes, base64url): reactions are encrypted under it. Absent on legacy plaintext. */
 	rk?: string;
 	quote?: QuotedMessage;
+	/** Encrypted files: their keys travel here, inside the encrypted content. */
+	attachments?: AttachmentRef[];
 };
 
 /**
@@ -26,10 +30,10 @@ export type MessageContent = {
  * device in the clear. `rk` is set by edits: the edited message keeps its reaction key, so the
  * reactions it already has still read.
  */
-export type DraftBody = { v: 1; text: string; quote?: QuotedMessage; rk?: string };
+export type DraftBody = { v: 1; text: string; quote?: QuotedMessage; rk?: string; attachments?: AttachmentRef[] };
 
-export function encodeDraft(text: string, quote?: QuotedMessage, rk?: string): string {
-	return JSON.stringify({ v: 1, text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}) } satisfies DraftBody);
+export function encodeDraft(text: string, quote?: QuotedMessage, rk?: string, attachments?: AttachmentRef[]): string {
+	return JSON.stringify({ v: 1, text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}), ...(attachments?.length ? { attachments } : {}) } satisfies DraftBody);
 }
 
 export function decodeDraft(payload: string): DraftBody | null {
@@ -37,8 +41,10 @@ export function decodeDraft(payload: string): DraftBody | null {
 	if (!body) return null;
 	let quote: QuotedMessage | undefined;
 	let rk: string | undefined;
+	let attachments: AttachmentRef[] = [];
 	try {
 		const data = JSON.parse(payload) as { quote?: unknown; rk?: unknown };
+		attachments = attachmentsOf(data);
 		if (typeof data.rk === 'string') rk = data.rk;
 		const q = data.quote as QuotedMessage | undefined;
 		if (q && typeof q.authorId === 'string' && typeof q.text === 'string') {
@@ -47,7 +53,7 @@ export function decodeDraft(payload: string): DraftBody | null {
 	} catch {
 		// decodeMessageBody parsed it already
 	}
-	return { v: 1, text: body.text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}) };
+	return { v: 1, text: body.text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}), ...(attachments.length ? { attachments } : {}) };
 }
 
 export type DecryptedView =
