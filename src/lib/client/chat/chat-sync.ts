@@ -113,14 +113,24 @@ export class ChatSync {
 	}
 
 	async #reload(channelId: string): Promise<ChannelTimeline> {
-		const page = await this.#api.get<HistoryPage>(`/api/channels/${channelId}/messages?limit=${this.#pageSize}`);
+		// The timeline exists before the page is fetched, so live events that arrive while it is on its
+		// way are held (not dropped) and applied after it when the page predates them.
 		let timeline = this.#timelines.get(channelId);
 		if (!timeline) {
 			timeline = new ChannelTimeline(channelId);
 			this.#timelines.set(channelId, timeline);
 		}
+		let page: HistoryPage;
+		try {
+			page = await this.#api.get<HistoryPage>(`/api/channels/${channelId}/messages?limit=${this.#pageSize}`);
+		} catch (error) {
+			if (!timeline.loaded && this.#timelines.get(channelId) === timeline) this.#timelines.delete(channelId);
+			throw error;
+		}
 		timeline.loadLatest(page);
 		this.#emit('timeline', channelId);
+		// Held events beyond a gap after the page: ask the server for what lies between.
+		if (timeline.bufferedCount > 0) void this.#resume([channelId]);
 		return timeline;
 	}
 

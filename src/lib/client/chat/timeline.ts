@@ -66,7 +66,11 @@ export class ChannelTimeline {
 	}
 
 	apply(event: ChannelEvent): ApplyOutcome {
-		if (this.cursor === null) return 'not-loaded';
+		if (this.cursor === null) {
+			// The first page is on its way: keep the event, loadLatest applies it if the page predates it.
+			if (this.#buffer.size < MAX_BUFFERED) this.#buffer.set(event.seq, event);
+			return 'not-loaded';
+		}
 		if (event.seq <= this.cursor) return 'stale';
 		if (event.seq > this.cursor + 1) {
 			if (this.#buffer.size < MAX_BUFFERED) this.#buffer.set(event.seq, event);
