@@ -179,6 +179,21 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		expect(await read(latecomer, old)).toBe('sent before the new device existed');
 	});
 
+	it('a browser whose key store was wiped (cookie kept) replaces its device and reads what follows', async () => {
+		const owner = await TestClient.signUp(server);
+		const community = await createCommunity(owner);
+		const member = await TestClient.signUp(server);
+		await joinCommunity(owner, member, community.id);
+		const [ownerDevice, before] = await Promise.all([startDevice(owner), startDevice(member)]);
+		expect(await read(before, await send(ownerDevice, community.generalId, 'before the wipe'))).toBe('before the wipe');
+
+		// Same session, empty store (site data evicted): the engine starts, as a new device.
+		const after = await startDevice(member);
+		expect(after.engine.deviceId).not.toBe(before.engine.deviceId);
+		const message = await send(ownerDevice, community.generalId, 'after the wipe');
+		expect(await read(after, message)).toBe('after the wipe');
+	});
+
 	it('two tabs of one browser share the device: sends from both use distinct sender-key iterations', async () => {
 		const owner = await TestClient.signUp(server);
 		const community = await createCommunity(owner);

@@ -75,6 +75,23 @@ describe.skipIf(skip)('E2EE server side', () => {
 			await expectError(bob.send('DELETE', `/api/devices/${device.id}`), 404, 'not_found', 'Device was not found.');
 		});
 
+		it('a browser that lost its keys replaces its session’s device (replaceCurrent) and stays signed in', async () => {
+			const client = await anotherBrowser(server, alice);
+			const lost = await registerDevice(client, 3);
+			const socket = await client.socket();
+			const { device } = await expectJson<{ device: OwnDeviceView }>(client.send('POST', '/api/devices', { ...body(registration({ otks: 2 })), replaceCurrent: true }), 201);
+			expect(device.id).not.toBe(lost.id);
+			const current = await expectJson<{ device: OwnDeviceView; oneTimePrekeyCount: number }>(client.fetch('/api/devices/current'), 200);
+			expect(current).toMatchObject({ device: { id: device.id }, oneTimePrekeyCount: 2 });
+			// The old device is gone for everyone (no bundle to claim); the session and its socket live on.
+			const { devices } = await expectJson<{ devices: OwnDeviceView[] }>(client.fetch('/api/devices'), 200);
+			expect(devices.map((d) => d.id)).not.toContain(lost.id);
+			const { bundles } = await expectJson<{ bundles: PrekeyBundle[] }>(client.send('POST', '/api/keys/claim', { devices: [lost.id, device.id] }), 200);
+			expect(bundles.map((b) => b.deviceId)).toEqual([device.id]);
+			await expectJson(client.fetch('/api/me'), 200);
+			expect(socket.ws.readyState).toBe(socket.ws.OPEN);
+		});
+
 		it('refuses a signed prekey whose signature does not verify with the identity key', async () => {
 			const client = await anotherBrowser(server, alice);
 			const request = registration();

@@ -67,7 +67,12 @@ export const RegisterDeviceRequest = v.strictObject({
 	name: DeviceName,
 	identityKey: IdentityKey,
 	signedPrekey: SignedPrekey,
-	oneTimePrekeys: v.pipe(v.array(OneTimePrekey), v.maxLength(ONE_TIME_PREKEYS_PER_UPLOAD))
+	oneTimePrekeys: v.pipe(v.array(OneTimePrekey), v.maxLength(ONE_TIME_PREKEYS_PER_UPLOAD)),
+	/**
+	 * The browser lost its keys (site storage cleared or evicted) while its session lives on: the
+	 * session's old device, whose keys are gone, is revoked and this one takes its place.
+	 */
+	replaceCurrent: v.optional(v.boolean())
 });
 export type RegisterDeviceRequest = v.InferOutput<typeof RegisterDeviceRequest>;
 

@@ -233,7 +233,9 @@ export class E2eeEngine {
 				replaced = true;
 			}
 			if (!account) {
-				account = await this.#register();
+				// A session whose device's keys are not here (site storage cleared or evicted, the
+				// cookie kept) replaces that device: its keys are gone for good.
+				account = await this.#register(current !== null);
 			} else {
 				this.#account = account;
 				await this.#maintainPrekeys(current!.oneTimePrekeyCount);
@@ -244,13 +246,14 @@ export class E2eeEngine {
 		await this.#syncToDevice();
 	}
 
-	async #register(): Promise<AccountRecord> {
+	async #register(replaceCurrent: boolean): Promise<AccountRecord> {
 		const sodium = this.#sodium!;
 		const now = this.#now();
 		const identity = generateIdentityKeyPair(sodium);
 		const signedPrekey = generateSignedPrekey(sodium, identity, 1, now);
 		const oneTimePrekeys = generateOneTimePrekeys(sodium, 2, ONE_TIME_PREKEYS_PER_UPLOAD, now);
-		const { deviceId } = await this.#transport.registerDevice(buildRegisterDeviceRequest(this.#deviceName, identity, signedPrekey, oneTimePrekeys));
+		const request = buildRegisterDeviceRequest(this.#deviceName, identity, signedPrekey, oneTimePrekeys);
+		const { deviceId } = await this.#transport.registerDevice(replaceCurrent ? { ...request, replaceCurrent: true } : request);
 		const account: AccountRecord = {
 			v: 1,
 			userId: this.userId,

@@ -169,7 +169,14 @@ export class Devices {
 			// Locks the session row: two concurrent registrations of one session cannot both succeed.
 			const [current] = await tx.select({ deviceId: sessions.deviceId }).from(sessions).where(eq(sessions.id, session.id)).for('update');
 			if (!current) throw new AppError(401, ErrorCode.unauthenticated, 'Sign in to continue.');
-			if (current.deviceId) throw new AppError(409, ErrorCode.deviceExists, 'This session has registered its device already.');
+			let replaced: BusNotice[] = [];
+			if (current.deviceId) {
+				if (!request.replaceCurrent) throw new AppError(409, ErrorCode.deviceExists, 'This session has registered its device already.');
+				// The old device's keys are gone with the browser's storage: revoke it, but keep this
+				// session (detached first, so the revocation does not sign it out).
+				await tx.update(sessions).set({ deviceId: null }).where(eq(sessions.id, session.id));
+				replaced = (await revokeDevices(tx, [current.deviceId])).notices;
+			}
 			const [taken] = await tx.select({ id: devices.id }).from(devices).where(eq(devices.identityKey, request.identityKey));
 			// Also a removed device's key: a revoked identity never comes back.
 			if (taken) throw new AppError(409, ErrorCode.deviceExists, 'This identity key is registered already; generate a new one.');
@@ -179,7 +186,7 @@ export class Devices {
 				await tx.insert(deviceOneTimePrekeys).values(request.oneTimePrekeys.map((k) => ({ deviceId, keyId: k.id, publicKey: k.publicKey })));
 			}
 			await tx.update(sessions).set({ deviceId }).where(eq(sessions.id, session.id));
-			return { row: row!, notices: await devicesChangedNotices(tx, [userId]) };
+			return { row: row!, notices: [...replaced.filter((n) => n.type !== 'devices.changed'), ...(await devicesChangedNotices(tx, [userId]))] };
 		});
 		session.deviceId = deviceId;
 		this.#bus.publish(notices);
