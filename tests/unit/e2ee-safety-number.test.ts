@@ -1,5 +1,5 @@
 import sodium from 'libsodium-wrappers';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
 	computeSafetyNumber,
 	displayableHalf,
@@ -8,9 +8,10 @@ import {
 	type SafetyNumberParty
 } from '#lib/client/e2ee/safety-number.ts';
 
-beforeAll(async () => {
-	await sodium.ready;
-});
+// Before the describe blocks run: they call sodium while collecting (the vectors below), and a
+// beforeAll would only run after that, so the file failed whenever no earlier file in the same
+// worker had loaded libsodium.
+await sodium.ready;
 
 const b64 = (bytes: Uint8Array) => sodium.to_base64(bytes, sodium.base64_variants.URLSAFE_NO_PADDING);
 /** A fixed, recognisable 32-byte key: `fill` repeated. */
