@@ -3,27 +3,16 @@
 // words and jumps to it; a message the server holds but this device never opened is not found
 // (until the device opens its channel); a deleted message leaves the results. A plaintext payload
 // stored by the server is shown marked "Not encrypted" and is never a search result.
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { ContextApi, log, messageWith, send, uniqueUsername } from './support.ts';
+import { expect, test, type Page } from '@playwright/test';
+import { ContextApi, log, messageWith, person, send, type Person } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
-
-type Person = { username: string; displayName: string; id: string; api: ContextApi; context: BrowserContext; page: Page };
 
 let ann: Person;
 let ben: Person;
 let communityId = '';
 let generalId = '';
 let backroomId = '';
-
-async function person(browser: Browser, baseURL: string, prefix: string, displayName: string): Promise<Person> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	const api = new ContextApi(context, baseURL);
-	const username = uniqueUsername(prefix);
-	const { user } = await api.signUp(username, displayName);
-	const page = await context.newPage();
-	return { username, displayName, id: user.id, api, context, page };
-}
 
 function searchField(page: Page) {
 	return page.getByRole('searchbox', { name: 'Search messages' });

@@ -2,12 +2,10 @@
 // community channel and a direct message. Every device shows the text, while the server holds only
 // ciphertext. A member removed from the community cannot read what is sent after the removal:
 // their device shows that it is waiting for a key, never the text.
-import { expect, test, type Browser, type BrowserContext, type Page } from '@playwright/test';
-import { ContextApi, log, messageWith, send, uniqueUsername } from './support.ts';
+import { expect, test, type BrowserContext, type Page } from '@playwright/test';
+import { ContextApi, log, messageWith, person, send, type Person } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
-
-type Person = { username: string; displayName: string; id: string; api: ContextApi; context: BrowserContext; page: Page };
 
 let ann: Person;
 let ben: Person;
@@ -16,15 +14,6 @@ let annPhone: { context: BrowserContext; page: Page };
 let communityId = '';
 let generalId = '';
 let dmId = '';
-
-async function person(browser: Browser, baseURL: string, prefix: string, displayName: string): Promise<Person> {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
-	const api = new ContextApi(context, baseURL);
-	const username = uniqueUsername(prefix);
-	const { user } = await api.signUp(username, displayName);
-	const page = await context.newPage();
-	return { username, displayName, id: user.id, api, context, page };
-}
 
 /** The payload the server stores for a message with this id (what anyone reading the database would see). */
 async function storedPayload(api: ContextApi, channelId: string, messageId: string): Promise<string> {

@@ -1,6 +1,6 @@
 // Shared steps for the end-to-end tests: accounts made through the API (fast) or the UI (when the
 // UI is what is tested), and REST calls made with a browser context's own cookies.
-import { expect, type APIRequestContext, type BrowserContext, type Page } from '@playwright/test';
+import { expect, type APIRequestContext, type Browser, type BrowserContext, type Page } from '@playwright/test';
 import { encodeMessageBody } from '../../src/lib/shared/message-body.ts';
 
 export const PASSWORD = 'correct horse battery staple';
@@ -126,4 +126,16 @@ export function messageWith(page: Page, text: string) {
 /** A delivered message whose whole text is exactly this. */
 export function messageExactly(page: Page, text: string) {
 	return log(page).locator('article[data-message-id]').filter({ has: page.locator('.markdown p').getByText(text, { exact: true }) });
+}
+
+/** Someone signed up through the API, with their own browser context (a device of their own) and a page. */
+export type Person = { username: string; displayName: string; id: string; api: ContextApi; context: BrowserContext; page: Page };
+
+export async function person(browser: Browser, baseURL: string, prefix: string, displayName: string): Promise<Person> {
+	const context = await browser.newContext({ viewport: { width: 1280, height: 800 } });
+	const api = new ContextApi(context, baseURL);
+	const username = uniqueUsername(prefix);
+	const { user } = await api.signUp(username, displayName);
+	const page = await context.newPage();
+	return { username, displayName, id: user.id, api, context, page };
 }

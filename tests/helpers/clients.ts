@@ -99,6 +99,13 @@ export class TestClient {
 		return client;
 	}
 
+	/** Another session (another browser) of the same account, signed in with the test password. */
+	async anotherSession(): Promise<TestClient> {
+		const other = new TestClient(this.server);
+		await other.signIn(this.user.username);
+		return other;
+	}
+
 	async signIn(username: string, password = PASSWORD): Promise<Me> {
 		const { user } = await this.api.post<{ user: Me }>('/api/auth/sign-in', { username, password });
 		this.user = user;

@@ -6,9 +6,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
-import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures.ts';
-import { startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
-import { encodeDraft } from '#lib/client/e2ee/message-codec.svelte.ts';
+import { createCommunity, joinCommunity } from '../helpers/fixtures.ts';
+import { readAs, sendSealed, startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
 import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
 import { KeyBackupManager } from '#lib/client/e2ee/backup-manager.ts';
 import { decryptEntry, WrongPassphraseError } from '#lib/client/e2ee/key-backup.ts';
@@ -16,7 +15,6 @@ import { fromB64 } from '#lib/client/e2ee/encoding.ts';
 import { loadSodium } from '#lib/client/e2ee/sodium.ts';
 import type { Argon2idLimits } from '#lib/client/e2ee/argon2id.ts';
 import type { ChannelView } from '#lib/shared/api-types.ts';
-import type { MessageView } from '#lib/shared/protocol/frames.ts';
 import type { KeyBackupEntry } from '#lib/shared/e2ee.ts';
 
 const skip = postgresUnavailableReason();
@@ -41,24 +39,6 @@ describe.skipIf(skip)('key backup between devices', () => {
 		return { manager: new KeyBackupManager({ store: device.store, api, keys: device.engine, limits: TEST_LIMITS }), api };
 	}
 
-	async function newDevice(of: TestClient): Promise<TestDevice> {
-		const client = new TestClient(server);
-		await client.signIn(of.user.username);
-		return startDevice(client);
-	}
-
-	async function send(device: TestDevice, channelId: string, text: string, direct = false): Promise<MessageView> {
-		const payload = await device.engine.seal(channelId, encodeDraft(text), { direct });
-		const { message } = await device.client.api.post<{ message: MessageView }>(`/api/channels/${channelId}/messages`, { clientId: newClientId(), payload });
-		return message;
-	}
-
-	async function read(device: TestDevice, message: MessageView): Promise<string> {
-		await device.engine.syncToDevice();
-		const view = await device.engine.open(message);
-		return view.state === 'ok' ? view.content.text : view.state;
-	}
-
 	it('a new device restores with the passphrase and reads old messages; wrong passphrase, change and reset behave', async () => {
 		const sodium = await loadSodium();
 		const ann = await TestClient.signUp(server);
@@ -74,11 +54,11 @@ describe.skipIf(skip)('key backup between devices', () => {
 		expect(await backup1.status()).toMatchObject({ state: 'active', version: 1, entryCount: 0 });
 
 		// Ann's first device learns a sender key (Ben's channel message) and DM content keys (Ben's and her own).
-		const channelMessage = await send(ben1, community.generalId, 'sender-key canary 4e1d: old channel news');
-		const benDm = await send(ben1, dm.id, 'dm canary 2b9c: an old secret', true);
-		const annDm = await send(ann1, dm.id, 'dm canary 77aa: my own old reply', true);
-		expect(await read(ann1, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
-		expect(await read(ann1, benDm)).toBe('dm canary 2b9c: an old secret');
+		const channelMessage = await sendSealed(ben1, community.generalId, 'sender-key canary 4e1d: old channel news');
+		const benDm = await sendSealed(ben1, dm.id, 'dm canary 2b9c: an old secret', true);
+		const annDm = await sendSealed(ann1, dm.id, 'dm canary 77aa: my own old reply', true);
+		expect(await readAs(ann1, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
+		expect(await readAs(ann1, benDm)).toBe('dm canary 2b9c: an old secret');
 
 		const uploaded = await backup1.uploadPending();
 		// Ben's sender key, Ben's DM key, Ann's own DM key (kept when she sent it).
@@ -93,39 +73,39 @@ describe.skipIf(skip)('key backup between devices', () => {
 		for (const entry of entries) expect(entry.ciphertext).not.toContain(channelPayload.sk);
 
 		// A new device of Ann's: no key was ever sent to it for these messages.
-		const ann2 = await newDevice(ann);
+		const ann2 = await startDevice(await ann.anotherSession());
 		const { manager: backup2 } = backupOf(ann2);
-		expect(await read(ann2, channelMessage)).toBe('undecryptable');
-		expect(await read(ann2, benDm)).toBe('undecryptable');
+		expect(await readAs(ann2, channelMessage)).toBe('undecryptable');
+		expect(await readAs(ann2, benDm)).toBe('undecryptable');
 		expect(await backup2.status()).toMatchObject({ state: 'locked', version: 1, entryCount: 3 });
 		await expect(backup2.restore('not the passphrase at all')).rejects.toBeInstanceOf(WrongPassphraseError);
 		expect(await backup2.holdsBackupKey()).toBe(false);
 
 		const restored = await backup2.restore(PASSPHRASE);
 		expect(restored).toEqual({ imported: 3, skipped: 0 });
-		expect(await read(ann2, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
-		expect(await read(ann2, benDm)).toBe('dm canary 2b9c: an old secret');
-		expect(await read(ann2, annDm)).toBe('dm canary 77aa: my own old reply');
+		expect(await readAs(ann2, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
+		expect(await readAs(ann2, benDm)).toBe('dm canary 2b9c: an old secret');
+		expect(await readAs(ann2, annDm)).toBe('dm canary 77aa: my own old reply');
 		expect(await backup2.status()).toMatchObject({ state: 'active', version: 1 });
 		// Restored entries count as uploaded; a key learned afterwards is uploaded by the new device.
 		expect(await backup2.uploadPending()).toBe(0);
-		const later = await send(ben1, community.generalId, 'a later message from Ben');
-		expect(await read(ann2, later)).toBe('a later message from Ben');
+		const later = await sendSealed(ben1, community.generalId, 'a later message from Ben');
+		expect(await readAs(ann2, later)).toBe('a later message from Ben');
 		expect(await backup2.uploadPending()).toBe(0); // same sender key, same earliest iteration: already backed up
-		const laterDm = await send(ben1, dm.id, 'a later DM', true);
-		expect(await read(ann2, laterDm)).toBe('a later DM');
+		const laterDm = await sendSealed(ben1, dm.id, 'a later DM', true);
+		expect(await readAs(ann2, laterDm)).toBe('a later DM');
 		expect(await backup2.uploadPending()).toBe(1);
 
 		// Passphrase change: same key and version, entries still readable; the old passphrase opens nothing.
 		const before = await api1.allKeyBackupEntries();
 		await backup1.changePassphrase('a brand new passphrase here');
 		expect(await backup1.status()).toMatchObject({ state: 'active', version: 1, entryCount: 4 });
-		const ann3 = await newDevice(ann);
+		const ann3 = await startDevice(await ann.anotherSession());
 		const { manager: backup3 } = backupOf(ann3);
 		await expect(backup3.restore(PASSPHRASE)).rejects.toBeInstanceOf(WrongPassphraseError);
 		expect(await backup3.restore('a brand new passphrase here')).toEqual({ imported: 4, skipped: 0 });
-		expect(await read(ann3, benDm)).toBe('dm canary 2b9c: an old secret');
-		expect(await read(ann3, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
+		expect(await readAs(ann3, benDm)).toBe('dm canary 2b9c: an old secret');
+		expect(await readAs(ann3, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
 		// A device that already held the key (ann2) stays active: same version.
 		expect(await backup2.status()).toMatchObject({ state: 'active', version: 1 });
 
@@ -141,7 +121,7 @@ describe.skipIf(skip)('key backup between devices', () => {
 			expect(oldCiphertexts.has(entry.ciphertext)).toBe(false);
 			expect(() => decryptEntry(sodium, oldBackupKey, entry.id, entry.ciphertext)).toThrow();
 		}
-		const ann4 = await newDevice(ann);
+		const ann4 = await startDevice(await ann.anotherSession());
 		const { manager: backup4 } = backupOf(ann4);
 		await expect(backup4.restore('a brand new passphrase here')).rejects.toBeInstanceOf(WrongPassphraseError);
 		// ann2 held the version-1 key: it finds out, drops it and asks for the passphrase again.
@@ -149,7 +129,7 @@ describe.skipIf(skip)('key backup between devices', () => {
 		expect(await backup2.holdsBackupKey()).toBe(false);
 		expect(await backup2.uploadPending()).toBe(0);
 		expect(await backup4.restore('the reset passphrase 123')).toMatchObject({ skipped: 0 });
-		expect(await read(ann4, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
+		expect(await readAs(ann4, channelMessage)).toBe('sender-key canary 4e1d: old channel news');
 	});
 
 	it('a device holding a stale key learns of a reset when its upload is refused', async () => {
@@ -158,14 +138,14 @@ describe.skipIf(skip)('key backup between devices', () => {
 		const community = await createCommunity(dan);
 		await joinCommunity(dan, cat, community.id);
 		const [cat1, dan1] = await Promise.all([startDevice(cat), startDevice(dan)]);
-		const cat2 = await newDevice(cat);
+		const cat2 = await startDevice(await cat.anotherSession());
 		const { manager: backup1 } = backupOf(cat1);
 		const { manager: backup2 } = backupOf(cat2);
 		await backup1.setUp(PASSPHRASE);
 		await backup2.restore(PASSPHRASE);
 		await backup1.reset('another long passphrase');
-		const message = await send(dan1, community.generalId, 'after the reset');
-		expect(await read(cat2, message)).toBe('after the reset');
+		const message = await sendSealed(dan1, community.generalId, 'after the reset');
+		expect(await readAs(cat2, message)).toBe('after the reset');
 		// cat2 still thinks version 1: the server answers 409 and cat2 forgets the stale key.
 		expect(await backup2.uploadPending()).toBe(0);
 		expect(await backup2.holdsBackupKey()).toBe(false);

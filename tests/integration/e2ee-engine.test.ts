@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, newClientId } from '../helpers/fixtures.ts';
-import { startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
+import { readAs, sendSealed, startDevice, type TestDevice } from '../helpers/e2ee-device.ts';
 import { E2eeEngine } from '#lib/client/e2ee/engine.ts';
 import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
 import { createBackupKey, decryptEntry, encryptEntry, newBackupParams, unwrapBackupKey, wrapBackupKey } from '#lib/client/e2ee/key-backup.ts';
@@ -30,31 +30,11 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 	});
 
 	/** Another session (so another device) of the same user. */
-	async function secondSession(client: TestClient): Promise<TestClient> {
-		const other = new TestClient(server);
-		await other.signIn(client.user.username);
-		return other;
-	}
-
-	async function send(device: TestDevice, channelId: string, text: string, direct = false): Promise<MessageView> {
-		const payload = await device.engine.seal(channelId, encodeDraft(text), { direct });
-		expect(payload).not.toContain(text);
-		const { message } = await device.client.api.post<{ message: MessageView }>(`/api/channels/${channelId}/messages`, { clientId: newClientId(), payload });
-		return message;
-	}
-
 	async function fetchMessage(reader: TestClient, channelId: string, id: string): Promise<MessageView> {
 		const page = await reader.api.get<HistoryPage>(`/api/channels/${channelId}/messages?limit=50`);
 		const message = page.messages.find((m) => m.id === id);
 		if (!message) throw new Error('message not in history');
 		return message;
-	}
-
-	/** What a device shows for a message after taking in its to-device queue. */
-	async function read(device: TestDevice, message: MessageView): Promise<string> {
-		await device.engine.syncToDevice();
-		const view = await device.engine.open(message);
-		return view.state === 'ok' ? view.content.text : view.state;
 	}
 
 	it('a direct message between two users with two devices each decrypts on all four, both ways', async () => {
@@ -64,24 +44,24 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await joinCommunity(ann, ben, community.id);
 		const [ann1, ann2, ben1, ben2] = await Promise.all([
 			startDevice(ann),
-			secondSession(ann).then((c) => startDevice(c)),
+			ann.anotherSession().then((c) => startDevice(c)),
 			startDevice(ben),
-			secondSession(ben).then((c) => startDevice(c))
+			ben.anotherSession().then((c) => startDevice(c))
 		]);
 		const { channel } = await ann.api.post<{ channel: ChannelView }>('/api/dms', { userId: ben.user.id });
 
-		const first = await send(ann1, channel.id, 'dm canary 7f3a: hello Ben', true);
+		const first = await sendSealed(ann1, channel.id, 'dm canary 7f3a: hello Ben', true);
 		expect(JSON.parse(first.payload)).toMatchObject({ e: 'hearth.dm.v1', dev: ann1.engine.deviceId });
 		for (const device of [ann1, ann2, ben1, ben2]) {
-			expect(await read(device, await fetchMessage(device.client, channel.id, first.id))).toBe('dm canary 7f3a: hello Ben');
+			expect(await readAs(device, await fetchMessage(device.client, channel.id, first.id))).toBe('dm canary 7f3a: hello Ben');
 		}
 
-		const reply = await send(ben2, channel.id, 'and hello back from my second device', true);
+		const reply = await sendSealed(ben2, channel.id, 'and hello back from my second device', true);
 		for (const device of [ann1, ann2, ben1, ben2]) {
-			expect(await read(device, await fetchMessage(device.client, channel.id, reply.id))).toBe('and hello back from my second device');
+			expect(await readAs(device, await fetchMessage(device.client, channel.id, reply.id))).toBe('and hello back from my second device');
 		}
 		// History re-renders from the kept content key (a second open does not touch the ratchet).
-		expect(await read(ben1, first)).toBe('dm canary 7f3a: hello Ben');
+		expect(await readAs(ben1, first)).toBe('dm canary 7f3a: hello Ben');
 
 		// A message claiming Ann's device but posted by Ben is refused as forged.
 		const { message: forged } = await ben1.client.api.post<{ message: MessageView }>(`/api/channels/${channel.id}/messages`, {
@@ -103,18 +83,18 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const community = await createCommunity(owner);
 		const members = [await TestClient.signUp(server), await TestClient.signUp(server)];
 		for (const member of members) await joinCommunity(owner, member, community.id);
-		const devices = await Promise.all([owner, ...members, await secondSession(owner)].map((c) => startDevice(c)));
+		const devices = await Promise.all([owner, ...members, await owner.anotherSession()].map((c) => startDevice(c)));
 		const [ownerDevice, m1, m2, ownerSecond] = devices as [TestDevice, TestDevice, TestDevice, TestDevice];
 
-		const message = await send(ownerDevice, community.generalId, 'channel canary 91bc: welcome all');
+		const message = await sendSealed(ownerDevice, community.generalId, 'channel canary 91bc: welcome all');
 		expect(JSON.parse(message.payload)).toMatchObject({ e: 'hearth.sk.v1', dev: ownerDevice.engine.deviceId, i: 0 });
-		for (const device of devices) expect(await read(device, message)).toBe('channel canary 91bc: welcome all');
+		for (const device of devices) expect(await readAs(device, message)).toBe('channel canary 91bc: welcome all');
 
-		const answer = await send(m1, community.generalId, 'thanks!');
-		for (const device of devices) expect(await read(device, answer)).toBe('thanks!');
-		const again = await send(ownerDevice, community.generalId, 'second message, same key');
+		const answer = await sendSealed(m1, community.generalId, 'thanks!');
+		for (const device of devices) expect(await readAs(device, answer)).toBe('thanks!');
+		const again = await sendSealed(ownerDevice, community.generalId, 'second message, same key');
 		expect(JSON.parse(again.payload)).toMatchObject({ sk: JSON.parse(message.payload).sk, i: 1 });
-		expect(await read(ownerSecond, again)).toBe('second message, same key');
+		expect(await readAs(ownerSecond, again)).toBe('second message, same key');
 		// Decrypted bodies go to the device's local search index, never back to the server.
 		expect(await ownerSecond.store.get('plaintextIndex', again.id)).toEqual({ channelId: community.generalId, authorId: owner.user.id, text: 'second message, same key' });
 
@@ -134,13 +114,13 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		for (const member of [stays, leaves]) await joinCommunity(owner, member, community.id);
 		const [ownerDevice, staysDevice, leavesDevice] = (await Promise.all([owner, stays, leaves].map((c) => startDevice(c)))) as [TestDevice, TestDevice, TestDevice];
 
-		const before = await send(ownerDevice, community.generalId, 'before the kick');
-		expect(await read(leavesDevice, before)).toBe('before the kick');
+		const before = await sendSealed(ownerDevice, community.generalId, 'before the kick');
+		expect(await readAs(leavesDevice, before)).toBe('before the kick');
 
 		await owner.api.post(`/api/communities/${community.id}/members/${leaves.user.id}/kick`, { reason: 'test' });
-		const after = await send(ownerDevice, community.generalId, 'after the kick: canary c0ffee');
+		const after = await sendSealed(ownerDevice, community.generalId, 'after the kick: canary c0ffee');
 		expect(JSON.parse(after.payload).sk).not.toBe(JSON.parse(before.payload).sk);
-		expect(await read(staysDevice, after)).toBe('after the kick: canary c0ffee');
+		expect(await readAs(staysDevice, after)).toBe('after the kick: canary c0ffee');
 		// The removed device gets the ciphertext handed over (it can no longer fetch it) and has no key for it.
 		const view = await leavesDevice.engine.open(after);
 		expect(view).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
@@ -152,10 +132,10 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await joinCommunity(owner, leaves, community.id);
 		expect((await leavesDevice.engine.open(await fetchMessage(leaves, community.generalId, after.id))).state).toBe('undecryptable');
 		await ownerDevice.engine.syncToDevice(); // takes in (and declines) the key request
-		expect(await read(leavesDevice, after)).toBe('undecryptable');
+		expect(await readAs(leavesDevice, after)).toBe('undecryptable');
 		// What is sent after rejoining is readable again.
-		const back = await send(ownerDevice, community.generalId, 'welcome back');
-		expect(await read(leavesDevice, back)).toBe('welcome back');
+		const back = await sendSealed(ownerDevice, community.generalId, 'welcome back');
+		expect(await readAs(leavesDevice, back)).toBe('welcome back');
 	});
 
 	it('a device without the key asks the sender for it and then decrypts', async () => {
@@ -164,11 +144,11 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const member = await TestClient.signUp(server);
 		await joinCommunity(owner, member, community.id);
 		const [ownerDevice, memberDevice] = await Promise.all([startDevice(owner), startDevice(member)]);
-		const old = await send(ownerDevice, community.generalId, 'sent before the new device existed');
-		expect(await read(memberDevice, old)).toBe('sent before the new device existed');
+		const old = await sendSealed(ownerDevice, community.generalId, 'sent before the new device existed');
+		expect(await readAs(memberDevice, old)).toBe('sent before the new device existed');
 
 		// The member signs in on a new device: it never received the owner's key.
-		const latecomer = await startDevice(await secondSession(member));
+		const latecomer = await startDevice(await member.anotherSession());
 		let keysArrived = 0;
 		latecomer.engine.onKeysChanged(() => (keysArrived += 1));
 		expect(await latecomer.engine.open(old)).toMatchObject({ state: 'undecryptable', senderDeviceId: ownerDevice.engine.deviceId });
@@ -176,7 +156,7 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await ownerDevice.engine.syncToDevice();
 		await latecomer.engine.syncToDevice();
 		expect(keysArrived).toBe(1);
-		expect(await read(latecomer, old)).toBe('sent before the new device existed');
+		expect(await readAs(latecomer, old)).toBe('sent before the new device existed');
 	});
 
 	it('a browser whose key store was wiped (cookie kept) replaces its device and reads what follows', async () => {
@@ -185,13 +165,13 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const member = await TestClient.signUp(server);
 		await joinCommunity(owner, member, community.id);
 		const [ownerDevice, before] = await Promise.all([startDevice(owner), startDevice(member)]);
-		expect(await read(before, await send(ownerDevice, community.generalId, 'before the wipe'))).toBe('before the wipe');
+		expect(await readAs(before, await sendSealed(ownerDevice, community.generalId, 'before the wipe'))).toBe('before the wipe');
 
 		// Same session, empty store (site data evicted): the engine starts, as a new device.
 		const after = await startDevice(member);
 		expect(after.engine.deviceId).not.toBe(before.engine.deviceId);
-		const message = await send(ownerDevice, community.generalId, 'after the wipe');
-		expect(await read(after, message)).toBe('after the wipe');
+		const message = await sendSealed(ownerDevice, community.generalId, 'after the wipe');
+		expect(await readAs(after, message)).toBe('after the wipe');
 	});
 
 	it('two tabs of one browser share the device: sends from both use distinct sender-key iterations', async () => {
@@ -210,13 +190,13 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		expect(tab2.engine.deviceId).toBe(tab1.engine.deviceId);
 		const memberDevice = await startDevice(member);
 
-		const sent = await Promise.all([send(tab1, community.generalId, 'from tab one'), send(tab2, community.generalId, 'from tab two')]);
+		const sent = await Promise.all([sendSealed(tab1, community.generalId, 'from tab one'), sendSealed(tab2, community.generalId, 'from tab two')]);
 		const iterations = sent.map((m) => (JSON.parse(m.payload) as { i: number; sk: string }));
 		expect(iterations[0]!.sk).toBe(iterations[1]!.sk);
 		expect(new Set(iterations.map((p) => p.i)).size).toBe(2);
-		expect(await read(memberDevice, sent[0]!)).toBe('from tab one');
-		expect(await read(memberDevice, sent[1]!)).toBe('from tab two');
-		expect(await read(tab2, sent[0]!)).toBe('from tab one');
+		expect(await readAs(memberDevice, sent[0]!)).toBe('from tab one');
+		expect(await readAs(memberDevice, sent[1]!)).toBe('from tab two');
+		expect(await readAs(tab2, sent[0]!)).toBe('from tab one');
 	});
 
 	it('a new device restored from the key backup reads earlier direct and channel messages', async () => {
@@ -227,10 +207,10 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await joinCommunity(ann, ben, community.id);
 		const [annDevice, benDevice] = await Promise.all([startDevice(ann), startDevice(ben)]);
 		const { channel } = await ann.api.post<{ channel: ChannelView }>('/api/dms', { userId: ben.user.id });
-		const dm = await send(benDevice, channel.id, 'an old direct message', true);
-		const post = await send(benDevice, community.generalId, 'an old channel message');
-		expect(await read(annDevice, dm)).toBe('an old direct message');
-		expect(await read(annDevice, post)).toBe('an old channel message');
+		const dm = await sendSealed(benDevice, channel.id, 'an old direct message', true);
+		const post = await sendSealed(benDevice, community.generalId, 'an old channel message');
+		expect(await readAs(annDevice, dm)).toBe('an old direct message');
+		expect(await readAs(annDevice, post)).toBe('an old channel message');
 
 		// Ann's device backs up what it knows, encrypted under a backup key wrapped by her passphrase.
 		const backupKey = createBackupKey(sodium);
@@ -242,7 +222,7 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await annApi.putKeyBackupEntries(1, entries.map((e) => ({ id: e.id, ciphertext: encryptEntry(sodium, backupKey, e.id, e.value) })));
 
 		// A new device of Ann: nothing to read with until she enters the passphrase.
-		const fresh = await startDevice(await secondSession(ann));
+		const fresh = await startDevice(await ann.anotherSession());
 		expect((await fresh.engine.open(dm)).state).toBe('undecryptable');
 		const freshApi = new E2eeServerApi({ api: fresh.client.api });
 		const backup = (await freshApi.keyBackup())!;
@@ -250,7 +230,7 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		const stored = await freshApi.allKeyBackupEntries();
 		const taken = await fresh.engine.importBackupEntries(stored.entries.map((e) => ({ id: e.id, value: decryptEntry(sodium, unwrapped, e.id, e.ciphertext) })));
 		expect(taken).toBe(2);
-		expect(await read(fresh, dm)).toBe('an old direct message');
-		expect(await read(fresh, post)).toBe('an old channel message');
+		expect(await readAs(fresh, dm)).toBe('an old direct message');
+		expect(await readAs(fresh, post)).toBe('an old channel message');
 	});
 });

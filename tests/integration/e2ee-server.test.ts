@@ -22,13 +22,6 @@ async function registerDevice(client: TestClient, otks = 10): Promise<OwnDeviceV
 	return device;
 }
 
-/** Another session (browser) of the same account. */
-async function anotherBrowser(server: TestServer, of: TestClient): Promise<TestClient> {
-	const client = new TestClient(server);
-	await client.signIn(of.user.username);
-	return client;
-}
-
 const isToDevice = (f: { t: string }) => f.t === 'to-device';
 const isDevicesChanged = (userId: string) => (f: { t: string; userId?: string }) => f.t === 'devices.changed' && f.userId === userId;
 
@@ -59,7 +52,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 
 	describe('device registration', () => {
 		it('registers the session as a device once, lists it as current, and counts its one-time prekeys', async () => {
-			const client = await anotherBrowser(server, alice);
+			const client = await alice.anotherSession();
 			await expectError(client.fetch('/api/devices/current'), 404, 'not_found', 'Device was not found.');
 			const device = await registerDevice(client, 7);
 			expect(device).toMatchObject({ name: 'Test browser', current: true });
@@ -76,7 +69,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('a browser that lost its keys replaces its session’s device (replaceCurrent) and stays signed in', async () => {
-			const client = await anotherBrowser(server, alice);
+			const client = await alice.anotherSession();
 			const lost = await registerDevice(client, 3);
 			const socket = await client.socket();
 			const { device } = await expectJson<{ device: OwnDeviceView }>(client.send('POST', '/api/devices', { ...body(registration({ otks: 2 })), replaceCurrent: true }), 201);
@@ -93,7 +86,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('refuses a signed prekey whose signature does not verify with the identity key', async () => {
-			const client = await anotherBrowser(server, alice);
+			const client = await alice.anotherSession();
 			const request = registration();
 			const forged = { ...body(request), signedPrekey: signedPrekey(identity()) };
 			await expectError(client.send('POST', '/api/devices', forged), 400, 'invalid', 'The signed prekey signature does not verify with the identity key.');
@@ -106,7 +99,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('caps the one-time prekeys a device stores', async () => {
-			const client = await anotherBrowser(server, alice);
+			const client = await alice.anotherSession();
 			await registerDevice(client, 100);
 			const first = await expectJson<{ oneTimePrekeyCount: number }>(client.send('POST', '/api/devices/current/one-time-prekeys', { oneTimePrekeys: oneTimePrekeys(100, 1000) }), 200);
 			expect(first.oneTimePrekeyCount).toBe(ONE_TIME_PREKEYS_MAX_STORED);
@@ -117,7 +110,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 				`A device may store at most ${ONE_TIME_PREKEYS_MAX_STORED} one-time prekeys; ${ONE_TIME_PREKEYS_MAX_STORED} are stored.`
 			);
 			// Acting as a device needs one.
-			const bare = await anotherBrowser(server, alice);
+			const bare = await alice.anotherSession();
 			const refused = await bare.send('POST', '/api/devices/current/one-time-prekeys', { oneTimePrekeys: oneTimePrekeys(1) });
 			expect(refused.status).toBe(409);
 			expect(((await refused.json()) as { error: { code: string } }).error.code).toBe('device_required');
@@ -126,7 +119,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 
 	describe('claiming prekey bundles', () => {
 		it('consumes exactly one one-time prekey per claim, then answers without one', async () => {
-			const target = await anotherBrowser(server, bob);
+			const target = await bob.anotherSession();
 			const device = await registerDevice(target, 2);
 			const ids = new Set<number>();
 			for (let i = 0; i < 3; i++) {
@@ -144,7 +137,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		it('gives each one-time prekey to exactly one of many concurrent claimers', async () => {
 			// Ten devices with 30 keys each, claimed together by 60 parallel requests: every statement
 			// locks ten rows, so the claims overlap in the database, not only on the wire.
-			const targets = await Promise.all(Array.from({ length: 10 }, async () => registerDevice(await anotherBrowser(server, bob), 30)));
+			const targets = await Promise.all(Array.from({ length: 10 }, async () => registerDevice(await bob.anotherSession(), 30)));
 			const ids = targets.map((d) => d.id);
 			const claimers = [alice, owner, bob];
 			const answers = await Promise.all(
@@ -160,7 +153,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('rotating the signed prekey changes what claimers get', async () => {
-			const target = await anotherBrowser(server, bob);
+			const target = await bob.anotherSession();
 			const request = registration({ otks: 0 });
 			const { device } = await expectJson<{ device: OwnDeviceView }>(target.send('POST', '/api/devices', body(request)), 201);
 			const next = signedPrekey(request.keys, 2);
@@ -172,12 +165,12 @@ describe.skipIf(skip)('E2EE server side', () => {
 
 	describe('visibility', () => {
 		it('hides the devices of users who share no community or DM (404), and shows them once a DM exists', async () => {
-			const lonely = await anotherBrowser(server, stranger);
+			const lonely = await stranger.anotherSession();
 			const device = await registerDevice(lonely, 3);
 			await expectError(alice.fetch(`/api/users/${stranger.user.id}/devices`), 404, 'not_found', 'User was not found.');
 			const { bundles } = await expectJson<{ bundles: PrekeyBundle[] }>(alice.send('POST', '/api/keys/claim', { devices: [device.id] }), 200);
 			expect(bundles).toEqual([]);
-			const sender = await anotherBrowser(server, alice);
+			const sender = await alice.anotherSession();
 			await registerDevice(sender);
 			await expectError(sender.send('POST', '/api/to-device', { messages: [{ deviceId: device.id, body: 'x' }] }), 404, 'not_found', 'Device was not found.');
 			// Nothing was consumed or queued.
@@ -197,7 +190,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('lists the devices of a channel for its readers only', async () => {
-			const device = await registerDevice(await anotherBrowser(server, bob));
+			const device = await registerDevice(await bob.anotherSession());
 			const view = await expectJson<ChannelDevicesView>(alice.fetch(`/api/channels/${community.generalId}/devices`), 200);
 			const userIds = view.members.map((m) => m.userId);
 			expect(view.members.find((m) => m.userId === bob.user.id)?.devices.map((d) => d.id)).toContain(device.id);
@@ -208,11 +201,11 @@ describe.skipIf(skip)('E2EE server side', () => {
 
 	describe('to-device queue', () => {
 		it('queues, pushes live to the recipient device only, pages, and deletes on ack', async () => {
-			const sender = await anotherBrowser(server, alice);
+			const sender = await alice.anotherSession();
 			const senderDevice = await registerDevice(sender);
-			const recipient = await anotherBrowser(server, bob);
+			const recipient = await bob.anotherSession();
 			const recipientDevice = await registerDevice(recipient);
-			const otherOfBob = await anotherBrowser(server, bob);
+			const otherOfBob = await bob.anotherSession();
 			await registerDevice(otherOfBob);
 			const recipientSocket = await recipient.socket();
 			const otherSocket = await otherOfBob.socket();
@@ -243,12 +236,12 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('refuses senders without a device and recipients that are unknown', async () => {
-			const bare = await anotherBrowser(server, alice);
-			const target = await anotherBrowser(server, bob);
+			const bare = await alice.anotherSession();
+			const target = await bob.anotherSession();
 			const device = await registerDevice(target);
 			const refused = await bare.send('POST', '/api/to-device', { messages: [{ deviceId: device.id, body: 'x' }] });
 			expect(refused.status).toBe(409);
-			const sender = await anotherBrowser(server, alice);
+			const sender = await alice.anotherSession();
 			await registerDevice(sender);
 			await expectError(
 				sender.send('POST', '/api/to-device', { messages: [{ deviceId: device.id, body: 'x' }, { deviceId: '00000000-0000-4000-8000-000000000000', body: 'y' }] }),
@@ -260,9 +253,9 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('answers 429 to_device_queue_full once a device has 10 000 messages waiting', async () => {
-			const sender = await anotherBrowser(server, alice);
+			const sender = await alice.anotherSession();
 			await registerDevice(sender);
-			const target = await anotherBrowser(server, bob);
+			const target = await bob.anotherSession();
 			const device = await registerDevice(target);
 			const batch = { messages: Array.from({ length: 1000 }, () => ({ deviceId: device.id, body: 'c' })) };
 			for (let i = 0; i < 10; i++) await expectJson(sender.send('POST', '/api/to-device', batch), 200);
@@ -279,9 +272,9 @@ describe.skipIf(skip)('E2EE server side', () => {
 	describe('revocation', () => {
 		/** A bob browser with a device, a queued message for it, and a socket; alice watches with her own socket. */
 		async function setup() {
-			const browser = await anotherBrowser(server, bob);
+			const browser = await bob.anotherSession();
 			const device = await registerDevice(browser, 5);
-			const sender = await anotherBrowser(server, alice);
+			const sender = await alice.anotherSession();
 			await registerDevice(sender);
 			await expectJson(sender.send('POST', '/api/to-device', { messages: [{ deviceId: device.id, body: 'queued' }] }), 200);
 			const socket = await browser.socket();
@@ -320,13 +313,13 @@ describe.skipIf(skip)('E2EE server side', () => {
 		it('removing a device deletes its sessions, keys and queue, and its identity key can never return', async () => {
 			const r = await setup();
 			const request = registration({ otks: 1 });
-			const other = await anotherBrowser(server, bob);
+			const other = await bob.anotherSession();
 			const { device } = await expectJson<{ device: OwnDeviceView }>(other.send('POST', '/api/devices', body(request)), 201);
 			const otherSocket = await other.socket();
 			await expectJson(r.browser.send('DELETE', `/api/devices/${device.id}`), 200);
 			expect((await otherSocket.closed).code).toBe(CloseCode.sessionRevoked);
 			await expectError(other.fetch('/api/me'), 401, 'unauthenticated', 'Sign in to continue.');
-			const again = await anotherBrowser(server, bob);
+			const again = await bob.anotherSession();
 			await expectError(again.send('POST', '/api/devices', body(request)), 409, 'device_exists', 'This identity key is registered already; generate a new one.');
 			await withSql(server, async (sql) => {
 				expect(await sql('select count(*)::int as n from device_one_time_prekeys where device_id = $1', [device.id])).toEqual([{ n: 0 }]);
@@ -337,7 +330,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 				expect(await sql('select count(*)::int as n from to_device_messages where recipient_device_id = $1', [r.device.id])).toEqual([{ n: 1 }]);
 			});
 			// withSql may restart the server (PGlite): sign in again to remove the first device from itself.
-			const fresh = await anotherBrowser(server, bob);
+			const fresh = await bob.anotherSession();
 			await expectJson(fresh.send('DELETE', `/api/devices/${r.device.id}`), 200);
 			await withSql(server, async (sql) => {
 				expect(await sql('select count(*)::int as n from to_device_messages where recipient_device_id = $1', [r.device.id])).toEqual([{ n: 0 }]);
@@ -345,7 +338,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 		});
 
 		it('removing this browser’s own device signs it out', async () => {
-			const browser = await anotherBrowser(server, bob);
+			const browser = await bob.anotherSession();
 			const device = await registerDevice(browser);
 			const response = await browser.send('DELETE', `/api/devices/${device.id}`);
 			expect(response.status).toBe(200);
@@ -357,7 +350,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 			const peer = await alice.socket();
 			const own = await bob.socket();
 			const outsider = await stranger.socket();
-			await registerDevice(await anotherBrowser(server, bob));
+			await registerDevice(await bob.anotherSession());
 			await peer.waitFor(isDevicesChanged(bob.user.id));
 			await own.waitFor(isDevicesChanged(bob.user.id));
 			expect(await outsider.collectFor(300, isDevicesChanged(bob.user.id))).toEqual([]);
@@ -376,7 +369,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 			expect((await expectJson<{ devices: PublicDeviceView[] }>(alice.fetch(`/api/users/${user.user.id}/devices`), 200)).devices).toEqual([]);
 			// Re-enabled, the account signs in again and must register a new device.
 			await expectJson(owner.send('PATCH', `/api/admin/users/${user.user.id}`, { disabled: false, password: PASSWORD }), 200);
-			const again = await anotherBrowser(server, user);
+			const again = await user.anotherSession();
 			await expectError(again.fetch('/api/devices/current'), 404, 'not_found', 'Device was not found.');
 			const second = await registerDevice(again);
 			await peer.waitForCount(2, isDevicesChanged(user.user.id));
@@ -405,7 +398,7 @@ describe.skipIf(skip)('E2EE server side', () => {
 			const user = await TestClient.signUp(server);
 			await joinCommunity(owner, user, community.id);
 			const here = await registerDevice(user);
-			const elsewhere = await anotherBrowser(server, user);
+			const elsewhere = await user.anotherSession();
 			const gone = await registerDevice(elsewhere);
 			await expectJson(user.send('POST', '/api/me/password', { currentPassword: 'correct horse battery staple', newPassword: 'a brand new long password' }), 200);
 			const current = await expectJson<{ device: OwnDeviceView }>(user.fetch('/api/devices/current'), 200);
@@ -596,8 +589,8 @@ describe.skipIf(skip)('E2EE server side', () => {
 			new E2eeServerApi({ api: client.api, baseUrl: server.url, fetch: (input, init) => client.fetch(String(input), init) });
 
 		it('drives registration, claims, the to-device queue, the key backup and attachments', async () => {
-			const a = transportOf(await anotherBrowser(server, alice));
-			const b = transportOf(await anotherBrowser(server, bob));
+			const a = transportOf(await alice.anotherSession());
+			const b = transportOf(await bob.anotherSession());
 			expect(await a.currentDevice()).toBeNull();
 			const { deviceId: aId } = await a.registerDevice(body(registration({ otks: 3 })));
 			const { deviceId: bId } = await b.registerDevice(body(registration({ otks: 3 })));

@@ -74,30 +74,36 @@ export function typingSentence(names: string[]): string {
 	return 'Several people are typing…';
 }
 
-/** A short description of a browser from its user agent, for the sessions list. */
+/** A short description of a browser from its user agent ("Chromium on Linux"), for the sessions list and encryption device names. */
 export function describeUserAgent(ua: string): string {
 	if (!ua) return 'Unknown device';
 	const browser = /Edg\//.test(ua)
 		? 'Edge'
-		: /Firefox\//.test(ua)
-			? 'Firefox'
-			: /Chrom(e|ium)\//.test(ua)
-				? 'Chrome'
-				: /Safari\//.test(ua)
-					? 'Safari'
-					: /node|undici/i.test(ua)
-						? 'Script'
-						: 'Browser';
-	const os = /Windows/.test(ua)
-		? 'Windows'
-		: /Android/.test(ua)
-			? 'Android'
-			: /iPhone|iPad/.test(ua)
-				? 'iOS'
-				: /Mac OS X/.test(ua)
+		: /OPR\//.test(ua)
+			? 'Opera'
+			: /Firefox\//.test(ua)
+				? 'Firefox'
+				: /Chromium\/|HeadlessChrome\//.test(ua)
+					? 'Chromium'
+					: /Chrome\//.test(ua)
+						? 'Chrome'
+						: /Safari\//.test(ua)
+							? 'Safari'
+							: /node|undici/i.test(ua)
+								? 'Script'
+								: 'Browser';
+	const os = /Android/.test(ua)
+		? 'Android'
+		: /iPhone|iPad|iPod/.test(ua)
+			? 'iOS'
+			: /Windows/.test(ua)
+				? 'Windows'
+				: /Mac OS X|Macintosh/.test(ua)
 					? 'macOS'
-					: /Linux/.test(ua)
-						? 'Linux'
-						: '';
+					: /CrOS/.test(ua)
+						? 'ChromeOS'
+						: /Linux/.test(ua)
+							? 'Linux'
+							: '';
 	return os ? `${browser} on ${os}` : browser;
 }

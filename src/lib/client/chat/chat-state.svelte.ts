@@ -17,7 +17,8 @@ import { Presence } from './presence.svelte.ts';
 import { Typing } from './typing.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
 import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
-import { deviceNameFromUserAgent, E2eeEngine } from '../e2ee/engine.ts';
+import { E2eeEngine } from '../e2ee/engine.ts';
+import { describeUserAgent } from '../format.ts';
 import { EngineCipher, UnavailableCipher } from '../e2ee/engine-cipher.ts';
 import { IndexedDbE2eeStore } from '../e2ee/key-store.ts';
 import { E2eeServerApi } from '../e2ee/server-api.ts';
@@ -85,7 +86,7 @@ export class ChatState {
 				userId: options.me.id,
 				transport: new E2eeServerApi({ api: this.api }),
 				store: this.#e2eeStore,
-				deviceName: deviceNameFromUserAgent(navigator.userAgent)
+				deviceName: describeUserAgent(navigator.userAgent)
 			});
 			this.codec.use(new EngineCipher(this.e2ee, (channelId) => this.directory.channel(channelId)?.kind === 'dm'));
 		} catch {

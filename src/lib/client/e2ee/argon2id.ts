@@ -5,6 +5,7 @@
 // larger sumo wasm, it is loaded here, lazily and only when someone sets or enters the recovery
 // passphrase (a few times per device lifetime). Everything else keeps using loadSodium().
 import type sumoModule from 'libsodium-wrappers-sumo';
+import { lazySodiumBuild } from './sodium.ts';
 
 type Sumo = typeof sumoModule;
 
@@ -18,23 +19,8 @@ export type Argon2idLimits = { opsLimit: number; memLimit: number };
  */
 export const ARGON2ID_MODERATE: Argon2idLimits = { opsLimit: 3, memLimit: 256 * 1024 * 1024 };
 
-let loading: Promise<Sumo> | undefined;
-
 /** The sumo build, loaded on first use (see the header comment). */
-export function loadArgon2idSodium(): Promise<Sumo> {
-	loading ??= import('libsodium-wrappers-sumo').then(
-		async (module) => {
-			const sodium = module.default;
-			await sodium.ready;
-			return sodium;
-		},
-		(error: unknown) => {
-			loading = undefined;
-			throw error;
-		}
-	);
-	return loading;
-}
+export const loadArgon2idSodium: () => Promise<Sumo> = lazySodiumBuild(() => import('libsodium-wrappers-sumo'));
 
 /**
  * A 32-byte key from a passphrase. The passphrase is normalised to Unicode NFKC first, so the same

@@ -129,37 +129,6 @@ export class EncryptionUnavailableError extends Error {
 	override name = 'EncryptionUnavailableError';
 }
 
-/** "Chromium on Linux", "Firefox on Windows", … from a user-agent string. */
-export function deviceNameFromUserAgent(userAgent: string): string {
-	const browser = /Edg\//.test(userAgent)
-		? 'Edge'
-		: /OPR\//.test(userAgent)
-			? 'Opera'
-			: /Firefox\//.test(userAgent)
-				? 'Firefox'
-				: /Chromium\//.test(userAgent) || /HeadlessChrome\//.test(userAgent)
-					? 'Chromium'
-					: /Chrome\//.test(userAgent)
-						? 'Chrome'
-						: /Safari\//.test(userAgent)
-							? 'Safari'
-							: 'Browser';
-	const os = /Android/.test(userAgent)
-		? 'Android'
-		: /iPhone|iPad|iPod/.test(userAgent)
-			? 'iOS'
-			: /Windows/.test(userAgent)
-				? 'Windows'
-				: /Mac OS X|Macintosh/.test(userAgent)
-					? 'macOS'
-					: /CrOS/.test(userAgent)
-						? 'ChromeOS'
-						: /Linux/.test(userAgent)
-							? 'Linux'
-							: 'an unknown system';
-	return `${browser} on ${os}`;
-}
-
 export class E2eeEngine {
 	readonly userId: string;
 	#transport: E2eeTransport;

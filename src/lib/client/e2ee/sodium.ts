@@ -5,21 +5,27 @@ import type sodiumModule from 'libsodium-wrappers';
 
 export type Sodium = typeof sodiumModule;
 
-let loading: Promise<Sodium> | undefined;
+/**
+ * A libsodium build loaded on the first call and ready to use; a failed load (network hiccup
+ * fetching the chunk) may succeed on the next call. `load` must be a literal dynamic import, so the
+ * bundler splits the wasm into its own chunk.
+ */
+export function lazySodiumBuild<T extends { ready: Promise<void> }>(load: () => Promise<{ default: T }>): () => Promise<T> {
+	let loading: Promise<T> | undefined;
+	return () => {
+		loading ??= load().then(
+			async (module) => {
+				await module.default.ready;
+				return module.default;
+			},
+			(error: unknown) => {
+				loading = undefined;
+				throw error;
+			}
+		);
+		return loading;
+	};
+}
 
 /** The ready libsodium instance (the standard build, not sumo). Loads it on the first call. */
-export function loadSodium(): Promise<Sodium> {
-	loading ??= import('libsodium-wrappers').then(
-		async (module) => {
-			const sodium = module.default;
-			await sodium.ready;
-			return sodium;
-		},
-		(error: unknown) => {
-			// A failed load (network hiccup fetching the chunk) may succeed on the next call.
-			loading = undefined;
-			throw error;
-		}
-	);
-	return loading;
-}
+export const loadSodium: () => Promise<Sodium> = lazySodiumBuild(() => import('libsodium-wrappers'));
