@@ -197,6 +197,16 @@ describe.skipIf(skip)('E2EE server side', () => {
 			expect(userIds).not.toContain(stranger.user.id);
 			await expectError(stranger.fetch(`/api/channels/${community.generalId}/devices`), 404, 'not_found', 'Channel was not found.');
 		});
+
+		it('lists a member who has no device yet, with no devices (a sender key made now counts them as a reader)', async () => {
+			const newcomer = await TestClient.signUp(server);
+			await joinCommunity(owner, newcomer, community.id);
+			const view = await expectJson<ChannelDevicesView>(alice.fetch(`/api/channels/${community.generalId}/devices`), 200);
+			expect(view.members.find((m) => m.userId === newcomer.user.id)).toEqual({ userId: newcomer.user.id, devices: [] });
+			await newcomer.api.post(`/api/communities/${community.id}/leave`);
+			const after = await expectJson<ChannelDevicesView>(alice.fetch(`/api/channels/${community.generalId}/devices`), 200);
+			expect(after.members.map((m) => m.userId)).not.toContain(newcomer.user.id);
+		});
 	});
 
 	describe('to-device queue', () => {

@@ -103,8 +103,14 @@ export class ChatState {
 			this.presence.track(c),
 			c.on('ready', (frame) => {
 				this.limits = { messageMaxBytes: frame.limits.messageMaxBytes, uploadMaxBytes: frame.limits.uploadMaxBytes };
-				// Key messages queued while this page was away (live ones come as `to-device` frames).
-				if (c.reconnects > 0) void this.e2ee?.syncToDevice().catch(() => {});
+				// Key messages queued while this page was away or not yet connected (live ones come as
+				// `to-device` frames only from now on): also on the first connect, since a key handed to a
+				// brand-new device between its registration's own fetch and this moment would sit in the
+				// queue unseen. After a reconnect, keys still missing are asked for again.
+				void this.e2ee
+					?.syncToDevice()
+					.then(() => (c.reconnects > 0 ? this.e2ee?.retryWaitingKeys() : undefined))
+					.catch(() => {});
 			}),
 			c.on('terminated', () => void this.#onTerminated()),
 			this.sync.on('timeline', (channelId) => {
@@ -334,6 +340,10 @@ export class ChatState {
 				return;
 			case 'to-device':
 				void this.e2ee?.receiveToDevice(frame.messages).catch(() => {});
+				return;
+			case 'devices.changed':
+				// A newcomer's device appeared: hand it our recent keys; or a sender's: ask again for what we wait for.
+				void this.e2ee?.devicesChanged(frame.userId).catch(() => {});
 				return;
 			case 'error':
 				// An error without a request id: a frame we sent was refused (rate limit, bad frame).

@@ -65,6 +65,7 @@ import {
 	importSenderKey,
 	markSenderKeyShared,
 	mergeInboundSenderKeys,
+	senderKeyDistributionFrom,
 	senderKeyLostDevice,
 	senderKeyNeedsRotation,
 	type InboundSenderKey,
@@ -95,18 +96,39 @@ type PairwiseRecord = { deviceId: string; userId: string; sessions: PairwiseSess
 type IdentityRecord = { userId: string; identityKey: string; firstSeenAt: number; changed?: boolean };
 /**
  * Our sender key in a channel ('outboundSenderKeys', keyed by channel id), with its first iteration
- * for re-sharing and the users who could read the channel when it was made: only their devices get
- * it from the start on request (someone who joined, or rejoined, later reads from when they came).
+ * for re-sharing and who may read it from where:
+ * - `readers`: the users who could read the channel when it was made (with or without a device):
+ *   their devices get it from the first iteration, on request or when they appear;
+ * - `joined`: users who became readers later (or came back) → the iteration of the first message
+ *   sealed while they were readers: they get it from there, never earlier.
+ * Users found gone at a send are dropped from both, so someone who leaves and comes back reads from
+ * their return.
  */
-type OutboundRecord = { key: OutboundSenderKey; initial: SenderKeyDistribution; readers: string[] };
+type OutboundRecord = {
+	key: OutboundSenderKey;
+	initial: SenderKeyDistribution;
+	readers: string[];
+	joined?: Record<string, number>;
+	/** When it last sealed a message: devices that appear soon after are handed the key unasked. */
+	usedAt?: number;
+};
 /** A decrypted body for local search ('plaintextIndex', keyed by message id). */
 export type PlaintextIndexRecord = { channelId: string; authorId: string; text: string };
 
 
 /** Sessions kept per remote device (newest used first); older ones are dropped. */
 const MAX_SESSIONS_PER_DEVICE = 5;
-/** One key request per (sender device, sender key) this often at most. */
-const KEY_REQUEST_INTERVAL_MS = 60_000;
+/**
+ * Key requests for a message still waiting are repeated with a growing pause (2 s, 4 s, … at most
+ * a minute), a bounded number of times by timer; a `devices.changed` of the sender or a reconnect
+ * asks again at once.
+ */
+const KEY_REQUEST_MAX_INTERVAL_MS = 60_000;
+const KEY_REQUEST_TIMED_ATTEMPTS = 12;
+/** Messages waiting for a key that are tracked for retries (the oldest are forgotten first). */
+const MAX_WAITING_KEYS = 200;
+/** A sender key used this recently is handed unasked to a reader's device that appears. */
+const PROACTIVE_SHARE_WINDOW_MS = 3600_000;
 const TO_DEVICE_SEND_BATCH = 500;
 
 export type EngineStatus =
@@ -143,7 +165,10 @@ export class E2eeEngine {
 	#status: EngineStatus = { state: 'starting' };
 	/** Decrypted views of messages seen in this page (id + payload → view), so re-renders are synchronous. */
 	#views = new Map<string, DecryptedView>();
-	#lastKeyRequest = new Map<string, number>();
+	/** Sender keys this page is waiting for (`${senderDeviceId}:${senderKeyId}`), with their retry state. */
+	#waiting = new Map<string, WaitingKey>();
+	#retryTimer: ReturnType<typeof setTimeout> | undefined;
+	#disposed = false;
 
 	constructor(options: EngineOptions) {
 		this.userId = options.userId;
@@ -449,15 +474,62 @@ export class E2eeEngine {
 		return { keysChanged: false, usedOneTimePrekey };
 	}
 
-	/** Re-shares our sender key (from its first iteration) with a device that asked, if it may read the channel now. */
+	/**
+	 * Re-shares our sender key with a device that asked: from the first iteration for a user who could
+	 * read the channel when the key was made, from their arrival for one who joined later, not at all
+	 * for anyone else; and only to a device that can read the channel now.
+	 */
 	async #answerKeyRequest(userId: string, deviceId: string, channelId: string, senderKeyId: string): Promise<void> {
 		const outbound = await this.#store.get<OutboundRecord>('outboundSenderKeys', channelId);
-		if (!outbound || outbound.key.senderKeyId !== senderKeyId || !outbound.readers.includes(userId)) return;
+		if (!outbound || outbound.key.senderKeyId !== senderKeyId || readableFrom(outbound, userId) === undefined) return;
 		const view = await this.#transport.listChannelDevices(channelId);
 		const device = view.members.find((m) => m.userId === userId)?.devices.find((d) => d.id === deviceId);
 		if (!device) return;
-		await this.#sendToDevices([device], JSON.stringify(outbound.initial));
-		await this.#store.put<OutboundRecord>('outboundSenderKeys', channelId, { ...outbound, key: markSenderKeyShared(outbound.key, [deviceId]) });
+		await this.#shareFromArrival(channelId, outbound, userId, [device]);
+	}
+
+	/** Sends `userId`'s devices the key from where that user may read it, and records them as holding it. */
+	async #shareFromArrival(channelId: string, outbound: OutboundRecord, userId: string, devices: PublicDeviceView[]): Promise<void> {
+		const from = readableFrom(outbound, userId);
+		if (from === undefined || devices.length === 0) return;
+		const distribution = senderKeyDistributionFrom(this.#sodium!, outbound.initial, from);
+		const delivered = await this.#sendToDevices(devices, JSON.stringify(distribution));
+		await this.#store.put<OutboundRecord>('outboundSenderKeys', channelId, { ...outbound, key: markSenderKeyShared(outbound.key, delivered) });
+	}
+
+	/**
+	 * A user's devices changed (`devices.changed`: one registered or was removed). As a sender, hands
+	 * our recently used keys to their new devices at once (a newcomer reads the greeting sent while
+	 * their browser was still registering, without waiting for their request); as a reader, asks
+	 * again for keys this page waits for from that user (they may have a new device now).
+	 */
+	async devicesChanged(userId: string): Promise<void> {
+		await this.start();
+		await this.#locked(async () => {
+			const account = this.#account!;
+			const now = this.#now();
+			const records = await this.#store.list<OutboundRecord>('outboundSenderKeys');
+			for (const { key: channelId, value: outbound } of records) {
+				if (readableFrom(outbound, userId) === undefined || now - (outbound.usedAt ?? outbound.key.createdAt) > PROACTIVE_SHARE_WINDOW_MS) continue;
+				let view;
+				try {
+					view = await this.#transport.listChannelDevices(channelId);
+				} catch {
+					continue; // the channel is gone or we left it: nothing to hand out
+				}
+				const shared = new Set(outbound.key.sharedWith);
+				const fresh = view.members.find((m) => m.userId === userId)?.devices.filter((d) => d.id !== account.deviceId && !shared.has(d.id)) ?? [];
+				await this.#shareFromArrival(channelId, outbound, userId, fresh);
+			}
+			await this.#askAgain((entry) => entry.authorId === userId);
+		});
+	}
+
+	/** Asks again, now, for every key this page waits for (after a reconnect). */
+	async retryWaitingKeys(): Promise<void> {
+		if (this.#waiting.size === 0) return;
+		await this.start();
+		await this.#locked(() => this.#askAgain(() => true));
 	}
 
 	// --- sealing --------------------------------------------------------------------------------------
@@ -514,14 +586,18 @@ export class E2eeEngine {
 		const now = this.#now();
 		const devices = members.flatMap((m) => m.devices);
 		const deviceIds = devices.map((d) => d.id);
+		const memberIds = members.map((m) => m.userId);
 		let record = await this.#store.get<OutboundRecord>('outboundSenderKeys', channelId);
 		// A device that held the key left the readers (member left or removed, device removed): a new
 		// key, which that device never receives. Also after 1000 messages or 7 days.
 		if (!record || senderKeyNeedsRotation(record.key, now) || senderKeyLostDevice(record.key, deviceIds)) {
 			const key = createOutboundSenderKey(sodium, channelId, now);
-			record = { key, initial: exportSenderKey(key), readers: members.map((m) => m.userId) };
+			// Every member is a reader from the start, also one whose device does not exist yet.
+			record = { key, initial: exportSenderKey(key), readers: memberIds, joined: {} };
 			// Our own device reads its messages through the same inbound path as everyone.
 			await this.#store.put('inboundSenderKeys', `${account.deviceId}:${key.senderKeyId}`, importSenderKey(record.initial, { userId: this.userId, deviceId: account.deviceId }));
+		} else {
+			record = withReadersAt(record, memberIds);
 		}
 		const missing = devicesMissingSenderKey(record.key, deviceIds, account.deviceId);
 		if (missing.length > 0) {
@@ -533,7 +609,7 @@ export class E2eeEngine {
 			record = { ...record, key: markSenderKeyShared(record.key, delivered) };
 		}
 		const out = encryptWithSenderKey(sodium, record.key, { channelId, deviceId: account.deviceId }, plaintext);
-		await this.#store.put<OutboundRecord>('outboundSenderKeys', channelId, { ...record, key: out.key });
+		await this.#store.put<OutboundRecord>('outboundSenderKeys', channelId, { ...record, key: out.key, usedAt: now });
 		return out.body;
 	}
 
@@ -589,6 +665,7 @@ export class E2eeEngine {
 		try {
 			const out = decryptWithSenderKey(this.#sodium!, record, payload, { channelId: message.channelId, authorId: message.authorId, messageId: message.id });
 			await this.#store.put('inboundSenderKeys', key, out.key);
+			this.#waiting.delete(key);
 			return out.plaintext;
 		} catch (error) {
 			if (error instanceof MissingKeyError) await this.#requestKey(message, payload);
@@ -596,22 +673,58 @@ export class E2eeEngine {
 		}
 	}
 
-	/** Asks the sending device to share its key again (at most once a minute per key). */
+	/**
+	 * Asks the sending device for a key this page is missing, unless it asked a moment ago; the
+	 * message is remembered, and asked for again with a growing pause until the key arrives.
+	 */
 	async #requestKey(message: SealedMessage, payload: SenderKeyPayload): Promise<void> {
-		const tag = `${payload.dev}:${payload.sk}`;
-		const last = this.#lastKeyRequest.get(tag);
-		if (last !== undefined && this.#now() - last < KEY_REQUEST_INTERVAL_MS) return;
-		this.#lastKeyRequest.set(tag, this.#now());
 		if (payload.dev === this.#account!.deviceId) return;
-		try {
-			const devices = await this.#transport.listUserDevices(message.authorId);
-			const device = devices.find((d) => d.id === payload.dev);
-			if (!device) return;
-			await this.#sendToDevices([device], JSON.stringify({ kind: 'sender-key-request', channelId: message.channelId, senderDeviceId: payload.dev, senderKeyId: payload.sk }));
-		} catch {
-			// The request is best effort; the message stays waiting and is asked for again later.
-			this.#lastKeyRequest.delete(tag);
+		const tag = `${payload.dev}:${payload.sk}`;
+		let entry = this.#waiting.get(tag);
+		if (!entry) {
+			if (this.#waiting.size >= MAX_WAITING_KEYS) this.#waiting.delete(this.#waiting.keys().next().value!);
+			entry = { authorId: message.authorId, channelId: message.channelId, senderDeviceId: payload.dev, senderKeyId: payload.sk, attempts: 0, nextAt: 0 };
+			this.#waiting.set(tag, entry);
 		}
+		if (this.#now() < entry.nextAt) return;
+		await this.#sendKeyRequest(entry);
+	}
+
+	/** Sends one key request (best effort: a failure is retried like an unanswered request). Holds the device lock. */
+	async #sendKeyRequest(entry: WaitingKey): Promise<void> {
+		entry.attempts += 1;
+		entry.nextAt = this.#now() + keyRequestPause(entry.attempts);
+		try {
+			const devices = await this.#transport.listUserDevices(entry.authorId);
+			const device = devices.find((d) => d.id === entry.senderDeviceId);
+			// The sending device is gone (signed out, removed): nobody can answer any more.
+			if (!device) this.#waiting.delete(`${entry.senderDeviceId}:${entry.senderKeyId}`);
+			else await this.#sendToDevices([device], JSON.stringify({ kind: 'sender-key-request', channelId: entry.channelId, senderDeviceId: entry.senderDeviceId, senderKeyId: entry.senderKeyId }));
+		} catch {
+			// Offline or refused: the timer asks again.
+		}
+		this.#scheduleRetry();
+	}
+
+	/** Asks again at once for the waiting keys that `match` selects. Holds the device lock. */
+	async #askAgain(match: (entry: WaitingKey) => boolean): Promise<void> {
+		for (const entry of [...this.#waiting.values()]) if (match(entry)) await this.#sendKeyRequest(entry);
+	}
+
+	/** One timer for the earliest due retry. */
+	#scheduleRetry(): void {
+		if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+		this.#retryTimer = undefined;
+		if (this.#disposed) return;
+		let due = Infinity;
+		for (const entry of this.#waiting.values()) if (entry.attempts < KEY_REQUEST_TIMED_ATTEMPTS) due = Math.min(due, entry.nextAt);
+		if (due === Infinity) return;
+		this.#retryTimer = setTimeout(() => {
+			this.#retryTimer = undefined;
+			void this.#locked(() => this.#askAgain((entry) => entry.attempts < KEY_REQUEST_TIMED_ATTEMPTS && entry.nextAt <= this.#now())).catch(() => {});
+		}, Math.max(0, due - this.#now()));
+		// In Node (tests), a pending retry must not keep the process alive.
+		(this.#retryTimer as { unref?: () => void }).unref?.();
 	}
 
 	async #openDirect(message: SealedMessage, payload: DmPayload): Promise<string | DecryptedView> {
@@ -672,6 +785,9 @@ export class E2eeEngine {
 
 	/** Forgets the decrypted views (sign-out); the store is left to its owner. */
 	dispose(): void {
+		this.#disposed = true;
+		if (this.#retryTimer !== undefined) clearTimeout(this.#retryTimer);
+		this.#waiting.clear();
 		this.#views.clear();
 		this.#keyListeners.clear();
 		this.#statusListeners.clear();
@@ -688,12 +804,45 @@ export class E2eeEngine {
 	}
 }
 
+/** A sender key this page waits for, and when to ask for it again. */
+type WaitingKey = { authorId: string; channelId: string; senderDeviceId: string; senderKeyId: string; attempts: number; nextAt: number };
+
+/** The pause after the n-th request for a key: 2 s, 4 s, 8 s, … at most a minute. */
+export function keyRequestPause(attempts: number): number {
+	return Math.min(KEY_REQUEST_MAX_INTERVAL_MS, 1000 * 2 ** Math.min(attempts, 16));
+}
+
+/** The first iteration of `outbound` that `userId` may read, or undefined when they may read none of it. */
+function readableFrom(outbound: OutboundRecord, userId: string): number | undefined {
+	if (outbound.readers.includes(userId)) return outbound.initial.iteration;
+	return outbound.joined?.[userId];
+}
+
+/**
+ * The record with its readers brought up to the channel's members at this send: those gone are
+ * dropped (coming back, they read from their return), those new read from this message on.
+ */
+function withReadersAt(record: OutboundRecord, memberIds: readonly string[]): OutboundRecord {
+	const current = new Set(memberIds);
+	const readers = record.readers.filter((id) => current.has(id));
+	const joined: Record<string, number> = {};
+	for (const [id, iteration] of Object.entries(record.joined ?? {})) if (current.has(id)) joined[id] = iteration;
+	const known = new Set(readers);
+	for (const id of memberIds) if (!known.has(id) && joined[id] === undefined) joined[id] = record.key.iteration;
+	return { ...record, readers, joined };
+}
+
 function viewKey(message: SealedMessage): string {
 	return `${message.id}\u0000${message.payload}`;
 }
 
 function waiting(senderDeviceId: string): DecryptedView {
-	return { state: 'undecryptable', reason: 'Waiting for the key to this message.', senderDeviceId };
+	return {
+		state: 'undecryptable',
+		reason: 'Waiting for the key to this message.',
+		hint: 'It is asked for from the sender’s device, which answers while it is online. If this stays, ask the sender to open Hearth, or restore your key backup in Settings → Encryption.',
+		senderDeviceId
+	};
 }
 
 function fromV2(content: V2Content): MessageContent {

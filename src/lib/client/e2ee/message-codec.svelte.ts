@@ -60,7 +60,7 @@ export type DecryptedView =
 	| { state: 'ok'; content: MessageContent; encrypted: boolean }
 	| { state: 'pending' }
 	/** No key (yet) for it; `senderDeviceId` names the device that sent it when known. */
-	| { state: 'undecryptable'; reason: string; senderDeviceId?: string }
+	| { state: 'undecryptable'; reason: string; senderDeviceId?: string; /** What the person can do about it. */ hint?: string }
 	/** Signature, author or tampering check failed: never shown as text. */
 	| { state: 'forged' };
 

@@ -157,6 +157,16 @@ export function importSenderKey(distribution: SenderKeyDistribution, sender: { u
 	};
 }
 
+/**
+ * The distribution of a key from a later iteration on, derived from its first distribution: what a
+ * member who joined after the key was made receives (they read from the first message sent while
+ * they were a member, never before it: the chain only derives forward).
+ */
+export function senderKeyDistributionFrom(sodium: Sodium, initial: SenderKeyDistribution, iteration: number): SenderKeyDistribution {
+	if (iteration <= initial.iteration) return initial;
+	return { ...initial, iteration, chainKey: toB64(advance(sodium, initial, iteration)) };
+}
+
 /** The chain key at `target`, derived forward from `from` (which must not be after it). */
 function advance(sodium: Sodium, from: { iteration: number; chainKey: string }, target: number): Uint8Array {
 	let chain = fromB64(from.chainKey);

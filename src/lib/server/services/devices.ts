@@ -295,21 +295,24 @@ export class Devices {
 		return rows.map(publicView);
 	}
 
-	/** Devices of everyone who can read the channel; 404 for those who cannot, like other channel routes. */
+	/**
+	 * Devices of everyone who can read the channel; 404 for those who cannot, like other channel
+	 * routes. Every reader is listed, also one without a device yet: a sender key made now records
+	 * them as a reader, so the device they register a moment later gets it on request (issue 17: a
+	 * newcomer whose browser registered just after the sender read this list never got the greeting).
+	 */
 	async channelDevices(viewerId: string, channelId: string): Promise<ChannelDevicesView> {
 		const access = await accessChannel(this.#db, viewerId, channelId);
-		const readers =
-			access.scope.kind === 'dm'
-				? inArray(devices.userId, access.scope.userIds)
-				: inArray(devices.userId, this.#db.select({ id: communityMembers.userId }).from(communityMembers).where(eq(communityMembers.communityId, access.scope.communityId)));
+		const scope = access.scope;
+		const communityReaders = scope.kind === 'dm' ? null : this.#db.select({ id: communityMembers.userId }).from(communityMembers).where(eq(communityMembers.communityId, scope.communityId));
+		const readerIds = scope.kind === 'dm' ? scope.userIds : (await communityReaders!.orderBy(asc(communityMembers.userId))).map((r) => r.id);
 		const rows = await this.#db
 			.select(publicColumns)
 			.from(devices)
-			.where(and(readers, isNull(devices.revokedAt)))
+			// The members subquery, not the id list: a large community must not become thousands of parameters.
+			.where(and(inArray(devices.userId, communityReaders ?? readerIds), isNull(devices.revokedAt)))
 			.orderBy(asc(devices.userId), asc(devices.createdAt));
-		const members = new Map<string, PublicDeviceView[]>();
-		// DM participants without a device still appear: the sender sees whom it cannot encrypt to.
-		if (access.scope.kind === 'dm') for (const id of access.scope.userIds) members.set(id, []);
+		const members = new Map<string, PublicDeviceView[]>(readerIds.map((id) => [id, []]));
 		for (const row of rows) {
 			const list = members.get(row.userId);
 			if (list) list.push(publicView(row));
