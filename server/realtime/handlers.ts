@@ -81,7 +81,8 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 			channelId: frame.channelId,
 			clientId: frame.clientId,
 			payload: frame.payload,
-			replyToId: frame.replyToId
+			replyToId: frame.replyToId,
+			mentions: frame.mentions
 		});
 		conn.send({ t: 'ack', id: frame.id, result: { messageId: message.id, seq: message.seq, createdAt: message.createdAt, duplicate } });
 	},

@@ -48,6 +48,7 @@ describe.skipIf(skip)('direct messages', () => {
 				lastSeq: 0,
 				lastReadSeq: 0,
 				unreadCount: 0,
+				mentionCount: 0,
 				peer: { id: b.user.id, username: b.user.username, displayName: 'Ben' }
 			});
 			const fromB = await b.api.get<{ channel: ChannelView }>(`/api/channels/${body.channel.id}`);

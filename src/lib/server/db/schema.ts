@@ -5,6 +5,7 @@
 // end-to-end encryption lands). The server reads only routing metadata: channel, author, reply
 // target, sequence number, timestamps.
 import { sql } from 'drizzle-orm';
+import type { Mentions } from '../../shared/mentions.ts';
 import {
 	bigint,
 	boolean,
@@ -399,6 +400,11 @@ export const messages = pgTable(
 		/** Opaque body (ciphertext with E2EE). Emptied when the message is deleted. */
 		payload: text('payload').notNull(),
 		replyToId: uuid('reply_to_id'),
+		/**
+		 * Routing field: who the message mentions (user ids, @everyone, @here), for counts and
+		 * notifications. The encrypted content repeats it; readers trust only what both say.
+		 */
+		mentions: jsonb('mentions').$type<Mentions>(),
 		createdAt: createdAt(),
 		editedAt: timestamp('edited_at', { withTimezone: true }),
 		deletedAt: timestamp('deleted_at', { withTimezone: true })

@@ -109,7 +109,8 @@ export function toMessageView(row: MessageRow, reactionRows: { key: string; user
 		createdAt: row.createdAt.toISOString(),
 		editedAt: row.editedAt ? row.editedAt.toISOString() : null,
 		deletedAt: row.deletedAt ? row.deletedAt.toISOString() : null,
-		reactions: [...byKey].map(([key, userIds]) => ({ key, userIds }))
+		reactions: [...byKey].map(([key, userIds]) => ({ key, userIds })),
+		...(row.mentions && !row.deletedAt ? { mentions: row.mentions } : {})
 	};
 }
 

@@ -16,10 +16,12 @@ type ChannelRow = typeof channels.$inferSelect;
 // sidebar load would cost more than the number is worth.
 export const UNREAD_COUNT_CAP = 999;
 
-/** Read markers and unread counts of `userId` for the given channels. */
+type ReadInfo = { lastReadSeq: number; unreadCount: number; mentionCount: number };
+
+/** Read markers, unread counts and unread mentions (by the routing field) of `userId` for the given channels. */
 async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[]) {
 	const ids = channelRows.map((c) => c.id);
-	const result = new Map<string, { lastReadSeq: number; unreadCount: number }>();
+	const result = new Map<string, ReadInfo>();
 	if (ids.length === 0) return result;
 	const markers = await db
 		.select({ channelId: readStates.channelId, lastReadSeq: readStates.lastReadSeq })
@@ -27,15 +29,17 @@ async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[])
 		.where(and(eq(readStates.userId, userId), inArray(readStates.channelId, ids)));
 	const markerBy = new Map(markers.map((m) => [m.channelId, m.lastReadSeq]));
 	const behind = channelRows.filter((c) => c.lastSeq > (markerBy.get(c.id) ?? 0));
-	const counts = new Map<string, number>();
+	const counts = new Map<string, { unread: number; mentions: number }>();
 	// One bounded count per channel that has anything new; channels fully read cost nothing.
+	// `users` holds lowercase ids (normalizeMentions); everyone/here count for every reader.
+	const mentioned = sql`(${messages.mentions} -> 'users' @> ${JSON.stringify([userId.toLowerCase()])}::jsonb or ${messages.mentions} ?| array['everyone', 'here'])`;
 	await Promise.all(
 		behind.map(async (c) => {
 			const [row] = await db
-				.select({ count: sql<number>`count(*)::int` })
+				.select({ count: sql<number>`count(*)::int`, mentions: sql<number>`count(*) filter (where unread.mentioned)::int` })
 				.from(
 					db
-						.select({ one: sql`1` })
+						.select({ mentioned: sql<boolean>`${mentioned}`.as('mentioned') })
 						.from(messages)
 						.where(
 							and(
@@ -48,11 +52,12 @@ async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[])
 						.limit(UNREAD_COUNT_CAP + 1)
 						.as('unread')
 				);
-			counts.set(c.id, row?.count ?? 0);
+			counts.set(c.id, { unread: row?.count ?? 0, mentions: row?.mentions ?? 0 });
 		})
 	);
 	for (const c of channelRows) {
-		result.set(c.id, { lastReadSeq: markerBy.get(c.id) ?? 0, unreadCount: counts.get(c.id) ?? 0 });
+		const count = counts.get(c.id);
+		result.set(c.id, { lastReadSeq: markerBy.get(c.id) ?? 0, unreadCount: count?.unread ?? 0, mentionCount: count?.mentions ?? 0 });
 	}
 	return result;
 }
@@ -65,7 +70,7 @@ function canSendIn(row: ChannelRow, permissions: ReadonlySet<EffectivePermission
 
 function toView(
 	row: ChannelRow,
-	read: { lastReadSeq: number; unreadCount: number } | undefined,
+	read: ReadInfo | undefined,
 	peer: UserView | null,
 	canSend: boolean
 ): ChannelView {
@@ -83,6 +88,7 @@ function toView(
 		lastSeq: row.lastSeq,
 		lastReadSeq: read?.lastReadSeq ?? 0,
 		unreadCount: read?.unreadCount ?? 0,
+		mentionCount: read?.mentionCount ?? 0,
 		peer
 	};
 }

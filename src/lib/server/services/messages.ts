@@ -2,13 +2,14 @@
 // history pages, resume after a disconnect, and read markers.
 import { and, asc, desc, eq, gt, inArray, lt, max, sql } from 'drizzle-orm';
 import { channelPermissionsOf, permissionsOf } from '#lib/shared/permissions.ts';
+import { normalizeMentions, type Mentions } from '#lib/shared/mentions.ts';
 import type { HistoryPage } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
 import { channels, communityMembers, communityRoles, dmParticipants, messages, reactions, readStates } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
-import { accessChannel, accessMessage, requireAuthor, requireCanDelete } from '../access.ts';
+import { accessChannel, accessMessage, missingPermission, requireAuthor, requireCanDelete } from '../access.ts';
 import { AppError, conflict, forbidden, invalid, notFound, payloadTooLarge, rateLimited } from '../errors.ts';
 import { recordAudit } from './audit-log.ts';
 import { forbiddenTimedOut } from './moderation.ts';
@@ -25,7 +26,7 @@ import {
 } from './channel-events.ts';
 import type { BulkStep, EventWriter, OpOutcome } from './event-writer.ts';
 
-export type SendInput = { userId: string; channelId: string; clientId: string; payload: string; replyToId?: string | undefined };
+export type SendInput = { userId: string; channelId: string; clientId: string; payload: string; replyToId?: string | undefined; mentions?: Mentions | undefined };
 export type SendResult = { message: MessageView; duplicate: boolean };
 
 
@@ -74,6 +75,21 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		const members = new Map(memberRows.map((r) => [`${r.communityId}:${r.userId}`, r]));
 		const dmUsers = new Map<string, string[]>();
 		for (const row of participantRows) dmUsers.set(row.channelId, [...(dmUsers.get(row.channelId) ?? []), row.userId]);
+
+		// Mentions name readers only: who of the people mentioned in community channels is a member
+		// (one query, only when a send mentions someone). Others are dropped, not refused: a member
+		// who left while the message waited in an outbox must not make it fail.
+		const mentionedIds = [...new Set(items.flatMap((i) => (locked.get(i.channelId)?.communityId ? (i.mentions?.users ?? []) : [])))];
+		const mentionedMembers = new Set(
+			mentionedIds.length && communityIds.length
+				? (
+						await tx
+							.select({ communityId: communityMembers.communityId, userId: communityMembers.userId })
+							.from(communityMembers)
+							.where(and(inArray(communityMembers.communityId, communityIds), inArray(communityMembers.userId, mentionedIds)))
+					).map((r) => `${r.communityId}:${r.userId}`)
+				: []
+		);
 
 		// Idempotency: sends already stored (a retry after a lost ack) answer with the stored message.
 		const existing = await tx
@@ -142,6 +158,11 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 					return;
 				}
 			}
+			const asked = normalizeMentions(item.mentions);
+			if (!retry && asked && (asked.everyone || asked.here) && permissions && !permissions.has('mention_everyone')) {
+				results[index] = missingPermission('mention_everyone');
+				return;
+			}
 			const stored = byKey.get(key) ?? fresh.get(key)?.row;
 			if (stored) {
 				results[index] =
@@ -154,6 +175,10 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				results[index] = invalid('The message you reply to is not in this channel.');
 				return;
 			}
+			const readers = channel.communityId ? null : new Set(dmUsers.get(channel.id) ?? []);
+			const mentions = normalizeMentions(
+				asked && { ...asked, users: asked.users?.filter((userId) => (readers ? readers.has(userId) : mentionedMembers.has(`${channel.communityId}:${userId}`))) }
+			);
 			const id = crypto.randomUUID();
 			const [eventRow] = numberEvents(channel, [{ type: 'message.created', actorId: item.userId, messageId: id }], now);
 			const row = {
@@ -164,6 +189,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				clientId: item.clientId,
 				payload: item.payload,
 				replyToId: item.replyToId ?? null,
+				mentions,
 				createdAt: now,
 				editedAt: null,
 				deletedAt: null

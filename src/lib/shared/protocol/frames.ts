@@ -6,6 +6,7 @@
 import * as v from 'valibot';
 import { issueMessage, parseJsonText } from '../validation.ts';
 import { DtlsParametersSchema, mediaParameters, RtpCapabilitiesSchema, RtpParametersSchema } from './media-parameters.ts';
+import { Mentions } from '../mentions.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -50,7 +51,9 @@ export const clientFrames = {
 		channelId: Id,
 		clientId: ClientId,
 		payload: Payload,
-		replyToId: v.optional(Id)
+		replyToId: v.optional(Id),
+		/** Routing field: who the (encrypted) message mentions; the content repeats it. */
+		mentions: v.optional(Mentions)
 	}),
 	'message.edit': v.strictObject({
 		t: v.literal('message.edit'),
@@ -177,7 +180,9 @@ export const MessageView = v.strictObject({
 	createdAt: Timestamp,
 	editedAt: v.nullable(Timestamp),
 	deletedAt: v.nullable(Timestamp),
-	reactions: v.array(ReactionSummary)
+	reactions: v.array(ReactionSummary),
+	/** Who it mentions, as its sender stated beside the ciphertext (absent: nobody). */
+	mentions: v.optional(Mentions)
 });
 export type MessageView = v.InferOutput<typeof MessageView>;
 
@@ -206,6 +211,8 @@ export const ChannelView = v.strictObject({
 	lastSeq: Seq,
 	lastReadSeq: Seq,
 	unreadCount: v.number(),
+	/** Unread messages that mention the caller (by the routing field; the client checks the content). */
+	mentionCount: v.number(),
 	/** For DMs: the other participant. */
 	peer: v.nullable(UserView)
 });

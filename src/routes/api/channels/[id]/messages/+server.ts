@@ -1,5 +1,6 @@
 import * as v from 'valibot';
 import { HISTORY_PAGE_MAX } from '#lib/shared/limits.ts';
+import { Mentions } from '#lib/shared/mentions.ts';
 import { endpoint, idParam, intQuery, json, readBody, requireUser } from '#lib/server/http.ts';
 import { invalid } from '#lib/server/errors.ts';
 import type { RequestHandler } from './$types';
@@ -18,7 +19,8 @@ export const GET: RequestHandler = endpoint(async (event) => {
 const Body = v.strictObject({
 	clientId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'clientId must be 8-64 url-safe characters.')),
 	payload: v.pipe(v.string(), v.minLength(1, 'A message cannot be empty.')),
-	replyToId: v.optional(v.pipe(v.string(), v.uuid('replyToId must be a message id.')))
+	replyToId: v.optional(v.pipe(v.string(), v.uuid('replyToId must be a message id.'))),
+	mentions: v.optional(Mentions)
 });
 
 /** Sends a message (the same operation as the /ws message.send frame, for scripts and bots). */
