@@ -9,6 +9,9 @@ import { encodeMessageBody } from '#lib/shared/message-body.ts';
 import { MENTIONS_MAX_USERS, type Mentions } from '#lib/shared/mentions.ts';
 import type { ChannelView, MessageView, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import type { HistoryPage } from '#lib/shared/api-types.ts';
+import { mentionsUser } from '#lib/shared/mentions.ts';
+import { encodeDraft } from '#lib/client/e2ee/message-codec.svelte.ts';
+import { startDevice } from '../helpers/e2ee-device.ts';
 
 const skip = postgresUnavailableReason();
 
@@ -57,7 +60,7 @@ describe.skipIf(skip)('mentions', () => {
 		const expected: Mentions = { users: [ann.user.id] };
 		const annSocket = await ann.socket();
 		const page = await ann.api.get<HistoryPage>(`/api/channels/${community.generalId}/messages?limit=5`);
-		const stored = page.messages.find((m) => m.id === (answer as ServerFrameOf<'ack'>).result.messageId)!;
+		const stored = page.messages.find((m) => m.id === (answer as ServerFrameOf<'ack'>).result?.messageId)!;
 		expect(stored.mentions).toEqual(expected);
 
 		const live = annSocket.next<ServerFrameOf<'event'>>((f) => f.t === 'event' && f.event.type === 'message.created');
@@ -130,5 +133,29 @@ describe.skipIf(skip)('mentions', () => {
 		const answer = await socket.request({ t: 'message.send', channelId: community.generalId, clientId: newClientId(), payload: encodeMessageBody('x'), mentions: { users: ['nope'] } });
 		expect(answer).toMatchObject({ t: 'error', code: 'bad_frame' });
 		socket.close();
+	});
+
+	it('the encrypted content repeats the mentions; a routing field the content does not back is not a mention', async () => {
+		const [benDevice, annDevice] = await Promise.all([startDevice(ben), startDevice(ann)]);
+		const mentions: Mentions = { users: [ann.user.id] };
+		const payload = await benDevice.engine.seal(community.generalId, encodeDraft('over to you @ann', { mentions }), { direct: false });
+		const { message } = await ben.api.post<{ message: MessageView }>(`/api/channels/${community.generalId}/messages`, { clientId: newClientId(), payload, mentions });
+		await annDevice.engine.syncToDevice();
+		const view = await annDevice.engine.open(message);
+		expect(view.state === 'ok' && view.content.mentions).toEqual(mentions);
+		expect(view.state === 'ok' && mentionsUser(message.mentions, view.content.mentions, ann.user.id)).toBe(true);
+		expect(payload).not.toContain(ann.user.id); // the mention travels encrypted, apart from the routing field
+
+		// The same content posted with a routing field naming someone else (or everyone): the reader
+		// named only there is not mentioned, and the one named only inside is not either.
+		const forged = await owner.api.post<{ message: MessageView }>(`/api/channels/${community.generalId}/messages`, {
+			clientId: newClientId(),
+			payload: await benDevice.engine.seal(community.generalId, encodeDraft('nothing for ann here'), { direct: false }),
+			mentions: { users: [ann.user.id] }
+		});
+		await annDevice.engine.syncToDevice();
+		const forgedView = await annDevice.engine.open({ ...forged.message, authorId: ben.user.id });
+		expect(forgedView.state).toBe('ok');
+		expect(forgedView.state === 'ok' && mentionsUser(forged.message.mentions, forgedView.content.mentions, ann.user.id)).toBe(false);
 	});
 });

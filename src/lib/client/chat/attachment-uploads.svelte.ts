@@ -102,12 +102,11 @@ export class AttachmentUploads {
 			return false;
 		}
 		const replyTo = conversation.replyTo;
-		const quotedText = replyTo ? this.#chat.codec.text(replyTo) : null;
-		const quote = replyTo && quotedText !== null ? { messageId: replyTo.id, authorId: replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
+		const mentions = conversation.mentionsIn(text);
 		// The draft handed to the outbox, sealed by the message codec at send time: the engine copies
 		// the attachment references into the encrypted content (createMessageContent validates them).
-		const draft = encodeDraft(text, quote, undefined, attachments);
-		this.#chat.sync.send(this.channelId, draft, replyTo?.id);
+		const draft = encodeDraft(text, { quote: conversation.replyQuote(), attachments, mentions });
+		this.#chat.sync.send(this.channelId, draft, replyTo?.id, mentions);
 		this.#chat.typing.sent(this.channelId);
 		this.items = [];
 		conversation.draft = '';

@@ -2,6 +2,7 @@
 // realtime connection and the sync engine, and wires their events into the pieces the components
 // read (directory, people, presence, typing, open conversations, connection banner). Components
 // render these and call their methods; they hold no rules of their own.
+import { Attention } from './attention.svelte.ts';
 import type { Me } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import { ApiClient } from '../api.ts';
@@ -50,6 +51,8 @@ export class ChatState {
 	#e2eeStore: E2eeStore | null = null;
 	/** Search over this device's decrypted history (message-search.svelte.ts). */
 	readonly search: MessageSearch;
+	/** Counts in the tab title and favicon, desktop notifications. */
+	readonly attention: Attention;
 	/** The voice call this page is in (at most one), over the same connection. */
 	readonly call: CallSession;
 	/** The channel whose messages are on screen, if any. */
@@ -93,6 +96,7 @@ export class ChatState {
 			this.codec.use(new UnavailableCipher('This browser cannot store encryption keys (IndexedDB is unavailable), so it cannot send or read encrypted messages.'));
 		}
 		this.search = new MessageSearch(this, this.#e2eeStore);
+		this.attention = new Attention(this);
 	}
 
 	/** Connects and loads the sidebar; returns when the sidebar is loaded (or failed to). */
@@ -315,6 +319,8 @@ export class ChatState {
 				if (conversation.reading) conversation.markRead();
 				else conversation.noteUnseen(event.seq);
 			}
+			// Desktop notifications are for what happens now, not for a backlog replayed after a reconnect.
+			if (isNewFromOthers && Date.now() - Date.parse(event.message.createdAt) < 120_000) void this.attention.messageArrived(event.message).catch(() => {});
 		}
 		if (event.type === 'member.joined' || event.type === 'member.left') {
 			const communityId = this.directory.channel(channelId)?.communityId;

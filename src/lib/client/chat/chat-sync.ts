@@ -4,6 +4,7 @@
 // Framework-free: the Svelte state (chat-state.svelte.ts) and the Node tests both drive it.
 import type { HistoryPage } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import type { Mentions } from '#lib/shared/mentions.ts';
 import type { ApiClient } from '../api.ts';
 import { Disconnected, type RealtimeConnection } from '../realtime/connection.ts';
 import { Outbox, type OutboxStorage, type SealPayload, type SendAck } from '../realtime/outbox.ts';
@@ -97,8 +98,8 @@ export class ChatSync {
 	}
 
 	/** Queues a message; it is stored locally first and sent until acknowledged. */
-	send(channelId: string, payload: string, replyToId?: string) {
-		return this.outbox.enqueue({ channelId, payload, ...(replyToId ? { replyToId } : {}) });
+	send(channelId: string, payload: string, replyToId?: string, mentions?: Mentions | null) {
+		return this.outbox.enqueue({ channelId, payload, ...(replyToId ? { replyToId } : {}), ...(mentions ? { mentions } : {}) });
 	}
 
 	/** Forgets a channel (left the community); its events are ignored from now on. */

@@ -3,12 +3,16 @@
 // targets, and the actions on messages. Wraps ChatSync's timeline of that channel.
 import type { MemberNotice } from '#lib/shared/api-types.ts';
 import { encodeMessageBody, MESSAGE_TEXT_MAX_CHARS, utf8Length } from '#lib/shared/message-body.ts';
-import { encodeDraft } from '../e2ee/message-codec.svelte.ts';
+import { encodeDraft, type QuotedMessage } from '../e2ee/message-codec.svelte.ts';
+import { mentionsInText, type Mentions } from '#lib/shared/mentions.ts';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
 import type { OutboxItem } from '../realtime/outbox.ts';
 import type { ChatState } from './chat-state.svelte.ts';
 
 export type LoadStatus = 'loading' | 'ready' | 'error';
+
+/** Someone the composer offers after "@". */
+export type MentionCandidate = { id: string; username: string; displayName: string };
 
 /** Why a text cannot be sent as it is, or null. */
 export function checkMessageText(text: string, maxBytes: number): string | null {
@@ -147,6 +151,38 @@ export class Conversation {
 
 	// --- writing ------------------------------------------------------------------------------------
 
+	/** People who can be mentioned here: the community's members, or the two people of a DM (not you). */
+	get mentionable(): MentionCandidate[] {
+		const channel = this.#chat.directory.channel(this.channelId);
+		if (!channel) return [];
+		const me = this.#chat.me.id;
+		if (!channel.communityId) return channel.peer ? [channel.peer] : [];
+		return (this.#chat.people.members[channel.communityId] ?? []).map((m) => m.user).filter((u) => u.id !== me);
+	}
+
+	/** Whether @everyone and @here are offered (the server checks the permission again). */
+	get canMentionEveryone(): boolean {
+		const channel = this.#chat.directory.channel(this.channelId);
+		return !!channel?.communityId && this.#chat.directory.permissions(channel.communityId).mentionEveryone;
+	}
+
+	/** Loads the member list the mention autocomplete draws from (once per community). */
+	prepareMentions(): void {
+		const communityId = this.#chat.directory.channel(this.channelId)?.communityId;
+		if (communityId) void this.#chat.people.ensureMembers(communityId).catch(() => {});
+	}
+
+	/** The mentions of a text about to be sent (both the routing field and the encrypted copy). */
+	mentionsIn(text: string): Mentions | null {
+		return mentionsInText(text, this.mentionable, this.canMentionEveryone);
+	}
+
+	/** The quote a reply carries inside its encrypted body, so it reads right where the original is not loaded. */
+	replyQuote(): QuotedMessage | undefined {
+		const quotedText = this.replyTo ? this.#chat.codec.text(this.replyTo) : null;
+		return this.replyTo && quotedText !== null ? { messageId: this.replyTo.id, authorId: this.replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
+	}
+
 	/** Queues the draft (or a given text); false with a toast when it cannot be sent. */
 	send(text = this.draft): boolean {
 		const problem = checkMessageText(text, this.#chat.limits.messageMaxBytes);
@@ -154,12 +190,9 @@ export class Conversation {
 			if (text.trim().length > 0) this.#chat.notify(problem, 'error');
 			return false;
 		}
-		// A reply carries a short quote of what it answers (inside the encrypted body), so it reads
-		// right even where the original is not loaded or cannot be decrypted.
-		const quotedText = this.replyTo ? this.#chat.codec.text(this.replyTo) : null;
-		const quote =
-			this.replyTo && quotedText !== null ? { messageId: this.replyTo.id, authorId: this.replyTo.authorId, text: quotedText.slice(0, 200) } : undefined;
-		this.#chat.sync.send(this.channelId, encodeDraft(text.trimEnd(), quote), this.replyTo?.id);
+		const body = text.trimEnd();
+		const mentions = this.mentionsIn(body);
+		this.#chat.sync.send(this.channelId, encodeDraft(body, { quote: this.replyQuote(), mentions }), this.replyTo?.id, mentions);
 		this.#chat.typing.sent(this.channelId);
 		this.draft = '';
 		this.replyTo = null;
@@ -266,7 +299,11 @@ export class Conversation {
 		}
 		try {
 			// Edits are sealed like new messages (never sent in the clear); the quote is kept.
-			const payload = await this.#chat.codec.seal(this.channelId, encodeDraft(text.trimEnd(), before.content.quote, before.content.rk, before.content.attachments));
+			// Mentions are fixed when a message is sent: the edit repeats them, matching the routing field.
+			const payload = await this.#chat.codec.seal(
+				this.channelId,
+				encodeDraft(text.trimEnd(), { quote: before.content.quote, rk: before.content.rk, attachments: before.content.attachments, mentions: before.content.mentions })
+			);
 			await this.#chat.editMessage(messageId, payload);
 			if (this.editingId === messageId) this.editingId = null;
 			return true;

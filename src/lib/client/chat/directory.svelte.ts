@@ -5,6 +5,7 @@ import type { CommunityDetail, CommunityView, InviteView } from '#lib/shared/api
 import type { Permission } from '#lib/shared/permissions.ts';
 import type { ChannelEvent, ChannelView, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import type { ApiClient } from '../api.ts';
+import { namesUser } from '#lib/shared/mentions.ts';
 
 export type CommunityPermissions = {
 	/** Create, rename and edit channels. */
@@ -19,6 +20,8 @@ export type CommunityPermissions = {
 	muteInCall: boolean;
 	/** Remove someone from a call (the server asks for "Kick members"). */
 	removeFromCall: boolean;
+	/** Use @everyone and @here (the server checks "Mention everyone" again). */
+	mentionEveryone: boolean;
 };
 
 // Permissions that make the community settings page useful (everyone else only sees its member list).
@@ -79,6 +82,21 @@ export class Directory {
 		return this.dms.reduce((sum, c) => sum + c.unreadCount, 0);
 	}
 
+	/** Unread mentions of this user in a community's channels (by the routing field). */
+	mentionsIn(communityId: string): number {
+		return this.channelsOf(communityId).reduce((sum, c) => sum + c.mentionCount, 0);
+	}
+
+	/** Unread mentions everywhere plus unread direct messages: what asks for this person's attention. */
+	get attention(): number {
+		return Object.keys(this.channels).reduce((sum, id) => sum + this.mentionsIn(id), 0) + this.dmUnread;
+	}
+
+	/** Unread messages in every channel and DM. */
+	get totalUnread(): number {
+		return Object.values(this.channels).reduce((sum, list) => sum + list.reduce((n, c) => n + c.unreadCount, 0), 0) + this.dmUnread;
+	}
+
 	permissions(communityId: string): CommunityPermissions {
 		const community = this.community(communityId);
 		const has = (p: Permission) => community?.permissions.includes(p) ?? false;
@@ -88,7 +106,8 @@ export class Directory {
 			settings: STAFF_PERMISSIONS.some(has),
 			own: community?.role === 'owner',
 			muteInCall: has('timeout'),
-			removeFromCall: has('kick')
+			removeFromCall: has('kick'),
+			mentionEveryone: has('mention_everyone')
 		};
 	}
 
@@ -104,6 +123,7 @@ export class Directory {
 		channel.lastSeq = event.seq;
 		if (event.type === 'message.created' && event.message.authorId !== this.#meId && !event.message.deletedAt) {
 			channel.unreadCount += 1;
+			if (namesUser(event.message.mentions, this.#meId)) channel.mentionCount += 1;
 			return true;
 		}
 		if (event.type === 'message.created' && event.message.authorId === this.#meId) {
@@ -118,7 +138,10 @@ export class Directory {
 		const channel = this.channel(channelId);
 		if (!channel) return;
 		channel.lastReadSeq = Math.max(channel.lastReadSeq, seq);
-		if (channel.lastReadSeq >= channel.lastSeq) channel.unreadCount = 0;
+		if (channel.lastReadSeq >= channel.lastSeq) {
+			channel.unreadCount = 0;
+			channel.mentionCount = 0;
+		}
 	}
 
 	/** The read marker moved on another tab or device. */
@@ -126,8 +149,10 @@ export class Directory {
 		const channel = this.channel(frame.channelId);
 		if (!channel || frame.seq <= channel.lastReadSeq) return;
 		channel.lastReadSeq = frame.seq;
-		if (frame.seq >= channel.lastSeq) channel.unreadCount = 0;
-		else void this.refreshChannel(frame.channelId).catch(() => {});
+		if (frame.seq >= channel.lastSeq) {
+			channel.unreadCount = 0;
+			channel.mentionCount = 0;
+		} else void this.refreshChannel(frame.channelId).catch(() => {});
 	}
 
 	applyDirectoryChange(frame: ServerFrameOf<'directory.changed'>): void {

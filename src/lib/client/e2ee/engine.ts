@@ -546,7 +546,8 @@ export class E2eeEngine {
 		const fresh = createMessageContent(sodium, {
 			text: body.text,
 			...(body.attachments?.length ? { attachments: body.attachments } : {}),
-			...(body.quote?.messageId ? { quote: { messageId: body.quote.messageId, authorId: body.quote.authorId, text: body.quote.text.slice(0, 300) } } : {})
+			...(body.quote?.messageId ? { quote: { messageId: body.quote.messageId, authorId: body.quote.authorId, text: body.quote.text.slice(0, 300) } } : {}),
+			...(body.mentions ? { mentions: body.mentions } : {})
 		});
 		// An edit keeps the message's reaction key (encodeMessageContent validates it).
 		const content = body.rk ? { ...fresh, rk: body.rk } : fresh;
@@ -850,7 +851,8 @@ function fromV2(content: V2Content): MessageContent {
 		text: content.text,
 		rk: content.rk,
 		...(content.attachments ? { attachments: content.attachments } : {}),
-		...(content.quote ? { quote: { messageId: content.quote.messageId, authorId: content.quote.authorId, text: content.quote.text } } : {})
+		...(content.quote ? { quote: { messageId: content.quote.messageId, authorId: content.quote.authorId, text: content.quote.text } } : {}),
+		...(content.mentions ? { mentions: content.mentions } : {})
 	};
 }
 

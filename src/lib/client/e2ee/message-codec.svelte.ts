@@ -11,6 +11,8 @@ import { SvelteMap } from 'svelte/reactivity';
 import { decodeMessageBody } from '#lib/shared/message-body.ts';
 import { attachmentsOf } from './attachment-transfer.ts';
 import type { AttachmentRef } from './message-content.ts';
+import { Mentions } from '#lib/shared/mentions.ts';
+import * as v from 'valibot';
 
 /** What a reply shows of the message it answers, carried inside the (encrypted) reply. */
 export type QuotedMessage = { messageId?: string; authorId: string; text: string };
@@ -23,17 +25,30 @@ export type MessageContent = {
 	quote?: QuotedMessage;
 	/** Encrypted files: their keys travel here, inside the encrypted content. */
 	attachments?: AttachmentRef[];
+	/** Who the sender mentioned, as the encrypted content states it (compare with the routing field). */
+	mentions?: Mentions;
 };
 
 /**
- * What the composer hands to the outbox: JSON of {v:1, text, quote?, rk?}. It never leaves this
- * device in the clear. `rk` is set by edits: the edited message keeps its reaction key, so the
- * reactions it already has still read.
+ * What the composer hands to the outbox: JSON of {v:1, text, quote?, rk?, attachments?, mentions?}.
+ * It never leaves this device in the clear. `rk` is set by edits: the edited message keeps its
+ * reaction key, so the reactions it already has still read (and its mentions, which are fixed
+ * when it is sent).
  */
-export type DraftBody = { v: 1; text: string; quote?: QuotedMessage; rk?: string; attachments?: AttachmentRef[] };
+export type DraftBody = { v: 1; text: string; quote?: QuotedMessage; rk?: string; attachments?: AttachmentRef[]; mentions?: Mentions };
 
-export function encodeDraft(text: string, quote?: QuotedMessage, rk?: string, attachments?: AttachmentRef[]): string {
-	return JSON.stringify({ v: 1, text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}), ...(attachments?.length ? { attachments } : {}) } satisfies DraftBody);
+export type DraftParts = { quote?: QuotedMessage | undefined; rk?: string | undefined; attachments?: AttachmentRef[] | undefined; mentions?: Mentions | null | undefined };
+
+export function encodeDraft(text: string, parts: DraftParts = {}): string {
+	const { quote, rk, attachments, mentions } = parts;
+	return JSON.stringify({
+		v: 1,
+		text,
+		...(quote ? { quote } : {}),
+		...(rk ? { rk } : {}),
+		...(attachments?.length ? { attachments } : {}),
+		...(mentions ? { mentions } : {})
+	} satisfies DraftBody);
 }
 
 export function decodeDraft(payload: string): DraftBody | null {
@@ -42,10 +57,13 @@ export function decodeDraft(payload: string): DraftBody | null {
 	let quote: QuotedMessage | undefined;
 	let rk: string | undefined;
 	let attachments: AttachmentRef[] = [];
+	let mentions: Mentions | undefined;
 	try {
-		const data = JSON.parse(payload) as { quote?: unknown; rk?: unknown };
+		const data = JSON.parse(payload) as { quote?: unknown; rk?: unknown; mentions?: unknown };
 		attachments = attachmentsOf(data);
 		if (typeof data.rk === 'string') rk = data.rk;
+		const parsed = v.safeParse(Mentions, data.mentions);
+		if (parsed.success) mentions = parsed.output;
 		const q = data.quote as QuotedMessage | undefined;
 		if (q && typeof q.authorId === 'string' && typeof q.text === 'string') {
 			quote = { ...(typeof q.messageId === 'string' ? { messageId: q.messageId } : {}), authorId: q.authorId, text: q.text };
@@ -53,7 +71,7 @@ export function decodeDraft(payload: string): DraftBody | null {
 	} catch {
 		// decodeMessageBody parsed it already
 	}
-	return { v: 1, text: body.text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}), ...(attachments.length ? { attachments } : {}) };
+	return { v: 1, text: body.text, ...(quote ? { quote } : {}), ...(rk ? { rk } : {}), ...(attachments.length ? { attachments } : {}), ...(mentions ? { mentions } : {}) };
 }
 
 export type DecryptedView =

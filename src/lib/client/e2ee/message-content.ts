@@ -1,5 +1,5 @@
 // The plaintext inside an encrypted message (either scheme), version 2:
-//   {"v":2,"text":string,"rk":<32-byte reaction key>,"attachments"?:[…],"quote"?:{…}}
+//   {"v":2,"text":string,"rk":<32-byte reaction key>,"attachments"?:[…],"quote"?:{…},"mentions"?:{…}}
 // and the reaction keys derived from `rk`. Decoding validates strictly and refuses unknown shapes.
 //
 // Reactions: the server counts reactions by an opaque key without reading the emoji. The key is a
@@ -9,6 +9,7 @@
 // does not hint at the emoji.
 import * as v from 'valibot';
 import { MESSAGE_TEXT_MAX_CHARS } from '#lib/shared/message-body.ts';
+import { Mentions, normalizeMentions } from '#lib/shared/mentions.ts';
 import { fromB64, fromB64Exact, fromUtf8, toB64, utf8 } from './encoding.ts';
 import { DecryptionError } from './errors.ts';
 import { deriveSubkey } from './kdf.ts';
@@ -53,7 +54,9 @@ export const MessageContent = v.pipe(
 		text: v.pipe(v.string(), v.maxLength(MESSAGE_TEXT_MAX_CHARS)),
 		rk: b64Bytes(32),
 		attachments: v.optional(v.pipe(v.array(AttachmentRef), v.minLength(1), v.maxLength(MESSAGE_ATTACHMENTS_MAX))),
-		quote: v.optional(QuoteRef)
+		quote: v.optional(QuoteRef),
+		/** The mentions the routing field beside the ciphertext must agree with (shared/mentions.ts). */
+		mentions: v.optional(Mentions)
 	}),
 	v.check((content) => content.text.trim().length > 0 || (content.attachments?.length ?? 0) > 0, 'A message needs text or an attachment.')
 );
@@ -62,14 +65,16 @@ export type MessageContent = v.InferOutput<typeof MessageContent>;
 /** A new message's content with a fresh reaction key. Throws a valibot error when the input is invalid. */
 export function createMessageContent(
 	sodium: Sodium,
-	input: { text: string; attachments?: AttachmentRef[]; quote?: QuoteRef }
+	input: { text: string; attachments?: AttachmentRef[]; quote?: QuoteRef; mentions?: Mentions | null }
 ): MessageContent {
+	const mentions = normalizeMentions(input.mentions);
 	return v.parse(MessageContent, {
 		v: 2,
 		text: input.text,
 		rk: toB64(sodium.randombytes_buf(32)),
 		...(input.attachments?.length ? { attachments: input.attachments } : {}),
-		...(input.quote ? { quote: input.quote } : {})
+		...(input.quote ? { quote: input.quote } : {}),
+		...(mentions ? { mentions } : {})
 	});
 }
 

@@ -10,6 +10,7 @@
 // ever waits in this tab's memory and this browser's localStorage, never on the server. If sealing
 // fails the item fails visibly (Retry / Discard): nothing is ever sent unencrypted instead.
 import type { RealtimeConnection } from './connection.ts';
+import type { Mentions } from '#lib/shared/mentions.ts';
 import { Disconnected, RequestFailed } from './connection.ts';
 
 export type OutboxItem = {
@@ -20,6 +21,8 @@ export type OutboxItem = {
 	/** What goes on the wire, once sealed; resends reuse it. */
 	sealed?: string;
 	replyToId?: string;
+	/** The routing field sent beside the ciphertext (the sealed content repeats it). */
+	mentions?: Mentions;
 	createdAt: string;
 	/** Set when the server refused the message for good (too large, no access): shown, not retried. */
 	error?: { code: string; message: string };
@@ -116,12 +119,13 @@ export class Outbox {
 		return this.#items.filter((item) => item.channelId === channelId);
 	}
 
-	enqueue(input: { channelId: string; payload: string; replyToId?: string }): OutboxItem {
+	enqueue(input: { channelId: string; payload: string; replyToId?: string; mentions?: Mentions | null }): OutboxItem {
 		const item: OutboxItem = {
 			clientId: crypto.randomUUID(),
 			channelId: input.channelId,
 			payload: input.payload,
 			...(input.replyToId ? { replyToId: input.replyToId } : {}),
+			...(input.mentions ? { mentions: input.mentions } : {}),
 			createdAt: new Date().toISOString()
 		};
 		this.#items.push(item);
@@ -173,7 +177,8 @@ export class Outbox {
 				channelId: item.channelId,
 				clientId: item.clientId,
 				payload: item.sealed,
-				...(item.replyToId ? { replyToId: item.replyToId } : {})
+				...(item.replyToId ? { replyToId: item.replyToId } : {}),
+				...(item.mentions ? { mentions: item.mentions } : {})
 			});
 			this.#items = this.#items.filter((i) => i.clientId !== item.clientId);
 			this.#persist();
