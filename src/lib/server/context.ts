@@ -21,6 +21,8 @@ import { Reports } from './services/reports.ts';
 import { Devices } from './services/devices.ts';
 import { KeyBackups } from './services/key-backups.ts';
 import { Attachments } from './services/attachments.ts';
+import { TwoFactor } from './services/two-factor.ts';
+import { SecretBox } from './auth/secret-box.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -37,6 +39,7 @@ export type Services = {
 	devices: Devices;
 	keyBackups: KeyBackups;
 	attachments: Attachments;
+	twoFactor: TwoFactor;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -121,7 +124,16 @@ export async function createAppContext(options: {
 		invites: () => services.invites,
 		communities: () => services.communities,
 		onThrottled: (action) => metrics.authThrottled(action),
-		guestAccess: () => services.instance.guestAccess()
+		guestAccess: () => services.instance.guestAccess(),
+		twoFactor: () => services.twoFactor
+	});
+	services.twoFactor = new TwoFactor({
+		db,
+		box: new SecretBox(config.appSecret, 'totp-secret'),
+		appSecretConfigured: config.appSecretConfigured,
+		passwordThrottle: () => services.accounts.throttle,
+		// The name authenticator apps show beside the code: the server's name, read when set up.
+		issuer: () => services.instance.branding().name
 	});
 	services.reports = new Reports({ db, messages: () => services.messages });
 	services.devices = new Devices({ db, bus });
