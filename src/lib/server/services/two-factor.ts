@@ -7,7 +7,7 @@
 // password is needed again (itself throttled); wrong codes count per (client IP, account) in their
 // own throttle, like sign-in's, so someone elsewhere cannot lock the owner out; and each code works
 // once (the last used step is stored).
-import { and, count, eq, isNull, isNotNull, lt, or, sql } from 'drizzle-orm';
+import { and, count, eq, gt, isNull, isNotNull, lt, or, sql } from 'drizzle-orm';
 import type { TwoFactorStatus } from '#lib/shared/api-types.ts';
 import type { Database, Executor } from '../db/open.ts';
 import { pendingSignIns, recoveryCodes, totpCredentials, users } from '../db/schema.ts';
@@ -181,7 +181,7 @@ export class TwoFactor {
 		const [pending] = await this.#db
 			.update(pendingSignIns)
 			.set({ attempts: sql`${pendingSignIns.attempts} + 1` })
-			.where(and(eq(pendingSignIns.id, pendingId), sql`${pendingSignIns.expiresAt} > ${now}`, lt(pendingSignIns.attempts, PENDING_MAX_ATTEMPTS)))
+			.where(and(eq(pendingSignIns.id, pendingId), gt(pendingSignIns.expiresAt, now), lt(pendingSignIns.attempts, PENDING_MAX_ATTEMPTS)))
 			.returning({ userId: pendingSignIns.userId, attempts: pendingSignIns.attempts });
 		if (!pending) throw unauthenticated(PENDING_GONE);
 		const userId = pending.userId;
