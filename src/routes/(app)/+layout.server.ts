@@ -9,6 +9,8 @@ import type { LayoutServerLoad } from './$types';
  */
 export const load: LayoutServerLoad = ({ locals, url }) => {
 	if (!locals.user) redirect(303, signInPath(url.pathname + url.search));
-	if (standingOf(locals.user, locals.app.services.instance.twoFactorPolicy()).blocked) redirect(303, '/two-factor-setup');
-	return { me: locals.user };
+	const standing = standingOf(locals.user, locals.app.services.instance.twoFactorPolicy());
+	if (standing.blocked) redirect(303, '/two-factor-setup');
+	// In the grace period: the shell shows until when (TwoFactorBanner).
+	return { me: locals.user, twoFactorDeadline: standing.deadline?.toISOString() ?? null };
 };
