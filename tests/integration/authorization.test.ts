@@ -67,6 +67,12 @@ const rows: Row[] = [
 		public: 'signing in'
 	},
 	{ route: 'POST /api/auth/sign-up', call: () => ({ method: 'POST', path: '/api/auth/sign-up', body: { username: 'x' } }), public: 'signing up' },
+	{ route: 'POST /api/auth/passkey/options', call: () => ({ method: 'POST', path: '/api/auth/passkey/options' }), public: 'signing in with a passkey starts before any session' },
+	{
+		route: 'POST /api/auth/passkey',
+		call: () => ({ method: 'POST', path: '/api/auth/passkey', body: { response: {} } }),
+		public: 'signing in with a passkey (the answer must match this browser\'s challenge; passkeys.test.ts)'
+	},
 	{
 		route: 'POST /api/auth/second-factor',
 		call: () => ({ method: 'POST', path: '/api/auth/second-factor', body: { code: '123456' } }),
@@ -85,6 +91,10 @@ const rows: Row[] = [
 	{ route: 'POST /api/me/password', call: () => ({ method: 'POST', path: '/api/me/password', body: { currentPassword: 'x', newPassword: 'long enough password' } }) },
 	{ route: 'GET /api/me/sessions', call: () => ({ method: 'GET', path: '/api/me/sessions' }) },
 	{ route: 'POST /api/me/sessions/revoke-others', call: () => ({ method: 'POST', path: '/api/me/sessions/revoke-others' }) },
+	{ route: 'GET /api/me/passkeys', call: () => ({ method: 'GET', path: '/api/me/passkeys' }) },
+	{ route: 'POST /api/me/passkeys', call: () => ({ method: 'POST', path: '/api/me/passkeys', body: { name: 'x', response: {} } }) },
+	{ route: 'POST /api/me/passkeys/options', call: () => ({ method: 'POST', path: '/api/me/passkeys/options', body: { password: 'correct horse battery staple' } }) },
+	{ route: 'DELETE /api/me/passkeys/[id]', call: () => ({ method: 'DELETE', path: '/api/me/passkeys/AAAA', body: { password: 'correct horse battery staple' } }) },
 	{ route: 'GET /api/me/two-factor', call: () => ({ method: 'GET', path: '/api/me/two-factor' }) },
 	{ route: 'DELETE /api/me/two-factor', call: () => ({ method: 'DELETE', path: '/api/me/two-factor', body: { password: 'correct horse battery staple' } }) },
 	{ route: 'POST /api/me/two-factor/totp', call: () => ({ method: 'POST', path: '/api/me/two-factor/totp', body: { password: 'correct horse battery staple' } }) },

@@ -23,6 +23,8 @@ import { KeyBackups } from './services/key-backups.ts';
 import { Attachments } from './services/attachments.ts';
 import { TwoFactor } from './services/two-factor.ts';
 import { SecretBox } from './auth/secret-box.ts';
+import { Passkeys } from './services/passkeys.ts';
+import { relyingParty } from './auth/webauthn-relying-party.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -40,6 +42,7 @@ export type Services = {
 	keyBackups: KeyBackups;
 	attachments: Attachments;
 	twoFactor: TwoFactor;
+	passkeys: Passkeys;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -125,7 +128,15 @@ export async function createAppContext(options: {
 		communities: () => services.communities,
 		onThrottled: (action) => metrics.authThrottled(action),
 		guestAccess: () => services.instance.guestAccess(),
-		twoFactor: () => services.twoFactor
+		twoFactor: () => services.twoFactor,
+		passkeys: () => services.passkeys
+	});
+	services.passkeys = new Passkeys({
+		db,
+		passwordThrottle: () => services.accounts.throttle,
+		// Read when used: the origins are completed with the real port once the server listens.
+		relyingParty: () => relyingParty(config.origin, context?.origins ?? []),
+		rpName: () => services.instance.branding().name
 	});
 	services.twoFactor = new TwoFactor({
 		db,

@@ -31,6 +31,17 @@ export type TwoFactorOverview = TwoFactorStatus & {
 	blocked: boolean;
 };
 
+/** A passkey of the signed-in account (GET /api/me/passkeys). */
+export type PasskeyView = {
+	id: string;
+	name: string;
+	createdAt: string;
+	lastUsedAt: string | null;
+	/** Synced between the person's devices by their platform (iCloud Keychain, Google Password Manager, ...). */
+	synced: boolean;
+	backedUp: boolean;
+};
+
 /** POST /api/auth/sign-in when the account has a second factor: no session yet, the code comes next. */
 export type SecondFactorChallenge = { secondFactor: { methods: ('totp' | 'recovery_code')[]; expiresAt: string } };
 

@@ -33,6 +33,8 @@ export const AUDIT_ACTIONS = {
 	'two_factor.disabled': 'Turned off two-factor authentication',
 	'two_factor.recovery_codes_regenerated': 'Made new recovery codes',
 	'two_factor.recovery_code_used': 'Signed in with a recovery code',
+	'passkey.added': 'Added a passkey',
+	'passkey.removed': 'Removed a passkey',
 	'invite.created': 'Created a server invite',
 	'invite.revoked': 'Revoked an invite'
 } as const;

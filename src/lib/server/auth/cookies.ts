@@ -22,6 +22,12 @@ export function pendingSignInCookieName(config: Pick<Config, 'origin' | 'env'>):
 	return cookiesAreSecure(config) ? '__Secure-hearth_pending_sign_in' : 'hearth_pending_sign_in';
 }
 
+/** The browser that asked for passkey sign-in options: the challenge is bound to this cookie's hash. */
+export const PASSKEY_SIGN_IN_PATH = '/api/auth/passkey';
+export function passkeyCeremonyCookieName(config: Pick<Config, 'origin' | 'env'>): string {
+	return cookiesAreSecure(config) ? '__Secure-hearth_passkey_sign_in' : 'hearth_passkey_sign_in';
+}
+
 export function csrfCookieName(config: Pick<Config, 'origin' | 'env'>): string {
 	return cookiesAreSecure(config) ? '__Host-hearth_csrf' : 'hearth_csrf';
 }

@@ -23,6 +23,9 @@ import {
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
+/** Raw bytes; PGlite hands back a Uint8Array and postgres.js a Buffer (also a Uint8Array). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
+
 export const users = pgTable(
 	'users',
 	{
@@ -124,6 +127,49 @@ export const pendingSignIns = pgTable(
 		createdAt: createdAt()
 	},
 	(t) => [index('pending_sign_ins_user_idx').on(t.userId)]
+);
+
+/**
+ * Passkeys (WebAuthn credentials): each signs in on its own, with the authenticator's user
+ * verification (PIN, fingerprint). Only public keys are stored.
+ */
+export const passkeys = pgTable(
+	'passkeys',
+	{
+		/** The credential id, base64url, as the authenticator made it: unique across every account. */
+		id: text('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		name: text('name').notNull(),
+		/** COSE public key. */
+		publicKey: bytea('public_key').notNull(),
+		/** The signature counter last seen (0 for authenticators that do not count, such as synced passkeys). */
+		counter: bigint('counter', { mode: 'number' }).notNull().default(0),
+		transports: text('transports').array().notNull().default(sql`'{}'::text[]`),
+		/** singleDevice or multiDevice (synced between a person's devices). */
+		deviceType: text('device_type', { enum: ['singleDevice', 'multiDevice'] }).notNull(),
+		backedUp: boolean('backed_up').notNull(),
+		createdAt: createdAt(),
+		lastUsedAt: timestamp('last_used_at', { withTimezone: true })
+	},
+	(t) => [index('passkeys_user_idx').on(t.userId)]
+);
+
+/**
+ * Outstanding WebAuthn challenges: one per (binding, purpose), replaced by the next request and
+ * deleted when answered, so each is single-use. The binding is the session that asked (adding a
+ * passkey) or the hash of a short-lived cookie of the browser that asked (signing in with one).
+ */
+export const webauthnChallenges = pgTable(
+	'webauthn_challenges',
+	{
+		binding: text('binding').notNull(),
+		purpose: text('purpose', { enum: ['register', 'sign_in'] }).notNull(),
+		challenge: text('challenge').notNull(),
+		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull()
+	},
+	(t) => [primaryKey({ columns: [t.binding, t.purpose] })]
 );
 
 /**
@@ -259,8 +305,6 @@ export const instanceSettings = pgTable(
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
 );
 
-/** Raw bytes; PGlite hands back a Uint8Array and postgres.js a Buffer (also a Uint8Array). */
-const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 
 /**
  * The instance icon (one row at most): a small PNG, JPEG or WebP checked by its bytes, served

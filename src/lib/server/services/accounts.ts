@@ -14,6 +14,8 @@ import { recordRedemption, type Invites } from './invites.ts';
 import type { Communities } from './communities.ts';
 import { revokeDevicesOfSessions } from './devices.ts';
 import type { SecondFactorProof, SecondFactorResult, TwoFactor } from './two-factor.ts';
+import type { Passkeys } from './passkeys.ts';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 
 export type SessionUser = Me;
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -51,6 +53,7 @@ export class Accounts {
 	#onThrottled: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
 	#guestAccess: () => boolean;
 	#twoFactor: () => TwoFactor;
+	#passkeys: () => Passkeys;
 
 	constructor(deps: {
 		db: Database;
@@ -65,6 +68,7 @@ export class Accounts {
 		/** The instance's guest access setting, now (cached). */
 		guestAccess?: () => boolean;
 		twoFactor: () => TwoFactor;
+		passkeys: () => Passkeys;
 	}) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
@@ -76,6 +80,7 @@ export class Accounts {
 		this.#onThrottled = deps.onThrottled ?? (() => {});
 		this.#guestAccess = deps.guestAccess ?? (() => false);
 		this.#twoFactor = deps.twoFactor;
+		this.#passkeys = deps.passkeys;
 	}
 
 	/**
@@ -194,6 +199,14 @@ export class Accounts {
 		this.throttle.recordSuccess(meta.ip, input.username);
 		// With a second factor, the right password earns only a pending sign-in, never a session.
 		if (row.twoFactorEnabledAt) return { pending: await this.#twoFactor().startPending(row.id) };
+		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
+	}
+
+	/** Signing in with a passkey alone: its user verification (PIN, biometrics) stands in for password and code. */
+	async signInWithPasskey(ceremonyToken: string | undefined, response: AuthenticationResponseJSON, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession }> {
+		const { userId } = await this.#passkeys().signIn(ceremonyToken, response);
+		const [row] = await this.#db.select().from(users).where(eq(users.id, userId));
+		if (!row || row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
 		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
 	}
 
