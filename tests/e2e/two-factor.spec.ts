@@ -2,6 +2,7 @@
 // (the test plays the app, computing codes from the secret shown in text), sign out, sign in with
 // the password and a code, then with a recovery code, which says how many remain.
 // UI_SHOTS_DIR=/some/folder also saves screenshots of each screen for design review.
+import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
 import { generateHOTP } from '@oslojs/otp';
 import { decodeBase32IgnorePadding } from '@oslojs/encoding';
@@ -22,6 +23,12 @@ async function shot(page: Page, name: string, scrollTo?: string) {
 	if (!process.env.UI_SHOTS_DIR) return;
 	if (scrollTo) await page.locator(scrollTo).evaluate((element) => element.scrollIntoView({ block: 'start' }));
 	await page.screenshot({ path: `${process.env.UI_SHOTS_DIR}/${name}.png` });
+}
+
+/** The accessibility rules accessibility.spec.ts applies to the other screens, on what this file adds. */
+async function expectAccessible(page: Page, selector: string) {
+	const results = await new AxeBuilder({ page }).include(selector).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+	expect(results.violations.map((v) => `${v.id}: ${v.help}`)).toEqual([]);
 }
 
 async function signInWithPassword(page: Page, username: string) {
@@ -57,6 +64,7 @@ test('set up an authenticator app, then sign in with a code and with a recovery 
 	const secret = (await section.getByTestId('totp-secret').textContent())!.replace(/\s+/g, '');
 	expect(secret).toMatch(/^[A-Z2-7]{32}$/);
 	await shot(page, 'two-factor-settings-scan', '#security');
+	await expectAccessible(page, '#security');
 
 	await section.getByLabel('Code from the app').fill('000000');
 	await section.getByRole('button', { name: 'Turn on' }).click();
@@ -70,6 +78,7 @@ test('set up an authenticator app, then sign in with a code and with a recovery 
 	await expect(codes).toHaveCount(10);
 	const recoveryCodes = await codes.allTextContents();
 	await shot(page, 'two-factor-settings-codes', '#security');
+	await expectAccessible(page, '#security');
 	const done = section.getByRole('button', { name: 'Done' });
 	await expect(done).toBeDisabled();
 	await section.getByLabel('I have saved these codes somewhere safe.').check();
@@ -83,6 +92,7 @@ test('set up an authenticator app, then sign in with a code and with a recovery 
 	await signOutFromSettings(page);
 	await signInWithPassword(page, username);
 	await shot(page, 'two-factor-sign-in');
+	await expectAccessible(page, 'main');
 	await page.getByLabel('Code from your authenticator app').fill(codeAt(secret, stepNow()));
 	await page.getByRole('button', { name: 'Verify' }).click();
 	await expect(page).not.toHaveURL(/\/sign-in/);

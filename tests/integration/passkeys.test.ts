@@ -124,7 +124,7 @@ describe.skipIf(skip)('passkeys', () => {
 				'Send the passkey answer as the browser gave it.'
 			);
 			await expectError(
-				person.send('POST', '/api/me/passkeys', { name: 'x', response: { ...answer, response: { ...answer.response, attestationObject: 'A'.repeat(9000) } } }),
+				person.send('POST', '/api/me/passkeys', { name: 'x', response: { ...answer, response: { ...answer.response, attestationObject: 'A'.repeat(17_000) } } }),
 				400,
 				'invalid',
 				'The passkey answer is too large.'

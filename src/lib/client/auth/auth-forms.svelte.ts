@@ -4,6 +4,8 @@ import * as v from 'valibot';
 import type { Me, SecondFactorChallenge } from '#lib/shared/api-types.ts';
 import { DisplayName, InviteCode, Password, Username, firstIssue } from '#lib/shared/validation.ts';
 import { ApiClient, ApiError } from '../api.ts';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
+import { usePasskey } from './passkey-ceremonies.ts';
 
 type FieldErrors<K extends string> = Partial<Record<K, string>>;
 
@@ -56,6 +58,23 @@ export class SignInForm {
 		} catch (error) {
 			this.error = error instanceof Error ? error.message : 'Could not sign in.';
 			this.password = '';
+			return null;
+		} finally {
+			this.submitting = false;
+		}
+	}
+
+	/** Signs in with a passkey alone: the browser offers the passkeys it holds for this server. */
+	async signInWithPasskey(): Promise<Me | null> {
+		this.submitting = true;
+		this.error = null;
+		try {
+			const { options } = await this.#api.post<{ options: PublicKeyCredentialRequestOptionsJSON }>('/api/auth/passkey/options');
+			const response = await usePasskey(options);
+			const { user } = await this.#api.post<{ user: Me }>('/api/auth/passkey', { response });
+			return user;
+		} catch (error) {
+			this.error = error instanceof Error ? error.message : 'Could not sign in with a passkey.';
 			return null;
 		} finally {
 			this.submitting = false;
