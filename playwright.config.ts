@@ -1,5 +1,6 @@
 // End-to-end tests: the built app (`node server/main.ts`, as `npm start` runs it) on a throwaway
 // in-memory database, driven by the system Chromium (never a downloaded browser).
+import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -91,7 +92,9 @@ export default defineConfig({
 			CALL_WORKERS: '1',
 			METRICS_TOKEN: E2E_METRICS_TOKEN,
 			CALL_PORT: '0',
-			SIGN_UPS_PER_IP_PER_HOUR: '1000'
+			SIGN_UPS_PER_IP_PER_HOUR: '1000',
+			// Two-factor set-up needs a configured APP_SECRET (authenticator secrets are sealed with it).
+			APP_SECRET: process.env.APP_SECRET ?? randomBytes(32).toString('hex')
 		}
 	}
 });

@@ -34,7 +34,7 @@ export const variables = defineEnvVars({
 		schema: originList('ALLOWED_ORIGINS')
 	},
 	APP_SECRET: {
-		description: 'At least 32 random bytes (base64 or hex; scripts/generate-secrets.sh makes one). Signs CSRF tokens. Required in production; a random one per run otherwise.',
+		description: 'At least 32 random bytes (base64 or hex; scripts/generate-secrets.sh makes one). Signs CSRF tokens and encrypts two-factor secrets (after a change, authenticator codes stop working: people sign in with a recovery code and set the app up again). Required in production; a random one per run otherwise, and then two-factor set-up is refused.',
 		schema: optionalString
 	},
 	ADMIN_ALLOWLIST: {

@@ -7,6 +7,8 @@ import { csrfCookieName, sessionCookieName } from '#lib/server/auth/cookies.ts';
 import { csrfBinding, csrfTokenValid } from '#lib/server/auth/csrf.ts';
 import { clearSessionCookie, setSessionCookie } from '#lib/server/auth/session-cookie.ts';
 import { tokensEqual } from '#lib/server/auth/tokens.ts';
+import { reachableWhileBlocked, standingOf, TWO_FACTOR_REQUIRED_MESSAGE } from '#lib/server/auth/two-factor-policy.ts';
+import { ErrorCode } from '#lib/shared/protocol/codes.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
 import { applyCorsHeaders, isPreflight, preflightResponse } from '#lib/server/cors.ts';
 import { errorResponse } from '#lib/server/http.ts';
@@ -101,6 +103,14 @@ async function authenticateAndResolve(event: Parameters<Handle>[0]['event'], res
 			event.locals.user = result.user;
 			event.locals.session = result.session;
 			if (result.renewed) setSessionCookie(event.cookies, app.config, token, result.session.expiresAt);
+			// The instance requires a second factor this account still lacks, past its grace period.
+			if (
+				event.url.pathname.startsWith('/api/') &&
+				standingOf(result.user, app.services.instance.twoFactorPolicy()).blocked &&
+				!reachableWhileBlocked(event.request.method, event.url.pathname)
+			) {
+				return errorResponse(403, ErrorCode.twoFactorRequired, TWO_FACTOR_REQUIRED_MESSAGE);
+			}
 		} else {
 			clearSessionCookie(event.cookies, app.config);
 		}

@@ -8,6 +8,7 @@ import { parseClientFrame, type ClientFrame } from '#lib/shared/protocol/frames.
 import type { AppContext } from '#lib/server/context.ts';
 import { AppError } from '#lib/server/errors.ts';
 import { readCookie, sessionCookieName } from '#lib/server/auth/cookies.ts';
+import { standingOf } from '#lib/server/auth/two-factor-policy.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
 import { safeError } from '#lib/server/logger.ts';
 import { requestIdFrom } from '#lib/server/request-id.ts';
@@ -71,6 +72,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP
 			// upgrade reaches browser code only as an anonymous 1006).
 			if (!auth) return refuse(ws, CloseCode.unauthenticated, 'sign in required');
+			if (standingOf(auth.user, app.services.instance.twoFactorPolicy()).blocked) return refuse(ws, CloseCode.twoFactorRequired, 'two-factor required');
 			const refusal = hub.admissionCheck(ip, auth.user.id);
 			if (refusal) return refuse(ws, refusal.code, refusal.reason);
 			const id = crypto.randomUUID();

@@ -79,7 +79,7 @@ describe.skipIf(skip)('instance administration', () => {
 			await user.signIn(name);
 			const { users } = await admin.api.get<{ users: AdminUserView[] }>(`/api/admin/users?q=${encodeURIComponent(name.slice(0, 12))}`);
 			expect(users).toEqual([
-				{ id: user.user.id, username: name, displayName: name, instanceRole: 'member', createdAt: expect.any(String), disabled: false, lastSeenAt: expect.any(String), sessionCount: 2 }
+				{ id: user.user.id, username: name, displayName: name, instanceRole: 'member', createdAt: expect.any(String), disabled: false, lastSeenAt: expect.any(String), sessionCount: 2, twoFactor: false }
 			]);
 		});
 

@@ -59,7 +59,7 @@ describe.skipIf(skip)('accounts', () => {
 				201
 			);
 			expect(body).toEqual({
-				user: { id: expect.any(String), username, displayName: 'Ada Lovelace', instanceRole: 'member', createdAt: expect.any(String), guest: false },
+				user: { id: expect.any(String), username, displayName: 'Ada Lovelace', instanceRole: 'member', createdAt: expect.any(String), guest: false, twoFactor: false },
 				joinedCommunityId: null
 			});
 			const me = await expectJson<{ user: Me }>(client.fetch('/api/me'), 200);

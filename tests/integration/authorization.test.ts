@@ -67,6 +67,17 @@ const rows: Row[] = [
 		public: 'signing in'
 	},
 	{ route: 'POST /api/auth/sign-up', call: () => ({ method: 'POST', path: '/api/auth/sign-up', body: { username: 'x' } }), public: 'signing up' },
+	{ route: 'POST /api/auth/passkey/options', call: () => ({ method: 'POST', path: '/api/auth/passkey/options' }), public: 'signing in with a passkey starts before any session' },
+	{
+		route: 'POST /api/auth/passkey',
+		call: () => ({ method: 'POST', path: '/api/auth/passkey', body: { response: {} } }),
+		public: 'signing in with a passkey (the answer must match this browser\'s challenge; passkeys.test.ts)'
+	},
+	{
+		route: 'POST /api/auth/second-factor',
+		call: () => ({ method: 'POST', path: '/api/auth/second-factor', body: { code: '123456' } }),
+		public: 'the second step of signing in, before any session (it needs the pending sign-in cookie instead; two-factor.test.ts)'
+	},
 	{ route: 'POST /api/auth/sign-out', call: () => ({ method: 'POST', path: '/api/auth/sign-out' }), public: 'signing out twice is harmless' },
 	{
 		route: 'POST /api/invites/[code]/guest',
@@ -80,6 +91,15 @@ const rows: Row[] = [
 	{ route: 'POST /api/me/password', call: () => ({ method: 'POST', path: '/api/me/password', body: { currentPassword: 'x', newPassword: 'long enough password' } }) },
 	{ route: 'GET /api/me/sessions', call: () => ({ method: 'GET', path: '/api/me/sessions' }) },
 	{ route: 'POST /api/me/sessions/revoke-others', call: () => ({ method: 'POST', path: '/api/me/sessions/revoke-others' }) },
+	{ route: 'GET /api/me/passkeys', call: () => ({ method: 'GET', path: '/api/me/passkeys' }) },
+	{ route: 'POST /api/me/passkeys', call: () => ({ method: 'POST', path: '/api/me/passkeys', body: { name: 'x', response: {} } }) },
+	{ route: 'POST /api/me/passkeys/options', call: () => ({ method: 'POST', path: '/api/me/passkeys/options', body: { password: 'correct horse battery staple' } }) },
+	{ route: 'DELETE /api/me/passkeys/[id]', call: () => ({ method: 'DELETE', path: '/api/me/passkeys/AAAA', body: { password: 'correct horse battery staple' } }) },
+	{ route: 'GET /api/me/two-factor', call: () => ({ method: 'GET', path: '/api/me/two-factor' }) },
+	{ route: 'DELETE /api/me/two-factor', call: () => ({ method: 'DELETE', path: '/api/me/two-factor', body: { password: 'correct horse battery staple' } }) },
+	{ route: 'POST /api/me/two-factor/totp', call: () => ({ method: 'POST', path: '/api/me/two-factor/totp', body: { password: 'correct horse battery staple' } }) },
+	{ route: 'POST /api/me/two-factor/totp/confirm', call: () => ({ method: 'POST', path: '/api/me/two-factor/totp/confirm', body: { code: '123456' } }) },
+	{ route: 'POST /api/me/two-factor/recovery-codes', call: () => ({ method: 'POST', path: '/api/me/two-factor/recovery-codes', body: { password: 'correct horse battery staple' } }) },
 	{
 		route: 'DELETE /api/me/sessions/[id]',
 		call: (f) => ({ method: 'DELETE', path: `/api/me/sessions/${f.ownerSessionId}` }),
@@ -179,6 +199,11 @@ const rows: Row[] = [
 	{
 		route: 'POST /api/admin/users/[id]/revoke-sessions',
 		call: (f) => ({ method: 'POST', path: `/api/admin/users/${f.ownerId}/revoke-sessions` }),
+		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
+	},
+	{
+		route: 'DELETE /api/admin/users/[id]/two-factor',
+		call: (f) => ({ method: 'DELETE', path: `/api/admin/users/${f.ownerId}/two-factor`, body: { password: 'correct horse battery staple' } }),
 		memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY }
 	},
 	{ route: 'GET /api/admin/audit-log', call: () => ({ method: 'GET', path: '/api/admin/audit-log' }), memberRefused: { status: 403, code: 'forbidden', message: INSTANCE_ADMINS_ONLY } },

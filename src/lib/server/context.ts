@@ -21,6 +21,10 @@ import { Reports } from './services/reports.ts';
 import { Devices } from './services/devices.ts';
 import { KeyBackups } from './services/key-backups.ts';
 import { Attachments } from './services/attachments.ts';
+import { TwoFactor } from './services/two-factor.ts';
+import { SecretBox } from './auth/secret-box.ts';
+import { Passkeys } from './services/passkeys.ts';
+import { relyingParty } from './auth/webauthn-relying-party.ts';
 
 export type Services = {
 	accounts: Accounts;
@@ -37,6 +41,8 @@ export type Services = {
 	devices: Devices;
 	keyBackups: KeyBackups;
 	attachments: Attachments;
+	twoFactor: TwoFactor;
+	passkeys: Passkeys;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -121,7 +127,24 @@ export async function createAppContext(options: {
 		invites: () => services.invites,
 		communities: () => services.communities,
 		onThrottled: (action) => metrics.authThrottled(action),
-		guestAccess: () => services.instance.guestAccess()
+		guestAccess: () => services.instance.guestAccess(),
+		twoFactor: () => services.twoFactor,
+		passkeys: () => services.passkeys
+	});
+	services.passkeys = new Passkeys({
+		db,
+		passwordThrottle: () => services.accounts.throttle,
+		// Read when used: the origins are completed with the real port once the server listens.
+		relyingParty: () => relyingParty(config.origin, context?.origins ?? []),
+		rpName: () => services.instance.branding().name
+	});
+	services.twoFactor = new TwoFactor({
+		db,
+		box: new SecretBox(config.appSecret, 'totp-secret'),
+		appSecretConfigured: config.appSecretConfigured,
+		passwordThrottle: () => services.accounts.throttle,
+		// The name authenticator apps show beside the code: the server's name, read when set up.
+		issuer: () => services.instance.branding().name
 	});
 	services.reports = new Reports({ db, messages: () => services.messages });
 	services.devices = new Devices({ db, bus });

@@ -34,3 +34,5 @@ export const conflict = (message: string) => new AppError(409, ErrorCode.conflic
 export const payloadTooLarge = (message: string) => new AppError(413, ErrorCode.payloadTooLarge, message);
 export const rateLimited = (retryAfterMs: number, message = 'Too many attempts. Try again later.') =>
 	new AppError(429, ErrorCode.rateLimited, message, retryAfterMs);
+/** The server cannot do this as configured (the reason says what the administrator must change). */
+export const unavailable = (message: string) => new AppError(503, ErrorCode.unavailable, message);

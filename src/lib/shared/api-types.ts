@@ -10,7 +10,40 @@ export type InstanceRole = 'owner' | 'admin' | 'member';
 export type { CommunityRole, Permission };
 
 /** `guest`: joined from an invite with a display name only (see users.is_guest). */
-export type Me = UserView & { instanceRole: InstanceRole; createdAt: string; guest: boolean };
+/** `twoFactor`: the account has a second factor turned on. */
+export type Me = UserView & { instanceRole: InstanceRole; createdAt: string; guest: boolean; twoFactor: boolean };
+
+export type TwoFactorRequirement = 'off' | 'admins' | 'everyone';
+
+/** The account's second factor, and what the instance requires of it (GET /api/me/two-factor). */
+export type TwoFactorStatus = {
+	enabled: boolean;
+	enabledAt: string | null;
+	/** Unused recovery codes (0 while two-factor is off). */
+	recoveryCodesLeft: number;
+};
+export type TwoFactorOverview = TwoFactorStatus & {
+	/** The instance requires a second factor of this account. */
+	required: boolean;
+	/** Until when the account may still work without one; null when not required or already on. */
+	deadline: string | null;
+	/** Past the deadline without a second factor: only setting it up is allowed. */
+	blocked: boolean;
+};
+
+/** A passkey of the signed-in account (GET /api/me/passkeys). */
+export type PasskeyView = {
+	id: string;
+	name: string;
+	createdAt: string;
+	lastUsedAt: string | null;
+	/** Synced between the person's devices by their platform (iCloud Keychain, Google Password Manager, ...). */
+	synced: boolean;
+	backedUp: boolean;
+};
+
+/** POST /api/auth/sign-in when the account has a second factor: no session yet, the code comes next. */
+export type SecondFactorChallenge = { secondFactor: { methods: ('totp' | 'recovery_code')[]; expiresAt: string } };
 
 export type InstanceInfo = {
 	name: string;
@@ -101,6 +134,9 @@ export type InstanceSettingsView = {
 	/** STUN_URLS and TURN_URLS from the environment (public anyway: browsers get them on joining a call). */
 	stunUrlsDefault: string[];
 	turnUrlsDefault: string[];
+	/** Who must use a second factor, and for how many days a person may put off setting it up. */
+	twoFactorRequirement: TwoFactorRequirement;
+	twoFactorGraceDays: number;
 	/** Whether TURN_SECRET is set (never the secret itself): TURN URLs need it. */
 	turnSecretSet: boolean;
 };
@@ -111,6 +147,7 @@ export type AdminUserView = UserView & {
 	disabled: boolean;
 	lastSeenAt: string | null;
 	sessionCount: number;
+	twoFactor: boolean;
 };
 
 export type SessionView = {

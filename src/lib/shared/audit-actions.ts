@@ -28,6 +28,13 @@ export const AUDIT_ACTIONS = {
 	'user.deleted': 'Deleted an account',
 	'user.sessions_revoked': "Signed out all of an account's sessions",
 	'user.role_changed': "Changed an account's server role",
+	'user.two_factor_reset': "Reset an account's two-factor authentication",
+	'two_factor.enabled': 'Turned on two-factor authentication',
+	'two_factor.disabled': 'Turned off two-factor authentication',
+	'two_factor.recovery_codes_regenerated': 'Made new recovery codes',
+	'two_factor.recovery_code_used': 'Signed in with a recovery code',
+	'passkey.added': 'Added a passkey',
+	'passkey.removed': 'Removed a passkey',
 	'invite.created': 'Created a server invite',
 	'invite.revoked': 'Revoked an invite'
 } as const;

@@ -1,6 +1,6 @@
 // The server administration page: instance settings, accounts and the instance audit log. Risky
 // account actions ask for the admin's password again; the page collects it and the server checks it.
-import type { AdminUserView, AuditEntryView, CommunityView, InstanceInviteView, InstanceSettingsView } from '#lib/shared/api-types.ts';
+import type { AdminUserView, AuditEntryView, CommunityView, InstanceInviteView, InstanceSettingsView, TwoFactorRequirement } from '#lib/shared/api-types.ts';
 import type { RateLimitLevel } from '#lib/shared/validation.ts';
 import type { ApiClient } from '../api.ts';
 import { toasts } from '../app/toasts.svelte.ts';
@@ -9,7 +9,8 @@ export type AccountAction =
 	| { kind: 'disable'; user: AdminUserView }
 	| { kind: 'enable'; user: AdminUserView }
 	| { kind: 'delete'; user: AdminUserView }
-	| { kind: 'role'; user: AdminUserView; role: 'admin' | 'member' };
+	| { kind: 'role'; user: AdminUserView; role: 'admin' | 'member' }
+	| { kind: 'reset-two-factor'; user: AdminUserView };
 
 export function describeAction(action: AccountAction): { title: string; confirm: string; danger: boolean } {
 	const name = action.user.displayName;
@@ -22,8 +23,17 @@ export function describeAction(action: AccountAction): { title: string; confirm:
 			return { title: `Delete ${name} for good?`, confirm: 'Delete account', danger: true };
 		case 'role':
 			return { title: action.role === 'admin' ? `Make ${name} a server admin?` : `Make ${name} a regular member?`, confirm: 'Change role', danger: false };
+		case 'reset-two-factor':
+			return { title: `Reset ${name}'s two-factor authentication?`, confirm: 'Reset two-factor', danger: true };
 	}
 }
+
+/** The two-factor requirement choices as the admin page offers them. */
+export const TWO_FACTOR_REQUIREMENTS: { value: TwoFactorRequirement; label: string; detail: string }[] = [
+	{ value: 'off', label: 'Optional', detail: 'Everyone may turn it on in Settings → Security.' },
+	{ value: 'admins', label: 'Required for server admins', detail: 'The owner and admins must use a second factor.' },
+	{ value: 'everyone', label: 'Required for everyone', detail: 'Every account with a password must use a second factor (guests excepted).' }
+];
 
 /** The rate-limit levels as the admin page offers them; the factors are RATE_LIMIT_FACTORS on the server. */
 export const RATE_LIMIT_LEVELS: { value: RateLimitLevel; label: string }[] = [
@@ -57,6 +67,8 @@ export class InstanceAdmin {
 	/** The ICE server settings as typed, one URL per line; empty means "the environment's". */
 	stunUrls = $state('');
 	turnUrls = $state('');
+	/** The grace period as typed, in days. */
+	twoFactorGraceDays = $state('');
 	users = $state<AdminUserView[]>([]);
 	query = $state('');
 	audit = $state<AuditEntryView[]>([]);
@@ -93,6 +105,16 @@ export class InstanceAdmin {
 		this.uploadMaxBytes = settings.uploadMaxBytes === null ? '' : String(settings.uploadMaxBytes);
 		this.stunUrls = settings.stunUrls.join('\n');
 		this.turnUrls = settings.turnUrls.join('\n');
+		this.twoFactorGraceDays = String(settings.twoFactorGraceDays);
+	}
+
+	saveGraceDays() {
+		const raw = this.twoFactorGraceDays.trim();
+		if (!/^\d+$/.test(raw) || Number(raw) > 90) {
+			toasts.show('The grace period is a whole number of days from 0 to 90.', 'error');
+			return Promise.resolve(false);
+		}
+		return this.save({ twoFactorGraceDays: Number(raw) }, 'Grace period saved.');
 	}
 
 	async loadUsers() {
@@ -177,6 +199,7 @@ export class InstanceAdmin {
 		try {
 			const path = `/api/admin/users/${action.user.id}`;
 			if (action.kind === 'delete') await this.#api.delete(path, { password });
+			else if (action.kind === 'reset-two-factor') await this.#api.delete(`${path}/two-factor`, { password });
 			else if (action.kind === 'role') await this.#api.patch(path, { instanceRole: action.role, password });
 			else await this.#api.patch(path, { disabled: action.kind === 'disable', password });
 			toasts.show('Done.', 'success');

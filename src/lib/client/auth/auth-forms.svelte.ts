@@ -1,9 +1,11 @@
 // The sign-in and sign-up forms: field values, instant feedback from the same rules the server
 // applies (shared/validation.ts), submission, and the server's reason when it refuses.
 import * as v from 'valibot';
-import type { Me } from '#lib/shared/api-types.ts';
+import type { Me, SecondFactorChallenge } from '#lib/shared/api-types.ts';
 import { DisplayName, InviteCode, Password, Username, firstIssue } from '#lib/shared/validation.ts';
-import { ApiClient } from '../api.ts';
+import { ApiClient, ApiError } from '../api.ts';
+import type { PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/browser';
+import { usePasskey } from './passkey-ceremonies.ts';
 
 type FieldErrors<K extends string> = Partial<Record<K, string>>;
 
@@ -12,19 +14,33 @@ function check(schema: v.GenericSchema, value: string): string | undefined {
 	return result.success ? undefined : firstIssue(result.issues);
 }
 
+/**
+ * Where a sign-in stands: the password; then, for an account with a second factor, a code from the
+ * app or a recovery code; after a recovery code, a word on how many remain before going on.
+ */
+export type SignInStep = 'password' | 'code' | 'recovery' | 'recovered';
+
 export class SignInForm {
 	username = $state('');
 	password = $state('');
+	code = $state('');
+	recoveryCode = $state('');
+	step = $state<SignInStep>('password');
+	/** After a recovery code: how many are left, and who signed in (to go on with). */
+	recoveryCodesLeft = $state(0);
 	error = $state<string | null>(null);
 	submitting = $state(false);
+	#signedIn: Me | null = null;
 	#api: ApiClient;
 
 	constructor(api = new ApiClient()) {
 		this.#api = api;
 	}
 
-	/** Signs in; resolves with the user, or null with `error` set. */
+	/** Signs in; resolves with the user, or null with `error` set or the next step shown. */
 	async submit(): Promise<Me | null> {
+		if (this.step === 'code' || this.step === 'recovery') return this.#submitSecondFactor();
+		if (this.step === 'recovered') return this.#signedIn;
 		if (!this.username.trim() || !this.password) {
 			this.error = 'Enter your username and password.';
 			return null;
@@ -32,11 +48,88 @@ export class SignInForm {
 		this.submitting = true;
 		this.error = null;
 		try {
-			const { user } = await this.#api.post<{ user: Me }>('/api/auth/sign-in', { username: this.username, password: this.password });
-			return user;
+			const answer = await this.#api.post<{ user: Me } | SecondFactorChallenge>('/api/auth/sign-in', { username: this.username, password: this.password });
+			if ('secondFactor' in answer) {
+				this.password = '';
+				this.step = 'code';
+				return null;
+			}
+			return answer.user;
 		} catch (error) {
 			this.error = error instanceof Error ? error.message : 'Could not sign in.';
 			this.password = '';
+			return null;
+		} finally {
+			this.submitting = false;
+		}
+	}
+
+	/** Signs in with a passkey alone: the browser offers the passkeys it holds for this server. */
+	async signInWithPasskey(): Promise<Me | null> {
+		this.submitting = true;
+		this.error = null;
+		try {
+			const { options } = await this.#api.post<{ options: PublicKeyCredentialRequestOptionsJSON }>('/api/auth/passkey/options');
+			const response = await usePasskey(options);
+			const { user } = await this.#api.post<{ user: Me }>('/api/auth/passkey', { response });
+			return user;
+		} catch (error) {
+			this.error = error instanceof Error ? error.message : 'Could not sign in with a passkey.';
+			return null;
+		} finally {
+			this.submitting = false;
+		}
+	}
+
+	/** Between the app's code and a recovery code. */
+	switchTo(step: 'code' | 'recovery'): void {
+		this.step = step;
+		this.error = null;
+	}
+
+	/** Back to the password (the pending sign-in is simply left to expire). */
+	startOver(): void {
+		this.step = 'password';
+		this.code = this.recoveryCode = this.password = '';
+		this.error = null;
+	}
+
+	async #submitSecondFactor(): Promise<Me | null> {
+		const usingCode = this.step === 'code';
+		const value = usingCode ? this.code.replace(/\s+/g, '') : this.recoveryCode.trim();
+		if (usingCode && !/^\d{6}$/.test(value)) {
+			this.error = 'Enter the 6-digit code from your authenticator app.';
+			return null;
+		}
+		if (!usingCode && !value) {
+			this.error = 'Enter one of your recovery codes.';
+			return null;
+		}
+		this.submitting = true;
+		this.error = null;
+		try {
+			const result = await this.#api.post<{ user: Me; method: 'totp' | 'recovery_code'; recoveryCodesLeft: number }>(
+				'/api/auth/second-factor',
+				usingCode ? { code: value } : { recoveryCode: value }
+			);
+			if (result.method === 'recovery_code') {
+				// Say how many are left before going on: the person may need to make new ones.
+				this.#signedIn = result.user;
+				this.recoveryCodesLeft = result.recoveryCodesLeft;
+				this.step = 'recovered';
+				return null;
+			}
+			return result.user;
+		} catch (error) {
+			const expired = error instanceof ApiError && error.status === 401;
+			this.error = error instanceof Error ? error.message : 'Could not sign in.';
+			// The pending sign-in expired or ran out of attempts: the password is needed again.
+			if (expired) {
+				this.step = 'password';
+				this.code = this.recoveryCode = '';
+			} else {
+				this.code = '';
+			}
 			return null;
 		} finally {
 			this.submitting = false;

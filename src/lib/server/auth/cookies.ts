@@ -12,6 +12,22 @@ export function sessionCookieName(config: Pick<Config, 'origin' | 'env'>): strin
 	return cookiesAreSecure(config) ? '__Host-hearth_session' : 'hearth_session';
 }
 
+/**
+ * The pending sign-in (password right, second factor due). Scoped to the one path that reads it,
+ * so browsers send it nowhere else; that rules out the __Host- prefix (it needs Path=/), and
+ * __Secure- still makes browsers refuse it over plain http.
+ */
+export const PENDING_SIGN_IN_PATH = '/api/auth/second-factor';
+export function pendingSignInCookieName(config: Pick<Config, 'origin' | 'env'>): string {
+	return cookiesAreSecure(config) ? '__Secure-hearth_pending_sign_in' : 'hearth_pending_sign_in';
+}
+
+/** The browser that asked for passkey sign-in options: the challenge is bound to this cookie's hash. */
+export const PASSKEY_SIGN_IN_PATH = '/api/auth/passkey';
+export function passkeyCeremonyCookieName(config: Pick<Config, 'origin' | 'env'>): string {
+	return cookiesAreSecure(config) ? '__Secure-hearth_passkey_sign_in' : 'hearth_passkey_sign_in';
+}
+
 export function csrfCookieName(config: Pick<Config, 'origin' | 'env'>): string {
 	return cookiesAreSecure(config) ? '__Host-hearth_csrf' : 'hearth_csrf';
 }

@@ -24,6 +24,9 @@ import {
 
 const createdAt = () => timestamp('created_at', { withTimezone: true }).notNull().defaultNow();
 
+/** Raw bytes; PGlite hands back a Uint8Array and postgres.js a Buffer (also a Uint8Array). */
+const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
+
 export const users = pgTable(
 	'users',
 	{
@@ -43,7 +46,13 @@ export const users = pgTable(
 		 * cannot create communities, direct messages or invites, and lose access while the
 		 * instance's guest access is off.
 		 */
-		isGuest: boolean('is_guest').notNull().default(false)
+		isGuest: boolean('is_guest').notNull().default(false),
+		/**
+		 * When a second factor (a confirmed authenticator app) was turned on; null: password only.
+		 * Kept on the user row so every request knows it without another query (the instance may
+		 * require a second factor, hooks.server.ts).
+		 */
+		twoFactorEnabledAt: timestamp('two_factor_enabled_at', { withTimezone: true })
 	},
 	(t) => [uniqueIndex('users_username_key').on(t.username)]
 );
@@ -68,6 +77,100 @@ export const sessions = pgTable(
 		deviceId: uuid('device_id').references(() => devices.id, { onDelete: 'cascade' })
 	},
 	(t) => [index('sessions_user_id_idx').on(t.userId), index('sessions_device_id_idx').on(t.deviceId)]
+);
+
+/**
+ * Authenticator-app (TOTP, RFC 6238) secrets, one per user. The secret is stored encrypted under a
+ * key derived from APP_SECRET (auth/secret-box.ts): a copy of the database alone cannot mint codes.
+ */
+export const totpCredentials = pgTable('totp_credentials', {
+	userId: uuid('user_id')
+		.primaryKey()
+		.references(() => users.id, { onDelete: 'cascade' }),
+	/** AES-256-GCM sealed secret (auth/secret-box.ts), never the secret itself. */
+	secretSealed: text('secret_sealed').notNull(),
+	/** Null while set-up waits for its first code: an unconfirmed secret guards nothing. */
+	confirmedAt: timestamp('confirmed_at', { withTimezone: true }),
+	/** The last 30-second step whose code was accepted: a code works once (RFC 6238 §5.2). */
+	lastUsedStep: bigint('last_used_step', { mode: 'number' }),
+	createdAt: createdAt()
+});
+
+/** Single-use recovery codes, stored as SHA-256 (each carries 80 random bits, so a hash is enough). */
+export const recoveryCodes = pgTable(
+	'recovery_codes',
+	{
+		id: uuid('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		codeHash: text('code_hash').notNull(),
+		usedAt: timestamp('used_at', { withTimezone: true }),
+		createdAt: createdAt()
+	},
+	(t) => [uniqueIndex('recovery_codes_user_hash_key').on(t.userId, t.codeHash)]
+);
+
+/**
+ * A sign-in whose password was right and whose second factor is still due: short-lived, a few
+ * attempts, deleted when used. It is no session: only POST /api/auth/second-factor reads it.
+ */
+export const pendingSignIns = pgTable(
+	'pending_sign_ins',
+	{
+		/** Hex SHA-256 of the pending token, like sessions.id. */
+		id: text('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+		attempts: integer('attempts').notNull().default(0),
+		createdAt: createdAt()
+	},
+	(t) => [index('pending_sign_ins_user_idx').on(t.userId)]
+);
+
+/**
+ * Passkeys (WebAuthn credentials): each signs in on its own, with the authenticator's user
+ * verification (PIN, fingerprint). Only public keys are stored.
+ */
+export const passkeys = pgTable(
+	'passkeys',
+	{
+		/** The credential id, base64url, as the authenticator made it: unique across every account. */
+		id: text('id').primaryKey(),
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		name: text('name').notNull(),
+		/** COSE public key. */
+		publicKey: bytea('public_key').notNull(),
+		/** The signature counter last seen (0 for authenticators that do not count, such as synced passkeys). */
+		counter: bigint('counter', { mode: 'number' }).notNull().default(0),
+		transports: text('transports').array().notNull().default(sql`'{}'::text[]`),
+		/** singleDevice or multiDevice (synced between a person's devices). */
+		deviceType: text('device_type', { enum: ['singleDevice', 'multiDevice'] }).notNull(),
+		backedUp: boolean('backed_up').notNull(),
+		createdAt: createdAt(),
+		lastUsedAt: timestamp('last_used_at', { withTimezone: true })
+	},
+	(t) => [index('passkeys_user_idx').on(t.userId)]
+);
+
+/**
+ * Outstanding WebAuthn challenges: one per (binding, purpose), replaced by the next request and
+ * deleted when answered, so each is single-use. The binding is the session that asked (adding a
+ * passkey) or the hash of a short-lived cookie of the browser that asked (signing in with one).
+ */
+export const webauthnChallenges = pgTable(
+	'webauthn_challenges',
+	{
+		binding: text('binding').notNull(),
+		purpose: text('purpose', { enum: ['register', 'sign_in'] }).notNull(),
+		challenge: text('challenge').notNull(),
+		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull()
+	},
+	(t) => [primaryKey({ columns: [t.binding, t.purpose] })]
 );
 
 /**
@@ -190,13 +293,19 @@ export const instanceSettings = pgTable(
 		turnUrls: text('turn_urls').array().notNull().default(sql`'{}'::text[]`),
 		/** Largest attachment (ciphertext) in bytes; null: ATTACHMENT_MAX_BYTES from the environment (also the ceiling). */
 		uploadMaxBytes: integer('upload_max_bytes'),
+		/** Who must use a second factor: nobody, server owners and admins, or everyone (guests excepted: they have no password). */
+		twoFactorRequirement: text('two_factor_requirement', { enum: ['off', 'admins', 'everyone'] })
+			.notNull()
+			.default('off'),
+		/** Days a person who falls under the requirement may still work without a second factor, being led to set it up. */
+		twoFactorGraceDays: integer('two_factor_grace_days').notNull().default(7),
+		/** When the requirement last widened (off → admins → everyone): the grace period counts from here. */
+		twoFactorRequiredSince: timestamp('two_factor_required_since', { withTimezone: true }),
 		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
 	},
 	(t) => [check('instance_settings_single_row', sql`${t.id} = 1`)]
 );
 
-/** Raw bytes; PGlite hands back a Uint8Array and postgres.js a Buffer (also a Uint8Array). */
-const bytea = customType<{ data: Uint8Array; driverData: Uint8Array }>({ dataType: () => 'bytea' });
 
 /**
  * The instance icon (one row at most): a small PNG, JPEG or WebP checked by its bytes, served

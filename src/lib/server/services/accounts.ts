@@ -13,6 +13,9 @@ import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { recordRedemption, type Invites } from './invites.ts';
 import type { Communities } from './communities.ts';
 import { revokeDevicesOfSessions } from './devices.ts';
+import type { SecondFactorProof, SecondFactorResult, TwoFactor } from './two-factor.ts';
+import type { Passkeys } from './passkeys.ts';
+import type { AuthenticationResponseJSON } from '@simplewebauthn/server';
 
 export type SessionUser = Me;
 export type SessionRecord = typeof sessions.$inferSelect;
@@ -30,7 +33,8 @@ export function toMe(row: typeof users.$inferSelect): Me {
 		displayName: row.displayName,
 		instanceRole: row.instanceRole,
 		createdAt: row.createdAt.toISOString(),
-		guest: row.isGuest
+		guest: row.isGuest,
+		twoFactor: row.twoFactorEnabledAt !== null
 	};
 }
 
@@ -48,6 +52,8 @@ export class Accounts {
 	#communities: () => Communities;
 	#onThrottled: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
 	#guestAccess: () => boolean;
+	#twoFactor: () => TwoFactor;
+	#passkeys: () => Passkeys;
 
 	constructor(deps: {
 		db: Database;
@@ -61,6 +67,8 @@ export class Accounts {
 		onThrottled?: (action: 'sign_in' | 'sign_up' | 'password_change') => void;
 		/** The instance's guest access setting, now (cached). */
 		guestAccess?: () => boolean;
+		twoFactor: () => TwoFactor;
+		passkeys: () => Passkeys;
 	}) {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
@@ -71,6 +79,8 @@ export class Accounts {
 		this.#communities = deps.communities;
 		this.#onThrottled = deps.onThrottled ?? (() => {});
 		this.#guestAccess = deps.guestAccess ?? (() => false);
+		this.#twoFactor = deps.twoFactor;
+		this.#passkeys = deps.passkeys;
 	}
 
 	/**
@@ -166,7 +176,10 @@ export class Accounts {
 		return { user: toMe(user), session, joinedCommunityId: communityId };
 	}
 
-	async signIn(input: { username: string; password: string }, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession }> {
+	async signIn(
+		input: { username: string; password: string },
+		meta: RequestMeta
+	): Promise<{ user: Me; session: IssuedSession } | { pending: { token: string; expiresAt: Date } }> {
 		const wait = this.throttle.retryAfter(meta.ip, input.username);
 		if (wait > 0) {
 			this.#onThrottled('sign_in');
@@ -184,7 +197,30 @@ export class Accounts {
 		}
 		if (row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
 		this.throttle.recordSuccess(meta.ip, input.username);
+		// With a second factor, the right password earns only a pending sign-in, never a session.
+		if (row.twoFactorEnabledAt) return { pending: await this.#twoFactor().startPending(row.id) };
 		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
+	}
+
+	/** Signing in with a passkey alone: its user verification (PIN, biometrics) stands in for password and code. */
+	async signInWithPasskey(ceremonyToken: string | undefined, response: AuthenticationResponseJSON, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession }> {
+		const { userId } = await this.#passkeys().signIn(ceremonyToken, response);
+		const [row] = await this.#db.select().from(users).where(eq(users.id, userId));
+		if (!row || row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
+		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
+	}
+
+	/** The second step of a sign-in: the code (or a recovery code) for a pending sign-in, then the session. */
+	async completeSecondFactor(
+		pendingToken: string | undefined,
+		proof: SecondFactorProof,
+		meta: RequestMeta
+	): Promise<{ user: Me; session: IssuedSession; method: SecondFactorResult['method']; recoveryCodesLeft: number }> {
+		const result = await this.#twoFactor().completePending(pendingToken, proof, meta.ip);
+		const [row] = await this.#db.select().from(users).where(eq(users.id, result.userId));
+		// Disabled while the code was being typed: the pending sign-in is spent and no session is made.
+		if (!row || row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
+		return { user: toMe(row), session: await this.#createSession(row.id, meta), method: result.method, recoveryCodesLeft: result.recoveryCodesLeft };
 	}
 
 	async #createSession(

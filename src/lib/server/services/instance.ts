@@ -13,6 +13,7 @@ import { invalid, notFound, payloadTooLarge } from '../errors.ts';
 import { sniffRasterImage, type RasterImageType } from '../image-type.ts';
 import { recordAudit } from './audit-log.ts';
 import { revokeDevicesOfSessions } from './devices.ts';
+import type { TwoFactorPolicy, TwoFactorRequirement } from '../auth/two-factor-policy.ts';
 
 type SettingsRow = typeof instanceSettings.$inferSelect;
 
@@ -43,10 +44,17 @@ export type SettingsChange = {
 	guestAccess?: boolean;
 	stunUrls?: string[];
 	turnUrls?: string[];
+	twoFactorRequirement?: TwoFactorRequirement;
+	twoFactorGraceDays?: number;
 };
+
+// Widening the requirement restarts the grace period for those it newly covers; narrowing does not.
+const REQUIREMENT_RANK: Record<TwoFactorRequirement, number> = { off: 0, admins: 1, everyone: 2 };
 
 /** The environment's ICE settings: the defaults of the stunUrls and turnUrls settings, and whether TURN can sign credentials. */
 export type IceDefaults = { stunUrls: string[]; turnUrls: string[]; turnSecretSet: boolean };
+
+export const REQUIRE_OWN_FIRST = 'Turn on two-factor authentication for your own account (Settings → Security) before requiring it of others.';
 
 export const TURN_NEEDS_SECRET_MESSAGE =
 	"TURN servers need the TURN server's shared secret: set TURN_SECRET in the server's environment first.";
@@ -112,6 +120,12 @@ export class Instance {
 	/** Whether guest accounts may be created and their sessions used, from the cache (every request asks). */
 	guestAccess(): boolean {
 		return this.#cachedRow()?.guestAccess ?? false;
+	}
+
+	/** Who must use a second factor, from the cache: every request and /ws upgrade asks. */
+	twoFactorPolicy(): TwoFactorPolicy {
+		const row = this.#cachedRow();
+		return { requirement: row?.twoFactorRequirement ?? 'off', graceDays: row?.twoFactorGraceDays ?? 7, requiredSince: row?.twoFactorRequiredSince ?? null };
 	}
 
 	/**
@@ -212,12 +226,16 @@ export class Instance {
 			turnUrls: row.turnUrls,
 			stunUrlsDefault: this.#iceDefaults.stunUrls,
 			turnUrlsDefault: this.#iceDefaults.turnUrls,
-			turnSecretSet: this.#iceDefaults.turnSecretSet
+			turnSecretSet: this.#iceDefaults.turnSecretSet,
+			twoFactorRequirement: row.twoFactorRequirement,
+			twoFactorGraceDays: row.twoFactorGraceDays
 		};
 	}
 
-	async update(actor: { id: string; instanceRole: InstanceRole }, input: SettingsChange): Promise<InstanceSettingsView> {
+	async update(actor: { id: string; instanceRole: InstanceRole; twoFactor?: boolean }, input: SettingsChange): Promise<InstanceSettingsView> {
 		requireInstanceAdmin(actor);
+		// Any requirement covers the admin making it: they show it works by having a second factor first.
+		if (input.twoFactorRequirement && input.twoFactorRequirement !== 'off' && actor.twoFactor === false) throw invalid(REQUIRE_OWN_FIRST);
 		if (input.messageMaxBytes != null && input.messageMaxBytes > this.#messageMaxBytesCeiling) {
 			throw invalid(`The message size limit can be at most ${this.#messageMaxBytesCeiling} bytes (MESSAGE_MAX_BYTES on the server).`);
 		}
@@ -236,6 +254,8 @@ export class Instance {
 		if (input.guestAccess !== undefined) patch.guestAccess = input.guestAccess;
 		if (input.stunUrls !== undefined) patch.stunUrls = input.stunUrls;
 		if (input.turnUrls !== undefined) patch.turnUrls = input.turnUrls;
+		if (input.twoFactorRequirement !== undefined) patch.twoFactorRequirement = input.twoFactorRequirement;
+		if (input.twoFactorGraceDays !== undefined) patch.twoFactorGraceDays = input.twoFactorGraceDays;
 		if (Object.keys(patch).length === 0) return this.#view(await this.settingsRow());
 		const { row, revokedGuestSessions, deviceNotices } = await this.#db.transaction(async (tx) => {
 			if (input.defaultCommunityId) {
@@ -243,9 +263,11 @@ export class Instance {
 				if (!community) throw invalid('The default community does not exist.');
 			}
 			const [before] = await tx.select().from(instanceSettings).where(eq(instanceSettings.id, 1)).for('update');
+			const widened =
+				patch.twoFactorRequirement !== undefined && before && REQUIREMENT_RANK[patch.twoFactorRequirement] > REQUIREMENT_RANK[before.twoFactorRequirement];
 			const [updated] = await tx
 				.update(instanceSettings)
-				.set({ ...patch, updatedAt: new Date() })
+				.set({ ...patch, ...(widened ? { twoFactorRequiredSince: new Date() } : {}), updatedAt: new Date() })
 				.where(eq(instanceSettings.id, 1))
 				.returning();
 			const changed: Record<string, { from: unknown; to: unknown }> = {};

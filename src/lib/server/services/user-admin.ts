@@ -12,6 +12,7 @@ import { conflict, forbidden, notFound } from '../errors.ts';
 import { requireReauthentication } from '../auth/reauth.ts';
 import type { SignInThrottle } from '../auth/throttle.ts';
 import { recordAudit } from './audit-log.ts';
+import { removeSecondFactor } from './two-factor.ts';
 import { revokeDevicesOfSessions } from './devices.ts';
 import type { BusNotice } from '../events/bus.ts';
 
@@ -62,7 +63,8 @@ export class UserAdmin {
 			createdAt: r.user.createdAt.toISOString(),
 			disabled: r.user.disabledAt !== null,
 			lastSeenAt: r.lastSeenAt ? new Date(r.lastSeenAt).toISOString() : null,
-			sessionCount: r.sessionCount
+			sessionCount: r.sessionCount,
+			twoFactor: r.user.twoFactorEnabledAt !== null
 		}));
 	}
 
@@ -118,6 +120,24 @@ export class UserAdmin {
 			await tx.update(users).set({ instanceRole: role }).where(eq(users.id, targetId));
 			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'user.role_changed', targetUserId: targetId, data: { from: target.instanceRole, to: role, username: target.username } });
 		});
+	}
+
+	/**
+	 * Removes the account's second factor (authenticator app and recovery codes), for someone who
+	 * lost both: they sign in with the password alone next time and set it up again (led to by the
+	 * instance's requirement, if any). Its sessions stay. Needs the admin's password.
+	 */
+	async resetTwoFactor(actor: AdminActor, targetId: string, password: string | undefined): Promise<void> {
+		requireInstanceAdmin(actor);
+		const target = await this.#target(targetId);
+		requireAbove(actor, target);
+		await requireReauthentication(this.#db, this.#throttle(), actor, password);
+		const removed = await this.#db.transaction(async (tx) => {
+			const removed = await removeSecondFactor(tx, targetId);
+			if (removed) await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'user.two_factor_reset', targetUserId: targetId, data: { username: target.username } });
+			return removed;
+		});
+		if (!removed) throw conflict('This account has no second factor to reset.');
 	}
 
 	/**

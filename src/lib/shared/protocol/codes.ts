@@ -23,6 +23,8 @@ export const ErrorCode = {
 	deviceRequired: 'device_required',
 	/** The recipient device has too many undelivered to-device messages; retry once it caught up. */
 	toDeviceQueueFull: 'to_device_queue_full',
+	/** The instance requires a second factor of this account, the grace period is over, and it has none. */
+	twoFactorRequired: 'two_factor_required',
 	internal: 'internal'
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -38,6 +40,8 @@ export const CloseCode = {
 	unauthenticated: 4001,
 	/** Session revoked (signed out elsewhere, password changed): do not reconnect. */
 	sessionRevoked: 4002,
+	/** The instance requires a second factor this account has not set up (grace period over). */
+	twoFactorRequired: 4003,
 	/** Too many invalid frames or rate-limit violations: reconnect after a pause. */
 	policyViolation: 4008,
 	/** The client did not read fast enough; it resumes from its cursors on reconnect. */

@@ -34,7 +34,16 @@ const Patch = v.strictObject({
 	rateLimitLevel: v.optional(v.picklist(RateLimitLevel.options, 'The rate-limit level is relaxed, normal or strict.')),
 	guestAccess: v.optional(v.boolean('Guest access is true or false.')),
 	stunUrls: v.optional(StunUrls),
-	turnUrls: v.optional(TurnUrls)
+	turnUrls: v.optional(TurnUrls),
+	twoFactorRequirement: v.optional(v.picklist(['off', 'admins', 'everyone'], 'The two-factor requirement is off, admins or everyone.')),
+	twoFactorGraceDays: v.optional(
+		v.pipe(
+			v.number('The grace period is a number of days.'),
+			v.integer('The grace period is a whole number of days.'),
+			v.minValue(0, 'The grace period is 0 to 90 days.'),
+			v.maxValue(90, 'The grace period is 0 to 90 days.')
+		)
+	)
 });
 
 /** Changes take effect at once (no restart) and are recorded in the audit log. */
