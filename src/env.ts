@@ -61,6 +61,22 @@ export const variables = defineEnvVars({
 		description: 'fatal, error, warn, info, debug or trace.',
 		schema: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')
 	},
+	VAPID_PUBLIC_KEY: {
+		description: 'Web Push (VAPID) public key, base64url. With VAPID_PRIVATE_KEY. Unset: a key pair is generated once and kept in the database.',
+		schema: optionalString
+	},
+	VAPID_PRIVATE_KEY: {
+		description: 'Web Push (VAPID) private key, base64url (secret). Set both or neither.',
+		schema: optionalString
+	},
+	VAPID_SUBJECT: {
+		description: 'Contact the push services may use about this server (mailto: or https: URL). Unset: ORIGIN.',
+		schema: optionalString
+	},
+	PUSH_SERVICE_HOSTS: {
+		description: 'Push service hosts subscriptions may point at (comma separated; *.example.com matches subdomains; host:port allowed). The server sends pushes to nothing else.',
+		schema: stringWithDefault('fcm.googleapis.com,updates.push.services.mozilla.com,*.push.apple.com,*.notify.windows.com')
+	},
 	METRICS_TOKEN: {
 		description: 'Bearer token that grants access to /metrics (Authorization: Bearer <token>). Use 32+ random bytes. Unset: no token access.',
 		schema: optionalString

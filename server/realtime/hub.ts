@@ -39,6 +39,8 @@ export class Hub implements RealtimeStatus {
 	constructor(app: AppContext) {
 		this.#app = app;
 		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
+		// A browser with an open socket here shows its own notifications: no push to it.
+		app.services.push.useOnlineSessions((sessionId) => this.#bySession.has(sessionId));
 	}
 
 	connections(): number {

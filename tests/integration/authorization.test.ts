@@ -91,6 +91,19 @@ const rows: Row[] = [
 	{ route: 'POST /api/me/password', call: () => ({ method: 'POST', path: '/api/me/password', body: { currentPassword: 'x', newPassword: 'long enough password' } }) },
 	{ route: 'GET /api/me/sessions', call: () => ({ method: 'GET', path: '/api/me/sessions' }) },
 	{ route: 'POST /api/me/sessions/revoke-others', call: () => ({ method: 'POST', path: '/api/me/sessions/revoke-others' }) },
+	{ route: 'GET /api/me/notifications', call: () => ({ method: 'GET', path: '/api/me/notifications' }) },
+	{ route: 'PUT /api/me/notifications/quiet', call: () => ({ method: 'PUT', path: '/api/me/notifications/quiet', body: { until: null } }) },
+	{
+		route: 'PUT /api/me/notifications/levels/[targetId]',
+		call: (f) => ({ method: 'PUT', path: `/api/me/notifications/levels/${f.channelId}`, body: { level: 'all' } }),
+		hidden: {
+			missing: () => ({ method: 'PUT', path: `/api/me/notifications/levels/${MISSING_ID}`, body: { level: 'all' } }),
+			malformed: () => ({ method: 'PUT', path: `/api/me/notifications/levels/${MALFORMED}`, body: { level: 'all' } }),
+			message: 'Community or channel was not found.'
+		}
+	},
+	{ route: 'PUT /api/me/push-subscription', call: () => ({ method: 'PUT', path: '/api/me/push-subscription', body: { endpoint: 'https://fcm.googleapis.com/fcm/send/x', keys: { p256dh: 'B'.repeat(87), auth: 'A'.repeat(22) } } }) },
+	{ route: 'DELETE /api/me/push-subscription', call: () => ({ method: 'DELETE', path: '/api/me/push-subscription' }) },
 	{ route: 'GET /api/me/passkeys', call: () => ({ method: 'GET', path: '/api/me/passkeys' }) },
 	{ route: 'POST /api/me/passkeys', call: () => ({ method: 'POST', path: '/api/me/passkeys', body: { name: 'x', response: {} } }) },
 	{ route: 'POST /api/me/passkeys/options', call: () => ({ method: 'POST', path: '/api/me/passkeys/options', body: { password: 'correct horse battery staple' } }) },

@@ -24,6 +24,7 @@ import { Attachments } from './services/attachments.ts';
 import { TwoFactor } from './services/two-factor.ts';
 import { SecretBox } from './auth/secret-box.ts';
 import { Passkeys } from './services/passkeys.ts';
+import { Push } from './services/push.ts';
 import { relyingParty } from './auth/webauthn-relying-party.ts';
 
 export type Services = {
@@ -43,6 +44,7 @@ export type Services = {
 	attachments: Attachments;
 	twoFactor: TwoFactor;
 	passkeys: Passkeys;
+	push: Push;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -151,6 +153,8 @@ export async function createAppContext(options: {
 	services.keyBackups = new KeyBackups({ db });
 	services.attachments = new Attachments({ db, maxBytes: () => services.instance.uploadMaxBytes() });
 	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
+	services.push = new Push({ db, config: config.push, log: log.child({ component: 'push' }) });
+	writer.afterCommit((notices) => services.push.dispatch(notices));
 	await services.instance.ensureDefaults(config.registrationModeDefault);
 
 	context = {

@@ -59,6 +59,18 @@ export type Config = {
 		wsMaxBufferedBytes: number;
 	};
 	calls: CallsConfig;
+	push: PushConfig;
+};
+
+/** Web Push: src/lib/server/services/push.ts. */
+export type PushConfig = {
+	/** From VAPID_PUBLIC_KEY / VAPID_PRIVATE_KEY; undefined: generated once and kept in the database. */
+	vapid: { publicKey: string; privateKey: string } | undefined;
+	subject: string;
+	/** Allowed push service hosts (lower case; "*.x" matches subdomains of x). */
+	serviceHosts: string[];
+	/** Plain-http endpoints on loopback hosts, for a fake push service in tests (never in production). */
+	allowLoopbackHttp: boolean;
 };
 
 /** The SFU (mediasoup) and ICE servers: server/calls/. */
@@ -191,6 +203,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 	if (database.kind === 'pglite' && database.dataDir.startsWith('memory://') && values.APP_ENV !== 'test') {
 		problems.push('DATA_DIR=memory:// loses every message on restart; it is only allowed with APP_ENV=test');
 	}
+	if ((values.VAPID_PUBLIC_KEY === undefined) !== (values.VAPID_PRIVATE_KEY === undefined)) {
+		problems.push('VAPID_PUBLIC_KEY and VAPID_PRIVATE_KEY go together: set both, or neither (then a key pair is generated and kept in the database)');
+	}
+	if (values.VAPID_SUBJECT && !/^(mailto:|https:\/\/)/.test(values.VAPID_SUBJECT)) problems.push('VAPID_SUBJECT must be a mailto: or https:// URL');
 	if (problems.length) throw new ConfigError(problems);
 
 	return {
@@ -225,6 +241,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 			wsMaxConnectionsPerUser: values.WS_MAX_CONNECTIONS_PER_USER,
 			heartbeatMs: values.WS_HEARTBEAT_SECONDS * 1000,
 			wsMaxBufferedBytes: values.WS_MAX_BUFFERED_BYTES
+		},
+		push: {
+			vapid: values.VAPID_PUBLIC_KEY && values.VAPID_PRIVATE_KEY ? { publicKey: values.VAPID_PUBLIC_KEY, privateKey: values.VAPID_PRIVATE_KEY } : undefined,
+			subject: values.VAPID_SUBJECT ?? origin ?? 'mailto:admin@localhost',
+			serviceHosts: values.PUSH_SERVICE_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
+			allowLoopbackHttp: values.APP_ENV !== 'production'
 		},
 		calls: {
 			workerBin: values.MEDIASOUP_WORKER_BIN,

@@ -644,3 +644,55 @@ export const attachments = pgTable(
 	},
 	(t) => [index('attachments_channel_idx').on(t.channelId)]
 );
+
+/**
+ * Web Push subscriptions: one per encryption device (so per browser), pointing at a push service
+ * from PUSH_SERVICE_HOSTS. Deleted when the push service answers 404/410, or with the device.
+ */
+export const pushSubscriptions = pgTable('push_subscriptions', {
+	deviceId: uuid('device_id')
+		.primaryKey()
+		.references(() => devices.id, { onDelete: 'cascade' }),
+	userId: uuid('user_id')
+		.notNull()
+		.references(() => users.id, { onDelete: 'cascade' }),
+	endpoint: text('endpoint').notNull(),
+	/** The browser's P-256 public key and auth secret (base64url): what the payload is encrypted to. */
+	p256dh: text('p256dh').notNull(),
+	auth: text('auth').notNull(),
+	createdAt: createdAt(),
+	lastPushAt: timestamp('last_push_at', { withTimezone: true })
+}, (t) => [index('push_subscriptions_user_idx').on(t.userId)]);
+
+/** The server's VAPID key pair when VAPID_* is not set: generated once, kept here (one row). */
+export const pushVapidKeys = pgTable('push_vapid_keys', {
+	id: integer('id').primaryKey(),
+	publicKey: text('public_key').notNull(),
+	privateKey: text('private_key').notNull(),
+	createdAt: createdAt()
+});
+
+/**
+ * Who hears about what (push, and the open app's desktop notifications): a level per community or
+ * channel (the channel's wins). Without a row: direct messages and mentions notify, the rest not.
+ */
+export const notificationLevels = pgTable(
+	'notification_levels',
+	{
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		/** A community id or a channel id. */
+		targetId: uuid('target_id').notNull(),
+		level: text('level', { enum: ['all', 'mentions', 'none'] }).notNull()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.targetId] })]
+);
+
+/** Do not disturb: no push and no desktop notification until then. */
+export const notificationQuiet = pgTable('notification_quiet', {
+	userId: uuid('user_id')
+		.primaryKey()
+		.references(() => users.id, { onDelete: 'cascade' }),
+	until: timestamp('until', { withTimezone: true }).notNull()
+});

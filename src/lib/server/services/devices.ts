@@ -28,6 +28,7 @@ import {
 	devices,
 	deviceSignedPrekeys,
 	dmParticipants,
+	pushSubscriptions,
 	sessions,
 	toDeviceMessages
 } from '../db/schema.ts';
@@ -95,6 +96,8 @@ export async function revokeDevices(tx: Executor, deviceIds: Array<string | null
 	await tx.delete(deviceOneTimePrekeys).where(inArray(deviceOneTimePrekeys.deviceId, ids));
 	await tx.delete(deviceSignedPrekeys).where(inArray(deviceSignedPrekeys.deviceId, ids));
 	await tx.delete(toDeviceMessages).where(inArray(toDeviceMessages.recipientDeviceId, ids));
+	// A removed browser gets no more pushes (its subscription belonged to the device).
+	await tx.delete(pushSubscriptions).where(inArray(pushSubscriptions.deviceId, ids));
 	const deleted = await tx.delete(sessions).where(inArray(sessions.deviceId, ids)).returning({ id: sessions.id });
 	const sessionIds = deleted.map((d) => d.id);
 	const notices = await devicesChangedNotices(tx, revoked.map((r) => r.userId));

@@ -42,6 +42,7 @@ export class EventWriter {
 	#idleWaiters: Array<() => void> = [];
 	#closed = false;
 	#onCommitted: BatchObserver | undefined;
+	#afterCommit = new Set<(notices: readonly BusNotice[]) => void>();
 	/** Statistics for metrics and benchmarks. */
 	readonly stats = { batches: 0, operations: 0, largestBatch: 0 };
 
@@ -138,6 +139,21 @@ export class EventWriter {
 		for (const notice of notices) if (notice.type === 'channel.event' && notice.event.type === 'message.created') newMessages += 1;
 		this.#onCommitted?.(batch.length, newMessages);
 		this.#bus.publish(notices);
+		// Work that must happen once per commit, on the node that committed (Web Push), not once
+		// per node the bus reaches.
+		for (const listener of this.#afterCommit) {
+			try {
+				listener(notices);
+			} catch (error) {
+				this.#log.error({ err: safeError(error) }, 'after-commit listener failed');
+			}
+		}
+	}
+
+	/** Calls `listener` with the notices of every committed batch, on this node only. */
+	afterCommit(listener: (notices: readonly BusNotice[]) => void): () => void {
+		this.#afterCommit.add(listener);
+		return () => this.#afterCommit.delete(listener);
 	}
 
 	async #execute(tx: Transaction, batch: Pending[]): Promise<Array<OpOutcome<unknown> | AppError>> {
