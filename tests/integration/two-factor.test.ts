@@ -231,8 +231,8 @@ describe.skipIf(skip)('two-factor authentication', () => {
 		it('refuses a second factor without a pending sign-in, and malformed bodies with clear errors', async () => {
 			const visitor = new TestClient(server);
 			await expectError(secondFactor(visitor, { code: '123456' }), 401, 'unauthenticated', PENDING_GONE);
-			await expectError(secondFactor(visitor, { code: '123456', recoveryCode: 'x' }), 400, 'invalid', 'Send either code (from your authenticator app) or recoveryCode.');
-			await expectError(secondFactor(visitor, {}), 400, 'invalid', 'Send either code (from your authenticator app) or recoveryCode.');
+			await expectError(secondFactor(visitor, { code: '123456', recoveryCode: 'x' }), 400, 'invalid', 'Send code (from your authenticator app), recoveryCode or passkey.');
+			await expectError(secondFactor(visitor, {}), 400, 'invalid', 'Send code (from your authenticator app), recoveryCode or passkey.');
 			await expectError(secondFactor(visitor, { code: '1'.repeat(40) }), 400, 'invalid', CODE_MALFORMED);
 		});
 

@@ -19,6 +19,9 @@ import { SignInThrottle } from '../auth/throttle.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { matchTotp, newTotpSecret, normaliseTotpCode, totpKeyUri, totpSecretText } from '../auth/totp.ts';
 import { recordAudit } from './audit-log.ts';
+import { AppError } from '../errors.ts';
+import { PASSKEY_NOT_VERIFIED, type Passkeys } from './passkeys.ts';
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
 /** Long enough to find the phone and open the app; short enough that a stolen pending cookie soon goes stale. */
 export const PENDING_TTL_MS = 5 * 60_000;
@@ -38,8 +41,8 @@ export const NOT_ON = 'Two-factor authentication is not on for this account.';
 export const NEEDS_APP_SECRET =
 	'Two-factor authentication needs APP_SECRET set on the server (authenticator secrets are encrypted with it). Ask the server administrator.';
 
-export type SecondFactorProof = { code: string } | { recoveryCode: string };
-export type SecondFactorResult = { userId: string; method: 'totp' | 'recovery_code'; recoveryCodesLeft: number };
+export type SecondFactorProof = { code: string } | { recoveryCode: string } | { passkey: AuthenticationResponseJSON };
+export type SecondFactorResult = { userId: string; method: 'totp' | 'recovery_code' | 'passkey'; recoveryCodesLeft: number };
 
 export class TwoFactor {
 	/** Wrong second-factor codes per (client IP, account), apart from the password throttle. */
@@ -50,6 +53,7 @@ export class TwoFactor {
 	#issuer: () => string;
 	#now: () => number;
 	#appSecretConfigured: boolean;
+	#passkeys: () => Passkeys;
 
 	constructor(deps: {
 		db: Database;
@@ -61,6 +65,7 @@ export class TwoFactor {
 		 * now would not open after a restart and would lock its owner out, so set-up is refused.
 		 */
 		appSecretConfigured: boolean;
+		passkeys: () => Passkeys;
 		codeThrottle?: SignInThrottle;
 		now?: () => number;
 	}) {
@@ -70,6 +75,7 @@ export class TwoFactor {
 		this.#issuer = deps.issuer;
 		this.#now = deps.now ?? Date.now;
 		this.#appSecretConfigured = deps.appSecretConfigured;
+		this.#passkeys = deps.passkeys;
 		this.codeThrottle = deps.codeThrottle ?? new SignInThrottle({}, this.#now);
 	}
 
@@ -168,6 +174,18 @@ export class TwoFactor {
 		return { token, expiresAt };
 	}
 
+	/** Options for answering a pending sign-in with one of the account's passkeys (no attempt is counted: asking guesses nothing). */
+	async passkeyOptions(token: string | undefined): Promise<PublicKeyCredentialRequestOptionsJSON> {
+		if (!token || !/^[a-z2-7]{32}$/.test(token)) throw unauthenticated(PENDING_GONE);
+		const pendingId = sessionIdFromToken(token);
+		const [pending] = await this.#db
+			.select({ userId: pendingSignIns.userId })
+			.from(pendingSignIns)
+			.where(and(eq(pendingSignIns.id, pendingId), gt(pendingSignIns.expiresAt, new Date(this.#now())), lt(pendingSignIns.attempts, PENDING_MAX_ATTEMPTS)));
+		if (!pending) throw unauthenticated(PENDING_GONE);
+		return this.#passkeys().secondFactorOptions(pending.userId, pendingId);
+	}
+
 	/**
 	 * Checks the second factor of a pending sign-in. On success the pending row is gone (single use)
 	 * and the caller creates the session; on failure the attempt is counted, and the last allowed
@@ -192,6 +210,22 @@ export class TwoFactor {
 			if (pending.attempts >= PENDING_MAX_ATTEMPTS) await this.#db.delete(pendingSignIns).where(eq(pendingSignIns.id, pendingId));
 			throw invalid(message);
 		};
+
+		if ('passkey' in proof) {
+			const verified = await this.#passkeys()
+				.verifySecondFactor(userId, pendingId, proof.passkey)
+				.then(
+					() => true,
+					(error: unknown) => {
+						if (error instanceof AppError && error.status === 400) return false;
+						throw error;
+					}
+				);
+			if (!verified) return fail(PASSKEY_NOT_VERIFIED);
+			if (!(await consumePending(this.#db, pendingId))) throw unauthenticated(PENDING_GONE);
+			this.codeThrottle.recordSuccess(ip, userId);
+			return { userId, method: 'passkey', recoveryCodesLeft: await this.#recoveryCodesLeft(userId) };
+		}
 
 		if ('code' in proof) {
 			const code = normaliseTotpCode(proof.code);
