@@ -50,6 +50,8 @@ test('add a passkey, sign in with it alone, and remove it', async ({ browser, ba
 	await page.getByRole('navigation').getByRole('button', { name: 'Sign out' }).click();
 	await expect(page).toHaveURL(/\/sign-in/);
 	await shot(page, 'passkeys-sign-in');
+	const signInAxe = await new AxeBuilder({ page }).include('main').withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+	expect(signInAxe.violations.map((v) => v.id)).toEqual([]);
 	await page.getByRole('button', { name: 'Use a passkey' }).click();
 	await expect(page).not.toHaveURL(/\/sign-in/);
 	await page.goto('/settings#security');

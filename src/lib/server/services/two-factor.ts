@@ -1,4 +1,5 @@
-// The second factor of an account: an authenticator app (TOTP) with its recovery codes. Set-up
+// The second factor of an account: an authenticator app (TOTP) with its recovery codes, and its
+// passkeys as an alternative answer (services/passkeys.ts checks those). Set-up
 // (re-authenticated, confirmed by a first code), turning it off and new recovery codes (both
 // re-authenticated), and the pending sign-in: after a right password, a short-lived, single-use
 // token that only the second-factor step accepts — never a session.
@@ -11,7 +12,7 @@ import { and, count, eq, gt, isNull, isNotNull, lt, or, sql } from 'drizzle-orm'
 import type { TwoFactorStatus } from '#lib/shared/api-types.ts';
 import type { Database, Executor } from '../db/open.ts';
 import { pendingSignIns, recoveryCodes, totpCredentials, users } from '../db/schema.ts';
-import { conflict, invalid, rateLimited, unauthenticated } from '../errors.ts';
+import { AppError, conflict, invalid, rateLimited, unauthenticated } from '../errors.ts';
 import { requireReauthentication } from '../auth/reauth.ts';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from '../auth/recovery-codes.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
@@ -19,7 +20,6 @@ import { SignInThrottle } from '../auth/throttle.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { matchTotp, newTotpSecret, normaliseTotpCode, totpKeyUri, totpSecretText } from '../auth/totp.ts';
 import { recordAudit } from './audit-log.ts';
-import { AppError } from '../errors.ts';
 import { PASSKEY_NOT_VERIFIED, type Passkeys } from './passkeys.ts';
 import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
