@@ -54,6 +54,7 @@ export class TwoFactor {
 	#now: () => number;
 	#appSecretConfigured: boolean;
 	#passkeys: () => Passkeys;
+	#onThrottled: () => void;
 
 	constructor(deps: {
 		db: Database;
@@ -66,6 +67,8 @@ export class TwoFactor {
 		 */
 		appSecretConfigured: boolean;
 		passkeys: () => Passkeys;
+		/** Told about each refusal by the code throttle (metrics). */
+		onThrottled?: () => void;
 		codeThrottle?: SignInThrottle;
 		now?: () => number;
 	}) {
@@ -76,6 +79,7 @@ export class TwoFactor {
 		this.#now = deps.now ?? Date.now;
 		this.#appSecretConfigured = deps.appSecretConfigured;
 		this.#passkeys = deps.passkeys;
+		this.#onThrottled = deps.onThrottled ?? (() => {});
 		this.codeThrottle = deps.codeThrottle ?? new SignInThrottle({}, this.#now);
 	}
 
@@ -280,7 +284,10 @@ export class TwoFactor {
 
 	#checkCodeThrottle(ip: string, userId: string) {
 		const wait = this.codeThrottle.retryAfter(ip, userId);
-		if (wait > 0) throw rateLimited(wait, CODES_THROTTLED);
+		if (wait > 0) {
+			this.#onThrottled();
+			throw rateLimited(wait, CODES_THROTTLED);
+		}
 	}
 }
 
