@@ -4,6 +4,8 @@
 // UI_SHOTS_DIR=/some/folder also saves screenshots.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
+import { generateHOTP } from '@oslojs/otp';
+import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { ContextApi, PASSWORD, uniqueUsername } from './support.ts';
 
 async function shot(page: Page, name: string, scrollTo?: string) {
@@ -48,6 +50,8 @@ test('add a passkey, sign in with it alone, and remove it', async ({ browser, ba
 	await page.getByRole('navigation').getByRole('button', { name: 'Sign out' }).click();
 	await expect(page).toHaveURL(/\/sign-in/);
 	await shot(page, 'passkeys-sign-in');
+	const signInAxe = await new AxeBuilder({ page }).include('main').withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+	expect(signInAxe.violations.map((v) => v.id)).toEqual([]);
 	await page.getByRole('button', { name: 'Use a passkey' }).click();
 	await expect(page).not.toHaveURL(/\/sign-in/);
 	await page.goto('/settings#security');
@@ -63,5 +67,41 @@ test('add a passkey, sign in with it alone, and remove it', async ({ browser, ba
 	await page.getByRole('navigation').getByRole('button', { name: 'Sign out' }).click();
 	await page.getByRole('button', { name: 'Use a passkey' }).click();
 	await expect(page.getByRole('alert')).toHaveText('This passkey is not registered on this server. Sign in with your password.');
+	await context.close();
+});
+
+test('a passkey answers the second step after the password', async ({ browser, baseURL }) => {
+	const origin = baseURL!.replace('127.0.0.1', 'localhost');
+	const context = await browser.newContext({ baseURL: origin });
+	const username = uniqueUsername('pk2');
+	const api = new ContextApi(context, origin);
+	await api.signUp(username, 'Pia Second');
+	// Two-factor on through the API (the settings flow has its own test), the app played by the test.
+	const { secret } = await api.send<{ secret: string }>('POST', '/api/me/two-factor/totp', { password: PASSWORD });
+	await api.send('POST', '/api/me/two-factor/totp/confirm', { code: generateHOTP(decodeBase32IgnorePadding(secret), BigInt(Math.floor(Date.now() / 30_000)), 6) });
+	const page = await context.newPage();
+	const cdp = await context.newCDPSession(page);
+	await cdp.send('WebAuthn.enable');
+	await cdp.send('WebAuthn.addVirtualAuthenticator', {
+		options: { protocol: 'ctap2', transport: 'internal', hasResidentKey: true, hasUserVerification: true, isUserVerified: true, automaticPresenceSimulation: true }
+	});
+	await page.goto('/settings#security');
+	const section = page.locator('#security');
+	await section.getByRole('button', { name: 'Add a passkey' }).click();
+	await section.getByLabel('Current password').fill(PASSWORD);
+	await section.getByRole('button', { name: 'Continue' }).click();
+	await expect(section.getByRole('list', { name: 'Passkeys' }).getByRole('listitem')).toHaveCount(1);
+
+	await page.getByRole('navigation').getByRole('button', { name: 'Sign out' }).click();
+	await expect(page).toHaveURL(/\/sign-in/);
+	await page.getByLabel('Username').fill(username);
+	await page.getByLabel('Password').fill(PASSWORD);
+	await page.getByRole('button', { name: 'Sign in', exact: true }).click();
+	await expect(page.getByRole('heading', { name: 'Two-factor authentication' })).toBeVisible();
+	await shot(page, 'passkeys-second-factor');
+	await page.getByRole('button', { name: 'Use a passkey instead' }).click();
+	await expect(page).not.toHaveURL(/\/sign-in/);
+	await page.goto('/settings#security');
+	await expect(section.getByTestId('two-factor-status')).toContainText('Two-factor authentication is on.');
 	await context.close();
 });

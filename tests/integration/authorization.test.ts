@@ -67,6 +67,11 @@ const rows: Row[] = [
 		public: 'signing in'
 	},
 	{ route: 'POST /api/auth/sign-up', call: () => ({ method: 'POST', path: '/api/auth/sign-up', body: { username: 'x' } }), public: 'signing up' },
+	{
+		route: 'POST /api/auth/second-factor/passkey-options',
+		call: () => ({ method: 'POST', path: '/api/auth/second-factor/passkey-options' }),
+		public: 'the second step of signing in, with the pending sign-in cookie instead of a session (passkeys.test.ts)'
+	},
 	{ route: 'POST /api/auth/passkey/options', call: () => ({ method: 'POST', path: '/api/auth/passkey/options' }), public: 'signing in with a passkey starts before any session' },
 	{
 		route: 'POST /api/auth/passkey',

@@ -3,7 +3,10 @@
 // and the refusals — replayed and forged answers, a challenge from another session or browser,
 // another account's passkey, no user verification, oversized bodies — each with a clear error and
 // nothing stored.
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateHOTP } from '@oslojs/otp';
+import { decodeBase32IgnorePadding } from '@oslojs/encoding';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { PASSWORD, TestClient } from '../helpers/clients.ts';
 import { SoftwarePasskey } from '../helpers/software-authenticator.ts';
@@ -39,6 +42,21 @@ async function signInOptions(server: TestServer): Promise<{ browser: TestClient;
 	return { browser, options };
 }
 
+/** Turns on an authenticator app for `client` (its first code from the current 30-second step). */
+async function enableTotp(client: TestClient): Promise<void> {
+	const { secret } = await client.api.post<{ secret: string }>('/api/me/two-factor/totp', { password: PASSWORD });
+	// The previous step is accepted too, so a step ending between these two lines does no harm.
+	const code = generateHOTP(decodeBase32IgnorePadding(secret), BigInt(Math.floor(Date.now() / 30_000)), 6);
+	await client.api.post('/api/me/two-factor/totp/confirm', { code });
+}
+
+/** The password step for an account with a second factor: a new browser holding the pending sign-in. */
+async function pendingSignIn(server: TestServer, username: string): Promise<{ browser: TestClient; methods: string[] }> {
+	const browser = new TestClient(server);
+	const { secondFactor } = await expectJson<{ secondFactor: { methods: string[] } }>(browser.send('POST', '/api/auth/sign-in', { username, password: PASSWORD }), 200);
+	return { browser, methods: secondFactor.methods };
+}
+
 const passkeysOf = async (client: TestClient) => (await client.api.get<{ passkeys: PasskeyView[] }>('/api/me/passkeys')).passkeys;
 
 describe.skipIf(skip)('passkeys', () => {
@@ -48,7 +66,8 @@ describe.skipIf(skip)('passkeys', () => {
 
 	beforeAll(async () => {
 		db = await createTestDatabase();
-		server = await startServer({ database: db });
+		// APP_SECRET: two-factor set-up needs it (a passkey can be the second factor).
+		server = await startServer({ database: db, env: { APP_SECRET: randomBytes(32).toString('hex') } });
 		owner = await TestClient.signUp(server);
 	});
 	afterAll(async () => {
@@ -209,6 +228,43 @@ describe.skipIf(skip)('passkeys', () => {
 			const { key } = await addPasskey(person);
 			const { options } = await signInOptions(server);
 			await expectError(new TestClient(server).send('POST', '/api/auth/passkey', { response: key.authenticate(options, server.origin) }), 400, 'invalid', CHALLENGE_GONE);
+		});
+	});
+
+	describe('as the second factor after the password', () => {
+		it('is offered to accounts with two-factor on, and completes the sign-in with this account\'s passkey only', async () => {
+			const person = await TestClient.signUp(server);
+			const other = await TestClient.signUp(server);
+			await enableTotp(person);
+			const { key } = await addPasskey(person);
+			const { key: othersKey } = await addPasskey(other);
+
+			const { browser, methods } = await pendingSignIn(server, person.user.username);
+			expect(methods).toEqual(['totp', 'recovery_code', 'passkey']);
+			const ask = async () => (await expectJson<{ options: Options }>(browser.send('POST', '/api/auth/second-factor/passkey-options'), 200)).options;
+			const options = await ask();
+			expect(options.allowCredentials).toEqual([{ id: key.id, type: 'public-key', transports: ['internal'] }]);
+			// Another account's passkey, answering this challenge, is refused (and counts as an attempt).
+			await expectError(browser.send('POST', '/api/auth/second-factor', { passkey: othersKey.authenticate(options, server.origin) }), 400, 'invalid', NOT_VERIFIED);
+			const answer = key.authenticate(await ask(), server.origin);
+			const body = await expectJson<{ user: Me; method: string }>(browser.send('POST', '/api/auth/second-factor', { passkey: answer }), 200);
+			expect(body).toMatchObject({ user: { id: person.user.id }, method: 'passkey' });
+			expect((await browser.api.get<{ user: Me }>('/api/me')).user.id).toBe(person.user.id);
+
+			// Replayed on a new pending sign-in: that one's challenge is not this answer's.
+			const next = await pendingSignIn(server, person.user.username);
+			await expectError(next.browser.send('POST', '/api/auth/second-factor', { passkey: answer }), 400, 'invalid', NOT_VERIFIED);
+			await expectJson(next.browser.send('POST', '/api/auth/second-factor/passkey-options'), 200);
+			await expectError(next.browser.send('POST', '/api/auth/second-factor', { passkey: answer }), 400, 'invalid', NOT_VERIFIED);
+		});
+
+		it('needs a pending sign-in, and an account with a passkey', async () => {
+			await expectError(new TestClient(server).send('POST', '/api/auth/second-factor/passkey-options'), 401, 'unauthenticated', 'Your sign-in expired or was already used. Enter your password again.');
+			const person = await TestClient.signUp(server);
+			await enableTotp(person);
+			const { browser, methods } = await pendingSignIn(server, person.user.username);
+			expect(methods).toEqual(['totp', 'recovery_code']);
+			await expectError(browser.send('POST', '/api/auth/second-factor/passkey-options'), 409, 'conflict', 'This account has no passkey. Use your authenticator app or a recovery code.');
 		});
 	});
 

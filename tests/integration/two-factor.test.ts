@@ -35,6 +35,7 @@ const REQUIRE_OWN_FIRST = 'Turn on two-factor authentication for your own accoun
 const NEEDS_APP_SECRET =
 	'Two-factor authentication needs APP_SECRET set on the server (authenticator secrets are encrypted with it). Ask the server administrator.';
 
+const METRICS = randomBytes(32).toString('hex');
 const STEP_MS = 30_000;
 const stepNow = () => Math.floor(Date.now() / STEP_MS);
 const codeAt = (secret: string, step: number) => generateHOTP(decodeBase32IgnorePadding(secret), BigInt(step), 6);
@@ -87,7 +88,7 @@ describe.skipIf(skip)('two-factor authentication', () => {
 
 	beforeAll(async () => {
 		db = await createTestDatabase();
-		server = await startServer({ database: db, env: { APP_SECRET: randomBytes(32).toString('hex') } });
+		server = await startServer({ database: db, env: { APP_SECRET: randomBytes(32).toString('hex'), METRICS_TOKEN: METRICS } });
 		owner = await TestClient.signUp(server);
 	});
 	afterAll(async () => {
@@ -231,8 +232,8 @@ describe.skipIf(skip)('two-factor authentication', () => {
 		it('refuses a second factor without a pending sign-in, and malformed bodies with clear errors', async () => {
 			const visitor = new TestClient(server);
 			await expectError(secondFactor(visitor, { code: '123456' }), 401, 'unauthenticated', PENDING_GONE);
-			await expectError(secondFactor(visitor, { code: '123456', recoveryCode: 'x' }), 400, 'invalid', 'Send either code (from your authenticator app) or recoveryCode.');
-			await expectError(secondFactor(visitor, {}), 400, 'invalid', 'Send either code (from your authenticator app) or recoveryCode.');
+			await expectError(secondFactor(visitor, { code: '123456', recoveryCode: 'x' }), 400, 'invalid', 'Send code (from your authenticator app), recoveryCode or passkey.');
+			await expectError(secondFactor(visitor, {}), 400, 'invalid', 'Send code (from your authenticator app), recoveryCode or passkey.');
 			await expectError(secondFactor(visitor, { code: '1'.repeat(40) }), 400, 'invalid', CODE_MALFORMED);
 		});
 
@@ -248,6 +249,8 @@ describe.skipIf(skip)('two-factor authentication', () => {
 			const throttled = await secondFactor(second, { code: codeAt(secret, stepNow()) });
 			expect(Number(throttled.headers.get('retry-after'))).toBeGreaterThan(0);
 			await expectError(throttled, 429, 'rate_limited', CODES_THROTTLED);
+			const metrics = await (await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${METRICS}` } })).text();
+			expect(metrics).toMatch(/^hearth_auth_throttled_total\{action="second_factor"\} 1$/m);
 
 			// The owner, from home, is not locked out.
 			const home = await pendingSignIn(server, client.user.username);

@@ -144,6 +144,8 @@ export async function createAppContext(options: {
 		db,
 		box: new SecretBox(config.appSecret, 'totp-secret'),
 		appSecretConfigured: config.appSecretConfigured,
+		passkeys: () => services.passkeys,
+		onThrottled: () => metrics.authThrottled('second_factor'),
 		passwordThrottle: () => services.accounts.throttle,
 		// The name authenticator apps show beside the code: the server's name, read when set up.
 		issuer: () => services.instance.branding().name

@@ -6,7 +6,7 @@ import { CloseCode } from '#lib/shared/protocol/codes.ts';
 
 export type RateLimitScope = 'http' | 'auth' | 'ws';
 export type FrameRejection = 'binary' | 'invalid' | 'rate_limited';
-export type ThrottledAction = 'sign_in' | 'sign_up' | 'password_change';
+export type ThrottledAction = 'sign_in' | 'sign_up' | 'password_change' | 'second_factor';
 
 /** What the metrics read from the realtime hub when scraped (it starts after the context). */
 type RealtimeGauges = { connections(): number; onlineUsers(): number } | null;
@@ -144,7 +144,7 @@ export class Metrics {
 		});
 		this.#authThrottled = new Counter({
 			name: 'hearth_auth_throttled_total',
-			help: 'Account actions refused by the brute-force throttle (sign_in, password_change) or the per-IP sign-up limit (sign_up).',
+			help: 'Account actions refused by the brute-force throttle (sign_in, password_change, second_factor codes) or the per-IP sign-up limit (sign_up).',
 			labelNames: ['action'],
 			registers
 		});

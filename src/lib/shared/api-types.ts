@@ -43,7 +43,7 @@ export type PasskeyView = {
 };
 
 /** POST /api/auth/sign-in when the account has a second factor: no session yet, the code comes next. */
-export type SecondFactorChallenge = { secondFactor: { methods: ('totp' | 'recovery_code')[]; expiresAt: string } };
+export type SecondFactorChallenge = { secondFactor: { methods: ('totp' | 'recovery_code' | 'passkey')[]; expiresAt: string } };
 
 export type InstanceInfo = {
 	name: string;

@@ -26,6 +26,8 @@ export class SignInForm {
 	code = $state('');
 	recoveryCode = $state('');
 	step = $state<SignInStep>('password');
+	/** The second factors the account has (the sign-in answer lists them). */
+	methods = $state<SecondFactorChallenge['secondFactor']['methods']>([]);
 	/** After a recovery code: how many are left, and who signed in (to go on with). */
 	recoveryCodesLeft = $state(0);
 	error = $state<string | null>(null);
@@ -50,6 +52,7 @@ export class SignInForm {
 		try {
 			const answer = await this.#api.post<{ user: Me } | SecondFactorChallenge>('/api/auth/sign-in', { username: this.username, password: this.password });
 			if ('secondFactor' in answer) {
+				this.methods = answer.secondFactor.methods;
 				this.password = '';
 				this.step = 'code';
 				return null;
@@ -81,6 +84,24 @@ export class SignInForm {
 		}
 	}
 
+	/** The second step with one of the account's passkeys instead of a code. */
+	async secondFactorWithPasskey(): Promise<Me | null> {
+		this.submitting = true;
+		this.error = null;
+		try {
+			const { options } = await this.#api.post<{ options: PublicKeyCredentialRequestOptionsJSON }>('/api/auth/second-factor/passkey-options');
+			const passkey = await usePasskey(options);
+			const { user } = await this.#api.post<{ user: Me }>('/api/auth/second-factor', { passkey });
+			return user;
+		} catch (error) {
+			this.error = error instanceof Error ? error.message : 'Could not sign in with a passkey.';
+			if (error instanceof ApiError && error.status === 401) this.startOver();
+			return null;
+		} finally {
+			this.submitting = false;
+		}
+	}
+
 	/** Between the app's code and a recovery code. */
 	switchTo(step: 'code' | 'recovery'): void {
 		this.step = step;
@@ -89,9 +110,11 @@ export class SignInForm {
 
 	/** Back to the password (the pending sign-in is simply left to expire). */
 	startOver(): void {
+		const error = this.error;
 		this.step = 'password';
 		this.code = this.recoveryCode = this.password = '';
-		this.error = null;
+		// Kept when the server ended the pending sign-in (it says why); cleared when the person chose to.
+		this.error = error && this.submitting ? error : null;
 	}
 
 	async #submitSecondFactor(): Promise<Me | null> {

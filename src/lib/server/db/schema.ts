@@ -160,13 +160,14 @@ export const passkeys = pgTable(
 /**
  * Outstanding WebAuthn challenges: one per (binding, purpose), replaced by the next request and
  * deleted when answered, so each is single-use. The binding is the session that asked (adding a
- * passkey) or the hash of a short-lived cookie of the browser that asked (signing in with one).
+ * passkey), the hash of a short-lived cookie of the browser that asked (signing in with one), or
+ * the pending sign-in it is the second factor of.
  */
 export const webauthnChallenges = pgTable(
 	'webauthn_challenges',
 	{
 		binding: text('binding').notNull(),
-		purpose: text('purpose', { enum: ['register', 'sign_in'] }).notNull(),
+		purpose: text('purpose', { enum: ['register', 'sign_in', 'second_factor'] }).notNull(),
 		challenge: text('challenge').notNull(),
 		expiresAt: timestamp('expires_at', { withTimezone: true }).notNull()
 	},

@@ -179,7 +179,7 @@ export class Accounts {
 	async signIn(
 		input: { username: string; password: string },
 		meta: RequestMeta
-	): Promise<{ user: Me; session: IssuedSession } | { pending: { token: string; expiresAt: Date } }> {
+	): Promise<{ user: Me; session: IssuedSession } | { pending: { token: string; expiresAt: Date; passkey: boolean } }> {
 		const wait = this.throttle.retryAfter(meta.ip, input.username);
 		if (wait > 0) {
 			this.#onThrottled('sign_in');
@@ -198,7 +198,10 @@ export class Accounts {
 		if (row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
 		this.throttle.recordSuccess(meta.ip, input.username);
 		// With a second factor, the right password earns only a pending sign-in, never a session.
-		if (row.twoFactorEnabledAt) return { pending: await this.#twoFactor().startPending(row.id) };
+		if (row.twoFactorEnabledAt) {
+			const pending = await this.#twoFactor().startPending(row.id);
+			return { pending: { ...pending, passkey: await this.#passkeys().hasAny(row.id) } };
+		}
 		return { user: toMe(row), session: await this.#createSession(row.id, meta) };
 	}
 

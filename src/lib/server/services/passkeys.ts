@@ -36,6 +36,8 @@ export const PASSKEY_CHALLENGE_GONE = 'That passkey request expired or was alrea
 export const PASSKEY_UNKNOWN = 'This passkey is not registered on this server. Sign in with your password.';
 export const PASSKEY_EXISTS = 'That passkey is already registered.';
 
+type ChallengePurpose = 'register' | 'sign_in' | 'second_factor';
+
 export class Passkeys {
 	#db: Database;
 	#passwordThrottle: () => SignInThrottle;
@@ -192,7 +194,58 @@ export class Passkeys {
 		return { userId: row.passkey.userId };
 	}
 
-	async #storeChallenge(binding: string, purpose: 'register' | 'sign_in', challenge: string): Promise<void> {
+	async hasAny(userId: string): Promise<boolean> {
+		const [row] = await this.#db.select({ id: passkeys.id }).from(passkeys).where(eq(passkeys.userId, userId)).limit(1);
+		return Boolean(row);
+	}
+
+	/**
+	 * Options for a passkey as the second factor of a pending sign-in (`binding`: the pending
+	 * sign-in's id): only this account's passkeys are offered. Presence is enough here, the password
+	 * having been checked already; the authenticator verifies the person where it can.
+	 */
+	async secondFactorOptions(userId: string, binding: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
+		const rp = this.#rp();
+		const mine = await this.#db.select({ id: passkeys.id, transports: passkeys.transports }).from(passkeys).where(eq(passkeys.userId, userId));
+		if (mine.length === 0) throw conflict('This account has no passkey. Use your authenticator app or a recovery code.');
+		const options = await generateAuthenticationOptions({
+			rpID: rp.id,
+			allowCredentials: mine.map((p) => ({ id: p.id, transports: p.transports as never })),
+			userVerification: 'preferred'
+		});
+		await this.#storeChallenge(binding, 'second_factor', options.challenge);
+		return options;
+	}
+
+	/** Checks a passkey answer as the second factor of `userId`'s pending sign-in; throws invalid() when it does not hold. */
+	async verifySecondFactor(userId: string, binding: string, response: AuthenticationResponseJSON): Promise<void> {
+		const rp = this.#rp();
+		const expectedChallenge = await this.#takeChallenge(binding, 'second_factor');
+		// Only this account's passkeys count: another account's is refused like a forged one.
+		const [row] = await this.#db.select().from(passkeys).where(and(eq(passkeys.id, response.id), eq(passkeys.userId, userId)));
+		if (!row) throw invalid(PASSKEY_NOT_VERIFIED);
+		let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
+		try {
+			verification = await verifyAuthenticationResponse({
+				response,
+				expectedChallenge,
+				expectedOrigin: rp.origins,
+				expectedRPID: rp.id,
+				credential: { id: row.id, publicKey: new Uint8Array(row.publicKey), counter: row.counter, transports: row.transports },
+				requireUserVerification: false
+			});
+		} catch {
+			throw invalid(PASSKEY_NOT_VERIFIED);
+		}
+		if (!verification.verified) throw invalid(PASSKEY_NOT_VERIFIED);
+		const info = verification.authenticationInfo;
+		await this.#db
+			.update(passkeys)
+			.set({ counter: info.newCounter, backedUp: info.credentialBackedUp, lastUsedAt: new Date(this.#now()) })
+			.where(eq(passkeys.id, row.id));
+	}
+
+	async #storeChallenge(binding: string, purpose: ChallengePurpose, challenge: string): Promise<void> {
 		const now = new Date(this.#now());
 		const expiresAt = new Date(now.getTime() + CHALLENGE_TTL_MS);
 		await this.#db.delete(webauthnChallenges).where(lt(webauthnChallenges.expiresAt, now));
@@ -203,7 +256,7 @@ export class Passkeys {
 	}
 
 	/** The outstanding challenge of this binding, deleted in the same statement: an answer is checked at most once. */
-	async #takeChallenge(binding: string, purpose: 'register' | 'sign_in'): Promise<string> {
+	async #takeChallenge(binding: string, purpose: ChallengePurpose): Promise<string> {
 		const [row] = await this.#db
 			.delete(webauthnChallenges)
 			.where(and(eq(webauthnChallenges.binding, binding), eq(webauthnChallenges.purpose, purpose), gt(webauthnChallenges.expiresAt, new Date(this.#now()))))

@@ -1,4 +1,5 @@
-// The second factor of an account: an authenticator app (TOTP) with its recovery codes. Set-up
+// The second factor of an account: an authenticator app (TOTP) with its recovery codes, and its
+// passkeys as an alternative answer (services/passkeys.ts checks those). Set-up
 // (re-authenticated, confirmed by a first code), turning it off and new recovery codes (both
 // re-authenticated), and the pending sign-in: after a right password, a short-lived, single-use
 // token that only the second-factor step accepts — never a session.
@@ -11,7 +12,7 @@ import { and, count, eq, gt, isNull, isNotNull, lt, or, sql } from 'drizzle-orm'
 import type { TwoFactorStatus } from '#lib/shared/api-types.ts';
 import type { Database, Executor } from '../db/open.ts';
 import { pendingSignIns, recoveryCodes, totpCredentials, users } from '../db/schema.ts';
-import { conflict, invalid, rateLimited, unauthenticated } from '../errors.ts';
+import { AppError, conflict, invalid, rateLimited, unauthenticated } from '../errors.ts';
 import { requireReauthentication } from '../auth/reauth.ts';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from '../auth/recovery-codes.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
@@ -19,6 +20,8 @@ import { SignInThrottle } from '../auth/throttle.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { matchTotp, newTotpSecret, normaliseTotpCode, totpKeyUri, totpSecretText } from '../auth/totp.ts';
 import { recordAudit } from './audit-log.ts';
+import { PASSKEY_NOT_VERIFIED, type Passkeys } from './passkeys.ts';
+import type { AuthenticationResponseJSON, PublicKeyCredentialRequestOptionsJSON } from '@simplewebauthn/server';
 
 /** Long enough to find the phone and open the app; short enough that a stolen pending cookie soon goes stale. */
 export const PENDING_TTL_MS = 5 * 60_000;
@@ -38,8 +41,8 @@ export const NOT_ON = 'Two-factor authentication is not on for this account.';
 export const NEEDS_APP_SECRET =
 	'Two-factor authentication needs APP_SECRET set on the server (authenticator secrets are encrypted with it). Ask the server administrator.';
 
-export type SecondFactorProof = { code: string } | { recoveryCode: string };
-export type SecondFactorResult = { userId: string; method: 'totp' | 'recovery_code'; recoveryCodesLeft: number };
+export type SecondFactorProof = { code: string } | { recoveryCode: string } | { passkey: AuthenticationResponseJSON };
+export type SecondFactorResult = { userId: string; method: 'totp' | 'recovery_code' | 'passkey'; recoveryCodesLeft: number };
 
 export class TwoFactor {
 	/** Wrong second-factor codes per (client IP, account), apart from the password throttle. */
@@ -50,6 +53,8 @@ export class TwoFactor {
 	#issuer: () => string;
 	#now: () => number;
 	#appSecretConfigured: boolean;
+	#passkeys: () => Passkeys;
+	#onThrottled: () => void;
 
 	constructor(deps: {
 		db: Database;
@@ -61,6 +66,9 @@ export class TwoFactor {
 		 * now would not open after a restart and would lock its owner out, so set-up is refused.
 		 */
 		appSecretConfigured: boolean;
+		passkeys: () => Passkeys;
+		/** Told about each refusal by the code throttle (metrics). */
+		onThrottled?: () => void;
 		codeThrottle?: SignInThrottle;
 		now?: () => number;
 	}) {
@@ -70,6 +78,8 @@ export class TwoFactor {
 		this.#issuer = deps.issuer;
 		this.#now = deps.now ?? Date.now;
 		this.#appSecretConfigured = deps.appSecretConfigured;
+		this.#passkeys = deps.passkeys;
+		this.#onThrottled = deps.onThrottled ?? (() => {});
 		this.codeThrottle = deps.codeThrottle ?? new SignInThrottle({}, this.#now);
 	}
 
@@ -168,6 +178,18 @@ export class TwoFactor {
 		return { token, expiresAt };
 	}
 
+	/** Options for answering a pending sign-in with one of the account's passkeys (no attempt is counted: asking guesses nothing). */
+	async passkeyOptions(token: string | undefined): Promise<PublicKeyCredentialRequestOptionsJSON> {
+		if (!token || !/^[a-z2-7]{32}$/.test(token)) throw unauthenticated(PENDING_GONE);
+		const pendingId = sessionIdFromToken(token);
+		const [pending] = await this.#db
+			.select({ userId: pendingSignIns.userId })
+			.from(pendingSignIns)
+			.where(and(eq(pendingSignIns.id, pendingId), gt(pendingSignIns.expiresAt, new Date(this.#now())), lt(pendingSignIns.attempts, PENDING_MAX_ATTEMPTS)));
+		if (!pending) throw unauthenticated(PENDING_GONE);
+		return this.#passkeys().secondFactorOptions(pending.userId, pendingId);
+	}
+
 	/**
 	 * Checks the second factor of a pending sign-in. On success the pending row is gone (single use)
 	 * and the caller creates the session; on failure the attempt is counted, and the last allowed
@@ -192,6 +214,22 @@ export class TwoFactor {
 			if (pending.attempts >= PENDING_MAX_ATTEMPTS) await this.#db.delete(pendingSignIns).where(eq(pendingSignIns.id, pendingId));
 			throw invalid(message);
 		};
+
+		if ('passkey' in proof) {
+			const verified = await this.#passkeys()
+				.verifySecondFactor(userId, pendingId, proof.passkey)
+				.then(
+					() => true,
+					(error: unknown) => {
+						if (error instanceof AppError && error.status === 400) return false;
+						throw error;
+					}
+				);
+			if (!verified) return fail(PASSKEY_NOT_VERIFIED);
+			if (!(await consumePending(this.#db, pendingId))) throw unauthenticated(PENDING_GONE);
+			this.codeThrottle.recordSuccess(ip, userId);
+			return { userId, method: 'passkey', recoveryCodesLeft: await this.#recoveryCodesLeft(userId) };
+		}
 
 		if ('code' in proof) {
 			const code = normaliseTotpCode(proof.code);
@@ -246,7 +284,10 @@ export class TwoFactor {
 
 	#checkCodeThrottle(ip: string, userId: string) {
 		const wait = this.codeThrottle.retryAfter(ip, userId);
-		if (wait > 0) throw rateLimited(wait, CODES_THROTTLED);
+		if (wait > 0) {
+			this.#onThrottled();
+			throw rateLimited(wait, CODES_THROTTLED);
+		}
 	}
 }
 

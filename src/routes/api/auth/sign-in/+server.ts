@@ -20,7 +20,8 @@ export const POST: RequestHandler = endpoint(async (event) => {
 	});
 	if ('pending' in result) {
 		setPendingSignInCookie(event.cookies, event.locals.app.config, result.pending.token, result.pending.expiresAt);
-		const challenge: SecondFactorChallenge = { secondFactor: { methods: ['totp', 'recovery_code'], expiresAt: result.pending.expiresAt.toISOString() } };
+		const methods: SecondFactorChallenge['secondFactor']['methods'] = ['totp', 'recovery_code', ...(result.pending.passkey ? (['passkey'] as const) : [])];
+		const challenge: SecondFactorChallenge = { secondFactor: { methods, expiresAt: result.pending.expiresAt.toISOString() } };
 		return json(challenge);
 	}
 	setSessionCookie(event.cookies, event.locals.app.config, result.session.token, result.session.expiresAt);
