@@ -20,6 +20,8 @@ process.env.HEARTH_E2E_NO_CALLS = worker.ok ? '' : worker.reason;
 // E2E_PORT moves it, so two checkouts can run their browser tests at once.
 const PORT = Number(process.env.E2E_PORT ?? 3917);
 const BASE_URL = `http://127.0.0.1:${PORT}`;
+// The push tests run a fake push service here (tests/e2e/push.spec.ts); the server may push to it.
+export const PUSH_PORT = PORT + 2;
 
 export default defineConfig({
 	testDir: 'tests/e2e',
@@ -93,6 +95,7 @@ export default defineConfig({
 			METRICS_TOKEN: E2E_METRICS_TOKEN,
 			CALL_PORT: '0',
 			SIGN_UPS_PER_IP_PER_HOUR: '1000',
+			PUSH_SERVICE_HOSTS: `127.0.0.1:${PUSH_PORT}`,
 			// Two-factor set-up needs a configured APP_SECRET (authenticator secrets are sealed with it).
 			APP_SECRET: process.env.APP_SECRET ?? randomBytes(32).toString('hex')
 		}

@@ -70,7 +70,7 @@ export const variables = defineEnvVars({
 		schema: optionalString
 	},
 	VAPID_SUBJECT: {
-		description: 'Contact the push services may use about this server (mailto: or https: URL). Unset: ORIGIN.',
+		description: 'Contact the push services may use about this server (mailto: or https: URL). Unset: ORIGIN when it is https, else mailto:hearth@<host>.',
 		schema: optionalString
 	},
 	PUSH_SERVICE_HOSTS: {

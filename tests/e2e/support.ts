@@ -53,8 +53,10 @@ export class ContextApi {
 			this.#token = null;
 			response = await attempt();
 		}
-		expect(response.ok(), `${method} ${path}: ${response.status()} ${await response.text()}`).toBeTruthy();
-		return (await response.json()) as T;
+		const text = await response.text();
+		expect(response.ok(), `${method} ${path}: ${response.status()} ${text}`).toBeTruthy();
+		// 204 No Content has no body.
+		return (text ? JSON.parse(text) : undefined) as T;
 	}
 
 	signUp(username: string, displayName: string, inviteCode?: string) {

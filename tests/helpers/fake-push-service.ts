@@ -74,8 +74,12 @@ export class FakePushService {
 		});
 	}
 
-	async start(): Promise<void> {
-		await new Promise<void>((resolve) => this.#server.listen(0, '127.0.0.1', resolve));
+	/** Listens on 127.0.0.1 (`port` 0: any free one). */
+	async start(port = 0): Promise<void> {
+		await new Promise<void>((resolve, reject) => {
+			this.#server.once('error', reject);
+			this.#server.listen(port, '127.0.0.1', resolve);
+		});
 		this.port = (this.#server.address() as { port: number }).port;
 	}
 

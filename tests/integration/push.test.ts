@@ -129,6 +129,8 @@ describe.skipIf(skip)('web push', () => {
 
 	it('a browser that is open (its socket connected) gets no push; once closed it does', async () => {
 		const { device: dee } = await subscribedMember('/push/dee');
+		// Someone else being online changes nothing for Dee.
+		const annSocket = await ann.client.socket();
 		const socket = await dee.client.socket();
 		const mentions = { users: [dee.client.user.id] };
 		await sendAs(ann, community.generalId, 'you are here @dee', { mentions });
@@ -137,6 +139,7 @@ describe.skipIf(skip)('web push', () => {
 		await new Promise((r) => setTimeout(r, 200));
 		await sendAs(ann, community.generalId, 'you left @dee', { mentions });
 		await pushService.waitFor('/push/dee');
+		annSocket.close();
 	});
 
 	it('a subscription the push service reports gone (410 or 404) is deleted', async () => {

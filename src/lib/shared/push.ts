@@ -46,6 +46,11 @@ export type PushPayload = {
 	pad: string;
 };
 
+/** Which level applies to a channel: the channel's own, else its community's, else the default (DMs and mentions). */
+export function effectiveLevel(levels: ReadonlyMap<string, NotificationLevel>, channelId: string, communityId: string | null): NotificationLevel {
+	return levels.get(channelId) ?? (communityId ? levels.get(communityId) : undefined) ?? 'mentions';
+}
+
 export type NotificationSettingsView = {
 	/** The VAPID public key browsers subscribe with (applicationServerKey). */
 	publicKey: string;

@@ -5,6 +5,9 @@
 // alone); other channel messages only count. The browser's permission prompt appears only when the
 // person turns notifications on in Settings.
 import { mentionsUser } from '#lib/shared/mentions.ts';
+import { effectiveLevel, type NotificationLevel, type NotificationSettingsView } from '#lib/shared/push.ts';
+import { SvelteMap } from 'svelte/reactivity';
+import type { ApiClient } from '../api.ts';
 import type { MessageView } from '#lib/shared/protocol/frames.ts';
 import type { ChatState } from './chat-state.svelte.ts';
 
@@ -59,8 +62,48 @@ export class NotificationPrefs {
 	}
 }
 
+/** The account's notification settings on the server (levels, do-not-disturb, push on this browser). */
+export class NotificationSettings {
+	levels = new SvelteMap<string, NotificationLevel>();
+	quietUntil = $state<string | null>(null);
+	subscribed = $state(false);
+	publicKey = $state<string | null>(null);
+	loaded = $state(false);
+	#api: ApiClient;
+
+	constructor(api: ApiClient) {
+		this.#api = api;
+	}
+
+	async load(): Promise<void> {
+		const view = await this.#api.get<NotificationSettingsView>('/api/me/notifications');
+		this.levels.clear();
+		for (const { targetId, level } of view.levels) this.levels.set(targetId, level);
+		this.quietUntil = view.quietUntil;
+		this.subscribed = view.subscribed;
+		this.publicKey = view.publicKey;
+		this.loaded = true;
+	}
+
+	get quiet(): boolean {
+		return this.quietUntil !== null && Date.parse(this.quietUntil) > Date.now();
+	}
+
+	async setLevel(targetId: string, level: NotificationLevel | null): Promise<void> {
+		await this.#api.put(`/api/me/notifications/levels/${targetId}`, { level });
+		if (level === null) this.levels.delete(targetId);
+		else this.levels.set(targetId, level);
+	}
+
+	async setQuiet(until: Date | null): Promise<void> {
+		await this.#api.put('/api/me/notifications/quiet', { until: until?.toISOString() ?? null });
+		this.quietUntil = until?.toISOString() ?? null;
+	}
+}
+
 export class Attention {
 	readonly prefs: NotificationPrefs;
+	readonly settings: NotificationSettings;
 	#chat: ChatState;
 	#favicon: { link: HTMLLinkElement; original: string } | null = null;
 	#lastBadge = -1;
@@ -68,6 +111,7 @@ export class Attention {
 	constructor(chat: ChatState) {
 		this.#chat = chat;
 		this.prefs = new NotificationPrefs(chat.me.id);
+		this.settings = new NotificationSettings(chat.api);
 	}
 
 	/** Puts the counts in front of the current title and on the favicon (call whenever either may have changed). */
@@ -90,10 +134,15 @@ export class Attention {
 		if (document.visibilityState === 'visible' && document.hasFocus()) return;
 		const channel = this.#chat.directory.channel(message.channelId);
 		if (!channel) return;
+		// The same rules as push (server/services/push.ts): levels, do-not-disturb.
+		if (!this.settings.loaded) await this.settings.load().catch(() => {});
+		if (this.settings.quiet) return;
+		const level = effectiveLevel(this.settings.levels, channel.id, channel.communityId);
+		if (level === 'none') return;
 		const view = await this.#chat.codec.viewAsync(message);
 		const isDm = channel.kind === 'dm';
 		const mentioned = view.state === 'ok' && mentionsUser(message.mentions, view.content.mentions, this.#chat.me.id);
-		if (!isDm && !mentioned) return;
+		if (!isDm && !mentioned && level !== 'all') return;
 		const author = this.#chat.people.name(message.authorId);
 		const where = isDm ? author : `${author} in #${channel.name}`;
 		// The text is shown only once this device decrypted it; otherwise the place, never ciphertext.
@@ -103,6 +152,7 @@ export class Attention {
 			window.focus();
 			this.#chat.search.jumpTarget = { channelId: message.channelId, messageId: message.id, seq: message.seq };
 			void import('$app/navigation').then(({ goto }) => goto(this.#chat.search.href(message.channelId)));
+			// (The service worker's notifications, when the app is closed, use ?message=&seq= instead.)
 			notification.close();
 		};
 	}

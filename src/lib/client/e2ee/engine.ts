@@ -145,6 +145,12 @@ export type EngineOptions = {
 	/** Shown in the device list: "Chromium on Linux". */
 	deviceName: string;
 	now?: () => number;
+	/**
+	 * Only open messages with the keys held (the service worker reading a push): never register a
+	 * device, publish prekeys, fetch or acknowledge to-device messages, or ask anyone for a key.
+	 * The page, when it opens, does all of that.
+	 */
+	readOnly?: boolean;
 };
 
 export class EncryptionUnavailableError extends Error {
@@ -169,6 +175,7 @@ export class E2eeEngine {
 	#waiting = new Map<string, WaitingKey>();
 	#retryTimer: ReturnType<typeof setTimeout> | undefined;
 	#disposed = false;
+	#readOnly: boolean;
 
 	constructor(options: EngineOptions) {
 		this.userId = options.userId;
@@ -176,6 +183,7 @@ export class E2eeEngine {
 		this.#store = options.store;
 		this.#deviceName = options.deviceName;
 		this.#now = options.now ?? Date.now;
+		this.#readOnly = options.readOnly ?? false;
 	}
 
 	get status(): EngineStatus {
@@ -215,6 +223,13 @@ export class E2eeEngine {
 
 	async #start(): Promise<void> {
 		this.#sodium = await loadSodium();
+		if (this.#readOnly) {
+			const account = await this.#store.get<AccountRecord>('account', ACCOUNT_KEY);
+			if (!account || account.userId !== this.userId) throw new EncryptionUnavailableError('This browser holds no encryption keys for this account.');
+			this.#account = account;
+			this.#setStatus({ state: 'ready', deviceId: account.deviceId });
+			return;
+		}
 		let replaced = false;
 		await this.#store.exclusive(async () => {
 			let account = await this.#store.get<AccountRecord>('account', ACCOUNT_KEY);
@@ -679,7 +694,7 @@ export class E2eeEngine {
 	 * message is remembered, and asked for again with a growing pause until the key arrives.
 	 */
 	async #requestKey(message: SealedMessage, payload: SenderKeyPayload): Promise<void> {
-		if (payload.dev === this.#account!.deviceId) return;
+		if (this.#readOnly || payload.dev === this.#account!.deviceId) return;
 		const tag = `${payload.dev}:${payload.sk}`;
 		let entry = this.#waiting.get(tag);
 		if (!entry) {

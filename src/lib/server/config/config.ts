@@ -244,7 +244,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		},
 		push: {
 			vapid: values.VAPID_PUBLIC_KEY && values.VAPID_PRIVATE_KEY ? { publicKey: values.VAPID_PUBLIC_KEY, privateKey: values.VAPID_PRIVATE_KEY } : undefined,
-			subject: values.VAPID_SUBJECT ?? origin ?? 'mailto:admin@localhost',
+			// Push services accept only https: or mailto: contacts: an http ORIGIN (development) becomes a mailto.
+			subject: values.VAPID_SUBJECT ?? (origin?.startsWith('https://') ? origin : `mailto:hearth@${origin ? new URL(origin).hostname : 'localhost'}`),
 			serviceHosts: values.PUSH_SERVICE_HOSTS.split(',').map((h) => h.trim().toLowerCase()).filter(Boolean),
 			allowLoopbackHttp: values.APP_ENV !== 'production'
 		},

@@ -5,10 +5,10 @@
 // server never makes a request to an address a user chose. Payloads carry the message's own
 // ciphertext, padded to one size (shared/push.ts), never plaintext; the push service sees only the
 // Web Push encryption of that. Nothing here logs endpoints' keys or payloads.
-import { and, eq, gt, inArray, sql } from 'drizzle-orm';
+import { and, eq, gt, inArray } from 'drizzle-orm';
 import webpush from 'web-push';
 import { createHash } from 'node:crypto';
-import { PUSH_PAYLOAD_BYTES, type NotificationLevel, type NotificationSettingsView, type PushPayload, type PushSubscriptionInput } from '#lib/shared/push.ts';
+import { effectiveLevel, PUSH_PAYLOAD_BYTES, type NotificationLevel, type NotificationSettingsView, type PushPayload, type PushSubscriptionInput } from '#lib/shared/push.ts';
 import type { ChannelEvent } from '#lib/shared/protocol/frames.ts';
 import { ErrorCode } from '#lib/shared/protocol/codes.ts';
 import type { PushConfig } from '../config/config.ts';
@@ -77,11 +77,6 @@ export function encodePushPayload(payload: Omit<PushPayload, 'pad'>): string {
 	const base = fits(payload) ? payload : { ...payload, payload: undefined };
 	const bare = JSON.stringify({ ...base, pad: '' });
 	return JSON.stringify({ ...base, pad: '.'.repeat(Math.max(0, PUSH_PAYLOAD_BYTES - Buffer.byteLength(bare))) });
-}
-
-/** Which level applies to a channel: the channel's own, else its community's, else the default. */
-export function effectiveLevel(levels: Map<string, NotificationLevel>, channelId: string, communityId: string | null): NotificationLevel {
-	return levels.get(channelId) ?? (communityId ? levels.get(communityId) : undefined) ?? 'mentions';
 }
 
 export class Push {
@@ -220,8 +215,7 @@ export class Push {
 					userId: pushSubscriptions.userId,
 					endpoint: pushSubscriptions.endpoint,
 					p256dh: pushSubscriptions.p256dh,
-					auth: pushSubscriptions.auth,
-					sessionIds: sql<string[]>`coalesce((select array_agg(${sessions.id}::text) from ${sessions} where ${sessions.deviceId} = ${pushSubscriptions.deviceId}), '{}')`
+					auth: pushSubscriptions.auth
 				})
 				.from(pushSubscriptions)
 				.where(inArray(pushSubscriptions.userId, ids)),
@@ -232,6 +226,12 @@ export class Push {
 			this.#db.select({ userId: notificationQuiet.userId }).from(notificationQuiet).where(and(inArray(notificationQuiet.userId, ids), gt(notificationQuiet.until, new Date())))
 		]);
 		if (subscriptions.length === 0) return;
+		// A device's sessions: one with a live socket means its browser is open.
+		const sessionRows = await this.#db
+			.select({ id: sessions.id, deviceId: sessions.deviceId })
+			.from(sessions)
+			.where(inArray(sessions.deviceId, subscriptions.map((s) => s.deviceId)));
+		const online = new Set(sessionRows.filter((r) => this.#isSessionOnline(r.id)).map((r) => r.deviceId));
 		const quiet = new Set(quietRows.map((r) => r.userId));
 		const levelsBy = new Map<string, Map<string, NotificationLevel>>();
 		for (const row of levelRows) {
@@ -247,7 +247,7 @@ export class Push {
 			// @here is for those online now, whose browsers are open: it pushes nobody.
 			return !!mentions?.everyone || (mentions?.users ?? []).includes(userId);
 		};
-		const targets = subscriptions.filter((s) => wants(s.userId) && !(s.sessionIds ?? []).some((id) => this.#isSessionOnline(id)));
+		const targets = subscriptions.filter((s) => wants(s.userId) && !online.has(s.deviceId));
 		if (targets.length === 0) return;
 
 		const [place] = await this.#db
