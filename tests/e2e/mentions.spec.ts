@@ -122,3 +122,51 @@ test('a member without the permission is not offered @everyone; the owner is, an
 	await composer(ann.page).press('Enter');
 	await expect(messageWith(ben.page, 'meeting at noon')).toHaveAttribute('data-mention', '');
 });
+
+test('do not disturb, and a channel set to nothing, silence desktop notifications', async () => {
+	const shown = () => ben.page.evaluate(() => (window as unknown as { shownNotifications: unknown[] }).shownNotifications.length);
+	const mentionBen = async (text: string) => {
+		await composer(ann.page).fill(`@${ben.username} ${text}`);
+		await composer(ann.page).press('Enter');
+		await expect(messageWith(ben.page, text)).toBeVisible();
+	};
+	await open(ann.page, generalId);
+
+	// #general muted from its bell; Ben in #random with the window in the background.
+	await open(ben.page, generalId);
+	await ben.page.getByRole('button', { name: 'Notifications for this conversation' }).click();
+	const panel = ben.page.getByRole('dialog', { name: 'Notifications for #general' });
+	await panel.getByRole('radio', { name: 'Nothing' }).check();
+	await expect(panel).toBeHidden();
+	await ben.page.screenshot({ path: 'test-results/channel-notifications.png' });
+	await open(ben.page, generalId);
+	await ben.page.evaluate(() => ((window as unknown as { pretendFocus: boolean }).pretendFocus = false));
+	let before = await shown();
+	await mentionBen('muted channel mention');
+	await ben.page.waitForTimeout(500);
+	expect(await shown()).toBe(before);
+
+	// Back to the default, then do not disturb for an hour from Settings.
+	await ben.page.getByRole('button', { name: 'Notifications for this conversation' }).click();
+	await ben.page.getByRole('dialog', { name: 'Notifications for #general' }).getByRole('radio', { name: /^Default/ }).check();
+	await ben.page.goto('/settings#notifications');
+	await ben.page.getByLabel('Do not disturb').selectOption('1h');
+	await ben.page.getByRole('button', { name: 'Start' }).click();
+	await expect(ben.page.getByText(/Nothing notifies you until/)).toBeVisible();
+	await ben.page.screenshot({ path: 'test-results/notification-settings.png', fullPage: true });
+	await open(ben.page, generalId);
+	await ben.page.evaluate(() => ((window as unknown as { pretendFocus: boolean }).pretendFocus = false));
+	before = await shown();
+	await mentionBen('quiet hours mention');
+	await ben.page.waitForTimeout(500);
+	expect(await shown()).toBe(before);
+
+	// Do not disturb off: mentions notify again.
+	await ben.page.goto('/settings#notifications');
+	await ben.page.getByRole('button', { name: 'Turn off' }).click();
+	await open(ben.page, generalId);
+	await ben.page.evaluate(() => ((window as unknown as { pretendFocus: boolean }).pretendFocus = false));
+	before = await shown();
+	await mentionBen('back to normal');
+	await expect.poll(shown).toBe(before + 1);
+});
