@@ -54,9 +54,9 @@ test('@ offers the members, the keyboard picks one, and the person mentioned see
 	await open(ben.page, randomId);
 	// Ben turns desktop notifications on (the browser's permission was granted above).
 	await ben.page.goto('/settings#notifications');
-	const toggle = ben.page.getByRole('checkbox', { name: /Desktop notifications on this browser/ });
+	const toggle = ben.page.getByRole('checkbox', { name: /While Hearth is open in a tab/ });
 	await toggle.check();
-	await expect(ben.page.getByText('On: you see the sender and the text')).toBeVisible();
+	await expect(ben.page.getByText('On: a desktop notification when the tab is in the background.')).toBeVisible();
 	await open(ben.page, randomId);
 
 	await open(ann.page, generalId);
