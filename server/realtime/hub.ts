@@ -2,12 +2,12 @@
 // events to them. Subscriptions are per community (every channel of a community has the same
 // audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
 // each subscriber.
-import { eq } from 'drizzle-orm';
+import { and, eq, gt, inArray } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
 import type { BusNotice } from '#lib/server/events/bus.ts';
-import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
+import { channels, communityMembers, dmParticipants, sessions } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
 
@@ -18,6 +18,8 @@ type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
 const PRESENCE_FLUSH_MS = 500;
 // Channel → community lookups for typing indicators; channels never change community.
 const CHANNEL_SCOPE_CACHE_MAX = 50_000;
+// Ids per query when re-checking every connection (PostgreSQL takes at most 65,535 parameters).
+const RECHECK_CHUNK = 1000;
 
 export class Hub implements RealtimeStatus {
 	#app: AppContext;
@@ -120,8 +122,8 @@ export class Hub implements RealtimeStatus {
 		if (!scope) return false;
 		const subscribed = scope.kind === 'community' ? conn.communities.has(scope.id) : conn.dms.has(scope.id);
 		if (!subscribed) return false;
-		const text = JSON.stringify({ t: 'typing', channelId, userId: conn.userId } satisfies ServerFrame);
-		for (const target of this.#subscribers(scope)) if (target.userId !== conn.userId) target.sendRaw(text);
+		// Through the bus, so the channel's members on other nodes see it too (see #onNotice).
+		this.#app.bus.publish([{ type: 'typing', channelId, communityId: scope.kind === 'community' ? scope.id : null, userId: conn.userId }]);
 		return true;
 	}
 
@@ -254,6 +256,21 @@ export class Hub implements RealtimeStatus {
 				for (const conn of conns) conn.sendRaw(text);
 				return;
 			}
+			case 'typing': {
+				const scope: Scope = notice.communityId ? { kind: 'community', id: notice.communityId } : { kind: 'dm', id: notice.channelId };
+				const text = JSON.stringify({ t: 'typing', channelId: notice.channelId, userId: notice.userId } satisfies ServerFrame);
+				for (const target of this.#subscribers(scope)) if (target.userId !== notice.userId) target.sendRaw(text);
+				return;
+			}
+			case 'channel.resync': {
+				const scope: Scope =
+					notice.scope.kind === 'community' ? { kind: 'community', id: notice.scope.communityId } : { kind: 'dm', id: notice.channelId };
+				this.#broadcast(scope, { t: 'resync', channelId: notice.channelId, lastSeq: notice.lastSeq });
+				return;
+			}
+			case 'notices.missed':
+				void this.#recheckConnections(notice.reason);
+				return;
 			case 'user.updated':
 				for (const id of notice.communityIds) {
 					this.#broadcast({ kind: 'community', id }, { t: 'directory.changed', communityId: id, reason: 'user.updated' });
@@ -262,6 +279,76 @@ export class Hub implements RealtimeStatus {
 					this.#broadcast({ kind: 'dm', id }, { t: 'directory.changed', communityId: null, reason: 'user.updated' });
 				}
 				return;
+		}
+	}
+
+	/**
+	 * After notices may have been lost (cluster mode: Redis was away, a peer died between commit and
+	 * publish), brings the sockets back in line with the database: connections whose session ended
+	 * are closed, and subscriptions follow the memberships as they are now.
+	 */
+	async #recheckConnections(reason: string) {
+		const conns = [...this.#connections.values()].filter((conn) => !this.#registering.has(conn));
+		if (conns.length === 0) return;
+		const db = this.#app.database.db;
+		const started = performance.now();
+		try {
+			const liveSessions = new Set<string>();
+			const communitiesOf = new Map<string, Set<string>>();
+			const dmsOf = new Map<string, Set<string>>();
+			const sessionIds = [...new Set(conns.map((conn) => conn.sessionId))];
+			const userIds = [...new Set(conns.map((conn) => conn.userId))];
+			for (let i = 0; i < sessionIds.length; i += RECHECK_CHUNK) {
+				const rows = await db
+					.select({ id: sessions.id })
+					.from(sessions)
+					.where(and(inArray(sessions.id, sessionIds.slice(i, i + RECHECK_CHUNK)), gt(sessions.expiresAt, new Date())));
+				for (const row of rows) liveSessions.add(row.id);
+			}
+			for (let i = 0; i < userIds.length; i += RECHECK_CHUNK) {
+				const chunk = userIds.slice(i, i + RECHECK_CHUNK);
+				const [memberships, dms] = await Promise.all([
+					db.select({ userId: communityMembers.userId, id: communityMembers.communityId }).from(communityMembers).where(inArray(communityMembers.userId, chunk)),
+					db.select({ userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(inArray(dmParticipants.userId, chunk))
+				]);
+				for (const row of memberships) addTo(communitiesOf, row.userId, row.id);
+				for (const row of dms) addTo(dmsOf, row.userId, row.id);
+			}
+			let closed = 0;
+			let changed = 0;
+			for (const conn of conns) {
+				if (conn.closed) continue;
+				if (!liveSessions.has(conn.sessionId)) {
+					conn.close(CloseCode.sessionRevoked, 'session revoked');
+					closed += 1;
+					continue;
+				}
+				const communities = communitiesOf.get(conn.userId) ?? new Set<string>();
+				const dms = dmsOf.get(conn.userId) ?? new Set<string>();
+				for (const id of [...conn.communities]) {
+					if (communities.has(id)) continue;
+					this.#unsubscribeScope(conn, { kind: 'community', id });
+					conn.send({ t: 'directory.changed', communityId: id, reason: 'community.left' });
+					changed += 1;
+				}
+				for (const id of communities) {
+					if (conn.communities.has(id)) continue;
+					this.#subscribe(conn, { kind: 'community', id });
+					conn.send({ t: 'directory.changed', communityId: id, reason: 'community.joined' });
+					changed += 1;
+				}
+				for (const id of [...conn.dms]) if (!dms.has(id)) this.#unsubscribeScope(conn, { kind: 'dm', id });
+				for (const id of dms) {
+					if (conn.dms.has(id)) continue;
+					this.#subscribe(conn, { kind: 'dm', id });
+					conn.send({ t: 'directory.changed', communityId: null, reason: 'dm.created' });
+					changed += 1;
+				}
+			}
+			for (const userId of userIds) this.#rememberScopes(userId);
+			this.#app.log.info({ reason, connections: conns.length, closed, changed, ms: Math.round(performance.now() - started) }, 're-checked connections after missed notices');
+		} catch (error) {
+			this.#app.log.error({ err: safeError(error), reason }, 're-checking connections failed');
 		}
 	}
 

@@ -1,0 +1,118 @@
+// Cluster mode (REDIS_URL): this node's connections to Valkey/Redis, its event bus, and its place
+// among the other nodes. Started once by context.ts before anything publishes; a Redis that cannot
+// be reached at start stops the start with a sentence saying so (a supervisor restarting the
+// process then shows the reason each time, instead of a crash without one).
+import { Redis, type RedisOptions } from 'ioredis';
+import type { ClusterConfig } from '../config/config.ts';
+import { maskRedisUrl } from '../config/secrets.ts';
+import type { Database } from '../db/open.ts';
+import { safeError, type Logger } from '../logger.ts';
+import { allChannelLastSeqs, eventsForBackfill } from '../services/channel-events.ts';
+import { RedisEventBus, type RedisEventBusStatus } from '../events/redis-event-bus.ts';
+import { NodeRegistry } from './node-registry.ts';
+
+// Streams need Redis 5 and XINFO's max-deleted-entry-id (lost-position detection) needs 7; Valkey 8
+// reports itself as 7.2.4 to clients.
+const MIN_REDIS_MAJOR = 7;
+// How long the first connection may take before start-up gives up.
+const CONNECT_TIMEOUT_MS = 5000;
+
+/** What /health, the preflight report and metrics read about the cluster. */
+export type ClusterStatus = {
+	nodeId: string;
+	engine: 'redis';
+	reachable: boolean;
+	reason: string | null;
+	peers: string[];
+	outbox: number;
+	sequencer: RedisEventBusStatus['sequencer'];
+};
+
+export class Cluster {
+	readonly nodeId: string;
+	readonly bus: RedisEventBus;
+	readonly #registry: NodeRegistry;
+	readonly #connections: Redis[];
+	readonly #redisDescription: string;
+
+	private constructor(nodeId: string, bus: RedisEventBus, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
+		this.nodeId = nodeId;
+		this.bus = bus;
+		this.#registry = registry;
+		this.#connections = connections;
+		this.#redisDescription = redisDescription;
+	}
+
+	static async start(config: ClusterConfig, db: Database, log: Logger): Promise<Cluster> {
+		const masked = maskRedisUrl(config.redisUrl);
+		const clusterLog = log.child({ component: 'cluster', node: config.nodeId });
+		let started = false;
+		const options = (role: string, extra: RedisOptions): RedisOptions => ({
+			lazyConnect: true,
+			connectionName: `hearth:${config.nodeId}:${role}`,
+			connectTimeout: CONNECT_TIMEOUT_MS,
+			// At start a failure is final (reported below); once running, reconnect with a capped backoff.
+			retryStrategy: (attempt) => (started ? Math.min(100 * attempt, 2000) : null),
+			...extra
+		});
+		const command = new Redis(config.redisUrl, options('command', { enableOfflineQueue: false, maxRetriesPerRequest: 0, autoResendUnfulfilledCommands: false }));
+		const reader = new Redis(config.redisUrl, options('reader', { maxRetriesPerRequest: null }));
+		const subscriber = new Redis(config.redisUrl, options('subscriber', {}));
+		const connections = [command, reader, subscriber];
+		// ioredis reports connection errors as events too; the bus logs them once running.
+		for (const connection of connections) connection.on('error', () => {});
+		try {
+			await Promise.all(connections.map((connection) => connection.connect()));
+			const info = await command.info('server');
+			const version = /redis_version:(\d+)\.(\d+)/.exec(info);
+			if (!version || Number(version[1]) < MIN_REDIS_MAJOR) {
+				throw new Error(`it runs version ${version ? `${version[1]}.${version[2]}` : 'unknown'}; Hearth needs Valkey 8 or Redis ${MIN_REDIS_MAJOR} or newer`);
+			}
+		} catch (error) {
+			for (const connection of connections) connection.disconnect();
+			throw new Error(
+				`cluster mode (REDIS_URL) cannot use Redis at ${masked}: ${safeError(error).message}. Check REDIS_URL and that Valkey/Redis is running and reachable from this node, or unset REDIS_URL to run a single process.`
+			);
+		}
+		started = true;
+
+		const bus = new RedisEventBus({
+			redis: { command, reader, subscriber },
+			nodeId: config.nodeId,
+			log: clusterLog,
+			backfill: (channelId, afterSeq, limit) => eventsForBackfill(db, channelId, afterSeq, limit),
+			channelLastSeqs: () => allChannelLastSeqs(db)
+		});
+		await bus.start();
+		const registry = new NodeRegistry({ redis: command, nodeId: config.nodeId, log: clusterLog, onPeerLost: (peer) => bus.peerLost(peer) });
+		await registry.start();
+		clusterLog.info({ redis: masked, peers: registry.peers() }, 'joined the cluster');
+		return new Cluster(config.nodeId, bus, registry, connections, masked);
+	}
+
+	status(): ClusterStatus {
+		const bus = this.bus.status();
+		return {
+			nodeId: this.nodeId,
+			engine: 'redis',
+			reachable: bus.reachable,
+			reason: bus.reason,
+			peers: this.#registry.peers(),
+			outbox: bus.outbox,
+			sequencer: bus.sequencer
+		};
+	}
+
+	/** The preflight line. */
+	describe(): string {
+		const peers = this.#registry.peers();
+		return `node ${this.nodeId} on Redis ${this.#redisDescription}; ${peers.length} other node${peers.length === 1 ? '' : 's'} seen${peers.length ? ` (${peers.join(', ')})` : ''}`;
+	}
+
+	/** Leaves the cluster: sends what is queued, removes the heartbeat, closes the connections. */
+	async close(): Promise<void> {
+		await this.bus.close();
+		await this.#registry.stop();
+		for (const connection of this.#connections) connection.disconnect();
+	}
+}
