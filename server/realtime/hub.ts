@@ -6,10 +6,11 @@ import { and, eq, gt, inArray } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
-import type { BusNotice } from '#lib/server/events/bus.ts';
+import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
 import { channels, communityMembers, dmParticipants, sessions } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
+import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
 
@@ -33,6 +34,12 @@ export class Hub implements RealtimeStatus {
 	#userScopes = new Map<string, { communities: Set<string>; dms: Set<string> }>();
 	#channelScope = new Map<string, Scope>();
 	#presenceDirty = new Set<string>();
+	/** Cluster mode: this node's id, users whose presence on this node changed (to announce), and the others' users. */
+	#nodeId: string | null;
+	#localPresenceDirty = new Set<string>();
+	#remote = new RemotePresence();
+	/** Scopes of remote users whose presence changed, until the next flush announces it. */
+	#remoteChanged = new Map<string, PresenceScopes>();
 	#presenceTimer: NodeJS.Timeout | undefined;
 	/** Connections whose subscriptions are being loaded, with scopes removed meanwhile. */
 	#registering = new Map<Connection, Set<string>>();
@@ -40,6 +47,7 @@ export class Hub implements RealtimeStatus {
 
 	constructor(app: AppContext) {
 		this.#app = app;
+		this.#nodeId = app.cluster?.nodeId ?? null;
 		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
 	}
 
@@ -270,6 +278,18 @@ export class Hub implements RealtimeStatus {
 			}
 			case 'notices.missed':
 				void this.#recheckConnections(notice.reason);
+				// Presence travels by pub/sub, which replays nothing: the peers get this node's whole state.
+				this.#announceAllPresence();
+				return;
+			case 'presence':
+				if (notice.nodeId === this.#nodeId) return;
+				this.#remotePresenceChanged(this.#remote.apply(notice.nodeId, notice.users, notice.full));
+				return;
+			case 'node.joined':
+				this.#announceAllPresence();
+				return;
+			case 'node.left':
+				this.#remotePresenceChanged(this.#remote.dropNode(notice.nodeId));
 				return;
 			case 'user.updated':
 				for (const id of notice.communityIds) {
@@ -378,7 +398,15 @@ export class Hub implements RealtimeStatus {
 
 	// --- presence --------------------------------------------------------------------------------
 
+	/** Online on any node is online; idle if idle somewhere and online nowhere. */
 	#statusOf(userId: string): PresenceStatus {
+		const local = this.#localStatusOf(userId);
+		if (local === 'online' || this.#nodeId === null) return local;
+		const remote = this.#remote.statusOf(userId);
+		return remote === 'online' ? 'online' : local === 'idle' || remote === 'idle' ? 'idle' : 'offline';
+	}
+
+	#localStatusOf(userId: string): PresenceStatus {
 		const conns = this.#byUser.get(userId);
 		if (!conns || conns.size === 0) return 'offline';
 		for (const conn of conns) if (conn.status === 'online') return 'online';
@@ -393,23 +421,60 @@ export class Hub implements RealtimeStatus {
 	}
 
 	#markPresence(userId: string) {
+		if (this.#nodeId !== null) this.#localPresenceDirty.add(userId);
 		this.#presenceDirty.add(userId);
 		this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
 	}
 
+	#remotePresenceChanged(changes: Array<{ userId: string; scopes: PresenceScopes }>) {
+		for (const { userId, scopes } of changes) {
+			const known = this.#remoteChanged.get(userId);
+			if (known) {
+				for (const id of scopes.communities) known.communities.add(id);
+				for (const id of scopes.dms) known.dms.add(id);
+			} else this.#remoteChanged.set(userId, scopes);
+			this.#presenceDirty.add(userId);
+		}
+		if (changes.length > 0) this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
+	}
+
 	#flushPresence() {
 		this.#presenceTimer = undefined;
+		if (this.#localPresenceDirty.size > 0) {
+			this.#announcePresence([...this.#localPresenceDirty], false);
+			this.#localPresenceDirty.clear();
+		}
 		const byScope = new Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>();
 		for (const userId of this.#presenceDirty) {
-			const scopes = this.#userScopes.get(userId);
-			if (!scopes) continue;
+			const local = this.#userScopes.get(userId);
+			const remote = this.#remoteChanged.get(userId);
+			if (!local && !remote) continue;
 			const entry = { userId, status: this.#statusOf(userId) };
-			for (const id of scopes.communities) pushScope(byScope, { kind: 'community', id }, entry);
-			for (const id of scopes.dms) pushScope(byScope, { kind: 'dm', id }, entry);
-			if (entry.status === 'offline') this.#userScopes.delete(userId);
+			const communities = new Set([...(local?.communities ?? []), ...(remote?.communities ?? [])]);
+			const dms = new Set([...(local?.dms ?? []), ...(remote?.dms ?? [])]);
+			for (const id of communities) pushScope(byScope, { kind: 'community', id }, entry);
+			for (const id of dms) pushScope(byScope, { kind: 'dm', id }, entry);
+			if (this.#localStatusOf(userId) === 'offline') this.#userScopes.delete(userId);
 		}
 		this.#presenceDirty.clear();
+		this.#remoteChanged.clear();
 		for (const { scope, users } of byScope.values()) this.#broadcast(scope, { t: 'presence', users });
+	}
+
+	/** Cluster mode: tells the other nodes how these users are on this node (and who may see it). */
+	#announcePresence(userIds: string[], full: boolean) {
+		if (this.#nodeId === null) return;
+		const users: NodePresence[] = userIds.map((userId) => {
+			const status = this.#localStatusOf(userId);
+			const scopes = status === 'offline' ? undefined : this.#userScopes.get(userId);
+			return { userId, status, communityIds: [...(scopes?.communities ?? [])], dmChannelIds: [...(scopes?.dms ?? [])] };
+		});
+		if (users.length > 0 || full) this.#app.bus.publish([{ type: 'presence', nodeId: this.#nodeId, full, users }]);
+	}
+
+	/** Every user with a socket here, replacing what the peers knew of this node (a peer joined, or pub/sub was down). */
+	#announceAllPresence() {
+		this.#announcePresence([...this.#byUser.keys()], true);
 	}
 
 	#sendPresenceSnapshot(conn: Connection, communityIds: Iterable<string> = conn.communities) {
@@ -417,8 +482,19 @@ export class Hub implements RealtimeStatus {
 		const collect = (subs: Set<Connection> | undefined) => {
 			for (const other of subs ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 		};
-		for (const id of communityIds) collect(this.#communitySubs.get(id));
-		if (communityIds === conn.communities) for (const id of conn.dms) collect(this.#dmSubs.get(id));
+		const collectRemote = (kind: 'community' | 'dm', id: string) => {
+			for (const userId of this.#remote.usersIn(kind, id)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
+		};
+		for (const id of communityIds) {
+			collect(this.#communitySubs.get(id));
+			collectRemote('community', id);
+		}
+		if (communityIds === conn.communities) {
+			for (const id of conn.dms) {
+				collect(this.#dmSubs.get(id));
+				collectRemote('dm', id);
+			}
+		}
 		if (seen.size > 0) conn.send({ t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) });
 	}
 }

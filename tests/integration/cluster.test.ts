@@ -97,6 +97,29 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		[onA, onB, onC].forEach((socket) => socket!.close());
 	});
 
+	it('shows someone online on any node as online on every node, and offline once their last socket anywhere closes', async () => {
+		const [a, b, c] = cluster.nodes;
+		const { members } = await setUpCommunity([a!, b!, c!]);
+		const [owner, onB, onC] = members;
+		const isOwner = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status === status);
+		const watcherB = await onB!.socket();
+		const watcherC = await onC!.socket();
+		const ownerOnA = await owner!.socket();
+		await watcherB.waitFor(isOwner('online'));
+		await watcherC.waitFor(isOwner('online'));
+		// A new socket on another node gets a snapshot that includes people online elsewhere.
+		const late = await onNode(onB!, c!).socket();
+		await late.waitFor(isOwner('online'));
+		// Online on two nodes; leaving one keeps them online.
+		const ownerOnC = await onNode(owner!, c!).socket();
+		ownerOnA.close();
+		expect(await watcherB.collectFor(1500, isOwner('offline'))).toEqual([]);
+		ownerOnC.close();
+		await watcherB.waitFor(isOwner('offline'));
+		await watcherC.waitFor(isOwner('offline'));
+		[watcherB, watcherC, late].forEach((socket) => socket.close());
+	});
+
 	it('closes the socket on node B of a session revoked through node A', async () => {
 		const [a, b] = cluster.nodes;
 		const person = await TestClient.signUp(b!);
@@ -177,6 +200,21 @@ describe.skipIf(skip)('a cluster node killed (SIGKILL) while its clients send', 
 		expect(nowOn).toBeDefined();
 		expect(nowOn).not.toBe(victim);
 		clients.forEach((client) => client.stop());
+		raw.forEach((socket) => socket.close());
+	});
+
+	it('shows the people of a killed node offline on the other nodes', async () => {
+		const [first, second] = cluster.nodes.filter((node) => node.process.exitCode === null && node.process.signalCode === null);
+		const { members } = await setUpCommunity([first!, second!]);
+		const [person, watcher] = members;
+		const watcherSocket = await watcher!.socket();
+		await person!.socket();
+		const is = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === person!.user.id && u.status === status);
+		await watcherSocket.waitFor(is('online'));
+		await first!.kill();
+		// The node stops heartbeating; its peers drop it after a few missed beats.
+		await watcherSocket.waitFor(is('offline'), 15_000);
+		watcherSocket.close();
 	});
 });
 

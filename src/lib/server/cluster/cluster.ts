@@ -84,7 +84,7 @@ export class Cluster {
 			channelLastSeqs: () => allChannelLastSeqs(db)
 		});
 		await bus.start();
-		const registry = new NodeRegistry({ redis: command, nodeId: config.nodeId, log: clusterLog, onPeerLost: (peer) => bus.peerLost(peer) });
+		const registry = new NodeRegistry({ redis: command, nodeId: config.nodeId, log: clusterLog, onPeerLost: (peer) => bus.peerLost(peer), onPeerJoined: (peer) => bus.peerJoined(peer) });
 		await registry.start();
 		clusterLog.info({ redis: masked, peers: registry.peers() }, 'joined the cluster');
 		return new Cluster(config.nodeId, bus, registry, connections, masked);

@@ -17,15 +17,17 @@ export class NodeRegistry {
 	readonly #nodeId: string;
 	readonly #log: Logger;
 	readonly #onPeerLost: (peerId: string) => void;
+	readonly #onPeerJoined: (peerId: string) => void;
 	#peers = new Set<string>();
 	#timer: NodeJS.Timeout | undefined;
 	#lastBeatOk = false;
 
-	constructor(options: { redis: Redis; nodeId: string; log: Logger; onPeerLost: (peerId: string) => void }) {
+	constructor(options: { redis: Redis; nodeId: string; log: Logger; onPeerLost: (peerId: string) => void; onPeerJoined: (peerId: string) => void }) {
 		this.#redis = options.redis;
 		this.#nodeId = options.nodeId;
 		this.#log = options.log;
 		this.#onPeerLost = options.onPeerLost;
+		this.#onPeerJoined = options.onPeerJoined;
 	}
 
 	async start(): Promise<void> {
@@ -60,8 +62,12 @@ export class NodeRegistry {
 				this.#log.info({ peer }, 'a node left the cluster');
 				this.#onPeerLost(peer);
 			}
-			for (const peer of alive) if (!this.#peers.has(peer)) this.#log.info({ peer }, 'a node joined the cluster');
+			const joined = [...alive].filter((peer) => !this.#peers.has(peer));
 			this.#peers = alive;
+			for (const peer of joined) {
+				this.#log.info({ peer }, 'a node joined the cluster');
+				this.#onPeerJoined(peer);
+			}
 			this.#lastBeatOk = true;
 		} catch (error) {
 			// The event bus reports Redis being away; one line here says heartbeats stopped too.

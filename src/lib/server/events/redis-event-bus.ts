@@ -13,7 +13,7 @@
 import type { Redis } from 'ioredis';
 import type { Logger } from '../logger.ts';
 import { safeError } from '../logger.ts';
-import { EPHEMERAL_NOTICE_TYPES, LocalEventBus, type BusListener, type BusNotice, type EventBus } from './bus.ts';
+import { EPHEMERAL_NOTICE_TYPES, LOCAL_ONLY_NOTICE_TYPES as LOCAL_ONLY, LocalEventBus, type BusListener, type BusNotice, type EventBus } from './bus.ts';
 import { ChannelSequencer, type ChannelBackfill } from './channel-sequencer.ts';
 
 export const STREAM_KEY = 'hearth:events';
@@ -34,9 +34,6 @@ const READ_RETRY_MS = 500;
 const OUTBOX_MAX = 50_000;
 // XADDs per pipeline round trip when flushing the outbox.
 const FLUSH_BATCH = 500;
-
-/** Local-only notices: about this node's view, never sent to the others. */
-const LOCAL_ONLY: ReadonlySet<BusNotice['type']> = new Set(['notices.missed', 'channel.resync']);
 
 export type RedisEventBusStatus = {
 	/** Redis answers for publishing, reading and pub/sub. */
@@ -162,8 +159,14 @@ export class RedisEventBus implements EventBus {
 	 * never hear of that commit: catch up channels and re-check connections as after an outage.
 	 */
 	peerLost(peerId: string) {
+		this.#local.publish([{ type: 'node.left', nodeId: peerId }]);
 		this.#needsRecovery(`node ${peerId} left the cluster`);
 		void this.#recover();
+	}
+
+	/** A peer started heartbeating: whoever shares state with peers (presence) tells it theirs. */
+	peerJoined(peerId: string) {
+		this.#local.publish([{ type: 'node.joined', nodeId: peerId }]);
 	}
 
 	/** Sends what is still queued (bounded by `timeoutMs`), then stops reading. */
@@ -226,8 +229,13 @@ export class RedisEventBus implements EventBus {
 				this.#dropped = 0;
 			}
 		} catch (error) {
-			// Kept in the outbox; sent when the connection is ready again (#connectionUp).
-			this.#connectionDown('command', safeError(error).message);
+			// Kept in the outbox. A lost connection sends it when ready again (#connectionUp); an error
+			// on a live connection (Redis out of memory, say) is retried after a pause.
+			if (this.#redis.command.status !== 'ready') this.#connectionDown('command', safeError(error).message);
+			else {
+				this.#log.warn({ err: safeError(error), outbox: this.#outbox.length }, 'sending notices to Redis failed; retrying');
+				setTimeout(() => void this.#flush(), READ_RETRY_MS).unref();
+			}
 		} finally {
 			this.#flushing = false;
 		}
@@ -245,6 +253,8 @@ export class RedisEventBus implements EventBus {
 				await new Promise((resolve) => setTimeout(resolve, READ_RETRY_MS));
 				continue;
 			}
+			// Reading works again after an error that did not drop the connection (no 'ready' event then).
+			if (this.#down.has('reader') && this.#redis.reader.status === 'ready') this.#connectionUp('reader');
 			const entries = reply?.[0]?.[1] ?? [];
 			for (const [id, fields] of entries) {
 				this.#lastId = id;
