@@ -48,6 +48,7 @@ export class Hub implements RealtimeStatus {
 	constructor(app: AppContext) {
 		this.#app = app;
 		this.#nodeId = app.cluster?.nodeId ?? null;
+		this.#mirrorAllCounts(); // a restarted node with the same NODE_ID starts from zero
 		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
 	}
 
@@ -59,12 +60,24 @@ export class Hub implements RealtimeStatus {
 		return this.#byUser.size;
 	}
 
-	/** Why a new connection cannot be admitted (the close code to use), or null. */
-	admissionCheck(ip: string, userId: string): { code: number; reason: string } | null {
+	/**
+	 * Cluster mode: open sockets of this account and from this address on the other nodes, for
+	 * admissionCheck (asked before the upgrade: it is a Redis round trip). Zero on a single node.
+	 */
+	async countsElsewhere(ip: string, userId: string): Promise<{ ip: number; user: number }> {
+		return this.#app.cluster ? this.#app.cluster.connectionCounts.elsewhere(userId, ip) : { ip: 0, user: 0 };
+	}
+
+	/**
+	 * Why a new connection cannot be admitted (the close code to use), or null. The per-address and
+	 * per-account caps add the other nodes' sockets in cluster mode; the global cap is this process's.
+	 * Synchronous with register(), so simultaneous upgrades cannot both take the last local place.
+	 */
+	admissionCheck(ip: string, userId: string, elsewhere = { ip: 0, user: 0 }): { code: number; reason: string } | null {
 		const limits = this.#app.config.limits;
 		if (this.#connections.size >= limits.wsMaxConnections) return { code: CloseCode.tooManyConnections, reason: 'server connection limit reached' };
-		if ((this.#byIp.get(ip) ?? 0) >= limits.wsMaxConnectionsPerIp) return { code: CloseCode.tooManyConnections, reason: 'too many connections from this address' };
-		if ((this.#byUser.get(userId)?.size ?? 0) >= limits.wsMaxConnectionsPerUser) return { code: CloseCode.tooManyConnections, reason: 'too many connections for this account' };
+		if ((this.#byIp.get(ip) ?? 0) + elsewhere.ip >= limits.wsMaxConnectionsPerIp) return { code: CloseCode.tooManyConnections, reason: 'too many connections from this address' };
+		if ((this.#byUser.get(userId)?.size ?? 0) + elsewhere.user >= limits.wsMaxConnectionsPerUser) return { code: CloseCode.tooManyConnections, reason: 'too many connections for this account' };
 		return null;
 	}
 
@@ -74,6 +87,7 @@ export class Hub implements RealtimeStatus {
 		addTo(this.#byUser, conn.userId, conn);
 		addTo(this.#bySession, conn.sessionId, conn);
 		this.#byIp.set(conn.ip, (this.#byIp.get(conn.ip) ?? 0) + 1);
+		this.#mirrorCounts(conn);
 		this.#registering.set(conn, new Set());
 		try {
 			const db = this.#app.database.db;
@@ -112,10 +126,20 @@ export class Hub implements RealtimeStatus {
 		const perIp = (this.#byIp.get(conn.ip) ?? 1) - 1;
 		if (perIp <= 0) this.#byIp.delete(conn.ip);
 		else this.#byIp.set(conn.ip, perIp);
+		this.#mirrorCounts(conn);
 		for (const id of conn.communities) removeFrom(this.#communitySubs, id, conn);
 		for (const id of conn.dms) removeFrom(this.#dmSubs, id, conn);
 		this.#registering.delete(conn);
 		this.#markPresence(conn.userId);
+	}
+
+	/** Cluster mode: the other nodes count this node's sockets of that account and address. */
+	#mirrorCounts(conn: Connection) {
+		this.#app.cluster?.connectionCounts.mirror(conn.userId, this.#byUser.get(conn.userId)?.size ?? 0, conn.ip, this.#byIp.get(conn.ip) ?? 0);
+	}
+
+	#mirrorAllCounts() {
+		this.#app.cluster?.connectionCounts.mirrorAll(new Map([...this.#byUser].map(([userId, conns]) => [userId, conns.size])), this.#byIp);
 	}
 
 	setStatus(conn: Connection, status: 'online' | 'idle'): void {
@@ -278,8 +302,10 @@ export class Hub implements RealtimeStatus {
 			}
 			case 'notices.missed':
 				void this.#recheckConnections(notice.reason);
-				// Presence travels by pub/sub, which replays nothing: the peers get this node's whole state.
+				// Presence travels by pub/sub, which replays nothing: the peers get this node's whole state;
+				// the connection counts in Redis may be gone (a restart): written again in full.
 				this.#announceAllPresence();
+				this.#mirrorAllCounts();
 				return;
 			case 'presence':
 				if (notice.nodeId === this.#nodeId) return;

@@ -120,6 +120,31 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		[watcherB, watcherC, late].forEach((socket) => socket.close());
 	});
 
+	it('counts an account’s sockets on every node against its connection cap (WS_MAX_CONNECTIONS_PER_USER, 32)', async () => {
+		const person = await TestClient.signUp(cluster.nodes[0]!);
+		const onEach = cluster.nodes.map((node) => onNode(person, node));
+		const open: TestSocket[] = [];
+		for (let i = 0; i < 32; i += 1) open.push(await onEach[i % 3]!.socket());
+		for (const client of onEach) {
+			const refused = await client.socket({ waitReady: false });
+			expect(await refused.closed).toEqual({ code: CloseCode.tooManyConnections, reason: 'too many connections for this account' });
+		}
+		// A socket closed on node A frees a place on node C.
+		open[0]!.close();
+		await open[0]!.closed;
+		await waitUntil(
+			async () => {
+				const socket = await onEach[2]!.socket({ waitReady: false });
+				const outcome = await Promise.race([socket.waitFor((f) => f.t === 'ready').then(() => 'ready'), socket.closed.then(() => 'closed')]);
+				if (outcome === 'ready') open.push(socket);
+				return outcome === 'ready';
+			},
+			5_000,
+			'a place is free again'
+		);
+		open.forEach((socket) => socket.close());
+	});
+
 	it('closes the socket on node B of a session revoked through node A', async () => {
 		const [a, b] = cluster.nodes;
 		const person = await TestClient.signUp(b!);

@@ -10,6 +10,7 @@ import { safeError, type Logger } from '../logger.ts';
 import { allChannelLastSeqs, eventsForBackfill } from '../services/channel-events.ts';
 import { RedisEventBus, type RedisEventBusStatus } from '../events/redis-event-bus.ts';
 import { NodeRegistry } from './node-registry.ts';
+import { ClusterConnectionCounts, connectionCountsKey } from './connection-counts.ts';
 
 // Streams need Redis 5 and XINFO's max-deleted-entry-id (lost-position detection) needs 7; Valkey 8
 // reports itself as 7.2.4 to clients.
@@ -31,13 +32,16 @@ export type ClusterStatus = {
 export class Cluster {
 	readonly nodeId: string;
 	readonly bus: RedisEventBus;
+	/** Per-account and per-address socket counts of the other nodes (the /ws caps count all nodes). */
+	readonly connectionCounts: ClusterConnectionCounts;
 	readonly #registry: NodeRegistry;
 	readonly #connections: Redis[];
 	readonly #redisDescription: string;
 
-	private constructor(nodeId: string, bus: RedisEventBus, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
+	private constructor(nodeId: string, bus: RedisEventBus, connectionCounts: ClusterConnectionCounts, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
 		this.nodeId = nodeId;
 		this.bus = bus;
+		this.connectionCounts = connectionCounts;
 		this.#registry = registry;
 		this.#connections = connections;
 		this.#redisDescription = redisDescription;
@@ -84,10 +88,18 @@ export class Cluster {
 			channelLastSeqs: () => allChannelLastSeqs(db)
 		});
 		await bus.start();
-		const registry = new NodeRegistry({ redis: command, nodeId: config.nodeId, log: clusterLog, onPeerLost: (peer) => bus.peerLost(peer), onPeerJoined: (peer) => bus.peerJoined(peer) });
+		const registry = new NodeRegistry({
+			redis: command,
+			nodeId: config.nodeId,
+			log: clusterLog,
+			onPeerLost: (peer) => bus.peerLost(peer),
+			onPeerJoined: (peer) => bus.peerJoined(peer),
+			ownKeys: [connectionCountsKey(config.nodeId)]
+		});
+		const connectionCounts = new ClusterConnectionCounts({ redis: command, nodeId: config.nodeId, peers: () => registry.peers(), log: clusterLog });
 		await registry.start();
 		clusterLog.info({ redis: masked, peers: registry.peers() }, 'joined the cluster');
-		return new Cluster(config.nodeId, bus, registry, connections, masked);
+		return new Cluster(config.nodeId, bus, connectionCounts, registry, connections, masked);
 	}
 
 	status(): ClusterStatus {
@@ -112,6 +124,7 @@ export class Cluster {
 	/** Leaves the cluster: sends what is queued, removes the heartbeat, closes the connections. */
 	async close(): Promise<void> {
 		await this.bus.close();
+		await this.connectionCounts.clear();
 		await this.#registry.stop();
 		for (const connection of this.#connections) connection.disconnect();
 	}

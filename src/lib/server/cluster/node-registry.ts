@@ -18,16 +18,26 @@ export class NodeRegistry {
 	readonly #log: Logger;
 	readonly #onPeerLost: (peerId: string) => void;
 	readonly #onPeerJoined: (peerId: string) => void;
+	/** This node's own keys that must expire with it (connection-counts.ts). */
+	readonly #ownKeys: string[];
 	#peers = new Set<string>();
 	#timer: NodeJS.Timeout | undefined;
 	#lastBeatOk = false;
 
-	constructor(options: { redis: Redis; nodeId: string; log: Logger; onPeerLost: (peerId: string) => void; onPeerJoined: (peerId: string) => void }) {
+	constructor(options: {
+		redis: Redis;
+		nodeId: string;
+		log: Logger;
+		onPeerLost: (peerId: string) => void;
+		onPeerJoined: (peerId: string) => void;
+		ownKeys?: string[];
+	}) {
 		this.#redis = options.redis;
 		this.#nodeId = options.nodeId;
 		this.#log = options.log;
 		this.#onPeerLost = options.onPeerLost;
 		this.#onPeerJoined = options.onPeerJoined;
+		this.#ownKeys = options.ownKeys ?? [];
 	}
 
 	async start(): Promise<void> {
@@ -50,12 +60,9 @@ export class NodeRegistry {
 	async #beat() {
 		const now = Date.now();
 		try {
-			const [, , members] = ((await this.#redis
-				.multi()
-				.zadd(NODES_KEY, now, this.#nodeId)
-				.zremrangebyscore(NODES_KEY, '-inf', now - NODE_TTL_MS)
-				.zrange(NODES_KEY, 0, -1)
-				.exec()) ?? []) as Array<[Error | null, unknown]>;
+			const multi = this.#redis.multi().zadd(NODES_KEY, now, this.#nodeId).zremrangebyscore(NODES_KEY, '-inf', now - NODE_TTL_MS).zrange(NODES_KEY, 0, -1);
+			for (const key of this.#ownKeys) multi.pexpire(key, NODE_TTL_MS);
+			const [, , members] = ((await multi.exec()) ?? []) as Array<[Error | null, unknown]>;
 			const alive = new Set((members?.[1] as string[] | undefined ?? []).filter((id) => id !== this.#nodeId));
 			for (const peer of this.#peers) {
 				if (alive.has(peer)) continue;
