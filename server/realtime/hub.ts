@@ -34,7 +34,7 @@ export class Hub implements RealtimeStatus {
 	#userScopes = new Map<string, { communities: Set<string>; dms: Set<string> }>();
 	#channelScope = new Map<string, Scope>();
 	#presenceDirty = new Set<string>();
-	/** Cluster mode: this node's id, users whose presence on this node changed (to announce), and the others' users. */
+	/** Cluster mode: this node's instance id, users whose presence on this node changed (to announce), and the others' users. */
 	#nodeId: string | null;
 	#localPresenceDirty = new Set<string>();
 	#remote = new RemotePresence();
@@ -47,7 +47,7 @@ export class Hub implements RealtimeStatus {
 
 	constructor(app: AppContext) {
 		this.#app = app;
-		this.#nodeId = app.cluster?.nodeId ?? null;
+		this.#nodeId = app.cluster?.instanceId ?? null;
 		this.#mirrorAllCounts(); // a restarted node with the same NODE_ID starts from zero
 		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
 	}

@@ -8,7 +8,7 @@ import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { body, registration } from '../helpers/e2ee-keys.ts';
-import { createInvite, expectJson } from '../helpers/fixtures.ts';
+import { createInvite, expectJson, sendMessage } from '../helpers/fixtures.ts';
 import { expectConsistent, sendSeries, serverHistory, waitForAll } from '../helpers/no-loss-checks.ts';
 import { createSyncClient, waitOpen, waitUntil, type SyncClient } from '../helpers/sync-client.ts';
 import { onNode, startTestCluster, TcpBalancer, type TestCluster } from '../helpers/test-cluster.ts';
@@ -120,6 +120,27 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		[watcherB, watcherC, late].forEach((socket) => socket.close());
 	});
 
+	it('takes a member kicked through node A off the community’s events on node C, and gives one who joins through node A its events on node B', async () => {
+		const [a, b, c] = cluster.nodes;
+		const { communityId, channelId, members } = await setUpCommunity([a!, b!, c!]);
+		const [owner, , kicked] = members;
+		const kickedSocket = await kicked!.socket();
+		await expectJson(owner!.send('POST', `/api/communities/${communityId}/members/${kicked!.user.id}/kick`, { reason: 'off-topic' }), 200);
+		expect(await kickedSocket.waitFor((f) => f.t === 'directory.changed')).toMatchObject({ communityId, reason: 'community.left' });
+
+		const newcomer = await TestClient.signUp(b!);
+		const newcomerSocket = await newcomer.socket();
+		const invite = await createInvite(owner!, communityId);
+		await onNode(newcomer, a!).api.post(`/api/invites/${invite.code}/accept`);
+		await newcomerSocket.waitFor((f) => f.t === 'directory.changed' && f.communityId === communityId && f.reason === 'community.joined');
+
+		const message = await sendMessage(owner!, channelId, 'after the kick and the join');
+		await newcomerSocket.waitFor((f) => f.t === 'event' && f.channelId === channelId && f.event.type === 'message.created' && f.event.message.id === message.id);
+		expect(await kickedSocket.collectFor(500, (f) => f.t === 'event')).toEqual([]);
+		kickedSocket.close();
+		newcomerSocket.close();
+	});
+
 	it('counts an account’s sockets on every node against its connection cap (WS_MAX_CONNECTIONS_PER_USER, 32)', async () => {
 		const person = await TestClient.signUp(cluster.nodes[0]!);
 		const onEach = cluster.nodes.map((node) => onNode(person, node));
@@ -170,7 +191,7 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 	});
 });
 
-describe.skipIf(skip)('a cluster node killed (SIGKILL) while its clients send', () => {
+describe.skipIf(skip)('a cluster node killed (SIGKILL) or drained (SIGTERM) while its clients send', () => {
 	let cluster: TestCluster;
 	let balancer: TcpBalancer;
 	beforeAll(async () => {
@@ -182,7 +203,8 @@ describe.skipIf(skip)('a cluster node killed (SIGKILL) while its clients send', 
 		await cluster?.stop();
 	});
 
-	it('moves its clients to the other nodes through the load balancer, keeping every acknowledged message exactly once', async () => {
+	for (const how of ['SIGKILL', 'SIGTERM'] as const) it(`${how}: moves its clients to the other nodes through the load balancer, keeping every acknowledged message exactly once`, async () => {
+		// Each run stops one node and starts it again afterwards, so both runs have three nodes.
 		const { channelId, members } = await setUpCommunity(cluster.nodes);
 		// Every request and socket goes through the balancer, which spreads them over the nodes.
 		const people = members.map((member) => onNode(member, balancer.server as TestServer));
@@ -201,7 +223,8 @@ describe.skipIf(skip)('a cluster node killed (SIGKILL) while its clients send', 
 		const socketPort = (clients[0]!.sockets.at(-1) as unknown as { _socket: { localPort: number } })._socket.localPort;
 		const victim = balancer.nodeOf(socketPort)!;
 		expect(victim).toBeDefined();
-		await victim.kill();
+		if (how === 'SIGKILL') await victim.kill();
+		else expect(await victim.stop()).toBe(0);
 		const ackedBeforeKill = clients.flatMap((client) => client.acks.map((ack) => ack.messageId));
 		const sent = await sending;
 
@@ -226,6 +249,7 @@ describe.skipIf(skip)('a cluster node killed (SIGKILL) while its clients send', 
 		expect(nowOn).not.toBe(victim);
 		clients.forEach((client) => client.stop());
 		raw.forEach((socket) => socket.close());
+		await cluster.restartNode(cluster.nodes.indexOf(victim));
 	});
 
 	it('shows the people of a killed node offline on the other nodes', async () => {

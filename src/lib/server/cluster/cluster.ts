@@ -2,6 +2,7 @@
 // among the other nodes. Started once by context.ts before anything publishes; a Redis that cannot
 // be reached at start stops the start with a sentence saying so (a supervisor restarting the
 // process then shows the reason each time, instead of a crash without one).
+import { randomBytes } from 'node:crypto';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ClusterConfig } from '../config/config.ts';
 import { maskRedisUrl } from '../config/secrets.ts';
@@ -29,8 +30,18 @@ export type ClusterStatus = {
 	sequencer: RedisEventBusStatus['sequencer'];
 };
 
+/** The NODE_ID part of an instance id (see Cluster.instanceId). */
+export const nodeIdOf = (instanceId: string) => instanceId.split('/')[0]!;
+
 export class Cluster {
 	readonly nodeId: string;
+	/**
+	 * This process among the nodes: NODE_ID plus a random part new at each start. A node restarted
+	 * under the same NODE_ID is a new instance to its peers, so they treat the old one as gone
+	 * (catch up what it may have committed without publishing, forget its presence) even when the
+	 * restart is quicker than the heartbeat timeout. Bus entries, presence and counts use it.
+	 */
+	readonly instanceId: string;
 	readonly bus: RedisEventBus;
 	/** Per-account and per-address socket counts of the other nodes (the /ws caps count all nodes). */
 	readonly connectionCounts: ClusterConnectionCounts;
@@ -38,8 +49,9 @@ export class Cluster {
 	readonly #connections: Redis[];
 	readonly #redisDescription: string;
 
-	private constructor(nodeId: string, bus: RedisEventBus, connectionCounts: ClusterConnectionCounts, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
+	private constructor(nodeId: string, instanceId: string, bus: RedisEventBus, connectionCounts: ClusterConnectionCounts, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
 		this.nodeId = nodeId;
+		this.instanceId = instanceId;
 		this.bus = bus;
 		this.connectionCounts = connectionCounts;
 		this.#registry = registry;
@@ -49,6 +61,7 @@ export class Cluster {
 
 	static async start(config: ClusterConfig, db: Database, log: Logger): Promise<Cluster> {
 		const masked = maskRedisUrl(config.redisUrl);
+		const instanceId = `${config.nodeId}/${randomBytes(4).toString('hex')}`;
 		const clusterLog = log.child({ component: 'cluster', node: config.nodeId });
 		let started = false;
 		const options = (role: string, extra: RedisOptions): RedisOptions => ({
@@ -82,7 +95,7 @@ export class Cluster {
 
 		const bus = new RedisEventBus({
 			redis: { command, reader, subscriber },
-			nodeId: config.nodeId,
+			nodeId: instanceId,
 			log: clusterLog,
 			backfill: (channelId, afterSeq, limit) => eventsForBackfill(db, channelId, afterSeq, limit),
 			channelLastSeqs: () => allChannelLastSeqs(db)
@@ -90,16 +103,16 @@ export class Cluster {
 		await bus.start();
 		const registry = new NodeRegistry({
 			redis: command,
-			nodeId: config.nodeId,
+			nodeId: instanceId,
 			log: clusterLog,
 			onPeerLost: (peer) => bus.peerLost(peer),
 			onPeerJoined: (peer) => bus.peerJoined(peer),
-			ownKeys: [connectionCountsKey(config.nodeId)]
+			ownKeys: [connectionCountsKey(instanceId)]
 		});
-		const connectionCounts = new ClusterConnectionCounts({ redis: command, nodeId: config.nodeId, peers: () => registry.peers(), log: clusterLog });
+		const connectionCounts = new ClusterConnectionCounts({ redis: command, nodeId: instanceId, peers: () => registry.peers(), log: clusterLog });
 		await registry.start();
 		clusterLog.info({ redis: masked, peers: registry.peers() }, 'joined the cluster');
-		return new Cluster(config.nodeId, bus, connectionCounts, registry, connections, masked);
+		return new Cluster(config.nodeId, instanceId, bus, connectionCounts, registry, connections, masked);
 	}
 
 	status(): ClusterStatus {
@@ -109,7 +122,7 @@ export class Cluster {
 			engine: 'redis',
 			reachable: bus.reachable,
 			reason: bus.reason,
-			peers: this.#registry.peers(),
+			peers: [...new Set(this.#registry.peers().map(nodeIdOf))].sort(),
 			outbox: bus.outbox,
 			sequencer: bus.sequencer
 		};
@@ -117,7 +130,7 @@ export class Cluster {
 
 	/** The preflight line. */
 	describe(): string {
-		const peers = this.#registry.peers();
+		const peers = [...new Set(this.#registry.peers().map(nodeIdOf))].sort();
 		return `node ${this.nodeId} on Redis ${this.#redisDescription}; ${peers.length} other node${peers.length === 1 ? '' : 's'} seen${peers.length ? ` (${peers.join(', ')})` : ''}`;
 	}
 
