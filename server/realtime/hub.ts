@@ -304,12 +304,13 @@ export class Hub implements RealtimeStatus {
 				void this.#recheckConnections(notice.reason);
 				// Presence travels by pub/sub, which replays nothing: the peers get this node's whole state;
 				// the connection counts in Redis may be gone (a restart): written again in full.
-				this.#announceAllPresence();
+				this.#announceAllPresence(true);
 				this.#mirrorAllCounts();
 				return;
 			case 'presence':
 				if (notice.nodeId === this.#nodeId) return;
 				this.#remotePresenceChanged(this.#remote.apply(notice.nodeId, notice.users, notice.full));
+				if (notice.ask) this.#announceAllPresence();
 				return;
 			case 'node.joined':
 				this.#announceAllPresence();
@@ -488,19 +489,22 @@ export class Hub implements RealtimeStatus {
 	}
 
 	/** Cluster mode: tells the other nodes how these users are on this node (and who may see it). */
-	#announcePresence(userIds: string[], full: boolean) {
+	#announcePresence(userIds: string[], full: boolean, ask = false) {
 		if (this.#nodeId === null) return;
 		const users: NodePresence[] = userIds.map((userId) => {
 			const status = this.#localStatusOf(userId);
 			const scopes = status === 'offline' ? undefined : this.#userScopes.get(userId);
 			return { userId, status, communityIds: [...(scopes?.communities ?? [])], dmChannelIds: [...(scopes?.dms ?? [])] };
 		});
-		if (users.length > 0 || full) this.#app.bus.publish([{ type: 'presence', nodeId: this.#nodeId, full, users }]);
+		if (users.length > 0 || full) this.#app.bus.publish([{ type: 'presence', nodeId: this.#nodeId, full, users, ...(ask ? { ask } : {}) }]);
 	}
 
-	/** Every user with a socket here, replacing what the peers knew of this node (a peer joined, or pub/sub was down). */
-	#announceAllPresence() {
-		this.#announcePresence([...this.#byUser.keys()], true);
+	/**
+	 * Every user with a socket here, replacing what the peers knew of this node (a peer joined, or
+	 * pub/sub was down); `ask` has the peers answer with theirs (this node may have missed changes).
+	 */
+	#announceAllPresence(ask = false) {
+		this.#announcePresence([...this.#byUser.keys()], true, ask);
 	}
 
 	#sendPresenceSnapshot(conn: Connection, communityIds: Iterable<string> = conn.communities) {

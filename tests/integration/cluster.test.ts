@@ -112,6 +112,9 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		await late.waitFor(isOwner('online'));
 		// Online on two nodes; leaving one keeps them online.
 		const ownerOnC = await onNode(owner!, c!).socket();
+		// Node C announces its presence changes when it flushes them (every 500 ms, as each node
+		// batches presence); closing the socket on A before that would show a moment offline.
+		await new Promise((resolve) => setTimeout(resolve, 1200));
 		ownerOnA.close();
 		expect(await watcherB.collectFor(1500, isOwner('offline'))).toEqual([]);
 		ownerOnC.close();
@@ -277,8 +280,14 @@ describe.skipIf(skip)('Redis restarted while clients on three nodes send', () =>
 	});
 
 	it('keeps accepting and persisting, says degraded in /health, and every client ends with exactly the server’s history', async () => {
-		const { channelId, members } = await setUpCommunity(cluster.nodes);
+		const { communityId, channelId, members } = await setUpCommunity(cluster.nodes);
 		const raw = await Promise.all(members.map((member) => member.socket()));
+		// Someone on node A who leaves while Redis is away: node B must still learn they went offline.
+		const leaver = await TestClient.signUp(cluster.nodes[0]!);
+		await leaver.api.post(`/api/invites/${(await createInvite(members[0]!, communityId)).code}/accept`);
+		const leaverSocket = await leaver.socket();
+		const leaverIs = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === leaver.user.id && u.status === status);
+		await raw[1]!.waitFor(leaverIs('online'));
 		const clients = members.map((member) => createSyncClient(member));
 		await Promise.all(clients.map((client) => waitOpen(client)));
 		await Promise.all(clients.map((client) => client.sync.open(channelId)));
@@ -290,11 +299,15 @@ describe.skipIf(skip)('Redis restarted while clients on three nodes send', () =>
 		const degraded = await health(cluster.nodes[0]!);
 		expect(degraded.cluster).toMatchObject({ reachable: false });
 		expect(degraded.cluster.reason).toMatch(/^Redis unreachable/);
+		leaverSocket.close();
+		await leaverSocket.closed;
 		// Sends keep being acknowledged (persisted) while Redis is away.
 		const acksDuringOutage = clients.map((client) => client.acks.length);
 		await waitUntil(() => clients.every((client, i) => client.acks.length >= acksDuringOutage[i]! + 5), 10_000, 'sends are acknowledged without Redis');
 
+		expect(raw[1]!.matching(leaverIs('offline'))).toEqual([]);
 		await cluster.redis.start();
+		await raw[1]!.waitFor(leaverIs('offline'), 15_000);
 		const sent = await sending;
 		await waitUntil(async () => (await Promise.all(cluster.nodes.map(health))).every((h) => h.status === 'ok'), 15_000, 'every node reports ok again');
 		await waitForAll(clients, channelId, 300, 60_000);

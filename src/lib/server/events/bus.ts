@@ -30,9 +30,10 @@ export type BusNotice =
 	/**
 	 * Ephemeral (cluster mode): the presence of users as one node sees its own sockets. `full` lists
 	 * every user with a socket there and replaces what was known of that node (after a join or an
-	 * outage); otherwise only changes. Scopes say who may see it.
+	 * outage); otherwise only changes. Scopes say who may see it. `ask`: the sender may have missed
+	 * announcements (its pub/sub was down) and asks every node to answer with its full state.
 	 */
-	| { type: 'presence'; nodeId: string; full: boolean; users: NodePresence[] }
+	| { type: 'presence'; nodeId: string; full: boolean; ask?: boolean; users: NodePresence[] }
 	/** Local only (cluster mode): another node started heartbeating, or stopped. */
 	| { type: 'node.joined' | 'node.left'; nodeId: string }
 	/**

@@ -107,7 +107,17 @@ export class RedisEventBus implements EventBus {
 		for (const [name, connection] of Object.entries(this.#redis)) {
 			connection.on('close', () => this.#connectionDown(name, 'connection closed'));
 			connection.on('error', (error: Error) => this.#connectionDown(name, safeError(error).message));
-			connection.on('ready', () => this.#connectionUp(name));
+			connection.on('ready', () => {
+				// Pub/sub is back only once subscribed again (ioredis resubscribes too; this one is
+				// idempotent and its reply tells when it took effect): announcements sent after the
+				// recovery must not fall in between.
+				if (connection === this.#redis.subscriber) {
+					connection.subscribe(EPHEMERAL_CHANNEL).then(
+						() => this.#connectionUp(name),
+						(error: unknown) => this.#connectionDown(name, safeError(error).message)
+					);
+				} else this.#connectionUp(name);
+			});
 		}
 		this.#redis.subscriber.on('message', (channel: string, text: string) => {
 			if (channel === EPHEMERAL_CHANNEL) this.#receive(text);
