@@ -29,6 +29,8 @@ export async function startTestCluster(count = 3, env: Record<string, string> = 
 		NODE_ID: `node-${String.fromCharCode(97 + index)}`,
 		APP_SECRET: appSecret,
 		ORIGIN: CLUSTER_ORIGIN,
+		// The tests read /metrics directly (no proxy in between).
+		METRICS_ALLOWLIST: '127.0.0.1',
 		...env
 	});
 	const start = async (index: number, port?: number) => {

@@ -56,12 +56,16 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		await cluster?.stop();
 	});
 
-	it('reports cluster mode in /health: the node id, the peers it sees and Redis reachable', async () => {
+	it('reports cluster mode in /health, /metrics and the preflight report: the node id, the peers it sees and Redis reachable', async () => {
 		const [a, b, c] = cluster.nodes;
 		await waitUntil(async () => (await health(a!)).cluster.peers?.length === 2, 10_000, 'node a sees both peers');
 		expect(await health(a!)).toMatchObject({ status: 'ok', cluster: { mode: 'cluster', nodeId: 'node-a', reachable: true, reason: null, peers: ['node-b', 'node-c'] } });
 		expect((await health(b!)).cluster).toMatchObject({ nodeId: 'node-b', reachable: true });
 		expect((await health(c!)).cluster).toMatchObject({ nodeId: 'node-c', reachable: true });
+		const metrics = await (await fetch(`${a!.url}/metrics`)).text();
+		expect(metrics).toMatch(/^hearth_cluster_redis_up 1$/m);
+		expect(metrics).toMatch(/^hearth_cluster_peers 2$/m);
+		expect(metrics).toMatch(/^hearth_cluster_outbox_notices 0$/m);
 		const preflight = a!.logs.find((line) => line.includes('"preflight report"'))!;
 		expect(JSON.parse(preflight).preflight.cluster).toMatch(/^node node-a on Redis redis:\/\/127\.0\.0\.1:\d+; /);
 	});

@@ -95,7 +95,6 @@ export async function createAppContext(options: {
 	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
 	// when scraped.
 	let context: AppContext | undefined;
-	const metrics = new Metrics({ realtime: () => context?.realtime ?? null, calls: () => context?.calls ?? null });
 	let cluster: Cluster | null = null;
 	if (config.cluster) {
 		try {
@@ -105,6 +104,11 @@ export async function createAppContext(options: {
 			throw error;
 		}
 	}
+	const metrics = new Metrics({
+		realtime: () => context?.realtime ?? null,
+		calls: () => context?.calls ?? null,
+		cluster: cluster ? () => cluster.status() : null
+	});
 	const bus: EventBus = cluster?.bus ?? new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
 	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }), (operations, newMessages) =>
 		metrics.eventBatchCommitted(operations, newMessages)
