@@ -198,7 +198,7 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 	});
 });
 
-describe.skipIf(skip)('a cluster node killed (SIGKILL) or drained (SIGTERM) while its clients send', () => {
+describe.skipIf(skip)('cluster nodes killed (SIGKILL), drained (SIGTERM) or restarted while clients send', () => {
 	let cluster: TestCluster;
 	let balancer: TcpBalancer;
 	beforeAll(async () => {
@@ -257,6 +257,33 @@ describe.skipIf(skip)('a cluster node killed (SIGKILL) or drained (SIGTERM) whil
 		clients.forEach((client) => client.stop());
 		raw.forEach((socket) => socket.close());
 		await cluster.restartNode(cluster.nodes.indexOf(victim));
+	});
+
+	it('loses and duplicates nothing through a rolling restart of every node, one at a time, while clients send', async () => {
+		const { channelId, members } = await setUpCommunity(cluster.nodes);
+		const people = members.map((member) => onNode(member, balancer.server as TestServer));
+		const clients: SyncClient[] = [];
+		for (const person of people) {
+			const client = createSyncClient(person);
+			await waitOpen(client);
+			await client.sync.open(channelId);
+			clients.push(client);
+		}
+		const sending = Promise.all(clients.map((client, i) => sendSeries(client, channelId, `r${i}`, 150, 30)));
+		for (let index = 0; index < cluster.nodes.length; index += 1) {
+			await waitUntil(() => clients.every((client) => client.acks.length >= 10 * (index + 1)), 20_000, 'messages are acknowledged between restarts');
+			await cluster.restartNode(index);
+		}
+		const sent = await sending;
+		await waitForAll(clients, channelId, 450, 60_000);
+		const history = await serverHistory(people[0]!, channelId);
+		expect(history).toHaveLength(450);
+		const stored = new Set(history.map((m) => m.id));
+		for (const client of clients) for (const ack of client.acks) expect(stored.has(ack.messageId)).toBe(true);
+		expectConsistent(clients, channelId, history, sent);
+		// Every node went down once, so every client was moved at least once.
+		for (const client of clients) expect(client.connection.reconnects).toBeGreaterThanOrEqual(1);
+		clients.forEach((client) => client.stop());
 	});
 
 	it('shows the people of a killed node offline on the other nodes', async () => {
