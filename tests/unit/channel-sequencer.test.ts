@@ -99,6 +99,31 @@ describe('the channel sequencer', () => {
 		expect(delivered).toEqual([['a', 2], ['a', 3]]);
 	});
 
+	it('reads at most three channels from the database at once, however many lag', async () => {
+		const database = new Map(Array.from({ length: 20 }, (_, i) => [`c${i}`, 2] as [string, number]));
+		let inFlight = 0;
+		let most = 0;
+		const delivered: string[] = [];
+		const sequencer = new ChannelSequencer({
+			deliver: (n) => delivered.push(`${n.channelId}:${n.event.seq}`),
+			resync: () => {},
+			onError: () => {},
+			backfill: async (channelId, afterSeq) => {
+				inFlight += 1;
+				most = Math.max(most, inFlight);
+				await new Promise((resolve) => setTimeout(resolve, 5));
+				inFlight -= 1;
+				const events = [];
+				for (let seq = afterSeq + 1; seq <= database.get(channelId)!; seq += 1) events.push(event(seq));
+				return { scope, events, more: false, lastSeq: database.get(channelId)! };
+			}
+		});
+		sequencer.catchUp(database);
+		await sequencer.idle();
+		expect(most).toBe(3);
+		expect(delivered).toHaveLength(40);
+	});
+
 	it('forgets a channel deleted while its gap was being filled', async () => {
 		const { sequencer, delivered } = setUp(new Map());
 		sequencer.offer(notice('gone', 3));

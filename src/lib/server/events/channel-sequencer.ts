@@ -22,6 +22,10 @@ export type ChannelResync = { channelId: string; scope: ChannelScope; lastSeq: n
 
 // A backfill that fails (database away) is retried after this long; events keep queueing meanwhile.
 const BACKFILL_RETRY_MS = 1000;
+// Backfill queries in flight at once. After an outage every busy channel lags at the same moment;
+// the database pool (10 connections by default) also serves the writer, so catching up must not
+// take all of it: the sends of the people online would wait behind a thousand history reads.
+const BACKFILL_CONCURRENCY = 3;
 
 export class ChannelSequencer {
 	/** The last seq handed to local sockets, per channel. A channel never seen starts at 0: see seed(). */
@@ -33,6 +37,8 @@ export class ChannelSequencer {
 	#backfill: ChannelBackfill;
 	#onError: (error: unknown, channelId: string) => void;
 	#closed = false;
+	#loading = 0;
+	#slotWaiters: Array<() => void> = [];
 	/** Counters for /metrics and tests. */
 	readonly stats = { delivered: 0, duplicates: 0, gaps: 0, backfilled: 0, resyncs: 0 };
 
@@ -108,6 +114,21 @@ export class ChannelSequencer {
 		this.#waiting.clear();
 	}
 
+	async #takeSlot() {
+		if (this.#loading < BACKFILL_CONCURRENCY) {
+			this.#loading += 1;
+			return;
+		}
+		await new Promise<void>((resolve) => this.#slotWaiters.push(resolve));
+	}
+
+	/** Hands the slot to the next waiting backfill, if any. */
+	#releaseSlot() {
+		const next = this.#slotWaiters.shift();
+		if (next) next();
+		else this.#loading -= 1;
+	}
+
 	#hand(notice: ChannelEventNotice) {
 		this.#delivered.set(notice.channelId, notice.event.seq);
 		this.stats.delivered += 1;
@@ -119,14 +140,17 @@ export class ChannelSequencer {
 		while (!this.#closed) {
 			const held = this.#waiting.get(channelId);
 			if (!held) return;
-			let loaded;
+			let loaded: Awaited<ReturnType<ChannelBackfill>>;
+			await this.#takeSlot();
 			try {
 				loaded = await this.#backfill(channelId, this.delivered(channelId), RESUME_MAX_EVENTS);
 			} catch (error) {
+				this.#releaseSlot(); // not held through the pause
 				this.#onError(error, channelId);
 				await new Promise((resolve) => setTimeout(resolve, BACKFILL_RETRY_MS));
 				continue;
 			}
+			this.#releaseSlot();
 			if (this.#closed) return;
 			const before = this.delivered(channelId);
 			if (!loaded) {
