@@ -8,7 +8,7 @@ import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { body, registration } from '../helpers/e2ee-keys.ts';
-import { createInvite, expectJson, sendMessage } from '../helpers/fixtures.ts';
+import { createInvite, expectError, expectJson, sendMessage } from '../helpers/fixtures.ts';
 import { expectConsistent, sendSeries, serverHistory, waitForAll } from '../helpers/no-loss-checks.ts';
 import { createSyncClient, waitOpen, waitUntil, type SyncClient } from '../helpers/sync-client.ts';
 import { onNode, startTestCluster, TcpBalancer, type TestCluster } from '../helpers/test-cluster.ts';
@@ -357,6 +357,23 @@ describe.skipIf(skip)('Redis restarted while clients on three nodes send', () =>
 			socket.close();
 		}
 		clients.forEach((client) => client.stop());
+	});
+
+	it('closes, once Redis is back, the socket on node B of a session revoked through node A while Redis was away', async () => {
+		const [a, b] = cluster.nodes;
+		const person = await TestClient.signUp(b!);
+		const phone = await person.anotherSession();
+		const phoneSocket = await phone.socket();
+		await cluster.redis.kill();
+		await waitUntil(async () => (await health(a!)).status === 'degraded', 10_000, 'node a reports degraded');
+		await expectJson(onNode(person, a!).send('DELETE', `/api/me/sessions/${sha256Hex(phone.sessionToken!)}`), 200);
+		// REST refuses the session on every node at once (the database says so); node B's socket
+		// waits for the notice, which node A keeps in its outbox until Redis is back.
+		await expectError(phone.fetch('/api/me'), 401, 'unauthenticated', 'Sign in to continue.');
+		await cluster.redis.start();
+		expect((await Promise.race([phoneSocket.closed, new Promise((resolve) => setTimeout(() => resolve('still open'), 15_000))])) as { code: number }).toMatchObject({
+			code: CloseCode.sessionRevoked
+		});
 	});
 });
 
