@@ -2,14 +2,15 @@
 // events to them. Subscriptions are per community (every channel of a community has the same
 // audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
 // each subscriber.
-import { and, eq, gt, inArray } from 'drizzle-orm';
+import { eq } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
 import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
-import { channels, communityMembers, dmParticipants, sessions } from '#lib/server/db/schema.ts';
+import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
+import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
@@ -19,8 +20,6 @@ type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
 const PRESENCE_FLUSH_MS = 500;
 // Channel → community lookups for typing indicators; channels never change community.
 const CHANNEL_SCOPE_CACHE_MAX = 50_000;
-// Ids per query when re-checking every connection (PostgreSQL takes at most 65,535 parameters).
-const RECHECK_CHUNK = 1000;
 
 export class Hub implements RealtimeStatus {
 	#app: AppContext;
@@ -337,30 +336,13 @@ export class Hub implements RealtimeStatus {
 	async #recheckConnections(reason: string) {
 		const conns = [...this.#connections.values()].filter((conn) => !this.#registering.has(conn));
 		if (conns.length === 0) return;
-		const db = this.#app.database.db;
 		const started = performance.now();
 		try {
-			const liveSessions = new Set<string>();
-			const communitiesOf = new Map<string, Set<string>>();
-			const dmsOf = new Map<string, Set<string>>();
-			const sessionIds = [...new Set(conns.map((conn) => conn.sessionId))];
-			const userIds = [...new Set(conns.map((conn) => conn.userId))];
-			for (let i = 0; i < sessionIds.length; i += RECHECK_CHUNK) {
-				const rows = await db
-					.select({ id: sessions.id })
-					.from(sessions)
-					.where(and(inArray(sessions.id, sessionIds.slice(i, i + RECHECK_CHUNK)), gt(sessions.expiresAt, new Date())));
-				for (const row of rows) liveSessions.add(row.id);
-			}
-			for (let i = 0; i < userIds.length; i += RECHECK_CHUNK) {
-				const chunk = userIds.slice(i, i + RECHECK_CHUNK);
-				const [memberships, dms] = await Promise.all([
-					db.select({ userId: communityMembers.userId, id: communityMembers.communityId }).from(communityMembers).where(inArray(communityMembers.userId, chunk)),
-					db.select({ userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(inArray(dmParticipants.userId, chunk))
-				]);
-				for (const row of memberships) addTo(communitiesOf, row.userId, row.id);
-				for (const row of dms) addTo(dmsOf, row.userId, row.id);
-			}
+			const { liveSessions, communitiesOf, dmsOf } = await loadConnectionFacts(
+				this.#app.database.db,
+				[...new Set(conns.map((conn) => conn.sessionId))],
+				[...new Set(conns.map((conn) => conn.userId))]
+			);
 			let closed = 0;
 			let changed = 0;
 			for (const conn of conns) {
@@ -392,7 +374,7 @@ export class Hub implements RealtimeStatus {
 					changed += 1;
 				}
 			}
-			for (const userId of userIds) this.#rememberScopes(userId);
+			for (const userId of new Set(conns.map((conn) => conn.userId))) this.#rememberScopes(userId);
 			this.#app.log.info({ reason, connections: conns.length, closed, changed, ms: Math.round(performance.now() - started) }, 're-checked connections after missed notices');
 		} catch (error) {
 			this.#app.log.error({ err: safeError(error), reason }, 're-checking connections failed');
