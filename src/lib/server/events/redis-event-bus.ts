@@ -319,6 +319,15 @@ export class RedisEventBus implements EventBus {
 		const reason = this.#mustRecover;
 		this.#mustRecover = null;
 		try {
+			// A stream whose newest entry is older than this node's position (a replica promoted with
+			// a clock behind, a restored snapshot) would hide new entries until its clock passes ours:
+			// read from its end instead; the catch-up below covers what came before.
+			const [newest] = (await this.#redis.command.xrevrange(STREAM_KEY, '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+			const newestId = newest?.[0] ?? '0-0';
+			if (compareStreamIds(newestId, this.#lastId) < 0) {
+				this.#log.warn({ position: this.#lastId, newest: newestId }, 'the event stream is behind this node\'s position: reading from its end');
+				this.#lastId = newestId;
+			}
 			this.#sequencer.catchUp(await this.#channelLastSeqs());
 			this.#local.publish([{ type: 'notices.missed', reason }]);
 			this.#log.info({ reason }, 'caught up from the database after possibly missed notices');
