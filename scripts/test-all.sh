@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, from a fresh checkout: installs what the tests need (Node >= 22, the npm
-# dependencies, Chromium, a throwaway PostgreSQL server), builds the app, then runs
+# dependencies, Chromium, a throwaway PostgreSQL server, redis-server for the cluster tests),
+# builds the app, then runs
 #   - unit tests (Vitest),
 #   - integration tests against the embedded PGlite database and against PostgreSQL (Vitest),
 #   - end-to-end tests in real Chromium (Playwright), including chats through nginx and Caddy
@@ -10,6 +11,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure-node.sh
 source scripts/lib/test-postgres.sh
+source scripts/lib/test-redis.sh
 source scripts/lib/ensure-chromium.sh
 source scripts/lib/ensure-proxies.sh
 source scripts/lib/ensure-prometheus-parser.sh
@@ -20,6 +22,7 @@ ensure_proxies
 ensure_prometheus_parser
 start_test_postgres
 trap stop_test_postgres EXIT
+ensure_test_redis
 
 # Call tests need a mediasoup worker (never downloaded or built by npm here): MEDIASOUP_WORKER_BIN,
 # or one placed at ~/.cache/hearth/mediasoup-worker. Without one they are reported as skipped.

@@ -128,7 +128,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 	const auditPurgeTimer = setInterval(purgeAuditLog, AUDIT_PURGE_INTERVAL_MS);
 	auditPurgeTimer.unref();
 
-	const report = preflightReport(config, app.origins, calls);
+	const report = preflightReport(config, app.origins, calls, app.cluster);
 	log.info({ preflight: report }, 'preflight report');
 	// Operators read this one in `docker logs` or a terminal; production always prints it.
 	if (config.env === 'production' || process.stdout.isTTY) console.error(formatPreflightReport(report));
@@ -159,6 +159,8 @@ export async function start(env: Record<string, string | undefined> = process.en
 			await app.writer.drain();
 			calls.close();
 			await realtime.close();
+			// After the sockets: notices of the last writes are still sent to the other nodes.
+			await app.cluster?.close();
 			await loaded.close();
 			server.closeAllConnections();
 			await app.database.close();

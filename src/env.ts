@@ -8,7 +8,9 @@ import {
 	oneOf,
 	optionalString,
 	originList,
+	nodeId,
 	postgresUrl,
+	redisUrl,
 	stringWithDefault
 } from './lib/server/config/env-schema.ts';
 
@@ -48,6 +50,14 @@ export const variables = defineEnvVars({
 	DATABASE_URL: {
 		description: 'postgres:// URL. When unset, the embedded PGlite database in DATA_DIR is used.',
 		schema: postgresUrl
+	},
+	REDIS_URL: {
+		description: 'redis:// or rediss:// URL of a Valkey 8 or Redis 7 server. Setting it turns cluster mode on: several Hearth nodes behind one load balancer share events through it. Needs DATABASE_URL (PostgreSQL). Unset: one process, no extra service.',
+		schema: redisUrl
+	},
+	NODE_ID: {
+		description: 'Name of this node in a cluster (letters, digits, . _ -), shown in /health and logs. Unset: the host name and a random suffix, new at each start.',
+		schema: nodeId
 	},
 	DATA_DIR: {
 		description: 'Folder of the embedded database (PGlite). memory:// keeps it in memory (tests only).',

@@ -6,10 +6,12 @@ import { eq } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
-import type { BusNotice } from '#lib/server/events/bus.ts';
+import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
 import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
+import { loadConnectionFacts } from './connection-facts.ts';
+import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
 
@@ -31,6 +33,12 @@ export class Hub implements RealtimeStatus {
 	#userScopes = new Map<string, { communities: Set<string>; dms: Set<string> }>();
 	#channelScope = new Map<string, Scope>();
 	#presenceDirty = new Set<string>();
+	/** Cluster mode: this node's instance id, users whose presence on this node changed (to announce), and the others' users. */
+	#nodeId: string | null;
+	#localPresenceDirty = new Set<string>();
+	#remote = new RemotePresence();
+	/** Scopes of remote users whose presence changed, until the next flush announces it. */
+	#remoteChanged = new Map<string, PresenceScopes>();
 	#presenceTimer: NodeJS.Timeout | undefined;
 	/** Connections whose subscriptions are being loaded, with scopes removed meanwhile. */
 	#registering = new Map<Connection, Set<string>>();
@@ -38,6 +46,8 @@ export class Hub implements RealtimeStatus {
 
 	constructor(app: AppContext) {
 		this.#app = app;
+		this.#nodeId = app.cluster?.instanceId ?? null;
+		this.#mirrorAllCounts(); // a restarted node with the same NODE_ID starts from zero
 		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
 		// A browser with an open socket here shows its own notifications: no push to it.
 		app.services.push.useOnlineSessions((sessionId) => this.#bySession.has(sessionId));
@@ -51,12 +61,24 @@ export class Hub implements RealtimeStatus {
 		return this.#byUser.size;
 	}
 
-	/** Why a new connection cannot be admitted (the close code to use), or null. */
-	admissionCheck(ip: string, userId: string): { code: number; reason: string } | null {
+	/**
+	 * Cluster mode: open sockets of this account and from this address on the other nodes, for
+	 * admissionCheck (asked before the upgrade: it is a Redis round trip). Zero on a single node.
+	 */
+	async countsElsewhere(ip: string, userId: string): Promise<{ ip: number; user: number }> {
+		return this.#app.cluster ? this.#app.cluster.connectionCounts.elsewhere(userId, ip) : { ip: 0, user: 0 };
+	}
+
+	/**
+	 * Why a new connection cannot be admitted (the close code to use), or null. The per-address and
+	 * per-account caps add the other nodes' sockets in cluster mode; the global cap is this process's.
+	 * Synchronous with register(), so simultaneous upgrades cannot both take the last local place.
+	 */
+	admissionCheck(ip: string, userId: string, elsewhere = { ip: 0, user: 0 }): { code: number; reason: string } | null {
 		const limits = this.#app.config.limits;
 		if (this.#connections.size >= limits.wsMaxConnections) return { code: CloseCode.tooManyConnections, reason: 'server connection limit reached' };
-		if ((this.#byIp.get(ip) ?? 0) >= limits.wsMaxConnectionsPerIp) return { code: CloseCode.tooManyConnections, reason: 'too many connections from this address' };
-		if ((this.#byUser.get(userId)?.size ?? 0) >= limits.wsMaxConnectionsPerUser) return { code: CloseCode.tooManyConnections, reason: 'too many connections for this account' };
+		if ((this.#byIp.get(ip) ?? 0) + elsewhere.ip >= limits.wsMaxConnectionsPerIp) return { code: CloseCode.tooManyConnections, reason: 'too many connections from this address' };
+		if ((this.#byUser.get(userId)?.size ?? 0) + elsewhere.user >= limits.wsMaxConnectionsPerUser) return { code: CloseCode.tooManyConnections, reason: 'too many connections for this account' };
 		return null;
 	}
 
@@ -66,6 +88,7 @@ export class Hub implements RealtimeStatus {
 		addTo(this.#byUser, conn.userId, conn);
 		addTo(this.#bySession, conn.sessionId, conn);
 		this.#byIp.set(conn.ip, (this.#byIp.get(conn.ip) ?? 0) + 1);
+		this.#mirrorCounts(conn);
 		this.#registering.set(conn, new Set());
 		try {
 			const db = this.#app.database.db;
@@ -104,10 +127,20 @@ export class Hub implements RealtimeStatus {
 		const perIp = (this.#byIp.get(conn.ip) ?? 1) - 1;
 		if (perIp <= 0) this.#byIp.delete(conn.ip);
 		else this.#byIp.set(conn.ip, perIp);
+		this.#mirrorCounts(conn);
 		for (const id of conn.communities) removeFrom(this.#communitySubs, id, conn);
 		for (const id of conn.dms) removeFrom(this.#dmSubs, id, conn);
 		this.#registering.delete(conn);
 		this.#markPresence(conn.userId);
+	}
+
+	/** Cluster mode: the other nodes count this node's sockets of that account and address. */
+	#mirrorCounts(conn: Connection) {
+		this.#app.cluster?.connectionCounts.mirror(conn.userId, this.#byUser.get(conn.userId)?.size ?? 0, conn.ip, this.#byIp.get(conn.ip) ?? 0);
+	}
+
+	#mirrorAllCounts() {
+		this.#app.cluster?.connectionCounts.mirrorAll(new Map([...this.#byUser].map(([userId, conns]) => [userId, conns.size])), this.#byIp);
 	}
 
 	setStatus(conn: Connection, status: 'online' | 'idle'): void {
@@ -122,8 +155,8 @@ export class Hub implements RealtimeStatus {
 		if (!scope) return false;
 		const subscribed = scope.kind === 'community' ? conn.communities.has(scope.id) : conn.dms.has(scope.id);
 		if (!subscribed) return false;
-		const text = JSON.stringify({ t: 'typing', channelId, userId: conn.userId } satisfies ServerFrame);
-		for (const target of this.#subscribers(scope)) if (target.userId !== conn.userId) target.sendRaw(text);
+		// Through the bus, so the channel's members on other nodes see it too (see #onNotice).
+		this.#app.bus.publish([{ type: 'typing', channelId, communityId: scope.kind === 'community' ? scope.id : null, userId: conn.userId }]);
 		return true;
 	}
 
@@ -256,6 +289,36 @@ export class Hub implements RealtimeStatus {
 				for (const conn of conns) conn.sendRaw(text);
 				return;
 			}
+			case 'typing': {
+				const scope: Scope = notice.communityId ? { kind: 'community', id: notice.communityId } : { kind: 'dm', id: notice.channelId };
+				const text = JSON.stringify({ t: 'typing', channelId: notice.channelId, userId: notice.userId } satisfies ServerFrame);
+				for (const target of this.#subscribers(scope)) if (target.userId !== notice.userId) target.sendRaw(text);
+				return;
+			}
+			case 'channel.resync': {
+				const scope: Scope =
+					notice.scope.kind === 'community' ? { kind: 'community', id: notice.scope.communityId } : { kind: 'dm', id: notice.channelId };
+				this.#broadcast(scope, { t: 'resync', channelId: notice.channelId, lastSeq: notice.lastSeq });
+				return;
+			}
+			case 'notices.missed':
+				void this.#recheckConnections(notice.reason);
+				// Presence travels by pub/sub, which replays nothing: the peers get this node's whole state;
+				// the connection counts in Redis may be gone (a restart): written again in full.
+				this.#announceAllPresence(true);
+				this.#mirrorAllCounts();
+				return;
+			case 'presence':
+				if (notice.nodeId === this.#nodeId) return;
+				this.#remotePresenceChanged(this.#remote.apply(notice.nodeId, notice.users, notice.full));
+				if (notice.ask) this.#announceAllPresence();
+				return;
+			case 'node.joined':
+				this.#announceAllPresence();
+				return;
+			case 'node.left':
+				this.#remotePresenceChanged(this.#remote.dropNode(notice.nodeId));
+				return;
 			case 'user.updated':
 				for (const id of notice.communityIds) {
 					this.#broadcast({ kind: 'community', id }, { t: 'directory.changed', communityId: id, reason: 'user.updated' });
@@ -264,6 +327,59 @@ export class Hub implements RealtimeStatus {
 					this.#broadcast({ kind: 'dm', id }, { t: 'directory.changed', communityId: null, reason: 'user.updated' });
 				}
 				return;
+		}
+	}
+
+	/**
+	 * After notices may have been lost (cluster mode: Redis was away, a peer died between commit and
+	 * publish), brings the sockets back in line with the database: connections whose session ended
+	 * are closed, and subscriptions follow the memberships as they are now.
+	 */
+	async #recheckConnections(reason: string) {
+		const conns = [...this.#connections.values()].filter((conn) => !this.#registering.has(conn));
+		if (conns.length === 0) return;
+		const started = performance.now();
+		try {
+			const { liveSessions, communitiesOf, dmsOf } = await loadConnectionFacts(
+				this.#app.database.db,
+				[...new Set(conns.map((conn) => conn.sessionId))],
+				[...new Set(conns.map((conn) => conn.userId))]
+			);
+			let closed = 0;
+			let changed = 0;
+			for (const conn of conns) {
+				if (conn.closed) continue;
+				if (!liveSessions.has(conn.sessionId)) {
+					conn.close(CloseCode.sessionRevoked, 'session revoked');
+					closed += 1;
+					continue;
+				}
+				const communities = communitiesOf.get(conn.userId) ?? new Set<string>();
+				const dms = dmsOf.get(conn.userId) ?? new Set<string>();
+				for (const id of [...conn.communities]) {
+					if (communities.has(id)) continue;
+					this.#unsubscribeScope(conn, { kind: 'community', id });
+					conn.send({ t: 'directory.changed', communityId: id, reason: 'community.left' });
+					changed += 1;
+				}
+				for (const id of communities) {
+					if (conn.communities.has(id)) continue;
+					this.#subscribe(conn, { kind: 'community', id });
+					conn.send({ t: 'directory.changed', communityId: id, reason: 'community.joined' });
+					changed += 1;
+				}
+				for (const id of [...conn.dms]) if (!dms.has(id)) this.#unsubscribeScope(conn, { kind: 'dm', id });
+				for (const id of dms) {
+					if (conn.dms.has(id)) continue;
+					this.#subscribe(conn, { kind: 'dm', id });
+					conn.send({ t: 'directory.changed', communityId: null, reason: 'dm.created' });
+					changed += 1;
+				}
+			}
+			for (const userId of new Set(conns.map((conn) => conn.userId))) this.#rememberScopes(userId);
+			this.#app.log.info({ reason, connections: conns.length, closed, changed, ms: Math.round(performance.now() - started) }, 're-checked connections after missed notices');
+		} catch (error) {
+			this.#app.log.error({ err: safeError(error), reason }, 're-checking connections failed');
 		}
 	}
 
@@ -293,7 +409,15 @@ export class Hub implements RealtimeStatus {
 
 	// --- presence --------------------------------------------------------------------------------
 
+	/** Online on any node is online; idle if idle somewhere and online nowhere. */
 	#statusOf(userId: string): PresenceStatus {
+		const local = this.#localStatusOf(userId);
+		if (local === 'online' || this.#nodeId === null) return local;
+		const remote = this.#remote.statusOf(userId);
+		return remote === 'online' ? 'online' : local === 'idle' || remote === 'idle' ? 'idle' : 'offline';
+	}
+
+	#localStatusOf(userId: string): PresenceStatus {
 		const conns = this.#byUser.get(userId);
 		if (!conns || conns.size === 0) return 'offline';
 		for (const conn of conns) if (conn.status === 'online') return 'online';
@@ -308,23 +432,63 @@ export class Hub implements RealtimeStatus {
 	}
 
 	#markPresence(userId: string) {
+		if (this.#nodeId !== null) this.#localPresenceDirty.add(userId);
 		this.#presenceDirty.add(userId);
 		this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
 	}
 
+	#remotePresenceChanged(changes: Array<{ userId: string; scopes: PresenceScopes }>) {
+		for (const { userId, scopes } of changes) {
+			const known = this.#remoteChanged.get(userId);
+			if (known) {
+				for (const id of scopes.communities) known.communities.add(id);
+				for (const id of scopes.dms) known.dms.add(id);
+			} else this.#remoteChanged.set(userId, scopes);
+			this.#presenceDirty.add(userId);
+		}
+		if (changes.length > 0) this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
+	}
+
 	#flushPresence() {
 		this.#presenceTimer = undefined;
+		if (this.#localPresenceDirty.size > 0) {
+			this.#announcePresence([...this.#localPresenceDirty], false);
+			this.#localPresenceDirty.clear();
+		}
 		const byScope = new Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>();
 		for (const userId of this.#presenceDirty) {
-			const scopes = this.#userScopes.get(userId);
-			if (!scopes) continue;
+			const local = this.#userScopes.get(userId);
+			const remote = this.#remoteChanged.get(userId);
+			if (!local && !remote) continue;
 			const entry = { userId, status: this.#statusOf(userId) };
-			for (const id of scopes.communities) pushScope(byScope, { kind: 'community', id }, entry);
-			for (const id of scopes.dms) pushScope(byScope, { kind: 'dm', id }, entry);
-			if (entry.status === 'offline') this.#userScopes.delete(userId);
+			const communities = new Set([...(local?.communities ?? []), ...(remote?.communities ?? [])]);
+			const dms = new Set([...(local?.dms ?? []), ...(remote?.dms ?? [])]);
+			for (const id of communities) pushScope(byScope, { kind: 'community', id }, entry);
+			for (const id of dms) pushScope(byScope, { kind: 'dm', id }, entry);
+			if (this.#localStatusOf(userId) === 'offline') this.#userScopes.delete(userId);
 		}
 		this.#presenceDirty.clear();
+		this.#remoteChanged.clear();
 		for (const { scope, users } of byScope.values()) this.#broadcast(scope, { t: 'presence', users });
+	}
+
+	/** Cluster mode: tells the other nodes how these users are on this node (and who may see it). */
+	#announcePresence(userIds: string[], full: boolean, ask = false) {
+		if (this.#nodeId === null) return;
+		const users: NodePresence[] = userIds.map((userId) => {
+			const status = this.#localStatusOf(userId);
+			const scopes = status === 'offline' ? undefined : this.#userScopes.get(userId);
+			return { userId, status, communityIds: [...(scopes?.communities ?? [])], dmChannelIds: [...(scopes?.dms ?? [])] };
+		});
+		if (users.length > 0 || full) this.#app.bus.publish([{ type: 'presence', nodeId: this.#nodeId, full, users, ...(ask ? { ask } : {}) }]);
+	}
+
+	/**
+	 * Every user with a socket here, replacing what the peers knew of this node (a peer joined, or
+	 * pub/sub was down); `ask` has the peers answer with theirs (this node may have missed changes).
+	 */
+	#announceAllPresence(ask = false) {
+		this.#announcePresence([...this.#byUser.keys()], true, ask);
 	}
 
 	#sendPresenceSnapshot(conn: Connection, communityIds: Iterable<string> = conn.communities) {
@@ -332,8 +496,19 @@ export class Hub implements RealtimeStatus {
 		const collect = (subs: Set<Connection> | undefined) => {
 			for (const other of subs ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 		};
-		for (const id of communityIds) collect(this.#communitySubs.get(id));
-		if (communityIds === conn.communities) for (const id of conn.dms) collect(this.#dmSubs.get(id));
+		const collectRemote = (kind: 'community' | 'dm', id: string) => {
+			for (const userId of this.#remote.usersIn(kind, id)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
+		};
+		for (const id of communityIds) {
+			collect(this.#communitySubs.get(id));
+			collectRemote('community', id);
+		}
+		if (communityIds === conn.communities) {
+			for (const id of conn.dms) {
+				collect(this.#dmSubs.get(id));
+				collectRemote('dm', id);
+			}
+		}
 		if (seen.size > 0) conn.send({ t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) });
 	}
 }

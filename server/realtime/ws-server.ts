@@ -67,13 +67,15 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 		// No renewal here: an upgrade response cannot carry the renewed cookie, and a session extended
 		// without it looks fresh to the next HTTP request, which then never re-sends the cookie.
 		const auth = token ? await app.services.accounts.validateSession(token, { renew: false }) : null;
+		// In cluster mode the caps count the other nodes' sockets too (a Redis round trip, so before the upgrade).
+		const elsewhere = auth ? await hub.countsElsewhere(ip, auth.user.id) : undefined;
 
 		wss.handleUpgrade(request, socket, head, (ws) => {
 			// Refusals after the upgrade carry a close code the client can act on (a failed HTTP
 			// upgrade reaches browser code only as an anonymous 1006).
 			if (!auth) return refuse(ws, CloseCode.unauthenticated, 'sign in required');
 			if (standingOf(auth.user, app.services.instance.twoFactorPolicy()).blocked) return refuse(ws, CloseCode.twoFactorRequired, 'two-factor required');
-			const refusal = hub.admissionCheck(ip, auth.user.id);
+			const refusal = hub.admissionCheck(ip, auth.user.id, elsewhere);
 			if (refusal) return refuse(ws, refusal.code, refusal.reason);
 			const id = crypto.randomUUID();
 			const conn = new Connection(

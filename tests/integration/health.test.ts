@@ -19,7 +19,7 @@ describe.skipIf(skip)('operator endpoints', () => {
 		await db?.drop();
 	});
 
-	it('GET /health reports status, version, database engine, realtime counts and call availability without signing in', async () => {
+	it('GET /health reports status, version, database engine, realtime counts, call availability and the single-process mode without signing in', async () => {
 		const user = await TestClient.signUp(server);
 		const socket = await user.socket();
 		const health = await expectJson<Record<string, unknown>>(new TestClient(server).fetch('/health'), 200);
@@ -30,7 +30,9 @@ describe.skipIf(skip)('operator endpoints', () => {
 			database: { ok: true, engine: testEngine() },
 			realtime: { connections: 1, onlineUsers: 1 },
 			// Test servers get a mediasoup worker whenever one is available (tests/helpers/test-server.ts).
-			calls: callWorkerUnavailableReason() === null ? { available: true, workers: 1, calls: 0, participants: 0 } : { available: false, reason: expect.stringMatching(/^no mediasoup worker: set MEDIASOUP_WORKER_BIN/) }
+			calls: callWorkerUnavailableReason() === null ? { available: true, workers: 1, calls: 0, participants: 0 } : { available: false, reason: expect.stringMatching(/^no mediasoup worker: set MEDIASOUP_WORKER_BIN/) },
+			// Without REDIS_URL: one process (cluster mode is covered by cluster.test.ts).
+			cluster: { mode: 'single' }
 		});
 		socket.close();
 	});

@@ -1,8 +1,10 @@
-// Builds everything the server needs from the configuration: database (migrated), event bus,
-// group-commit writer and the domain services. Created once per process by server/main.ts.
+// Builds everything the server needs from the configuration: database (migrated), event bus (in
+// process, or shared through Redis in cluster mode), group-commit writer and the domain services.
+// Created once per process by server/main.ts.
 import type { Config } from './config/config.ts';
 import { openDatabase, type DatabaseHandle } from './db/open.ts';
 import { LocalEventBus, type EventBus } from './events/bus.ts';
+import { Cluster } from './cluster/cluster.ts';
 import { HttpRateLimiter } from './http-rate-limit.ts';
 import { safeError, type Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
@@ -69,6 +71,8 @@ export type AppContext = {
 	startedAt: Date;
 	database: DatabaseHandle;
 	bus: EventBus;
+	/** Cluster mode (REDIS_URL): this node among the others; null for the single-process default. */
+	cluster: Cluster | null;
 	writer: EventWriter;
 	services: Services;
 	/** The Prometheus registry and the instruments the server updates (served at /metrics). */
@@ -99,8 +103,21 @@ export async function createAppContext(options: {
 	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
 	// when scraped.
 	let context: AppContext | undefined;
-	const metrics = new Metrics({ realtime: () => context?.realtime ?? null, calls: () => context?.calls ?? null });
-	const bus = new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
+	let cluster: Cluster | null = null;
+	if (config.cluster) {
+		try {
+			cluster = await Cluster.start(config.cluster, db, log);
+		} catch (error) {
+			await database.close();
+			throw error;
+		}
+	}
+	const metrics = new Metrics({
+		realtime: () => context?.realtime ?? null,
+		calls: () => context?.calls ?? null,
+		cluster: cluster ? () => cluster.status() : null
+	});
+	const bus: EventBus = cluster?.bus ?? new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
 	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }), (operations, newMessages) =>
 		metrics.eventBatchCommitted(operations, newMessages)
 	);
@@ -166,6 +183,7 @@ export async function createAppContext(options: {
 		startedAt: new Date(),
 		database,
 		bus,
+		cluster,
 		writer,
 		services,
 		metrics,

@@ -17,6 +17,14 @@ type CallGauges = {
 	workerObjectCounts(): Promise<{ routers: number; transports: number; producers: number; consumers: number }>;
 } | null;
 
+/** What the metrics read from the cluster (cluster mode only; src/lib/server/cluster/cluster.ts). */
+type ClusterGauges = {
+	reachable: boolean;
+	peers: string[];
+	outbox: number;
+	sequencer: { delivered: number; duplicates: number; gaps: number; backfilled: number; resyncs: number };
+};
+
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
 // A client chooses the code of a close it initiates (any of 1000-4999): only codes that mean
 // something here become label values, so a hostile client cannot mint thousands of series.
@@ -39,7 +47,7 @@ export class Metrics {
 	readonly #eventBatchSize: Histogram;
 	readonly #authThrottled: Counter<'action'>;
 
-	constructor(options: { realtime: () => RealtimeGauges; calls?: () => CallGauges }) {
+	constructor(options: { realtime: () => RealtimeGauges; calls?: () => CallGauges; cluster?: (() => ClusterGauges) | null }) {
 		const registers = [this.registry];
 		// Process and Node.js runtime metrics (CPU, memory, event-loop lag, GC) under their standard
 		// names, so existing dashboards for Node services work unchanged.
@@ -119,6 +127,7 @@ export class Metrics {
 				for (const kind of ['router', 'transport', 'producer', 'consumer'] as const) this.set({ kind }, counts?.[`${kind}s`] ?? 0);
 			}
 		});
+		if (options.cluster) this.#registerClusterGauges(options.cluster, registers);
 		this.#wsCloses = new Counter({
 			name: 'hearth_ws_closes_total',
 			help: 'Closed /ws connections by close code (4008 abuse, 4009 slow consumer, 4010 caps, 4011 heartbeat, 1009 frame too big; "other" for unknown client codes).',
@@ -181,5 +190,57 @@ export class Metrics {
 
 	authThrottled(action: ThrottledAction): void {
 		this.#authThrottled.inc({ action });
+	}
+
+	/** Cluster mode only: Redis reachability, peers, the outbox, and how channel events reached this node. */
+	#registerClusterGauges(cluster: () => ClusterGauges, registers: Registry[]) {
+		new Gauge({
+			name: 'hearth_cluster_redis_up',
+			help: '1 when Redis answers for publishing, reading and pub/sub; 0 while this node serves its own sockets only.',
+			registers,
+			collect() {
+				this.set(cluster().reachable ? 1 : 0);
+			}
+		});
+		new Gauge({
+			name: 'hearth_cluster_peers',
+			help: 'Other nodes seen heartbeating.',
+			registers,
+			collect() {
+				this.set(cluster().peers.length);
+			}
+		});
+		new Gauge({
+			name: 'hearth_cluster_outbox_notices',
+			help: 'Notices waiting for Redis to reach the other nodes (grows while Redis is away).',
+			registers,
+			collect() {
+				this.set(cluster().outbox);
+			}
+		});
+		// Only ever grow, like counters, but counted by the sequencer: gauges set on scrape (use rate()).
+		new Gauge({
+			name: 'hearth_cluster_channel_events',
+			help: 'Channel events handled by this node since start, by outcome: delivered to sockets, duplicate (dropped), backfilled (read from the database after a gap).',
+			labelNames: ['outcome'],
+			registers,
+			collect() {
+				const stats = cluster().sequencer;
+				this.set({ outcome: 'delivered' }, stats.delivered);
+				this.set({ outcome: 'duplicate' }, stats.duplicates);
+				this.set({ outcome: 'backfilled' }, stats.backfilled);
+			}
+		});
+		new Gauge({
+			name: 'hearth_cluster_channel_catchups',
+			help: 'Channel catch-ups from the database since start: gap (events missing before one received) and resync (too far behind; sockets refetch).',
+			labelNames: ['kind'],
+			registers,
+			collect() {
+				const stats = cluster().sequencer;
+				this.set({ kind: 'gap' }, stats.gaps);
+				this.set({ kind: 'resync' }, stats.resyncs);
+			}
+		});
 	}
 }

@@ -1,5 +1,6 @@
 // Health report for operators and monitors: overall status, version, database reachability,
-// realtime connection counts and whether calls are available. No secrets, no user data.
+// realtime connection counts, whether calls are available, and in cluster mode this node's id, the
+// peers it sees and whether Redis answers. No secrets, no user data.
 import { json } from '#lib/server/http.ts';
 import type { RequestHandler } from './$types';
 
@@ -10,7 +11,9 @@ const CALLS_NOT_STARTED = { available: false, reason: 'the call service has not 
 export const GET: RequestHandler = async ({ locals }) => {
 	const app = locals.app;
 	const databaseOk = await app.database.ping();
-	const status = databaseOk && !app.state.shuttingDown ? 'ok' : 'degraded';
+	const cluster = app.cluster?.status() ?? null;
+	const serving = databaseOk && !app.state.shuttingDown;
+	const status = serving && (cluster?.reachable ?? true) ? 'ok' : 'degraded';
 	return json(
 		{
 			status,
@@ -18,8 +21,13 @@ export const GET: RequestHandler = async ({ locals }) => {
 			uptimeSeconds: Math.round((Date.now() - app.startedAt.getTime()) / 1000),
 			database: { ok: databaseOk, engine: app.database.kind },
 			realtime: { connections: app.realtime?.connections() ?? 0, onlineUsers: app.realtime?.onlineUsers() ?? 0 },
-			calls: app.calls?.status() ?? CALLS_NOT_STARTED
+			calls: app.calls?.status() ?? CALLS_NOT_STARTED,
+			cluster: cluster
+				? { mode: 'cluster', nodeId: cluster.nodeId, engine: cluster.engine, reachable: cluster.reachable, reason: cluster.reason, peers: cluster.peers, outbox: cluster.outbox }
+				: { mode: 'single' }
 		},
-		status === 'ok' ? 200 : 503
+		// Redis away is degraded but still 200: this node keeps persisting and serving its own
+		// sockets, and a load balancer taking every node out at once would turn a blip into an outage.
+		serving ? 200 : 503
 	);
 };

@@ -2,7 +2,8 @@
 // live in src/env.ts (shared with SvelteKit); this module adds what is derived from them and the
 // rules that need several variables at once.
 import { BlockList, isIP } from 'node:net';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, hostname } from 'node:os';
+import { randomBytes } from 'node:crypto';
 import { variables } from '../../../env.ts';
 import type { DatabaseConfig } from '../db/open.ts';
 import { parseOrigin } from './env-schema.ts';
@@ -60,6 +61,8 @@ export type Config = {
 	};
 	calls: CallsConfig;
 	push: PushConfig;
+	/** Cluster mode (REDIS_URL set): null runs one self-contained process. */
+	cluster: ClusterConfig | null;
 };
 
 /** Web Push: src/lib/server/services/push.ts. */
@@ -71,6 +74,13 @@ export type PushConfig = {
 	serviceHosts: string[];
 	/** Plain-http endpoints on loopback hosts, for a fake push service in tests (never in production). */
 	allowLoopbackHttp: boolean;
+};
+
+/** Several nodes sharing events through Valkey/Redis: src/lib/server/cluster/. */
+export type ClusterConfig = {
+	redisUrl: string;
+	/** NODE_ID, or the host name plus a random suffix (a restarted node is a new node to its peers). */
+	nodeId: string;
 };
 
 /** The SFU (mediasoup) and ICE servers: server/calls/. */
@@ -200,6 +210,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 			problems.push('APP_ENV=production needs an https:// ORIGIN (session cookies are Secure)');
 		}
 	}
+	// Every node must read and write the same database: an embedded one belongs to a single process.
+	if (values.REDIS_URL && database.kind === 'pglite') {
+		problems.push('REDIS_URL (cluster mode) needs DATABASE_URL: every node must share one PostgreSQL database; the embedded PGlite database belongs to a single process');
+	}
 	if (database.kind === 'pglite' && database.dataDir.startsWith('memory://') && values.APP_ENV !== 'test') {
 		problems.push('DATA_DIR=memory:// loses every message on restart; it is only allowed with APP_ENV=test');
 	}
@@ -260,8 +274,14 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 			turnUrls,
 			turnSecret: values.TURN_SECRET,
 			turnTtlSeconds: values.TURN_TTL_SECONDS
-		}
+		},
+		cluster: values.REDIS_URL ? { redisUrl: values.REDIS_URL, nodeId: values.NODE_ID ?? generatedNodeId() } : null
 	};
+}
+
+function generatedNodeId(): string {
+	const host = hostname().replace(/[^A-Za-z0-9._-]/g, '-').slice(0, 48) || 'node';
+	return `${host}-${randomBytes(3).toString('hex')}`;
 }
 
 /** Every origin allowed to make state-changing requests and open /ws. */

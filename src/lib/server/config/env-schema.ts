@@ -77,3 +77,25 @@ export function postgresUrl(raw: string | undefined): string | undefined {
 	}
 	return value;
 }
+
+/** A redis:// or rediss:// URL (Valkey or Redis); its password, if any, is never shown. */
+export function redisUrl(raw: string | undefined): string | undefined {
+	const value = optionalString(raw);
+	if (value === undefined) return undefined;
+	let url: URL;
+	try {
+		url = new URL(value);
+	} catch {
+		throw new Error('REDIS_URL must be a URL like redis://valkey:6379 (the value is not shown: it may hold a password)');
+	}
+	if (url.protocol !== 'redis:' && url.protocol !== 'rediss:') throw new Error('REDIS_URL must start with redis:// or rediss://');
+	return value;
+}
+
+/** A node's name in a cluster: letters, digits, dot, dash and underscore (it is part of Redis keys and logs). */
+export function nodeId(raw: string | undefined): string | undefined {
+	const value = optionalString(raw);
+	if (value === undefined) return undefined;
+	if (!/^[A-Za-z0-9._-]{1,64}$/.test(value)) throw new Error(`NODE_ID must be 1 to 64 letters, digits, dots, dashes or underscores, got "${raw}"`);
+	return value;
+}

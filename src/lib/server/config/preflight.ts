@@ -2,12 +2,17 @@
 // can check a deployment at a glance. It names every protection and limit; it never shows a
 // secret (only whether it is set and how long) nor a database password.
 import type { Config } from './config.ts';
-import { maskDatabaseUrl } from './secrets.ts';
+import { maskDatabaseUrl, maskRedisUrl } from './secrets.ts';
 
 export type PreflightReport = Record<string, string>;
 
 /** `calls` is the call service's own description (server/calls/), which knows whether a worker runs. */
-export function preflightReport(config: Config, origins: Set<string>, calls?: { describe(): string } | null): PreflightReport {
+export function preflightReport(
+	config: Config,
+	origins: Set<string>,
+	calls?: { describe(): string } | null,
+	cluster?: { describe(): string } | null
+): PreflightReport {
 	const { limits } = config;
 	return {
 		mode: config.env,
@@ -17,6 +22,9 @@ export function preflightReport(config: Config, origins: Set<string>, calls?: { 
 			config.database.kind === 'postgres'
 				? `PostgreSQL ${maskDatabaseUrl(config.database.url)}, pool ${config.database.poolSize}`
 				: `embedded PGlite in ${config.database.dataDir}`,
+		cluster: config.cluster
+			? (cluster?.describe() ?? `node ${config.cluster.nodeId} on Redis ${maskRedisUrl(config.cluster.redisUrl)} (not connected yet)`)
+			: 'off: one process (set REDIS_URL and DATABASE_URL to run several nodes)',
 		csrf: `Origin check + signed double-submit token; APP_SECRET ${
 			config.appSecretConfigured ? 'set (hidden)' : 'not set: a random key for this run (tokens reset on restart)'
 		}`,

@@ -45,6 +45,17 @@ export function maskDatabaseUrl(url: string): string {
 	}
 }
 
+/** A redis:// URL with its password (and a user name's password part) replaced, for reports and logs. */
+export function maskRedisUrl(url: string): string {
+	try {
+		const parsed = new URL(url);
+		if (parsed.password) parsed.password = '*****';
+		return parsed.toString();
+	} catch {
+		return 'redis://(unparsable URL hidden)';
+	}
+}
+
 /** The password inside a postgres:// URL, if it carries one. */
 export function databasePassword(url: string): string | undefined {
 	try {

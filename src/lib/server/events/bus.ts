@@ -1,8 +1,10 @@
 // Notices published after a transaction commits, consumed by the realtime hub (fan-out to sockets).
 // Only committed facts travel here: anything published before commit would be "unsafe" (see
-// STYLE.md, habit 5). The in-process bus delivers synchronously; a cross-process transport
-// (PostgreSQL LISTEN/NOTIFY) can implement the same interface when web and realtime roles split.
-import type { ChannelEvent } from '#lib/shared/protocol/frames.ts';
+// STYLE.md, habit 5), except the ephemeral notices (typing), which are not facts of the database.
+// The in-process bus (the default) delivers synchronously; in cluster mode redis-event-bus.ts
+// carries the same notices between nodes (a Redis Stream for committed ones, pub/sub for the
+// ephemeral ones), so everything that changes or closes sockets works whichever node holds them.
+import type { ChannelEvent, PresenceStatus } from '#lib/shared/protocol/frames.ts';
 import type { ToDeviceMessage } from '#lib/shared/e2ee.ts';
 
 /** Who may see a channel's events: the members of its community, or the participants of a DM. */
@@ -22,11 +24,40 @@ export type BusNotice =
 	/** A user registered or removed an encryption device; everyone sharing a community or DM (and the user) refetches. */
 	| { type: 'devices.changed'; userId: string; communityIds: string[]; dmChannelIds: string[] }
 	/** To-device messages queued for the device of this session: pushed to its open sockets. */
-	| { type: 'to-device'; sessionId: string; messages: ToDeviceMessage[] };
+	| { type: 'to-device'; sessionId: string; messages: ToDeviceMessage[] }
+	/** Ephemeral: someone is typing in a channel (communityId null: a DM channel); the typist's own sockets are skipped. */
+	| { type: 'typing'; channelId: string; communityId: string | null; userId: string }
+	/**
+	 * Ephemeral (cluster mode): the presence of users as one node sees its own sockets. `full` lists
+	 * every user with a socket there and replaces what was known of that node (after a join or an
+	 * outage); otherwise only changes. Scopes say who may see it. `ask`: the sender may have missed
+	 * announcements (its pub/sub was down) and asks every node to answer with its full state.
+	 */
+	| { type: 'presence'; nodeId: string; full: boolean; ask?: boolean; users: NodePresence[] }
+	/** Local only (cluster mode): another node started heartbeating, or stopped. */
+	| { type: 'node.joined' | 'node.left'; nodeId: string }
+	/**
+	 * This node may have missed notices (Redis was unreachable, or a peer died between a commit and
+	 * its publish): whoever holds state built from notices re-checks it against the database. Only
+	 * the cluster bus emits it, locally; it never travels between nodes.
+	 */
+	| { type: 'notices.missed'; reason: string }
+	/** This node fell too far behind in a channel to replay it (cluster bus, local only): its sockets refetch it. */
+	| { type: 'channel.resync'; channelId: string; scope: ChannelScope; lastSeq: number };
+
+/** A user's presence on one node, with the communities and DMs whose members may see it. */
+export type NodePresence = { userId: string; status: PresenceStatus; communityIds: string[]; dmChannelIds: string[] };
+
+/** Notices that are not facts of the database: best effort, never replayed (pub/sub in cluster mode). */
+export const EPHEMERAL_NOTICE_TYPES: ReadonlySet<BusNotice['type']> = new Set(['typing', 'presence']);
+
+/** Notices about this node's own view, never sent to other nodes. */
+export const LOCAL_ONLY_NOTICE_TYPES: ReadonlySet<BusNotice['type']> = new Set(['notices.missed', 'channel.resync', 'node.joined', 'node.left']);
 
 export type BusListener = (notice: BusNotice) => void;
 
 export interface EventBus {
+	/** Delivers to this process's listeners at once (and, in cluster mode, to the other nodes'). */
 	publish(notices: BusNotice[]): void;
 	subscribe(listener: BusListener): () => void;
 }

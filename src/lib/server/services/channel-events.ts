@@ -6,7 +6,8 @@ import type { ChannelOverrides } from '#lib/shared/permissions.ts';
 import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
 import type { MemberNotice } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
-import { channelEvents, channels, messages, reactions, users } from '../db/schema.ts';
+import { channelEvents, channels, dmParticipants, messages, reactions, users } from '../db/schema.ts';
+import type { ChannelScope } from '../events/bus.ts';
 import type { Executor, Transaction } from '../db/open.ts';
 import { notFound } from '../errors.ts';
 
@@ -228,4 +229,30 @@ export async function eventsAfter(db: Executor, channelId: string, afterSeq: num
 		.limit(limit + 1);
 	const more = rows.length > limit;
 	return { events: await hydrateEvents(db, rows.slice(0, limit)), more };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catching a cluster node up (events/channel-sequencer.ts): the resume query, plus the audience
+// ---------------------------------------------------------------------------------------------
+
+/** Events after `afterSeq` with who may see them; null when the channel no longer exists. */
+export async function eventsForBackfill(db: Executor, channelId: string, afterSeq: number, limit: number) {
+	const [channel] = await db.select({ communityId: channels.communityId, lastSeq: channels.lastSeq }).from(channels).where(eq(channels.id, channelId));
+	if (!channel) return null;
+	let scope: ChannelScope;
+	if (channel.communityId) scope = { kind: 'community', communityId: channel.communityId };
+	else {
+		const participants = await db.select({ userId: dmParticipants.userId }).from(dmParticipants).where(eq(dmParticipants.channelId, channelId));
+		scope = { kind: 'dm', userIds: participants.map((p) => p.userId) };
+	}
+	// Too far behind: the caller has the sockets refetch instead of reading a thousand rows.
+	if (channel.lastSeq - afterSeq > limit) return { scope, events: [], more: true, lastSeq: channel.lastSeq };
+	const { events, more } = await eventsAfter(db, channelId, afterSeq, limit);
+	return { scope, events, more, lastSeq: channel.lastSeq };
+}
+
+/** Every channel's last seq (a node's starting point, and its check after it may have missed events). */
+export async function allChannelLastSeqs(db: Executor): Promise<Array<[string, number]>> {
+	const rows = await db.select({ id: channels.id, lastSeq: channels.lastSeq }).from(channels);
+	return rows.map((row) => [row.id, row.lastSeq]);
 }
