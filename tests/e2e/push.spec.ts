@@ -143,6 +143,23 @@ test('a push the device cannot decrypt still shows who wrote where, never cipher
 	expect(JSON.stringify(await notifications(ben.page))).not.toContain('canary 0b3c');
 });
 
+test('a message too long to travel in the push is fetched by the service worker and shown shortened', async ({ baseURL }) => {
+	await closeHearth();
+	const subscriber = newSubscriber();
+	await ben.api.send('PUT', '/api/me/push-subscription', { endpoint: pushService.endpoint('/push/ben3'), keys: subscriber.keys });
+	const long = `Long canary 5d1e ${'and so on '.repeat(300)}`.trim();
+	await send(ann.page, long);
+	const [push] = await pushService.waitFor('/push/ben3', 1, 10_000);
+	const data = decryptPush(push!.body, subscriber);
+	expect((JSON.parse(data) as { payload?: string }).payload).toBeUndefined();
+	await deliverPush(ben.context, ben.page, baseURL!, data);
+	await ben.page.goto('/offline.html');
+	await expect
+		.poll(async () => (await notifications(ben.page)).find((n) => n.body.startsWith('Long canary 5d1e')), { timeout: 15_000 })
+		.toMatchObject({ title: 'Ann Pusher', outcome: 'decrypted', body: expect.stringMatching(/^Long canary 5d1e (and so on )+.*…$/) });
+	expect((await notifications(ben.page)).find((n) => n.body.startsWith('Long canary'))!.body.length).toBe(240);
+});
+
 test('without a network, a page says Hearth is offline instead of the browser’s error', async () => {
 	await ben.page.goto(`/dm/${dmId}`);
 	await expect(ben.page.locator('[data-connection="open"]')).toBeVisible();

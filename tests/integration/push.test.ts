@@ -91,6 +91,19 @@ describe.skipIf(skip)('web push', () => {
 		expect(view.state === 'ok' && view.content.text).toBe('push canary 4b7d: the door code is 1234');
 	});
 
+	it('a message too long to fit is pushed as ids only, still padded to the same size', async () => {
+		const { device: eve, subscriber } = await subscribedMember('/push/long');
+		const { channel } = await ann.client.api.post<{ channel: ChannelView }>('/api/dms', { userId: eve.client.user.id });
+		const message = await sendAs(ann, channel.id, 'long canary '.repeat(300), { direct: true });
+		const [push] = await pushService.waitFor('/push/long');
+		const json = decryptPush(push!.body, subscriber);
+		expect(Buffer.byteLength(json)).toBe(PUSH_PAYLOAD_BYTES);
+		const payload = JSON.parse(json) as PushPayload;
+		expect(payload).toMatchObject({ messageId: message.id, seq: message.seq, channelId: channel.id });
+		expect(payload.payload).toBeUndefined();
+		expect(json).not.toContain('canary');
+	});
+
 	it('channel messages push only for mentions by default; levels and do-not-disturb decide, and the author never gets one', async () => {
 		const { device: cy, subscriber } = await subscribedMember('/push/cy');
 		await sendAs(ann, community.generalId, 'plain chatter');

@@ -172,9 +172,10 @@ export async function createAppContext(options: {
 	services.keyBackups = new KeyBackups({ db });
 	services.attachments = new Attachments({ db, maxBytes: () => services.instance.uploadMaxBytes() });
 	services.userAdmin = new UserAdmin({ db, bus, throttle: () => services.accounts.throttle });
-	services.push = new Push({ db, config: config.push, log: log.child({ component: 'push' }) });
+	services.push = new Push({ db, bus, config: config.push, log: log.child({ component: 'push' }) });
 	writer.afterCommit((notices) => services.push.dispatch(notices));
 	await services.instance.ensureDefaults(config.registrationModeDefault);
+	await services.push.loadRoutingHints();
 
 	context = {
 		config,

@@ -34,6 +34,11 @@ export type BusNotice =
 	 * announcements (its pub/sub was down) and asks every node to answer with its full state.
 	 */
 	| { type: 'presence'; nodeId: string; full: boolean; ask?: boolean; users: NodePresence[] }
+	/**
+	 * Push routing hints changed (services/push.ts): a user subscribed a browser, or set a level.
+	 * Every node keeps them in memory so a message costs no query when nobody can get a push.
+	 */
+	| { type: 'push.routing'; userId: string; subscribed?: true; level?: { targetId: string; level: 'all' | 'mentions' | 'none' | null } }
 	/** Local only (cluster mode): another node started heartbeating, or stopped. */
 	| { type: 'node.joined' | 'node.left'; nodeId: string }
 	/**

@@ -14,7 +14,7 @@ import { ErrorCode } from '#lib/shared/protocol/codes.ts';
 import type { PushConfig } from '../config/config.ts';
 import type { Database } from '../db/open.ts';
 import { channels, communityMembers, notificationLevels, notificationQuiet, pushSubscriptions, pushVapidKeys, sessions, users } from '../db/schema.ts';
-import type { BusNotice, ChannelScope } from '../events/bus.ts';
+import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessCommunity } from '../access.ts';
 import { AppError, invalid, notFound } from '../errors.ts';
 import { safeError, type Logger } from '../logger.ts';
@@ -87,12 +87,46 @@ export class Push {
 	#vapid: Promise<{ publicKey: string; privateKey: string }> | undefined;
 	/** Whether a session has a live /ws connection on this node (then its browser is open: no push). */
 	#isSessionOnline: (sessionId: string) => boolean = () => false;
+	#bus: EventBus;
+	/**
+	 * Routing hints kept in memory on every node (loaded at start, kept current by `push.routing`
+	 * notices), so a message nobody could get a push for costs no query: users who may have a
+	 * subscription (a stale entry costs one query, never a missed push), and who follows every
+	 * message of a channel or community.
+	 */
+	#maySubscribe = new Set<string>();
+	#followers = new Map<string, Set<string>>();
 
-	constructor(deps: { db: Database; config: PushConfig; log: Logger; send?: PushSend }) {
+	constructor(deps: { db: Database; bus: EventBus; config: PushConfig; log: Logger; send?: PushSend }) {
 		this.#db = deps.db;
+		this.#bus = deps.bus;
 		this.#config = deps.config;
 		this.#log = deps.log;
 		this.#send = deps.send ?? sendPush;
+		deps.bus.subscribe((notice) => {
+			if (notice.type === 'push.routing') this.#applyRouting(notice);
+		});
+	}
+
+	/** Loads the routing hints (once, at start-up). */
+	async loadRoutingHints(): Promise<void> {
+		const [subscribers, followers] = await Promise.all([
+			this.#db.selectDistinct({ userId: pushSubscriptions.userId }).from(pushSubscriptions),
+			this.#db.select({ userId: notificationLevels.userId, targetId: notificationLevels.targetId }).from(notificationLevels).where(eq(notificationLevels.level, 'all'))
+		]);
+		for (const { userId } of subscribers) this.#maySubscribe.add(userId);
+		for (const { userId, targetId } of followers) this.#applyRouting({ type: 'push.routing', userId, level: { targetId, level: 'all' } });
+	}
+
+	#applyRouting(notice: Extract<BusNotice, { type: 'push.routing' }>): void {
+		if (notice.subscribed) this.#maySubscribe.add(notice.userId);
+		if (notice.level) {
+			const set = this.#followers.get(notice.level.targetId) ?? new Set<string>();
+			if (notice.level.level === 'all') set.add(notice.userId);
+			else set.delete(notice.userId);
+			if (set.size) this.#followers.set(notice.level.targetId, set);
+			else this.#followers.delete(notice.level.targetId);
+		}
 	}
 
 	/** The realtime hub tells which sessions are connected (it is built after the services). */
@@ -138,6 +172,7 @@ export class Push {
 			.insert(pushSubscriptions)
 			.values({ deviceId, ...values })
 			.onConflictDoUpdate({ target: pushSubscriptions.deviceId, set: values });
+		this.#bus.publish([{ type: 'push.routing', userId, subscribed: true }]);
 	}
 
 	async unsubscribe(deviceId: string | null): Promise<void> {
@@ -157,12 +192,13 @@ export class Push {
 		}
 		if (level === null) {
 			await this.#db.delete(notificationLevels).where(and(eq(notificationLevels.userId, userId), eq(notificationLevels.targetId, targetId)));
-			return;
+		} else {
+			await this.#db
+				.insert(notificationLevels)
+				.values({ userId, targetId, level })
+				.onConflictDoUpdate({ target: [notificationLevels.userId, notificationLevels.targetId], set: { level } });
 		}
-		await this.#db
-			.insert(notificationLevels)
-			.values({ userId, targetId, level })
-			.onConflictDoUpdate({ target: [notificationLevels.userId, notificationLevels.targetId], set: { level } });
+		this.#bus.publish([{ type: 'push.routing', userId, level: { targetId, level } }]);
 	}
 
 	/** Do not disturb until then (null: off). */
@@ -190,20 +226,17 @@ export class Push {
 		const communityId = scope.kind === 'community' ? scope.communityId : null;
 		// Who could want it: DM people; people mentioned; @everyone's members; those who follow
 		// everything here. @here names the people online now, whose browsers are open: no push.
+		// Only people who may have a subscription count, so most messages cost no query at all.
 		const candidates = new Set<string>(scope.kind === 'dm' ? scope.userIds : (mentions?.users ?? []));
-		if (communityId && mentions?.everyone) {
+		for (const target of communityId ? [channelId, communityId] : [channelId]) for (const userId of this.#followers.get(target) ?? []) candidates.add(userId);
+		for (const userId of candidates) if (!this.#maySubscribe.has(userId)) candidates.delete(userId);
+		if (communityId && mentions?.everyone && this.#maySubscribe.size > 0) {
 			const members = await this.#db
 				.select({ userId: communityMembers.userId })
 				.from(communityMembers)
-				.where(eq(communityMembers.communityId, communityId))
-				.limit(EVERYONE_PUSH_MAX);
+				.where(and(eq(communityMembers.communityId, communityId), inArray(communityMembers.userId, [...this.#maySubscribe].slice(0, EVERYONE_PUSH_MAX))));
 			for (const m of members) candidates.add(m.userId);
 		}
-		const followers = await this.#db
-			.select({ userId: notificationLevels.userId })
-			.from(notificationLevels)
-			.where(and(inArray(notificationLevels.targetId, communityId ? [channelId, communityId] : [channelId]), eq(notificationLevels.level, 'all')));
-		for (const f of followers) candidates.add(f.userId);
 		candidates.delete(message.authorId);
 		if (candidates.size === 0) return;
 
