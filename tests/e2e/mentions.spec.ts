@@ -27,12 +27,15 @@ test.beforeAll(async ({ browser, baseURL }) => {
 	await ben.context.grantPermissions(['notifications'], { origin: baseURL! });
 	await ben.context.addInitScript(() => {
 		const shown: Array<{ title: string; body: string }> = [];
-		(window as unknown as { shownNotifications: typeof shown }).shownNotifications = shown;
+		const objects: Notification[] = [];
+		(window as unknown as { shownNotifications: typeof shown; notificationObjects: Notification[] }).shownNotifications = shown;
+		(window as unknown as { notificationObjects: Notification[] }).notificationObjects = objects;
 		const Real = window.Notification;
 		class Recorded extends Real {
 			constructor(title: string, options?: NotificationOptions) {
 				super(title, options);
 				shown.push({ title, body: options?.body ?? '' });
+				objects.push(this);
 			}
 		}
 		Object.defineProperty(window, 'Notification', { value: Recorded });
@@ -94,10 +97,15 @@ test('@ offers the members, the keyboard picks one, and the person mentioned see
 	await expect(ben.page).toHaveTitle(/^\(@1 · 2\) #random/);
 	await ben.page.screenshot({ path: 'test-results/mention-counts.png' });
 
-	// Opening the channel: the mention is highlighted, and the counts clear.
-	await ben.page.evaluate(() => ((window as unknown as { pretendFocus: boolean }).pretendFocus = true));
-	await general.click();
+	// A click on the notification opens the conversation at that message (shown highlighted).
+	await ben.page.evaluate(() => {
+		(window as unknown as { pretendFocus: boolean }).pretendFocus = true;
+		const [first] = (window as unknown as { notificationObjects: Notification[] }).notificationObjects;
+		first!.onclick?.(new Event('click'));
+	});
+	await expect(ben.page).toHaveURL(new RegExp(`/c/${communityId}/${generalId}$`));
 	const mentioned = messageWith(ben.page, 'the report is ready');
+	await expect(mentioned).toHaveClass(/highlighted/);
 	await expect(mentioned).toHaveAttribute('data-mention', '');
 	await expect(messageWith(ben.page, 'just chatting')).not.toHaveAttribute('data-mention');
 	await expect(general.locator('.badge')).toHaveCount(0);
