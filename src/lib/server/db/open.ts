@@ -11,6 +11,7 @@ import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import postgres from 'postgres';
 import * as schema from './schema.ts';
 import { lockDataDir } from './data-dir-lock.ts';
+import { PgliteStatements } from './pglite-statements.ts';
 
 export type Schema = typeof schema;
 export type Database = PgDatabase<PgQueryResultHKT, Schema>;
@@ -64,17 +65,22 @@ function parsersSharedOn(client: PGlite) {
 	};
 }
 
-/** The client (or a transaction of it) as drizzle sees it: raw-text parser options are shared. */
-function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOptions) => QueryOptions): T {
+/**
+ * The client (or a transaction of it) as drizzle sees it: raw-text parser options are shared, and
+ * statements that recur run as named prepared statements (pglite-statements.ts).
+ */
+function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOptions) => QueryOptions, statements: PgliteStatements, inTransaction = false): T {
 	return new Proxy(target, {
 		get(object, key) {
 			if (key === 'query') {
-				return (text: string, params?: unknown[], options?: QueryOptions) => object.query(text, params, share(options));
+				const unprepared = object.query.bind(object);
+				return (text: string, params?: unknown[], options?: QueryOptions) =>
+					statements.query(text, params, share(options), inTransaction, unprepared as never);
 			}
 			if (key === 'transaction') {
 				const transaction = (object as unknown as PGlite).transaction.bind(object);
 				return <R>(callback: (tx: Parameters<Parameters<PGlite['transaction']>[0]>[0]) => Promise<R>) =>
-					transaction((tx) => callback(sharingParsers(tx, share)));
+					transaction((tx) => callback(sharingParsers(tx, share, statements, true)));
 			}
 			// PGlite keeps its state in private fields: its methods must run on the real object.
 			const value: unknown = Reflect.get(object, key, object);
@@ -103,7 +109,7 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 			await lock?.release();
 			throw error;
 		}
-		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client)), schema, ...(logger ? { logger } : {}) }) as unknown as Database;
+		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client), new PgliteStatements(client)), schema, ...(logger ? { logger } : {}) }) as unknown as Database;
 		// The folder lock above keeps other processes out, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
 		return {
