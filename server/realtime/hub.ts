@@ -2,7 +2,8 @@
 // events to them. Subscriptions are per community (every channel of a community has the same
 // audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
 // each subscriber.
-import { eq } from 'drizzle-orm';
+import DataLoader from 'dataloader';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
@@ -14,12 +15,21 @@ import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
+type ScopeStatement = { execute(values: { userId: string | undefined }): Promise<Array<{ userId: string; id: string }>> };
 
 // Presence changes are collected and sent in batches: during a reconnect storm of N clients this
 // sends O(N) frames per interval instead of O(N²) single-user frames.
 const PRESENCE_FLUSH_MS = 500;
+// Each flush costs one frame (one write) per subscriber of every scope with a change. When a flush
+// reaches many sockets (a reconnect storm: everyone comes back at once) the next one waits longer,
+// so a storm of N reconnections costs a few N frames rather than N per half second. Presence is
+// late by at most this much while it lasts.
+const PRESENCE_FLUSH_SLOW_MS = 2_000;
+const PRESENCE_BUSY_FRAMES = 2_000;
 // Channel → community lookups for typing indicators; channels never change community.
 const CHANNEL_SCOPE_CACHE_MAX = 50_000;
+// Users whose subscriptions load in one pair of statements (see #scopesOfUsers).
+const REGISTER_BATCH_MAX = 500;
 
 export class Hub implements RealtimeStatus {
 	#app: AppContext;
@@ -40,12 +50,24 @@ export class Hub implements RealtimeStatus {
 	/** Scopes of remote users whose presence changed, until the next flush announces it. */
 	#remoteChanged = new Map<string, PresenceScopes>();
 	#presenceTimer: NodeJS.Timeout | undefined;
+	#presenceFlushMs = PRESENCE_FLUSH_MS;
 	/** Connections whose subscriptions are being loaded, with scopes removed meanwhile. */
 	#registering = new Map<Connection, Set<string>>();
 	#unsubscribe: () => void;
+	/**
+	 * The communities and DMs of users whose sockets register in the same turn of the event loop,
+	 * loaded together: a reconnect storm costs two statements per batch instead of two per socket.
+	 */
+	#scopesOfUsers: DataLoader<string, { communities: string[]; dms: string[] }>;
+	#scopesOfOneUser: { memberships: ScopeStatement; dms: ScopeStatement } | undefined;
 
 	constructor(app: AppContext) {
 		this.#app = app;
+		this.#scopesOfUsers = new DataLoader((userIds) => this.#loadScopes(userIds), {
+			cache: false,
+			batchScheduleFn: (run) => setImmediate(run),
+			maxBatchSize: REGISTER_BATCH_MAX
+		});
 		this.#nodeId = app.cluster?.instanceId ?? null;
 		this.#mirrorAllCounts(); // a restarted node with the same NODE_ID starts from zero
 		this.#unsubscribe = app.bus.subscribe((notice) => this.#onNotice(notice));
@@ -91,15 +113,11 @@ export class Hub implements RealtimeStatus {
 		this.#mirrorCounts(conn);
 		this.#registering.set(conn, new Set());
 		try {
-			const db = this.#app.database.db;
-			const [memberships, dms] = await Promise.all([
-				db.select({ id: communityMembers.communityId }).from(communityMembers).where(eq(communityMembers.userId, conn.userId)),
-				db.select({ id: dmParticipants.channelId }).from(dmParticipants).where(eq(dmParticipants.userId, conn.userId))
-			]);
+			const { communities, dms } = await this.#scopesOfUsers.load(conn.userId);
 			const removed = this.#registering.get(conn)!;
 			if (conn.closed) return;
-			for (const { id } of memberships) if (!removed.has(`community:${id}`)) this.#subscribe(conn, { kind: 'community', id });
-			for (const { id } of dms) if (!removed.has(`dm:${id}`)) this.#subscribe(conn, { kind: 'dm', id });
+			for (const id of communities) if (!removed.has(`community:${id}`)) this.#subscribe(conn, { kind: 'community', id });
+			for (const id of dms) if (!removed.has(`dm:${id}`)) this.#subscribe(conn, { kind: 'dm', id });
 		} finally {
 			this.#registering.delete(conn);
 		}
@@ -132,6 +150,36 @@ export class Hub implements RealtimeStatus {
 		for (const id of conn.dms) removeFrom(this.#dmSubs, id, conn);
 		this.#registering.delete(conn);
 		this.#markPresence(conn.userId);
+	}
+
+	async #loadScopes(userIds: readonly string[]): Promise<Array<{ communities: string[]; dms: string[] }>> {
+		const db = this.#app.database.db;
+		const unique = [...new Set(userIds)];
+		// One user (sockets arriving one at a time) runs statements built once.
+		this.#scopesOfOneUser ??= {
+			memberships: db
+				.select({ userId: communityMembers.userId, id: communityMembers.communityId })
+				.from(communityMembers)
+				.where(eq(communityMembers.userId, sql.placeholder('userId')))
+				.prepare('communities_of_user'),
+			dms: db
+				.select({ userId: dmParticipants.userId, id: dmParticipants.channelId })
+				.from(dmParticipants)
+				.where(eq(dmParticipants.userId, sql.placeholder('userId')))
+				.prepare('dms_of_user')
+		};
+		const one = this.#scopesOfOneUser;
+		const [memberships, dms] =
+			unique.length === 1
+				? await Promise.all([one.memberships.execute({ userId: unique[0] }), one.dms.execute({ userId: unique[0] })])
+				: await Promise.all([
+						db.select({ userId: communityMembers.userId, id: communityMembers.communityId }).from(communityMembers).where(inArray(communityMembers.userId, unique)),
+						db.select({ userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(inArray(dmParticipants.userId, unique))
+					]);
+		const scopes = new Map(unique.map((userId) => [userId, { communities: [] as string[], dms: [] as string[] }]));
+		for (const row of memberships) scopes.get(row.userId)!.communities.push(row.id);
+		for (const row of dms) scopes.get(row.userId)!.dms.push(row.id);
+		return userIds.map((userId) => scopes.get(userId)!);
 	}
 
 	/** Cluster mode: the other nodes count this node's sockets of that account and address. */
@@ -198,11 +246,13 @@ export class Hub implements RealtimeStatus {
 		return (scope.kind === 'community' ? this.#communitySubs.get(scope.id) : this.#dmSubs.get(scope.id)) ?? [];
 	}
 
-	#broadcast(scope: Scope, frame: ServerFrame) {
+	/** Sends the frame to every subscriber of the scope; returns how many that was. */
+	#broadcast(scope: Scope, frame: ServerFrame): number {
 		const subscribers = scope.kind === 'community' ? this.#communitySubs.get(scope.id) : this.#dmSubs.get(scope.id);
-		if (!subscribers || subscribers.size === 0) return;
+		if (!subscribers || subscribers.size === 0) return 0;
 		const text = JSON.stringify(frame);
 		for (const conn of subscribers) conn.sendRaw(text);
+		return subscribers.size;
 	}
 
 	#toUser(userId: string, frame: ServerFrame) {
@@ -434,7 +484,7 @@ export class Hub implements RealtimeStatus {
 	#markPresence(userId: string) {
 		if (this.#nodeId !== null) this.#localPresenceDirty.add(userId);
 		this.#presenceDirty.add(userId);
-		this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
+		this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), this.#presenceFlushMs);
 	}
 
 	#remotePresenceChanged(changes: Array<{ userId: string; scopes: PresenceScopes }>) {
@@ -446,7 +496,7 @@ export class Hub implements RealtimeStatus {
 			} else this.#remoteChanged.set(userId, scopes);
 			this.#presenceDirty.add(userId);
 		}
-		if (changes.length > 0) this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), PRESENCE_FLUSH_MS);
+		if (changes.length > 0) this.#presenceTimer ??= setTimeout(() => this.#flushPresence(), this.#presenceFlushMs);
 	}
 
 	#flushPresence() {
@@ -469,7 +519,9 @@ export class Hub implements RealtimeStatus {
 		}
 		this.#presenceDirty.clear();
 		this.#remoteChanged.clear();
-		for (const { scope, users } of byScope.values()) this.#broadcast(scope, { t: 'presence', users });
+		let frames = 0;
+		for (const { scope, users } of byScope.values()) frames += this.#broadcast(scope, { t: 'presence', users });
+		this.#presenceFlushMs = frames > PRESENCE_BUSY_FRAMES ? PRESENCE_FLUSH_SLOW_MS : PRESENCE_FLUSH_MS;
 	}
 
 	/** Cluster mode: tells the other nodes how these users are on this node (and who may see it). */

@@ -2,6 +2,7 @@
 // size limit (enforced by ws), rate limit, schema validation, dispatch to the frame's handler.
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
+import DataLoader from 'dataloader';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { CloseCode, ErrorCode } from '#lib/shared/protocol/codes.ts';
 import { parseClientFrame, type ClientFrame } from '#lib/shared/protocol/frames.ts';
@@ -18,6 +19,9 @@ import { Hub } from './hub.ts';
 import type { CallService } from '../calls/call-service.ts';
 
 export const WS_PATH = '/ws';
+// Session lookups of simultaneous upgrades per statement: large enough for a storm, small enough
+// that one statement stays short.
+const UPGRADE_BATCH_MAX = 500;
 
 export type RealtimeServer = { hub: Hub; close(): Promise<void> };
 
@@ -29,6 +33,15 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	// The upgrade request's id (X-Request-ID, or a fresh one): on every log line of the upgrade and
 	// of the connection it becomes, and echoed in the 101 response, as for HTTP requests.
 	const requestIds = new WeakMap<IncomingMessage, string>();
+	// Upgrades that arrive in the same turn of the event loop (a reconnect storm after a restart
+	// brings thousands within seconds) share one session lookup instead of running one each.
+	// No renewal: an upgrade response cannot carry the renewed cookie, and a session extended
+	// without it looks fresh to the next HTTP request, which then never re-sends the cookie.
+	const sessionsOfUpgrades = new DataLoader((tokens: readonly string[]) => app.services.accounts.validateSessions(tokens, { renew: false }), {
+		cache: false,
+		batchScheduleFn: (run) => setImmediate(run),
+		maxBatchSize: UPGRADE_BATCH_MAX
+	});
 	const wss = new WebSocketServer({
 		noServer: true,
 		maxPayload: limits.wsMaxFrameBytes,
@@ -64,9 +77,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 		}
 		const ip = clientIp(request.socket.remoteAddress, request.headers['x-forwarded-for'], app.config.trustedProxies, app.config.hasTrustedProxies);
 		const token = readCookie(request.headers.cookie, sessionCookieName(app.config));
-		// No renewal here: an upgrade response cannot carry the renewed cookie, and a session extended
-		// without it looks fresh to the next HTTP request, which then never re-sends the cookie.
-		const auth = token ? await app.services.accounts.validateSession(token, { renew: false }) : null;
+		const auth = token ? await sessionsOfUpgrades.load(token) : null;
 		// In cluster mode the caps count the other nodes' sockets too (a Redis round trip, so before the upgrade).
 		const elsewhere = auth ? await hub.countsElsewhere(ip, auth.user.id) : undefined;
 

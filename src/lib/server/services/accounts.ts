@@ -1,6 +1,6 @@
 // Accounts and sessions: sign-up (with registration modes and invites), sign-in (throttled),
 // session validation with sliding expiry, listing and revoking sessions, password changes.
-import { and, asc, eq, ne, sql, type SQL } from 'drizzle-orm';
+import { and, asc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Me, SessionView } from '#lib/shared/api-types.ts';
 import type { Database, Executor } from '../db/open.ts';
 import { communityMembers, dmParticipants, instanceSettings, sessions, users } from '../db/schema.ts';
@@ -39,6 +39,15 @@ export function toMe(row: typeof users.$inferSelect): Me {
 }
 
 export const GUEST_ACCESS_OFF = 'Guest access is off on this server.';
+
+function sessionByIdStatement(db: Database) {
+	return db
+		.select({ session: sessions, user: users })
+		.from(sessions)
+		.innerJoin(users, eq(users.id, sessions.userId))
+		.where(eq(sessions.id, sql.placeholder('id')))
+		.prepare('session_by_id');
+}
 
 export class Accounts {
 	readonly throttle: SignInThrottle;
@@ -250,39 +259,64 @@ export class Accounts {
 	 * `renewed` tells the caller to re-send the cookie with the new expiry. A caller that cannot
 	 * send a cookie must pass `renew: false`, or the session would outlive the browser's cookie.
 	 */
+	// Every request and socket validates a session: the statement is built once (drizzle's query
+	// building costs about as much CPU as running it on PGlite).
+	#sessionById: ReturnType<typeof sessionByIdStatement> | undefined;
+
 	async validateSession(token: string, options: { renew?: boolean } = {}): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
-		if (!/^[a-z2-7]{32}$/.test(token)) return null;
-		const sessionId = sessionIdFromToken(token);
-		const [row] = await this.#db
-			.select({ session: sessions, user: users })
-			.from(sessions)
-			.innerJoin(users, eq(users.id, sessions.userId))
-			.where(eq(sessions.id, sessionId));
-		if (!row) return null;
+		const [result] = await this.validateSessions([token], options);
+		return result ?? null;
+	}
+
+	/**
+	 * validateSession for many tokens at once, in the same few statements however many there are:
+	 * the /ws upgrades that arrive together (a reconnect storm after a restart) share them. Answers
+	 * in the order of `tokens`, null for each that is not a live session.
+	 */
+	async validateSessions(tokens: readonly string[], options: { renew?: boolean } = {}): Promise<Array<{ user: Me; session: SessionRecord; renewed: boolean } | null>> {
+		const ids = tokens.map((token) => (/^[a-z2-7]{32}$/.test(token) ? sessionIdFromToken(token) : null));
+		const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
+		if (wanted.length === 0) return tokens.map(() => null);
+		const rows =
+			wanted.length === 1
+				? await (this.#sessionById ??= sessionByIdStatement(this.#db)).execute({ id: wanted[0] })
+				: await this.#db.select({ session: sessions, user: users }).from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(inArray(sessions.id, wanted));
 		const now = Date.now();
-		if (now >= row.session.expiresAt.getTime() || row.user.disabledAt) {
-			await this.#deleteSessions(eq(sessions.id, sessionId));
-			return null;
+		const results = new Map<string, { user: Me; session: SessionRecord; renewed: boolean }>();
+		const ended: string[] = [];
+		const patches = new Map<string, Partial<SessionRecord>>();
+		for (const row of rows) {
+			// Turning guest access off deletes guest sessions; this also covers another process whose
+			// settings cache has not caught up yet, and any session created in a race with the change.
+			if (now >= row.session.expiresAt.getTime() || row.user.disabledAt || (row.user.isGuest && !this.#guestAccess())) {
+				ended.push(row.session.id);
+				continue;
+			}
+			const session = row.session;
+			let renewed = false;
+			const patch: Partial<SessionRecord> = {};
+			if (options.renew !== false && now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
+				patch.expiresAt = new Date(now + this.#sessionTtlMs);
+				renewed = true;
+			}
+			if (now - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) patch.lastSeenAt = new Date(now);
+			if (Object.keys(patch).length > 0) patches.set(session.id, patch);
+			results.set(session.id, { user: toMe(row.user), session, renewed });
 		}
-		// Turning guest access off deletes guest sessions; this also covers another process whose
-		// settings cache has not caught up yet, and any session created in a race with the change.
-		if (row.user.isGuest && !this.#guestAccess()) {
-			await this.#deleteSessions(eq(sessions.id, sessionId));
-			return null;
+		if (ended.length > 0) await this.#deleteSessions(inArray(sessions.id, ended));
+		// One statement per distinct patch: sessions touched together share their new lastSeenAt.
+		const byPatch = new Map<string, { patch: Partial<SessionRecord>; ids: string[] }>();
+		for (const [id, patch] of patches) {
+			const key = `${patch.expiresAt?.getTime() ?? ''}:${patch.lastSeenAt?.getTime() ?? ''}`;
+			const group = byPatch.get(key);
+			if (group) group.ids.push(id);
+			else byPatch.set(key, { patch, ids: [id] });
 		}
-		const session = row.session;
-		let renewed = false;
-		const patch: Partial<SessionRecord> = {};
-		if (options.renew !== false && now >= session.expiresAt.getTime() - this.#sessionTtlMs / 2) {
-			patch.expiresAt = new Date(now + this.#sessionTtlMs);
-			renewed = true;
+		for (const { patch, ids: patched } of byPatch.values()) {
+			await this.#db.update(sessions).set(patch).where(patched.length === 1 ? eq(sessions.id, patched[0]!) : inArray(sessions.id, patched));
+			for (const id of patched) Object.assign(results.get(id)!.session, patch);
 		}
-		if (now - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) patch.lastSeenAt = new Date(now);
-		if (Object.keys(patch).length > 0) {
-			await this.#db.update(sessions).set(patch).where(eq(sessions.id, sessionId));
-			Object.assign(session, patch);
-		}
-		return { user: toMe(row.user), session, renewed };
+		return ids.map((id) => (id === null ? null : (results.get(id) ?? null)));
 	}
 
 	/**
