@@ -41,6 +41,12 @@ export type ParentToWorker =
 	| { cmd: 'measure' }
 	/** End of the window: stop sending, wait for outstanding deliveries, report. */
 	| { cmd: 'finish'; drainTimeoutMs: number }
+	/**
+	 * Reconnect storm: every client's socket is cut at once, and all reconnect at once (Hearth: each
+	 * resumes its channel from the last sequence number it had). Meanwhile the clients already back
+	 * keep sending `messagesPerSecond`, so those still away have something to catch up on.
+	 */
+	| { cmd: 'storm'; messagesPerSecond: number; drainTimeoutMs: number }
 	| { cmd: 'close' };
 
 export type ConnectResult = {
@@ -91,6 +97,30 @@ export type DeliveryCheck = {
 	acksMissing: number;
 };
 
+/** A reconnect storm, from the cut to the last client back (ready, and Hearth: resumed). */
+export type StormResult = {
+	clients: number;
+	/** Back = ready, and for Hearth, the resume answered. */
+	back: number;
+	failures: Record<string, number>;
+	/** Cut → last client back. */
+	ms: number;
+	/** Cut → each client back. */
+	backAfter: HistogramJson;
+	/** Messages sent (and acked) while the storm lasted. */
+	sent: number;
+	acked: number;
+	/** Hearth: per client, channel events between its last one before the cut and the group's last one. */
+	expectedEvents: number;
+	/** …of which never arrived (live or replayed) by the end of the drain, and which arrived twice. */
+	missingEvents: number;
+	duplicateEvents: number;
+	/** Events a client got both live and replayed (the resume overlap; dropped by seq client-side). */
+	overlapEvents: number;
+	/** Events replayed by resume (the rest came live). */
+	replayedEvents: number;
+};
+
 export type WorkerStatus = {
 	ready: number;
 	/** Connections that closed or failed after `ready`, before the parent asked to close. */
@@ -103,4 +133,5 @@ export type WorkerToParent =
 	| { type: 'connected'; result: ConnectResult }
 	| { type: 'phase'; result: PhaseResult; status: WorkerStatus }
 	| { type: 'closed'; status: WorkerStatus }
+	| { type: 'stormed'; result: StormResult }
 	| { type: 'fatal'; message: string };

@@ -16,6 +16,7 @@ import type {
 	GroupPlan,
 	ParentToWorker,
 	PhaseResult,
+	StormResult,
 	WorkerPlan,
 	WorkerStatus,
 	WorkerToParent
@@ -53,6 +54,11 @@ type Client = {
 	/** Hearth: last channel sequence number received (gap check); -1 before the first. */
 	lastSeq: number;
 	onReady?: () => void;
+	/** Reconnect storm: the last sequence number before the cut, and every one received since. */
+	stormFrom: number;
+	stormSeen: Map<number, number> | null;
+	stormResumeId: string | null;
+	onResumed?: () => void;
 };
 
 type Outgoing = {
@@ -91,6 +97,11 @@ const pendingAcks = new Map<number, { sentAt: number; measured: boolean }>();
 const abandoned = new Set<number>();
 let phase: Phase | null = null;
 let closing = false;
+/** A reconnect storm is on: cut sockets are not drops, and frames are checked by sequence number. */
+let storming = false;
+let storm: { duplicates: number; overlap: number; replayed: number; sent: number; acked: number; refused: number; lastSeqOf: Map<Group, number> } | null = null;
+const EVENT_PREFIX = Buffer.from('{"t":"event",');
+const EVENTS_PREFIX = Buffer.from('{"t":"events",');
 const status: WorkerStatus = { ready: 0, drops: 0, dropReasons: {}, socketErrors: 0 };
 
 function send(message: WorkerToParent) {
@@ -142,7 +153,7 @@ function connectClient(client: Client): Promise<string | null> {
 			client.ready = false;
 			client.group.ready -= 1;
 			status.ready -= 1;
-			if (!closing) {
+			if (!closing && !storming) {
 				status.drops += 1;
 				bump(status.dropReasons, `close ${code}`);
 			}
@@ -186,6 +197,7 @@ function readInt(data: Buffer, pos: number): [number, number] {
 }
 
 function onFrame(client: Client, data: Buffer) {
+	if (storming) return onStormFrame(client, data);
 	const at = data.indexOf(MARK);
 	if (at === -1) return onControlFrame(client, data);
 	const now = performance.now();
@@ -245,6 +257,11 @@ function onControlFrame(client: Client, data: Buffer) {
 			client.onReady?.();
 			return;
 		case 'ack': {
+			if (client.stormResumeId !== null && frame.id === client.stormResumeId) {
+				client.stormResumeId = null;
+				client.onResumed?.();
+				return;
+			}
 			const id = Number(frame.id);
 			const pending = pendingAcks.get(id);
 			if (!pending) return;
@@ -412,6 +429,188 @@ async function closeAll(): Promise<void> {
 	);
 }
 
+
+// --- reconnect storm --------------------------------------------------------------------------
+
+// How each event reached a client during the storm: live (1), replayed by resume (2), or both.
+const LIVE = 1;
+const REPLAYED = 2;
+
+function stormRecord(client: Client, seq: number, replayed: boolean) {
+	const seen = client.stormSeen;
+	if (!seen || seq <= client.stormFrom) return;
+	const how = replayed ? REPLAYED : LIVE;
+	const before = seen.get(seq) ?? 0;
+	// The same event twice by the same way is a real duplicate. Live and replayed is the resume
+	// overlap: live events flow from the moment the socket is registered, and the resume that
+	// follows replays from the client's cursor; the client drops the copy by sequence number.
+	if (before & how) storm!.duplicates += 1;
+	else if (before) storm!.overlap += 1;
+	seen.set(seq, before | how);
+	if (replayed) storm!.replayed += 1;
+	const last = storm!.lastSeqOf.get(client.group) ?? -1;
+	if (seq > last) storm!.lastSeqOf.set(client.group, seq);
+}
+
+/** During a storm every frame is read by sequence number: replays carry many events per frame. */
+function onStormFrame(client: Client, data: Buffer) {
+	if (data.subarray(0, EVENTS_PREFIX.length).equals(EVENTS_PREFIX)) {
+		const frame = JSON.parse(data.toString('utf8')) as { events: Array<{ seq: number }> };
+		for (const event of frame.events) stormRecord(client, event.seq, true);
+		return;
+	}
+	if (data.subarray(0, EVENT_PREFIX.length).equals(EVENT_PREFIX)) {
+		const seqAt = data.indexOf(SEQ_KEY);
+		if (seqAt !== -1) stormRecord(client, readInt(data, seqAt + SEQ_KEY.length)[0], false);
+		return;
+	}
+	let frame: { t?: string; id?: string; result?: { seq?: number } };
+	try {
+		frame = JSON.parse(data.toString('utf8')) as typeof frame;
+	} catch {
+		return;
+	}
+	if (frame.t === 'ready') {
+		if (client.ready) return;
+		client.ready = true;
+		client.group.ready += 1;
+		status.ready += 1;
+		client.onReady?.();
+	} else if (frame.t === 'error') {
+		if (frame.id?.startsWith('storm-')) storm!.refused += 1;
+	} else if (frame.t === 'ack') {
+		if (client.stormResumeId !== null && frame.id === client.stormResumeId) {
+			client.stormResumeId = null;
+			client.onResumed?.();
+		} else if (frame.id?.startsWith('storm-') && typeof frame.result?.seq === 'number') {
+			storm!.acked += 1;
+			const last = storm!.lastSeqOf.get(client.group) ?? -1;
+			if (frame.result.seq > last) storm!.lastSeqOf.set(client.group, frame.result.seq);
+		}
+	}
+}
+
+async function reconnectStorm(messagesPerSecond: number, drainTimeoutMs: number): Promise<StormResult> {
+	const hearth = plan.target === 'hearth';
+	storm = { duplicates: 0, overlap: 0, replayed: 0, sent: 0, acked: 0, refused: 0, lastSeqOf: new Map() };
+	storming = true;
+	for (const client of clients) {
+		client.stormFrom = client.lastSeq;
+		client.stormSeen = new Map();
+		const last = storm.lastSeqOf.get(client.group) ?? -1;
+		if (client.lastSeq > last) storm.lastSeqOf.set(client.group, client.lastSeq);
+	}
+	// The cut: every socket dropped at once, as a server restart or a network blip does, except one
+	// sender per channel when messages go on meanwhile: what they send is what the others must
+	// catch up on by resuming (the first ones back would otherwise be the only senders, and by the
+	// time their messages commit everyone is subscribed again: nothing to replay, nothing tested).
+	const senders = new Set(messagesPerSecond > 0 ? groups.map((group) => group.members[0]!) : []);
+	const cut = clients.filter((client) => !senders.has(client));
+	for (const client of cut) {
+		if (client.ready) {
+			client.ready = false;
+			client.group.ready -= 1;
+			status.ready -= 1;
+		}
+		client.ws?.terminate();
+		client.ws = null;
+	}
+	const cutAt = performance.now();
+	const backAfter = new Histogram();
+	const failures: Record<string, number> = {};
+	// Clients already back keep the channels busy, so those still away have events to catch up on.
+	let sending = true;
+	let counter = 0;
+	let groupCursor = 0;
+	const interval = messagesPerSecond > 0 ? 1000 / messagesPerSecond : 0;
+	const sender = async () => {
+		let due = performance.now();
+		while (sending && interval > 0) {
+			const group = groups[groupCursor]!;
+			groupCursor = (groupCursor + 1) % groups.length;
+			const member = group.members[0]!;
+			if (member.ready && member.ws && hearth) {
+				counter += 1;
+				storm!.sent += 1;
+				const marker = `~S${counter}~`;
+				member.ws!.send(
+					`{"t":"message.send","id":"storm-${counter}","channelId":"${group.channelId}","clientId":"bench-storm-${process.pid}-${counter}","payload":"${marker + padding.slice(marker.length)}"}`
+				);
+			}
+			due += interval;
+			await new Promise((resolve) => setTimeout(resolve, Math.max(0, due - performance.now())));
+		}
+	};
+	const sending$ = sender();
+	const comeBack = async (client: Client) => {
+		const failure = await connectClient(client);
+		if (failure !== null) {
+			bump(failures, failure);
+			return;
+		}
+		if (hearth) {
+			// Resume as the web client does: from the last sequence number it had (0: from the start).
+			client.stormResumeId = `resume-${client.group.plan.index}-${client.index}`;
+			const resumed = new Promise<void>((resolve) => (client.onResumed = resolve));
+			client.ws!.send(JSON.stringify({ t: 'resume', id: client.stormResumeId, cursors: [{ channelId: client.group.channelId, seq: Math.max(0, client.stormFrom) }] }));
+			const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), plan.connectTimeoutMs));
+			if ((await Promise.race([resumed, timeout])) === 'timeout') {
+				bump(failures, 'timeout waiting for the resume answer');
+				return;
+			}
+		}
+		backAfter.record(performance.now() - cutAt);
+	};
+	// Everyone at once: no concurrency limit, as after a restart.
+	await Promise.all(cut.map(comeBack));
+	const ms = performance.now() - cutAt;
+	sending = false;
+	await sending$;
+	// Drain: every member of a group ends with every event up to the group's last one.
+	const complete = () =>
+		storm!.acked + storm!.refused >= storm!.sent &&
+		clients.every((client) => {
+			const last = storm!.lastSeqOf.get(client.group) ?? -1;
+			return !client.ready || client.stormSeen!.size >= last - Math.max(client.stormFrom, 0);
+		});
+	const deadline = performance.now() + drainTimeoutMs;
+	while (!complete() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+	let expectedEvents = 0;
+	let missingEvents = 0;
+	for (const client of clients) {
+		const last = storm.lastSeqOf.get(client.group) ?? -1;
+		const from = Math.max(client.stormFrom, 0);
+		if (last <= from) continue;
+		expectedEvents += last - from;
+		for (let seq = from + 1; seq <= last; seq += 1) if (!client.stormSeen!.has(seq)) missingEvents += 1;
+	}
+	const result: StormResult = {
+		clients: cut.length,
+		back: backAfter.count,
+		failures,
+		ms: Math.round(ms),
+		backAfter: backAfter.toJSON(),
+		sent: storm.sent,
+		acked: storm.acked,
+		expectedEvents,
+		missingEvents,
+		duplicateEvents: storm.duplicates,
+		overlapEvents: storm.overlap,
+		replayedEvents: storm.replayed
+	};
+	// Live tracking resumes from where each client is now.
+	for (const client of clients) {
+		const seen = client.stormSeen!;
+		let last = client.stormFrom;
+		for (const seq of seen.keys()) if (seq > last) last = seq;
+		client.lastSeq = last;
+		client.stormSeen = null;
+	}
+	storming = false;
+	storm = null;
+	return result;
+}
+
 // --- commands from the orchestrator ----------------------------------------------------------
 
 async function handle(message: ParentToWorker) {
@@ -429,7 +628,17 @@ async function handle(message: ParentToWorker) {
 					nextSender: 0
 				};
 				for (let index = 0; index < groupPlan.size; index += 1) {
-					group.members.push({ group, index, ws: null, ready: false, lastFrom: new Float64Array(groupPlan.size), lastSeq: -1 });
+					group.members.push({
+						group,
+						index,
+						ws: null,
+						ready: false,
+						lastFrom: new Float64Array(groupPlan.size),
+						lastSeq: -1,
+						stormFrom: -1,
+						stormSeen: null,
+						stormResumeId: null
+					});
 				}
 				return group;
 			});
@@ -457,6 +666,10 @@ async function handle(message: ParentToWorker) {
 			if (!phase) return;
 			const result = await finish(phase, message.drainTimeoutMs);
 			send({ type: 'phase', result, status: { ...status } });
+			return;
+		}
+		case 'storm': {
+			send({ type: 'stormed', result: await reconnectStorm(message.messagesPerSecond, message.drainTimeoutMs) });
 			return;
 		}
 		case 'close': {

@@ -13,6 +13,8 @@ export type BenchOptions = {
 	durationSeconds: number;
 	maxSeconds: number;
 	maxInflight: number;
+	/** Messages/s sent during the reconnect storm by the clients already back; -1: no storm. */
+	stormRate: number;
 	payloadBytes: number;
 	engine: Engine;
 	pgUrl: string;
@@ -36,6 +38,9 @@ table and writes bench/results/<timestamp>.json.
   --duration S         measured seconds of the fixed-rate phase                (default 30)
   --max-seconds S      measured seconds of the saturation phase, 0 to skip     (default 10)
   --max-inflight N     saturation phase: messages in flight per group          (default 4)
+  --storm-rate N       reconnect storm (every socket cut at once, all reconnect
+                       and resume): messages/s the clients already back send
+                       meanwhile; off to skip the storm                        (default 200)
   --payload-bytes N    message payload size                                    (default 256)
   --engine E           pglite | postgres                                       (default pglite)
   --pg-url URL         PostgreSQL server to create the hearth_bench database on
@@ -67,6 +72,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
 			duration: { type: 'string' },
 			'max-seconds': { type: 'string' },
 			'max-inflight': { type: 'string' },
+			'storm-rate': { type: 'string' },
 			'payload-bytes': { type: 'string' },
 			engine: { type: 'string' },
 			'pg-url': { type: 'string' },
@@ -98,6 +104,8 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
 		// 4 per group keeps the server busy (group commit sees batches) without queueing so much
 		// that the run measures queue length instead of throughput; see bench/README.md.
 		maxInflight: positiveInteger('max-inflight', values['max-inflight'], 4),
+		// The fixed rate goes on through the storm: the clients still away have something to resume.
+		stormRate: values['storm-rate'] === 'off' ? -1 : positiveInteger('storm-rate', values['storm-rate'], 200, 0),
 		// A short chat message once end-to-end encrypted and base64-encoded is a few hundred bytes.
 		payloadBytes: positiveInteger('payload-bytes', values['payload-bytes'], 256, 32),
 		engine,

@@ -12,7 +12,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, release, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Histogram } from './histogram.ts';
-import type { DeliveryCheck, GroupPlan, ParentToWorker, PhaseResult, WorkerStatus, WorkerToParent } from './ipc.ts';
+import type { DeliveryCheck, GroupPlan, ParentToWorker, PhaseResult, StormResult, WorkerStatus, WorkerToParent } from './ipc.ts';
 import { USAGE, groupSizes, parseOptions, type BenchOptions } from './options.ts';
 import { cpuSeconds, ephemeralPortCount, loadAverage, machineCpu, openFileLimit, postgresBackendPids, RssSampler } from './proc.ts';
 import { computeVerdicts, printReport, type BenchReport, type PhaseReport, type TargetReport } from './report.ts';
@@ -195,6 +195,31 @@ async function runPhase(
 	};
 }
 
+function mergeStorms(results: StormResult[]): Omit<NonNullable<TargetReport['storm']>, 'serverCpuSeconds'> {
+	const backAfter = new Histogram();
+	const failures: Record<string, number> = {};
+	for (const result of results) {
+		backAfter.merge(Histogram.fromJSON(result.backAfter));
+		for (const [why, count] of Object.entries(result.failures)) failures[why] = (failures[why] ?? 0) + count;
+	}
+	const sum = (key: 'clients' | 'back' | 'sent' | 'acked' | 'expectedEvents' | 'missingEvents' | 'duplicateEvents' | 'overlapEvents' | 'replayedEvents') =>
+		results.reduce((total, result) => total + result[key], 0);
+	return {
+		clients: sum('clients'),
+		back: sum('back'),
+		failures,
+		ms: Math.max(...results.map((r) => r.ms)),
+		backAfterMs: backAfter.summary(),
+		sent: sum('sent'),
+		acked: sum('acked'),
+		expectedEvents: sum('expectedEvents'),
+		missingEvents: sum('missingEvents'),
+		duplicateEvents: sum('duplicateEvents'),
+		overlapEvents: sum('overlapEvents'),
+		replayedEvents: sum('replayedEvents')
+	};
+}
+
 function mergeStatuses(statuses: WorkerStatus[]): WorkerStatus {
 	const merged: WorkerStatus = { ready: 0, drops: 0, dropReasons: {}, socketErrors: 0 };
 	for (const status of statuses) {
@@ -283,6 +308,18 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 			log(`  → ${Math.round(saturation.deliveriesPerSecond)} deliveries/s, p99 ${saturation.latencyMs.p99.toFixed(1)} ms`);
 		}
 		const held = mergeStatuses(statuses);
+
+		let storm: TargetReport['storm'];
+		if (options.stormRate >= 0) {
+			log(`  reconnect storm: every socket cut at once; all reconnect${server.label.startsWith('hearth') ? ' and resume' : ''} while ${options.stormRate} messages/s go on…`);
+			const cpuBefore = cpuSeconds(server.pid) ?? 0;
+			const rateShares = shares.map((share) => (options.stormRate * share.length) / server.groups.length);
+			const replies = await Promise.all(
+				workers.map((worker, i) => worker.request({ cmd: 'storm', messagesPerSecond: rateShares[i]!, drainTimeoutMs: DRAIN_TIMEOUT_MS }, 'stormed'))
+			);
+			storm = { ...mergeStorms(replies.map((r) => r.result)), serverCpuSeconds: Math.round(((cpuSeconds(server.pid) ?? 0) - cpuBefore) * 100) / 100 };
+			log(`  → ${storm.back} of ${storm.clients} back in ${(storm.ms / 1000).toFixed(1)} s; ${storm.sent} sent meanwhile (${storm.acked} acked); ${storm.replayedEvents} events replayed, ${storm.missingEvents} missed`);
+		}
 		const peakBytes = rss.peak;
 
 		const closed = await Promise.all(workers.map((w) => w.request({ cmd: 'close' }, 'closed')));
@@ -301,6 +338,7 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 			},
 			fixed: fixed.report,
 			...(saturation ? { saturation } : {}),
+			...(storm ? { storm } : {}),
 			serverLog: { lines: server.logLines(), first: server.log.slice() }
 		};
 	} finally {
