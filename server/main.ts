@@ -117,14 +117,16 @@ export async function start(env: Record<string, string | undefined> = process.en
 
 	const loaded = await loadHandler(server, config.limits.attachmentMaxBytes);
 	handler = loaded.handler;
-	app.state.ready = true;
 
 	const purgeAuditLog = () =>
 		app.services.auditLog
 			.purge()
 			.then((count) => count > 0 && log.info({ count, retentionDays: config.auditLogRetentionDays }, 'purged old audit log entries'))
 			.catch((error: unknown) => log.warn({ err: safeError(error) }, 'audit log purge failed'));
-	void purgeAuditLog();
+	// The first purge finishes before the server reports ready: entries past retention are never
+	// served after a restart (the test of the setting once read them back before the purge ran).
+	await purgeAuditLog();
+	app.state.ready = true;
 	const auditPurgeTimer = setInterval(purgeAuditLog, AUDIT_PURGE_INTERVAL_MS);
 	auditPurgeTimer.unref();
 

@@ -25,6 +25,8 @@ const DRAIN_POLL_MS = 10;
 const SLOW_CONSUMER_GRACE_MS = 5_000;
 // Over this multiple of the limit a client is cut off at once, whatever the grace period says.
 const HARD_BUFFER_FACTOR = 4;
+// Bytes sent as a text frame (the protocol is JSON text; ws would send a Buffer as binary).
+const TEXT_FRAME = { binary: false } as const;
 
 export class Connection {
 	readonly id: string;
@@ -66,8 +68,11 @@ export class Connection {
 		this.sendRaw(JSON.stringify(frame));
 	}
 
-	/** Sends an already serialised frame (fan-out serialises once for all recipients). */
-	sendRaw(text: string): void {
+	/**
+	 * Sends an already serialised frame. Fan-out passes the UTF-8 bytes, encoded once for all
+	 * recipients: a string would be measured and encoded again for every socket it goes to.
+	 */
+	sendRaw(text: string | Buffer): void {
 		if (this.closed) return;
 		if (this.#isSlowConsumer()) {
 			// The client cannot keep up. Dropping frames silently would lose messages, so disconnect:
@@ -77,7 +82,8 @@ export class Connection {
 			return;
 		}
 		this.#corkUntilEndOfJob();
-		this.#socket.send(text);
+		if (typeof text === 'string') this.#socket.send(text);
+		else this.#socket.send(text, TEXT_FRAME);
 	}
 
 	/**

@@ -250,8 +250,8 @@ export class Hub implements RealtimeStatus {
 	#broadcast(scope: Scope, frame: ServerFrame): number {
 		const subscribers = scope.kind === 'community' ? this.#communitySubs.get(scope.id) : this.#dmSubs.get(scope.id);
 		if (!subscribers || subscribers.size === 0) return 0;
-		const text = JSON.stringify(frame);
-		for (const conn of subscribers) conn.sendRaw(text);
+		const bytes = Buffer.from(JSON.stringify(frame));
+		for (const conn of subscribers) conn.sendRaw(bytes);
 		return subscribers.size;
 	}
 
@@ -325,7 +325,7 @@ export class Hub implements RealtimeStatus {
 				return;
 			case 'devices.changed': {
 				// Once per connection even when it shares several scopes with the user.
-				const text = JSON.stringify({ t: 'devices.changed', userId: notice.userId } satisfies ServerFrame);
+				const text = Buffer.from(JSON.stringify({ t: 'devices.changed', userId: notice.userId } satisfies ServerFrame));
 				const targets = new Set<Connection>(this.#byUser.get(notice.userId) ?? []);
 				for (const id of notice.communityIds) for (const conn of this.#subscribers({ kind: 'community', id })) targets.add(conn);
 				for (const id of notice.dmChannelIds) for (const conn of this.#subscribers({ kind: 'dm', id })) targets.add(conn);
@@ -341,7 +341,7 @@ export class Hub implements RealtimeStatus {
 			}
 			case 'typing': {
 				const scope: Scope = notice.communityId ? { kind: 'community', id: notice.communityId } : { kind: 'dm', id: notice.channelId };
-				const text = JSON.stringify({ t: 'typing', channelId: notice.channelId, userId: notice.userId } satisfies ServerFrame);
+				const text = Buffer.from(JSON.stringify({ t: 'typing', channelId: notice.channelId, userId: notice.userId } satisfies ServerFrame));
 				for (const target of this.#subscribers(scope)) if (target.userId !== notice.userId) target.sendRaw(text);
 				return;
 			}

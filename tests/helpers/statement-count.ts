@@ -60,6 +60,12 @@ export async function statementsOf(server: TestServer, operation: () => Promise<
 /** A statement's gist for readable failures: its verb and first table, e.g. "select channels". */
 export function gist(sql: string): string {
 	const verb = /^\s*(\w+)/.exec(sql)?.[1]?.toLowerCase() ?? '?';
+	// A statement with data-modifying WITH parts is named by every write in it, in order:
+	// 'insert messages + update channels + insert channel_events'.
+	if (verb === 'with') {
+		const writes = [...sql.matchAll(/\b(insert\s+into|update|delete\s+from)\s+"?(\w+)"?/gi)].map(([, what, table]) => `${what!.split(/\s+/)[0]!.toLowerCase()} ${table}`);
+		if (writes.length > 0) return writes.join(' + ');
+	}
 	const table = /\b(?:from|into|update)\s+"?(\w+)"?/i.exec(sql)?.[1] ?? '';
 	return `${verb} ${table}`.trim();
 }

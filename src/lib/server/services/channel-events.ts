@@ -3,7 +3,7 @@
 // so concurrent writers queue behind each other and a rolled-back transaction gives its numbers
 // back. The result is gap-free and monotonically increasing per channel.
 import type { ChannelOverrides } from '#lib/shared/permissions.ts';
-import { and, asc, desc, eq, gt, inArray, lt, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { MemberNotice } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
 import { channelEvents, channels, dmParticipants, messages, reactions, users } from '../db/schema.ts';
@@ -56,24 +56,29 @@ export function numberEvents(channel: LockedChannel, drafts: EventDraft[], now: 
 }
 
 /** Writes numbered events and the channels' new last_seq. */
-export async function storeEvents(tx: Transaction, lockedChannels: Iterable<LockedChannel>, rows: StoredEventRow[]) {
+/**
+ * Stores numbered events and advances their channels' last sequence numbers, in one statement
+ * (the update runs as a data-modifying WITH of the insert), together with `alongWith`: other
+ * writes of the same operation that read nothing back (the new messages of a send). On PGlite
+ * each statement costs ~0.1–0.2 ms of CPU however small: a send used to pay three.
+ */
+export async function storeEvents(tx: Transaction, lockedChannels: Iterable<LockedChannel>, rows: StoredEventRow[], alongWith: SQL[] = []) {
 	if (rows.length === 0) return;
 	const touchedIds = new Set(rows.map((row) => row.channelId));
 	const touched = [...lockedChannels].filter((channel) => touchedIds.has(channel.id));
-	if (touched.length === 1) {
-		await tx.update(channels).set({ lastSeq: touched[0]!.lastSeq }).where(eq(channels.id, touched[0]!.id));
-	} else {
-		// One statement for all channels of a batch: a batch of sends spread over 100 channels
-		// otherwise pays 100 round trips (on PGlite ~0.25 ms each, the largest cost of the batch).
-		const values = sql.join(
-			touched.map((channel) => sql`(${channel.id}::uuid, ${channel.lastSeq}::bigint)`),
-			sql`, `
-		);
-		await tx.execute(
-			sql`update ${channels} set ${sql.identifier(channels.lastSeq.name)} = v.last_seq from (values ${values}) as v(id, last_seq) where ${channels.id} = v.id`
-		);
-	}
-	await tx.insert(channelEvents).values(rows);
+	// One update for all channels of a batch: a batch of sends spread over 100 channels must not
+	// pay 100 of them.
+	// (The builders' SQL, not the builders: drizzle would wrap those in parentheses, which
+	// PostgreSQL does not take around an insert or update.)
+	const advance: SQL =
+		touched.length === 1
+			? tx.update(channels).set({ lastSeq: touched[0]!.lastSeq }).where(eq(channels.id, touched[0]!.id)).getSQL()
+			: sql`update ${channels} set ${sql.identifier(channels.lastSeq.name)} = v.last_seq from (values ${sql.join(
+					touched.map((channel) => sql`(${channel.id}::uuid, ${channel.lastSeq}::bigint)`),
+					sql`, `
+				)}) as v(id, last_seq) where ${channels.id} = v.id`;
+	const writes = [...alongWith, advance].map((write, index) => sql`${sql.identifier(`write_${index}`)} as (${write})`);
+	await tx.execute(sql`with ${sql.join(writes, sql`, `)} ${tx.insert(channelEvents).values(rows).getSQL()}`);
 }
 
 /** Appends events to one channel inside the caller's transaction. */

@@ -38,7 +38,8 @@ function scopeOf(channel: { communityId: string | null }, dmUsers: Map<string, s
 
 /**
  * The batched send: for any number of queued sends, one lock query, two access queries, one
- * idempotency lookup, one reply lookup, one update per channel, and two multi-row inserts.
+ * idempotency lookup, one reply lookup, and one statement that writes the messages, their events
+ * and the channels' new sequence numbers.
  */
 const sendStep: BulkStep<SendInput, SendResult> = {
 	name: 'message.send',
@@ -200,10 +201,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 			lastSent.set(`${channel.id}:${item.userId}`, now.getTime());
 		});
 
-		if (newMessages.length) {
-			await tx.insert(messages).values(newMessages);
-			await storeEvents(tx, locked.values(), eventRows);
-		}
+		if (newMessages.length) await storeEvents(tx, locked.values(), eventRows, [tx.insert(messages).values(newMessages).getSQL()]);
 		for (const { index, row } of fresh.values()) {
 			const message = toMessageView(row);
 			const event: ChannelEvent = { seq: row.seq, at: now.toISOString(), actorId: row.authorId, type: 'message.created', message };
