@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import type { GroupPlan } from './ipc.ts';
 import type { BenchOptions } from './options.ts';
 import type { SeededGroup } from './seed.ts';
+import { SERVER_NODE_FLAGS } from '../server/node-flags.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_DATABASE = 'hearth_bench';
@@ -159,7 +160,7 @@ export async function startHearth(options: BenchOptions, extra: { env?: Record<s
 	rmSync(seedFile, { force: true });
 
 	const port = await freePort();
-	const child = spawn(process.execPath, [...options.serverNodeArgs, 'server/main.ts'], {
+	const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...options.serverNodeArgs, 'server/main.ts'], {
 		cwd: ROOT,
 		// A clean environment: nothing from the caller's shell (a stray DATABASE_URL) leaks in.
 		env: {

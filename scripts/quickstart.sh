@@ -7,4 +7,4 @@ source scripts/lib/ensure-node.sh
 ensure_dependencies
 echo "Building the app..."
 npx vite build --logLevel error
-exec node --env-file-if-exists=.env server/main.ts
+exec node --max-semi-space-size=16 --env-file-if-exists=.env server/main.ts

@@ -10,6 +10,7 @@ import postgres from 'postgres';
 import { homedir } from 'node:os';
 import { openDatabase } from '#lib/server/db/open.ts';
 import { resolveWorkerBin } from '../../server/calls/worker-bin.ts';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export type Engine = 'pglite' | 'postgres';
@@ -122,7 +123,7 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 	if (!existsSync(join(ROOT, 'build/handler.js'))) {
 		throw new Error('The app is not built: run `npm run build` before the integration tests (scripts/test-all.sh does).');
 	}
-	const child = spawn(process.execPath, ['server/main.ts'], {
+	const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'server/main.ts'], {
 		cwd: ROOT,
 		env: {
 			PATH: process.env.PATH ?? '',

@@ -4,6 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dockerIgnored, parseDockerfile, readDockerignore } from '../helpers/dockerfile.ts';
+import { SERVER_NODE_FLAGS } from '../../server/node-flags.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const { args, stages } = parseDockerfile(join(ROOT, 'Dockerfile'));
@@ -82,8 +83,9 @@ describe('Dockerfile', () => {
 
 	it('starts the server the way npm start does, listening on every interface of the container', () => {
 		const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-		expect(start).toMatch(/^node (--env-file-if-exists=\.env )?server\/main\.ts$/);
-		expect(runtime.cmd).toEqual(['node', 'server/main.ts']);
+		expect(start).toBe(`node ${SERVER_NODE_FLAGS.join(' ')} --env-file-if-exists=.env server/main.ts`);
+		expect(runtime.cmd).toEqual(['node', ...SERVER_NODE_FLAGS, 'server/main.ts']);
+		expect(readFileSync(join(ROOT, 'scripts/quickstart.sh'), 'utf8')).toContain(`exec node ${SERVER_NODE_FLAGS.join(' ')} --env-file-if-exists=.env server/main.ts`);
 		expect(runtime.env).toMatchObject({ HOST: '0.0.0.0', APP_ENV: 'production', NODE_ENV: 'production' });
 		expect(runtime.healthcheck).toContain('/ready');
 		expect(runtime.volumes).toContain(runtime.env.DATA_DIR);
