@@ -21,6 +21,8 @@ export type GroupPlan = {
 export type WorkerPlan = {
 	target: TargetKind;
 	wsUrl: string;
+	/** Cluster: every node's /ws URL; members of a group are spread over them (cross-node fan-out). */
+	wsUrls?: string[];
 	/** Hearth checks the Origin header of the upgrade (cross-site WebSocket hijacking). */
 	origin?: string;
 	groups: GroupPlan[];

@@ -132,7 +132,10 @@ function connectClient(client: Client): Promise<string | null> {
 			resolve(failure);
 		};
 		const hearth = plan.target === 'hearth';
-		const url = hearth ? plan.wsUrl : `${plan.wsUrl}?g=${client.group.plan.index}`;
+		const nodes = plan.wsUrls ?? [plan.wsUrl];
+		// In a cluster, consecutive members of a group sit on different nodes: every message crosses nodes.
+		const base = nodes[(client.group.plan.index + client.index) % nodes.length]!;
+		const url = hearth ? base : `${base}?g=${client.group.plan.index}`;
 		const ws = new WebSocket(url, {
 			headers: hearth ? { cookie: `hearth_session=${client.group.plan.tokens![client.index]}`, origin: plan.origin! } : {},
 			perMessageDeflate: false,

@@ -20,6 +20,8 @@ export type BenchOptions = {
 	pgUrl: string;
 	targets: Target[];
 	workers: number;
+	/** Cluster: Hearth is measured a second time as this many nodes on one PostgreSQL and one Redis. */
+	nodes: number;
 	serverNodeArgs: string[];
 	outDir: string;
 	keepData: boolean;
@@ -47,6 +49,9 @@ table and writes bench/results/<timestamp>.json.
                        (default postgres://hearth_test:hearth_test@127.0.0.1:5432/postgres)
   --targets LIST       baseline,hearth or just one of them                     (default both)
   --workers N          load-generator processes                                (default 1)
+  --nodes N            also measure Hearth as N cluster nodes on one PostgreSQL
+                       and one Redis (needs --engine postgres and redis-server,
+                       or TEST_REDIS_SERVER_BIN)                               (default 1)
   --server-node-args=A extra node flags for the Hearth server (note the =),
                        e.g. --server-node-args="--cpu-prof --cpu-prof-dir=/tmp/prof"
   --out DIR            where results go                                        (default bench/results)
@@ -78,6 +83,7 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
 			'pg-url': { type: 'string' },
 			targets: { type: 'string' },
 			workers: { type: 'string' },
+			nodes: { type: 'string' },
 			'server-node-args': { type: 'string' },
 			out: { type: 'string' },
 			'keep-data': { type: 'boolean' },
@@ -112,11 +118,13 @@ export function parseOptions(argv: string[]): BenchOptions | 'help' {
 		pgUrl: values['pg-url'] ?? 'postgres://hearth_test:hearth_test@127.0.0.1:5432/postgres',
 		targets: targets as Target[],
 		workers: positiveInteger('workers', values.workers, 1),
+		nodes: positiveInteger('nodes', values.nodes, 1),
 		serverNodeArgs: (values['server-node-args'] ?? '').split(/\s+/).filter(Boolean),
 		outDir: values.out ?? 'bench/results',
 		keepData: values['keep-data'] ?? false
 	};
 	if (options.groupSize > options.connections) throw new Error('--group-size cannot exceed --connections');
+	if (options.nodes > 1 && options.engine !== 'postgres') throw new Error('--nodes needs --engine postgres: cluster mode refuses the embedded PGlite database');
 	return options;
 }
 

@@ -64,6 +64,8 @@ const TARGET_CONNECT_CPU_MS = 0.5;
 const TARGET_STORM_MS = 5_000;
 const TARGET_IDLE_RSS_BYTES = { pglite: 300 * 1024 * 1024, postgres: 150 * 1024 * 1024 } as const;
 const TARGET_PER_CONNECTION_BYTES = 8 * 1024;
+const TARGET_CLUSTER_P99_MS = 100;
+const TARGET_CLUSTER_CPU_FACTOR = 2;
 // A process using this much of one core during saturation is the side that limits throughput.
 const SATURATED_PCT = 90;
 // % of one core used by other processes above which the report warns that the machine was busy.
@@ -205,6 +207,23 @@ export function computeVerdicts(report: BenchReport): Verdict[] {
 		});
 	}
 
+	// Issue 11: the cluster beside one node, in the same run.
+	const cluster = report.targets.find((t) => / nodes\)$/.test(t.label));
+	if (cluster) {
+		const clusterFixed = cluster.fixed;
+		verdicts.push({
+			target: `cluster: ${int(TARGET_DELIVERIES_PER_SECOND)} deliveries/s with p99 < ${TARGET_CLUSTER_P99_MS} ms, every message exactly once`,
+			pass: clusterFixed.deliveriesPerSecond >= offered * KEEPS_UP && checkPassed(clusterFixed.check) && clusterFixed.latencyMs.p99 < TARGET_CLUSTER_P99_MS,
+			detail: `${int(clusterFixed.deliveriesPerSecond)} deliveries/s, p99 ${ms(clusterFixed.latencyMs.p99)} ms, ${describeCheck(clusterFixed.check)}`
+		});
+		const ratio = cpuPerDelivery(clusterFixed) / cpuPerDelivery(hearth.fixed);
+		verdicts.push({
+			target: `cluster CPU per delivery (all nodes, Redis and PostgreSQL) at most ${TARGET_CLUSTER_CPU_FACTOR}× one node's`,
+			pass: ratio <= TARGET_CLUSTER_CPU_FACTOR,
+			detail: `${cpuPerDelivery(clusterFixed).toFixed(1)} vs ${cpuPerDelivery(hearth.fixed).toFixed(1)} µs per delivery (${ratio.toFixed(2)}×)`
+		});
+	}
+
 	const idleTarget = TARGET_IDLE_RSS_BYTES[options.engine];
 	verdicts.push({
 		target: `memory: idle under ${mb(idleTarget)} (${options.engine}), under ${TARGET_PER_CONNECTION_BYTES / 1024} kB per connection`,
@@ -239,7 +258,7 @@ export function printReport(report: BenchReport): string {
 				]
 			: []),
 		['Server memory (RSS)'],
-		['  idle / connected / peak', ...t.map((x) => `${mb(x.memory.idleBytes)} / ${mb(x.memory.connectedBytes)} / ${mb(x.memory.peakBytes)}`)],
+		['  idle / connected / peak (a cluster: its first node)', ...t.map((x) => `${mb(x.memory.idleBytes)} / ${mb(x.memory.connectedBytes)} / ${mb(x.memory.peakBytes)}`)],
 		// (connected − idle) / connections: garbage collection timing makes this approximate.
 		['  per connection (approx.)', ...t.map((x) => (x.memory.perConnectionBytes > 0 ? `${(x.memory.perConnectionBytes / 1024).toFixed(1)} kB` : '—'))],
 		['Server log lines (warn+)', ...t.map((x) => int(x.serverLog.lines))]

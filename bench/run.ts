@@ -100,6 +100,11 @@ function assignGroups(groups: GroupPlan[], workers: number): GroupPlan[][] {
 
 type CpuSnapshot = { at: number; server: number; workers: number; postgres: Map<number, number>; orchestrator: number; machineBusy: number };
 
+/** CPU seconds of the server's processes (a cluster: every node and Redis). */
+function serverCpuSeconds(server: RunningServer): number {
+	return [server.pid, ...(server.otherPids ?? [])].reduce((sum, pid) => sum + (cpuSeconds(pid) ?? 0), 0);
+}
+
 function cpuSnapshot(server: RunningServer, workers: Worker[]): CpuSnapshot {
 	const postgres = new Map<number, number>();
 	if (server.postgresDatabase) {
@@ -108,7 +113,7 @@ function cpuSnapshot(server: RunningServer, workers: Worker[]): CpuSnapshot {
 	const usage = process.cpuUsage();
 	return {
 		at: performance.now(),
-		server: cpuSeconds(server.pid) ?? 0,
+		server: serverCpuSeconds(server),
 		workers: workers.reduce((sum, w) => sum + (cpuSeconds(w.pid) ?? 0), 0),
 		postgres,
 		orchestrator: (usage.user + usage.system) / 1e6,
@@ -240,7 +245,7 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 	const shares = assignGroups(server.groups, options.workers);
 	const workers = shares.map(() => new Worker());
 	try {
-		const cpuBeforeConnect = cpuSeconds(server.pid) ?? 0;
+		const cpuBeforeConnect = serverCpuSeconds(server);
 		log(`  connecting ${options.connections} clients in ${server.groups.length} groups (${workers.length} load worker${workers.length > 1 ? 's' : ''})…`);
 		const connects = await Promise.all(
 			workers.map((worker, i) =>
@@ -250,6 +255,7 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 						plan: {
 							target: server.label.startsWith('hearth') ? 'hearth' : 'baseline',
 							wsUrl: server.wsUrl,
+							...(server.wsUrls ? { wsUrls: server.wsUrls } : {}),
 							...(server.origin ? { origin: server.origin } : {}),
 							groups: shares[i]!,
 							payloadBytes: options.payloadBytes,
@@ -266,7 +272,7 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 			failed: connects.reduce((sum, c) => sum + c.result.failed, 0),
 			failures: {},
 			ms: Math.max(...connects.map((c) => c.result.ms)),
-			serverCpuSeconds: Math.round(((cpuSeconds(server.pid) ?? 0) - cpuBeforeConnect) * 100) / 100
+			serverCpuSeconds: Math.round((serverCpuSeconds(server) - cpuBeforeConnect) * 100) / 100
 		};
 		for (const { result } of connects) {
 			for (const [why, count] of Object.entries(result.failures)) connect.failures[why] = (connect.failures[why] ?? 0) + count;
@@ -312,12 +318,12 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 		let storm: TargetReport['storm'];
 		if (options.stormRate >= 0) {
 			log(`  reconnect storm: every socket cut at once; all reconnect${server.label.startsWith('hearth') ? ' and resume' : ''} while ${options.stormRate} messages/s go on…`);
-			const cpuBefore = cpuSeconds(server.pid) ?? 0;
+			const cpuBefore = serverCpuSeconds(server);
 			const rateShares = shares.map((share) => (options.stormRate * share.length) / server.groups.length);
 			const replies = await Promise.all(
 				workers.map((worker, i) => worker.request({ cmd: 'storm', messagesPerSecond: rateShares[i]!, drainTimeoutMs: DRAIN_TIMEOUT_MS }, 'stormed'))
 			);
-			storm = { ...mergeStorms(replies.map((r) => r.result)), serverCpuSeconds: Math.round(((cpuSeconds(server.pid) ?? 0) - cpuBefore) * 100) / 100 };
+			storm = { ...mergeStorms(replies.map((r) => r.result)), serverCpuSeconds: Math.round((serverCpuSeconds(server) - cpuBefore) * 100) / 100 };
 			log(`  → ${storm.back} of ${storm.clients} back in ${(storm.ms / 1000).toFixed(1)} s; ${storm.sent} sent meanwhile (${storm.acked} acked); ${storm.replayedEvents} events replayed, ${storm.missingEvents} missed`);
 		}
 		const peakBytes = rss.peak;
@@ -381,9 +387,11 @@ async function main() {
 	log(`load average before: ${loadBefore.join(' ')}`);
 
 	const targets: TargetReport[] = [];
-	for (const target of options.targets) {
-		log(`\n${target}: starting server…`);
-		const server = target === 'baseline' ? await startBaseline(sizes) : await startHearth(options);
+	// --nodes N measures Hearth twice: one node, then N nodes on one PostgreSQL and one Redis.
+	const runs = options.targets.flatMap((target) => (target === 'hearth' && options.nodes > 1 ? [{ target, nodes: 1 }, { target, nodes: options.nodes }] : [{ target, nodes: 1 }]));
+	for (const { target, nodes } of runs) {
+		log(`\n${target}${nodes > 1 ? ` (${nodes} nodes)` : ''}: starting server…`);
+		const server = target === 'baseline' ? await startBaseline(sizes) : await startHearth(options, { nodes });
 		try {
 			targets.push(await measureTarget(server, options));
 		} finally {

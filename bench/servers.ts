@@ -2,6 +2,7 @@
 // real Hearth server (built app, seeded database).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -24,7 +25,11 @@ export type RunningServer = {
 	label: string;
 	process: ChildProcess;
 	pid: number;
+	/** Cluster: the other processes whose CPU counts as the server's (the other nodes, Redis). */
+	otherPids?: number[];
 	wsUrl: string;
+	/** Cluster: every node's /ws URL (clients are spread over them). */
+	wsUrls?: string[];
 	origin?: string;
 	groups: GroupPlan[];
 	/** PostgreSQL database whose backends count as the server's (postgres engine). */
@@ -146,7 +151,7 @@ async function prepareDatabase(options: BenchOptions): Promise<Database> {
 }
 
 /** `extra`: settings on top of the bench's (bench/calls.ts adds the call settings) and the seeded channel's kind. */
-export async function startHearth(options: BenchOptions, extra: { env?: Record<string, string>; channelKind?: 'text' | 'voice' } = {}): Promise<RunningServer> {
+export async function startHearth(options: BenchOptions, extra: { env?: Record<string, string>; channelKind?: 'text' | 'voice'; nodes?: number } = {}): Promise<RunningServer> {
 	if (!existsSync(join(ROOT, 'build/handler.js'))) {
 		throw new Error('The app is not built: run `npx vite build` (npm run build) before benchmarking Hearth.');
 	}
@@ -159,6 +164,65 @@ export async function startHearth(options: BenchOptions, extra: { env?: Record<s
 	const seeded = JSON.parse(readFileSync(seedFile, 'utf8')) as SeededGroup[];
 	rmSync(seedFile, { force: true });
 
+	const groups = seeded.map((group, index) => ({ index, size: group.tokens.length, channelId: group.channelId, tokens: group.tokens }));
+	const nodeCount = extra.nodes ?? 1;
+	if (nodeCount === 1) {
+		const node = await startNode(options, { ...database.env, ...extra.env });
+		return {
+			label: `hearth (${options.engine})`,
+			process: node.child,
+			pid: node.child.pid!,
+			wsUrl: `ws://127.0.0.1:${node.port}/ws`,
+			// The default ORIGIN is http://localhost:PORT, what a browser on this machine would send.
+			origin: `http://localhost:${node.port}`,
+			groups,
+			...(database.postgresDatabase ? { postgresDatabase: database.postgresDatabase } : {}),
+			log: node.log,
+			logLines: node.lines,
+			async stop() {
+				await stopProcess(node.child);
+				await database.drop();
+			}
+		};
+	}
+
+	// A cluster: one Redis, then the nodes one after another (the first applies the migrations).
+	const redis = await startRedis();
+	const nodes: Node[] = [];
+	try {
+		const origin = 'http://localhost:5173';
+		const shared = { ...database.env, ...extra.env, REDIS_URL: redis.url, ORIGIN: origin, APP_SECRET: randomBytes(32).toString('base64url') };
+		for (let index = 0; index < nodeCount; index += 1) nodes.push(await startNode(options, { ...shared, NODE_ID: `bench-${index + 1}` }));
+		return {
+			label: `hearth (${options.engine}, ${nodeCount} nodes)`,
+			process: nodes[0]!.child,
+			pid: nodes[0]!.child.pid!,
+			otherPids: [...nodes.slice(1).map((node) => node.child.pid!), redis.child.pid!],
+			wsUrl: `ws://127.0.0.1:${nodes[0]!.port}/ws`,
+			wsUrls: nodes.map((node) => `ws://127.0.0.1:${node.port}/ws`),
+			origin,
+			groups,
+			...(database.postgresDatabase ? { postgresDatabase: database.postgresDatabase } : {}),
+			log: nodes.flatMap((node) => node.log),
+			logLines: () => nodes.reduce((sum, node) => sum + node.lines(), 0),
+			async stop() {
+				await Promise.all(nodes.map((node) => stopProcess(node.child)));
+				await stopProcess(redis.child);
+				await database.drop();
+			}
+		};
+	} catch (error) {
+		await Promise.all(nodes.map((node) => stopProcess(node.child)));
+		await stopProcess(redis.child);
+		await database.drop();
+		throw error;
+	}
+}
+
+type Node = { child: ChildProcess; port: number; log: string[]; lines: () => number };
+
+/** One Hearth process on a free port, started as npm start does, once it answers /ready. */
+async function startNode(options: BenchOptions, env: Record<string, string>): Promise<Node> {
 	const port = await freePort();
 	const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...options.serverNodeArgs, 'server/main.ts'], {
 		cwd: ROOT,
@@ -170,7 +234,6 @@ export async function startHearth(options: BenchOptions, extra: { env?: Record<s
 			PORT: String(port),
 			// Request logs at info level would cost more than the work being measured.
 			LOG_LEVEL: 'warn',
-			...database.env,
 			// Every bench client comes from 127.0.0.1 and the defaults (64 per IP) are for real users.
 			WS_MAX_CONNECTIONS: String(options.connections + 1000),
 			WS_MAX_CONNECTIONS_PER_IP: String(options.connections + 1000),
@@ -180,7 +243,7 @@ export async function startHearth(options: BenchOptions, extra: { env?: Record<s
 			WS_RATE_BURST: '1000',
 			MESSAGE_MAX_BYTES: String(Math.max(16_384, options.payloadBytes)),
 			WS_MAX_FRAME_BYTES: String(Math.max(65_536, options.payloadBytes * 2 + 1024)),
-			...extra.env
+			...env
 		},
 		stdio: ['ignore', 'pipe', 'pipe']
 	});
@@ -203,20 +266,26 @@ export async function startHearth(options: BenchOptions, extra: { env?: Record<s
 		if (ready) break;
 		await new Promise((resolve) => setTimeout(resolve, 250));
 	}
-	return {
-		label: `hearth (${options.engine})`,
-		process: child,
-		pid: child.pid!,
-		wsUrl: `ws://127.0.0.1:${port}/ws`,
-		// The default ORIGIN is http://localhost:PORT, what a browser on this machine would send.
-		origin: `http://localhost:${port}`,
-		groups: seeded.map((group, index) => ({ index, size: group.tokens.length, channelId: group.channelId, tokens: group.tokens })),
-		...(database.postgresDatabase ? { postgresDatabase: database.postgresDatabase } : {}),
-		log,
-		logLines: () => lines,
-		async stop() {
-			await stopProcess(child);
-			await database.drop();
-		}
-	};
+	return { child, port, log, lines: () => lines };
+}
+
+/** A throwaway redis-server (Valkey works the same) on a free port, nothing saved to disk. */
+async function startRedis(): Promise<{ child: ChildProcess; url: string }> {
+	const bin = process.env.TEST_REDIS_SERVER_BIN ?? 'redis-server';
+	const port = await freePort();
+	const child = spawn(bin, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: ['ignore', 'pipe', 'pipe'] });
+	const output: string[] = [];
+	captureOutput(child, (line) => output.length < KEPT_LOG_LINES && output.push(line));
+	await new Promise<void>((resolve, reject) => {
+		const timer = setTimeout(() => reject(new Error(`redis-server did not start:\n${output.join('\n')}`)), 10_000);
+		child.once('error', (error) => reject(new Error(`cannot run ${bin} (install redis-server or valkey, or set TEST_REDIS_SERVER_BIN): ${error.message}`)));
+		const poll = setInterval(() => {
+			if (output.some((line) => /Ready to accept connections/i.test(line))) {
+				clearInterval(poll);
+				clearTimeout(timer);
+				resolve();
+			}
+		}, 50);
+	});
+	return { child, url: `redis://127.0.0.1:${port}` };
 }
