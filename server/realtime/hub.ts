@@ -3,7 +3,7 @@
 // audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
 // each subscriber.
 import DataLoader from 'dataloader';
-import { eq, inArray, sql } from 'drizzle-orm';
+import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
@@ -15,7 +15,7 @@ import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
-type ScopeStatement = { execute(values: { userId: string | undefined }): Promise<Array<{ userId: string; id: string }>> };
+type ScopeStatement = { execute(values: { userId: string | undefined }): Promise<Array<{ kind: string; userId: string; id: string }>> };
 
 // Presence changes are collected and sent in batches: during a reconnect storm of N clients this
 // sends O(N) frames per interval instead of O(N²) single-user frames.
@@ -59,7 +59,7 @@ export class Hub implements RealtimeStatus {
 	 * loaded together: a reconnect storm costs two statements per batch instead of two per socket.
 	 */
 	#scopesOfUsers: DataLoader<string, { communities: string[]; dms: string[] }>;
-	#scopesOfOneUser: { memberships: ScopeStatement; dms: ScopeStatement } | undefined;
+	#scopesOfOneUser: ScopeStatement | undefined;
 
 	constructor(app: AppContext) {
 		this.#app = app;
@@ -155,30 +155,25 @@ export class Hub implements RealtimeStatus {
 	async #loadScopes(userIds: readonly string[]): Promise<Array<{ communities: string[]; dms: string[] }>> {
 		const db = this.#app.database.db;
 		const unique = [...new Set(userIds)];
-		// One user (sockets arriving one at a time) runs statements built once.
-		this.#scopesOfOneUser ??= {
-			memberships: db
-				.select({ userId: communityMembers.userId, id: communityMembers.communityId })
+		// Communities and DMs in one statement; for one user (sockets arriving one at a time) a
+		// statement built once.
+		const scopesOf = (communityUser: SQL, dmUser: SQL) =>
+			db
+				.select({ kind: sql<string>`'community'`.as('kind'), userId: communityMembers.userId, id: communityMembers.communityId })
 				.from(communityMembers)
-				.where(eq(communityMembers.userId, sql.placeholder('userId')))
-				.prepare('communities_of_user'),
-			dms: db
-				.select({ userId: dmParticipants.userId, id: dmParticipants.channelId })
-				.from(dmParticipants)
-				.where(eq(dmParticipants.userId, sql.placeholder('userId')))
-				.prepare('dms_of_user')
-		};
-		const one = this.#scopesOfOneUser;
-		const [memberships, dms] =
+				.where(communityUser)
+				.unionAll(db.select({ kind: sql<string>`'dm'`.as('kind'), userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(dmUser));
+		this.#scopesOfOneUser ??= scopesOf(eq(communityMembers.userId, sql.placeholder('userId')), eq(dmParticipants.userId, sql.placeholder('userId'))).prepare('scopes_of_user');
+		const rows =
 			unique.length === 1
-				? await Promise.all([one.memberships.execute({ userId: unique[0] }), one.dms.execute({ userId: unique[0] })])
-				: await Promise.all([
-						db.select({ userId: communityMembers.userId, id: communityMembers.communityId }).from(communityMembers).where(inArray(communityMembers.userId, unique)),
-						db.select({ userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(inArray(dmParticipants.userId, unique))
-					]);
+				? await this.#scopesOfOneUser.execute({ userId: unique[0] })
+				: await scopesOf(inArray(communityMembers.userId, unique), inArray(dmParticipants.userId, unique));
 		const scopes = new Map(unique.map((userId) => [userId, { communities: [] as string[], dms: [] as string[] }]));
-		for (const row of memberships) scopes.get(row.userId)!.communities.push(row.id);
-		for (const row of dms) scopes.get(row.userId)!.dms.push(row.id);
+		for (const row of rows) {
+			const scope = scopes.get(row.userId)!;
+			if (row.kind === 'community') scope.communities.push(row.id);
+			else scope.dms.push(row.id);
+		}
 		return userIds.map((userId) => scopes.get(userId)!);
 	}
 

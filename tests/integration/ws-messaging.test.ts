@@ -46,6 +46,37 @@ describe.skipIf(skip)('/ws messaging', () => {
 		return { owner, member, outsider, community, channelId: community.generalId, sockets, close: () => all.forEach((s) => s.close()) };
 	}
 
+	describe('sockets that connect all at once (a reconnect storm)', () => {
+		it('each get the events of their own communities and DMs, and nobody else\'s', async () => {
+			// Upgrades arriving together share their session and membership lookups: the shared
+			// answers must still go to the right socket.
+			const owner = await TestClient.signUp(server);
+			const community = await createCommunity(owner);
+			const members: TestClient[] = [];
+			for (let i = 0; i < 8; i += 1) {
+				const member = await TestClient.signUp(server);
+				await joinCommunity(owner, member, community.id);
+				members.push(member);
+			}
+			const loners = [await TestClient.signUp(server), await TestClient.signUp(server)];
+			const dm = (await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: members[0]!.user.id })).channel;
+			const everyone = [owner, ...members, ...loners];
+			const sockets = await Promise.all(everyone.map((client) => client.socket()));
+			try {
+				const sent = (await sockets[1]!.request({ t: 'message.send', channelId: community.generalId, clientId: newClientId(), payload: 'to the room' })) as Ack;
+				const seq = (sent.result as { seq: number }).seq;
+				const direct = (await sockets[0]!.request({ t: 'message.send', channelId: dm.id, clientId: newClientId(), payload: 'just us' })) as Ack;
+				const dmSeq = (direct.result as { seq: number }).seq;
+				for (const socket of sockets.slice(0, 1 + members.length)) await socket.waitFor(eventWithSeq(community.generalId, seq));
+				for (const socket of sockets.slice(0, 2)) await socket.waitFor(eventWithSeq(dm.id, dmSeq));
+				for (const socket of sockets.slice(-2)) expect(await socket.collectFor(QUIET_MS, isEvent(community.generalId))).toEqual([]);
+				for (const socket of sockets.slice(2)) expect(await socket.collectFor(QUIET_MS, isEvent(dm.id))).toEqual([]);
+			} finally {
+				for (const socket of sockets) socket.close();
+			}
+		});
+	});
+
 	describe('message.send', () => {
 		it('acknowledges with the message id and seq, and every socket of every member gets the event exactly once', async () => {
 			const r = await room();
