@@ -47,6 +47,13 @@ export class Cluster {
 	readonly connectionCounts: ClusterConnectionCounts;
 	readonly #registry: NodeRegistry;
 	readonly #connections: Redis[];
+	/**
+	 * The connection for plain commands (shared rate-limit counters among others). It has no offline
+	 * queue: while Redis is away a command fails at once instead of waiting.
+	 */
+	get commandConnection(): Redis {
+		return this.#connections[0]!;
+	}
 	readonly #redisDescription: string;
 
 	private constructor(nodeId: string, instanceId: string, bus: RedisEventBus, connectionCounts: ClusterConnectionCounts, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
