@@ -122,6 +122,28 @@ export class Cluster {
 		return new Cluster(config.nodeId, instanceId, bus, connectionCounts, registry, connections, masked);
 	}
 
+	/** The instance ids of the other live nodes (heartbeats seen within the node timeout). */
+	peerInstances(): string[] {
+		return this.#registry.peers();
+	}
+
+	/**
+	 * A new connection to the same Redis for a subscriber of its own (pub/sub takes a connection
+	 * over); closed with the others. It reconnects by itself and queues commands while away.
+	 */
+	newConnection(role: string): Redis {
+		const connection = this.commandConnection.duplicate({
+			connectionName: `hearth:${this.nodeId}:${role}`,
+			lazyConnect: false,
+			enableOfflineQueue: true,
+			maxRetriesPerRequest: null,
+			retryStrategy: (attempt) => Math.min(100 * attempt, 2000)
+		});
+		connection.on('error', () => {});
+		this.#connections.push(connection);
+		return connection;
+	}
+
 	status(): ClusterStatus {
 		const bus = this.bus.status();
 		return {
