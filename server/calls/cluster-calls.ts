@@ -23,6 +23,7 @@ import { safeError, type Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { CallConnection } from './call-room.ts';
 import type { CallService } from './call-service.ts';
+import { accessCall } from './call-access.ts';
 
 const CALL_KEY = (channelId: string) => `hearth:call:${channelId}`;
 const LOAD_KEY = 'hearth:call-nodes';
@@ -94,6 +95,7 @@ export type RunCallFrame = (conn: CallConnection & Pick<Connection, 'sendError' 
 
 export class ClusterCalls {
 	readonly #cluster: Cluster;
+	readonly #db: AppContext['database']['db'];
 	readonly #calls: CallService;
 	readonly #run: RunCallFrame;
 	readonly #log: Logger;
@@ -112,6 +114,7 @@ export class ClusterCalls {
 
 	constructor(app: AppContext, cluster: Cluster, calls: CallService, run: RunCallFrame) {
 		this.#cluster = cluster;
+		this.#db = app.database.db;
 		this.#calls = calls;
 		this.#run = run;
 		this.#log = app.log.child({ component: 'cluster-calls' });
@@ -159,6 +162,9 @@ export class ClusterCalls {
 	}
 
 	async #routeJoin(conn: Connection, frame: Extract<ClientFrame, { t: 'call.join' }>): Promise<boolean> {
+		// Authorized here first (the call's node checks again): someone who may not see the channel
+		// places no call anywhere.
+		await accessCall(this.#db, conn.userId, frame.channelId);
 		const owner = await this.#place(frame.channelId);
 		const previous = this.#remote.get(conn.id);
 		if (previous) {

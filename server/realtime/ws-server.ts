@@ -172,6 +172,8 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 			try {
 				if (await clusterCalls.route(ctx.conn, frame)) return;
 			} catch (error) {
+				// Refused before routing (no access to the channel): the same answer the call's node would give.
+				if (error instanceof AppError) return ctx.conn.sendError(requestId, error.code, error.message, error.retryAfterMs);
 				ctx.conn.log.warn({ err: safeError(error), frame: frame.t }, 'call routing failed; serving the frame here');
 			}
 		}
