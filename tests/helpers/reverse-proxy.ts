@@ -91,7 +91,8 @@ export function renderNginxSite(source: string, placement: Placement & { certifi
 	let site = source;
 	site = swap(site, `/etc/letsencrypt/live/${DOCUMENTED.domain}/fullchain.pem`, placement.certificate, 'the certificate path', file);
 	site = swap(site, `/etc/letsencrypt/live/${DOCUMENTED.domain}/privkey.pem`, placement.key, 'the private key path', file);
-	site = swap(site, `server ${DOCUMENTED.upstream};`, `server 127.0.0.1:${placement.upstreamPort};`, "Hearth's address", file);
+	// The server line may carry parameters (the cluster upstream's max_fails...): only the address changes.
+	site = swap(site, new RegExp(`\\bserver ${DOCUMENTED.upstream.replace(/\./g, '\\.')}(?=[ ;])`, 'g'), `server 127.0.0.1:${placement.upstreamPort}`, "Hearth's address", file);
 	// "listen 443" means every IPv4 address, "listen [::]:443" every IPv6 one: here, the loopback ones.
 	for (const [documented, port] of [
 		[DOCUMENTED.httpsPort, placement.httpsPort],
