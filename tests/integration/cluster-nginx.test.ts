@@ -2,37 +2,17 @@
 // its upstream block replaced by docs/self-hosting/nginx/hearth-cluster-upstream.conf, in front of
 // three nodes. No sticky sessions: successive requests and successive /ws connections of one
 // client land on different nodes, and a message sent on one of those sockets reaches the others.
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
 import { TestClient } from '../helpers/clients.ts';
 import { createCommunity, newClientId } from '../helpers/fixtures.ts';
-import { BROWSER_HOST, get, NGINX_SITE, proxyBinary, skipReason, startNginx, type RunningProxy } from '../helpers/reverse-proxy.ts';
+import { BROWSER_HOST, get, nginxClusterSite, proxyBinary, skipReason, startNginx, type RunningProxy } from '../helpers/reverse-proxy.ts';
 import { CLUSTER_ORIGIN, startTestCluster, type TestCluster } from '../helpers/test-cluster.ts';
 import { clusterUnavailableReason } from '../helpers/test-redis.ts';
-import { ROOT } from '../helpers/test-server.ts';
 
-const UPSTREAM = join(ROOT, 'docs/self-hosting/nginx/hearth-cluster-upstream.conf');
 const skip = clusterUnavailableReason() ?? (proxyBinary('nginx') ? null : skipReason('nginx'));
-
-/** hearth.conf with the cluster upstream block, its example nodes swapped for the test's. */
-function clusterSite(ports: number[]): string {
-	const site = readFileSync(NGINX_SITE, 'utf8');
-	const upstream = readFileSync(UPSTREAM, 'utf8').replace(/^#.*\n/gm, '');
-	const block = /^upstream hearth \{[\s\S]*?^\}\n/m;
-	if (!block.test(site)) throw new Error('hearth.conf has no upstream hearth block: update the test');
-	let nodes = upstream;
-	const examples = ['10.0.0.11:3000', '10.0.0.12:3000', '10.0.0.13:3000'];
-	examples.forEach((example, i) => {
-		if (!nodes.includes(example)) throw new Error(`hearth-cluster-upstream.conf no longer lists ${example}: update the test`);
-		// The first node takes the single-node placeholder, which startNginx swaps for its port.
-		nodes = nodes.replace(example, i === 0 ? '127.0.0.1:3000' : `127.0.0.1:${ports[i]}`);
-	});
-	return site.replace(block, nodes);
-}
 
 type Socket = { ws: WebSocket; frames: ServerFrame[]; waitFor(match: (f: ServerFrame) => boolean): Promise<ServerFrame> };
 
@@ -67,7 +47,7 @@ describe.skipIf(skip)('three nodes behind the documented nginx configuration', (
 	let proxy: RunningProxy;
 	beforeAll(async () => {
 		cluster = await startTestCluster(3);
-		proxy = await startNginx({ upstreamPort: cluster.nodes[0]!.port, source: clusterSite(cluster.nodes.map((node) => node.port)) });
+		proxy = await startNginx({ upstreamPort: cluster.nodes[0]!.port, source: nginxClusterSite(cluster.nodes.map((node) => node.port)) });
 	});
 	afterAll(async () => {
 		await proxy?.stop();
