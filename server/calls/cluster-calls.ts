@@ -107,8 +107,8 @@ export class ClusterCalls {
 	/** Owner side: participants whose socket is on another node, by origin and connection id. */
 	readonly #participants = new Map<string, RemoteParticipant>();
 	readonly #routing = new WeakMap<Connection, Promise<boolean>>();
-	/** Origin side: call.moderate frames sent to another node, by request id, until answered. */
-	readonly #moderating = new Map<string, Connection>();
+	/** Origin side: call.moderate frames sent to another node, by connection and request id, until answered. */
+	readonly #moderating = new Map<string, { conn: Connection; owner: string }>();
 	readonly #timer: NodeJS.Timeout;
 	readonly #unsubscribe: () => void;
 
@@ -149,7 +149,7 @@ export class ClusterCalls {
 			const owner = await this.#liveOwner(frame.channelId);
 			if (!owner || owner === this.#self) return false;
 			// Its answer comes back for a socket that may be in no call here: remembered until then.
-			this.#moderating.set(frame.id, conn);
+			this.#moderating.set(`${conn.id}/${frame.id}`, { conn, owner });
 			this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, frame });
 			return true;
 		}
@@ -288,10 +288,10 @@ export class ClusterCalls {
 	#deliver(connId: string, raw: string): void {
 		const frame = JSON.parse(raw) as ServerFrame;
 		const answered = frame.t === 'ack' || frame.t === 'error' ? frame.id : undefined;
-		const moderator = answered !== undefined ? this.#moderating.get(answered) : undefined;
-		if (answered !== undefined && moderator?.id === connId) {
-			this.#moderating.delete(answered);
-			moderator.sendRaw(raw);
+		const moderation = answered !== undefined ? this.#moderating.get(`${connId}/${answered}`) : undefined;
+		if (moderation) {
+			this.#moderating.delete(`${connId}/${answered}`);
+			moderation.conn.sendRaw(raw);
 			return;
 		}
 		const remote = this.#remote.get(connId);
@@ -306,6 +306,11 @@ export class ClusterCalls {
 	}
 
 	#nodeLost(node: string): void {
+		for (const [key, { conn, owner }] of [...this.#moderating]) {
+			if (owner !== node) continue;
+			this.#moderating.delete(key);
+			conn.sendError(key.slice(conn.id.length + 1), ErrorCode.unavailable, 'The node holding this call stopped. Retry in a moment.');
+		}
 		for (const [connId, remote] of [...this.#remote]) {
 			if (remote.owner !== node) continue;
 			this.#remote.delete(connId);

@@ -46,6 +46,25 @@ describe.skipIf(skip)('calls across a cluster of three nodes (node b runs no cal
 		await cluster?.stop();
 	});
 
+	it('creates one call when two people on two nodes with workers join an empty voice channel at the same moment', async () => {
+		const owner = await TestClient.signUp(a);
+		const community = await createCommunity(owner, 'Simultaneous joins');
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'stage', kind: 'voice' });
+		const other = await TestClient.signUp(c);
+		await joinCommunity(owner, other, community.id);
+		const [first, second] = [await owner.socket(), await other.socket()];
+		const before = (await routers(a)) + (await routers(c));
+		const [one, two] = await Promise.all([ok<JoinResult>(first.request({ t: 'call.join', channelId: voice.id })), ok<JoinResult>(second.request({ t: 'call.join', channelId: voice.id }))]);
+		// Whoever came second sees the first: the same call, wherever it was placed.
+		expect([one.participants.length, two.participants.length].sort()).toEqual([0, 1]);
+		expect((await routers(a)) + (await routers(c))).toBe(before + 1);
+		await ok(first.request({ t: 'call.leave' }));
+		await ok(second.request({ t: 'call.leave' }));
+		await waitUntil(async () => (await routers(a)) + (await routers(c)) === before, 5000, 'the empty call closed');
+		first.close();
+		second.close();
+	});
+
 	it('places the call on a node with a worker, relays the frames of people on other nodes, and re-forms it on a live node when its node dies', async () => {
 		const owner = await TestClient.signUp(b);
 		const community = await createCommunity(owner, 'Voice across nodes');
