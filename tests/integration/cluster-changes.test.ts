@@ -2,12 +2,14 @@
 // are cached on each node (5 s); a change is announced on the bus and the other nodes read the row
 // again as soon as they hear of it, so nobody waits for the cache time — except while Redis is
 // away, when the cache time is the bound. Timeouts and role changes are read from PostgreSQL where
-// they are enforced; the open sockets of the other node are told to refetch the community.
+// they are enforced; the open sockets of the other node are told to refetch the community. Bans and
+// disabled accounts reach the sockets on the other node too.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import { encodeMessageBody } from '#lib/shared/message-body.ts';
 import type { CustomRoleView } from '#lib/shared/api-types.ts';
-import { TestClient, type TestSocket } from '../helpers/clients.ts';
-import { createCommunity, expectError, expectJson, joinCommunity, newClientId, type Community } from '../helpers/fixtures.ts';
+import { PASSWORD, TestClient, type TestSocket } from '../helpers/clients.ts';
+import { createCommunity, expectError, expectJson, joinCommunity, newClientId, sendMessage, type Community } from '../helpers/fixtures.ts';
 import { waitUntil } from '../helpers/sync-client.ts';
 import { onNode, startTestCluster, type TestCluster } from '../helpers/test-cluster.ts';
 import { clusterUnavailableReason } from '../helpers/test-redis.ts';
@@ -99,6 +101,30 @@ describe.skipIf(skip)('changes made through one node of two', () => {
 		);
 		await owner.api.post(`/api/communities/${community.id}/members/${member.user.id}/timeout`, { minutes: 0 });
 		expect(await send('thanks')).toMatchObject({ t: 'ack', result: { duplicate: false } });
+	});
+
+	it('drops the community from the open socket on node B of a member banned through node A', async () => {
+		const banned = await TestClient.signUp(b);
+		await joinCommunity(owner, banned, community.id);
+		const socket = await banned.socket();
+		await expectJson(owner.send('POST', `/api/communities/${community.id}/bans`, { userId: banned.user.id, reason: 'spam' }), 201);
+		expect(await socket.waitFor((f) => f.t === 'directory.changed')).toEqual({ t: 'directory.changed', communityId: community.id, reason: 'community.left' });
+		await sendMessage(owner, community.generalId, 'after the ban');
+		expect(await socket.collectFor(300, (f) => f.t === 'event')).toEqual([]);
+		socket.close();
+	});
+
+	it('closes the socket on node B of an account disabled through node A, and refuses its sign-in on node B', async () => {
+		const user = await TestClient.signUp(b);
+		const socket = await user.socket();
+		await expectJson(owner.send('PATCH', `/api/admin/users/${user.user.id}`, { disabled: true, password: PASSWORD }), 200);
+		expect((await socket.closed).code).toBe(CloseCode.sessionRevoked);
+		await expectError(
+			new TestClient(b).send('POST', '/api/auth/sign-in', { username: user.user.username, password: PASSWORD }),
+			403,
+			'forbidden',
+			'This account is disabled. Contact the server administrator.'
+		);
 	});
 
 	it('gives a permission granted through node A at once on node B, and tells the member’s socket there', async () => {
