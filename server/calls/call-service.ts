@@ -9,7 +9,7 @@ import type { BusNotice } from '#lib/server/events/bus.ts';
 import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
 import { accessCall, requireCallModerator } from './call-access.ts';
-import { CallRemovals } from './call-removals.ts';
+import { CallRemovals, type SharedCallRemovals } from './call-removals.ts';
 import { CallPeer, CallRoom, type CallConnection, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
 import { resolveWorkerBin } from './worker-bin.ts';
@@ -45,6 +45,8 @@ export class CallService implements CallsStatus {
 	readonly #memberships = new Map<string, Membership>();
 	readonly #joining = new Set<string>();
 	readonly #removals = new CallRemovals();
+	/** Cluster mode: the removals of every node (server/calls/cluster-calls.ts). */
+	#sharedRemovals: SharedCallRemovals | null = null;
 	readonly #unsubscribe: () => void;
 
 	private constructor(app: AppContext, pool: CallWorkerPool | null, unavailableReason: string | null) {
@@ -166,6 +168,11 @@ export class CallService implements CallsStatus {
 		return result;
 	}
 
+	/** Cluster mode: removals are also written to, and read from, the shared store. */
+	shareRemovals(store: SharedCallRemovals): void {
+		this.#sharedRemovals = store;
+	}
+
 	#membership(conn: CallConnection): Membership {
 		const membership = this.#memberships.get(conn.id);
 		if (!membership || membership.peer.closed) throw notInCall();
@@ -187,6 +194,8 @@ export class CallService implements CallsStatus {
 			// The admin's ICE settings at this moment (no restart); the secret and TTL stay the environment's.
 			// Read before the room opens so nothing is awaited between the capacity check and taking the seat.
 			const iceServers = iceServersFor({ ...this.#app.config.calls, ...(await this.#app.services.instance.iceUrls()) }, conn.userId);
+			// A removal made on the node that held this call before (it died, the call re-formed here).
+			if (this.#sharedRemovals) this.#removals.adopt(channelId, conn.userId, await this.#sharedRemovals.msLeft(channelId, conn.userId));
 			const room = await this.#openRoom(channelId, access.channel.communityId!);
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
@@ -439,7 +448,10 @@ export class CallService implements CallsStatus {
 		const room = this.#rooms.get(input.channelId);
 		const targets = room ? [...room.peers.values()].filter((peer) => peer.userId === input.userId) : [];
 		if (!room || targets.length === 0) throw notFound('Participant');
-		if (input.action === 'remove') this.#removals.remove(input.channelId, input.userId);
+		if (input.action === 'remove') {
+			this.#removals.remove(input.channelId, input.userId);
+			this.#sharedRemovals?.remember(input.channelId, input.userId, this.#removals.cooldownMs);
+		}
 		for (const peer of targets) {
 			if (input.action === 'remove') {
 				this.leave(peer.conn, { reason: 'removed', rejoin: false });

@@ -28,6 +28,7 @@ import { accessCall } from './call-access.ts';
 const CALL_KEY = (channelId: string) => `hearth:call:${channelId}`;
 const LOAD_KEY = 'hearth:call-nodes';
 const INBOX = (instanceId: string) => `hearth:calls:${instanceId}`;
+const REMOVED_KEY = (channelId: string, userId: string) => `hearth:call-removed:${channelId}:${userId}`;
 // The owner renews its calls' keys every LOAD_INTERVAL_MS; a key not renewed for CALL_KEY_TTL_MS
 // (the owner is gone or the call ended) lapses. Several renewals fit in the TTL, so a busy event
 // loop does not lose a live call its key.
@@ -128,6 +129,12 @@ export class ClusterCalls {
 		void this.#advertise();
 		this.#unsubscribe = app.bus.subscribe((notice) => {
 			if (notice.type === 'node.left') this.#nodeLost(notice.nodeId);
+		});
+		// Removal cooldowns outlive the node that holds the call (Redis away: each node's own memory).
+		const command = this.#command;
+		calls.shareRemovals({
+			remember: (channelId, userId, ms) => void command.set(REMOVED_KEY(channelId, userId), '1', 'PX', ms).catch(() => {}),
+			msLeft: async (channelId, userId) => Math.max(0, await command.pttl(REMOVED_KEY(channelId, userId)).catch(() => 0))
 		});
 	}
 
