@@ -47,6 +47,13 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]`;
 
+// Renews the owner's key of a call it holds, unless another node took the channel over meanwhile
+// (this node looked dead for a moment): KEYS[1] the call key, ARGV[1] this node, ARGV[2] the TTL.
+const RENEW_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if (not current) or current == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
+return 1`;
+
 type RelayMessage =
 	/** origin → owner: a call frame of a socket on the origin. */
 	| { k: 'frame'; from: string; connId: string; userId: string; frame: ClientFrame }
@@ -236,7 +243,7 @@ export class ClusterCalls {
 		try {
 			const pipeline = this.#command.pipeline();
 			pipeline.hset(LOAD_KEY, this.#self, String(this.#calls.counts().participants));
-			for (const channelId of this.#calls.channelsWithCalls()) pipeline.set(CALL_KEY(channelId), this.#self, 'PX', CALL_KEY_TTL_MS);
+			for (const channelId of this.#calls.channelsWithCalls()) pipeline.eval(RENEW_SCRIPT, 1, CALL_KEY(channelId), this.#self, String(CALL_KEY_TTL_MS));
 			await pipeline.exec();
 		} catch {
 			// Redis away: tried again at the next interval.
