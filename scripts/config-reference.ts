@@ -26,6 +26,7 @@ export const DEPLOYMENT_VARIABLES: DeploymentVariable[] = [
 	{ name: 'HEARTH_VERSION', usedBy: 'docker-compose.yml', default: '`local`', description: 'Tag of the `hearth` image Compose builds and runs.' },
 	{ name: 'HEARTH_BIND', usedBy: 'docker-compose.yml', default: '`127.0.0.1`', description: 'Host address the app’s port is published on. Keep the loopback address behind a reverse proxy.' },
 	{ name: 'HEARTH_PORT', usedBy: 'docker-compose.yml', default: '`3000`', description: 'Host port the app is published on.' },
+	{ name: 'HEARTH_REPLICAS', usedBy: 'docker-compose.cluster.yml', default: '`2`', description: 'Chat nodes (cluster mode) Traefik balances over; the calls run on one more node, `hearth-calls` (docs/self-hosting/scaling.md).' },
 	{ name: 'CALL_PORT', usedBy: 'docker-compose.yml, scripts/deploy.sh', default: '`40000`', description: 'Also the host port Compose publishes (UDP and TCP) for call media, the same number inside and out; the app uses one worker there. Open it in the firewall.' },
 	{ name: 'CALL_ANNOUNCED_ADDRESS', usedBy: 'docker-compose.yml, scripts/deploy.sh', default: '—', description: 'Passed to the app by Compose, which listens on 0.0.0.0 in the container: set it to the server’s public IP, or calls are reported unavailable. `scripts/deploy.sh` reminds you when it is empty.' },
 	{ name: 'DEPLOY_DOMAIN', usedBy: 'scripts/deploy.sh', default: '—', description: 'Host name users open (e.g. `chat.example.com`); becomes the Traefik rule `Host(...)`. Required by the script.' },

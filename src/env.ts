@@ -6,6 +6,7 @@ import {
 	flag,
 	integer,
 	oneOf,
+	optionalInteger,
 	optionalString,
 	originList,
 	nodeId,
@@ -168,8 +169,8 @@ export const variables = defineEnvVars({
 		schema: optionalString
 	},
 	CALL_WORKERS: {
-		description: 'mediasoup workers (processes) for calls; each uses up to one CPU core. Unset or 0: the number of CPU cores.',
-		schema: integer('CALL_WORKERS', 0, 0, 256)
+		description: 'mediasoup workers (processes) for calls; each uses up to one CPU core. Unset: the number of CPU cores. 0: this node runs no calls (in cluster mode, calls are placed on nodes that run them; alone, calls are unavailable).',
+		schema: optionalInteger('CALL_WORKERS', 0, 256)
 	},
 	CALL_LISTEN_IP: {
 		description: 'Local address the call media sockets listen on (0.0.0.0 for every interface).',

@@ -44,7 +44,7 @@ export const handle: Handle = async ({ event, resolve }) => {
 			: null;
 		if (adminWall) response = errorResponse(403, 'admin_network', adminWall);
 		else if (isApi && isPreflight(event.request)) response = preflightResponse(event.request, app.origins);
-		else response = app.httpRateLimiter.refuse(event) ?? (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
+		else response = (await app.httpRateLimiter.refuse(event)) ?? (await guard(event)) ?? (await authenticateAndResolve(event, resolve));
 	} catch (error) {
 		app.log.error({ err: safeError(error), requestId: event.locals.requestId }, 'request failed');
 		response = errorResponse(500, 'internal', 'Something went wrong on the server.');

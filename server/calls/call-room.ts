@@ -16,13 +16,19 @@ import type { WorkerSlot } from './worker-pool.ts';
 // size: everyone who talks at once is shown.
 const SPEAKING = { threshold: -60, interval: 400, maxEntries: 25 };
 
+/**
+ * What a call needs of a participant's connection: a /ws connection on this node, or (cluster mode)
+ * a stand-in for one on another node whose frames are relayed (server/calls/cluster-calls.ts).
+ */
+export type CallConnection = Pick<Connection, 'id' | 'userId' | 'closed' | 'send' | 'sendRaw'>;
+
 export type MediaSource = CallProducerView['source'];
 export type ProducerEntry = { producer: types.Producer; source: MediaSource };
 
 export class CallPeer {
 	readonly id: string;
 	readonly userId: string;
-	readonly conn: Connection;
+	readonly conn: CallConnection;
 	readonly transports = new Map<string, types.WebRtcTransport>();
 	readonly producers = new Map<string, ProducerEntry>();
 	readonly consumers = new Map<string, types.Consumer>();
@@ -30,7 +36,7 @@ export class CallPeer {
 	mutedByModerator = false;
 	closed = false;
 
-	constructor(conn: Connection) {
+	constructor(conn: CallConnection) {
 		this.id = conn.id;
 		this.userId = conn.userId;
 		this.conn = conn;

@@ -8,10 +8,9 @@ import type { AppContext, CallsStatus } from '#lib/server/context.ts';
 import type { BusNotice } from '#lib/server/events/bus.ts';
 import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
-import type { Connection } from '../realtime/connection.ts';
 import { accessCall, requireCallModerator } from './call-access.ts';
-import { CallRemovals } from './call-removals.ts';
-import { CallPeer, CallRoom, type MediaSource, type ProducerEntry } from './call-room.ts';
+import { CallRemovals, type SharedCallRemovals } from './call-removals.ts';
+import { CallPeer, CallRoom, type CallConnection, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
 import { resolveWorkerBin } from './worker-bin.ts';
 import { CallWorkerPool } from './worker-pool.ts';
@@ -46,6 +45,8 @@ export class CallService implements CallsStatus {
 	readonly #memberships = new Map<string, Membership>();
 	readonly #joining = new Set<string>();
 	readonly #removals = new CallRemovals();
+	/** Cluster mode: the removals of every node (server/calls/cluster-calls.ts). */
+	#sharedRemovals: SharedCallRemovals | null = null;
 	readonly #unsubscribe: () => void;
 
 	private constructor(app: AppContext, pool: CallWorkerPool | null, unavailableReason: string | null) {
@@ -76,6 +77,11 @@ export class CallService implements CallsStatus {
 		if ((config.listenIp === '0.0.0.0' || config.listenIp === '::') && !config.announcedAddress) {
 			const reason = `CALL_LISTEN_IP=${config.listenIp} needs CALL_ANNOUNCED_ADDRESS: the public IP or host name browsers send media to`;
 			log.warn({ reason }, 'calls unavailable');
+			return new CallService(app, null, reason);
+		}
+		if (config.workers === 0) {
+			const reason = 'CALL_WORKERS=0: this node runs no calls';
+			log.info({ reason }, 'calls unavailable');
 			return new CallService(app, null, reason);
 		}
 		const bin = resolveWorkerBin(config.workerBin);
@@ -111,6 +117,11 @@ export class CallService implements CallsStatus {
 		const config = this.#app.config.calls;
 		const ports = config.port === 0 ? 'free ports' : `UDP+TCP ${config.port}${this.#pool.size > 1 ? `-${config.port + this.#pool.size - 1}` : ''}`;
 		return `${this.#pool.size} mediasoup worker(s), ${ports} on ${config.listenIp}, announced ${config.announcedAddress ?? '(listen address)'}, max ${config.maxParticipants} per call`;
+	}
+
+	/** The channels whose call lives on this node (cluster mode renews their placement). */
+	channelsWithCalls(): string[] {
+		return [...this.#rooms.keys()];
 	}
 
 	counts(): { calls: number; participants: number; producers: number; consumers: number } {
@@ -157,7 +168,12 @@ export class CallService implements CallsStatus {
 		return result;
 	}
 
-	#membership(conn: Connection): Membership {
+	/** Cluster mode: removals are also written to, and read from, the shared store. */
+	shareRemovals(store: SharedCallRemovals): void {
+		this.#sharedRemovals = store;
+	}
+
+	#membership(conn: CallConnection): Membership {
 		const membership = this.#memberships.get(conn.id);
 		if (!membership || membership.peer.closed) throw notInCall();
 		return membership;
@@ -165,7 +181,7 @@ export class CallService implements CallsStatus {
 
 	// --- joining and leaving ----------------------------------------------------------------
 
-	async join(conn: Connection, channelId: string) {
+	async join(conn: CallConnection, channelId: string) {
 		// Authorization first: whether this server has calls is no answer to someone who may not see the channel.
 		const access = await accessCall(this.#app.database.db, conn.userId, channelId);
 		if (!this.#pool) throw callsUnavailable(this.#unavailableReason ?? 'unknown');
@@ -178,6 +194,8 @@ export class CallService implements CallsStatus {
 			// The admin's ICE settings at this moment (no restart); the secret and TTL stay the environment's.
 			// Read before the room opens so nothing is awaited between the capacity check and taking the seat.
 			const iceServers = iceServersFor({ ...this.#app.config.calls, ...(await this.#app.services.instance.iceUrls()) }, conn.userId);
+			// A removal made on the node that held this call before (it died, the call re-formed here).
+			if (this.#sharedRemovals) this.#removals.adopt(channelId, conn.userId, await this.#sharedRemovals.msLeft(channelId, conn.userId));
 			const room = await this.#openRoom(channelId, access.channel.communityId!);
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
@@ -275,7 +293,7 @@ export class CallService implements CallsStatus {
 	}
 
 	/** Leaves the current call, if any: frees every transport, producer and consumer of this peer. */
-	leave(conn: Connection, ended?: { reason: ServerFrameOf<'call.ended'>['reason']; rejoin: boolean }): boolean {
+	leave(conn: CallConnection, ended?: { reason: ServerFrameOf<'call.ended'>['reason']; rejoin: boolean }): boolean {
 		const membership = this.#memberships.get(conn.id);
 		if (!membership) return false;
 		const { room, peer } = membership;
@@ -290,13 +308,13 @@ export class CallService implements CallsStatus {
 	}
 
 	/** The socket closed (or died): the peer leaves as if it had said so. */
-	connectionClosed(conn: Connection): void {
+	connectionClosed(conn: CallConnection): void {
 		this.leave(conn);
 	}
 
 	// --- transports, producers, consumers -------------------------------------------------------
 
-	async createTransport(conn: Connection, direction: 'send' | 'recv') {
+	async createTransport(conn: CallConnection, direction: 'send' | 'recv') {
 		const { room, peer } = this.#membership(conn);
 		// One transport per direction (what mediasoup-client uses); asking again replaces the old one,
 		// which is how a client recovers a transport that failed.
@@ -331,13 +349,13 @@ export class CallService implements CallsStatus {
 		return transport;
 	}
 
-	async connectTransport(conn: Connection, transportId: string, dtlsParameters: Record<string, unknown>): Promise<void> {
+	async connectTransport(conn: CallConnection, transportId: string, dtlsParameters: Record<string, unknown>): Promise<void> {
 		const { peer } = this.#membership(conn);
 		const transport = this.#transport(peer, transportId);
 		await mediasoupCall(() => transport.connect({ dtlsParameters: dtlsParameters as unknown as types.DtlsParameters }));
 	}
 
-	async produce(conn: Connection, input: { transportId: string; kind: 'audio' | 'video'; source: MediaSource; rtpParameters: Record<string, unknown> }) {
+	async produce(conn: CallConnection, input: { transportId: string; kind: 'audio' | 'video'; source: MediaSource; rtpParameters: Record<string, unknown> }) {
 		const { room, peer } = this.#membership(conn);
 		const transport = this.#transport(peer, input.transportId, 'send');
 		if (peer.producers.size >= MAX_PRODUCERS_PER_PEER) throw conflict(`At most ${MAX_PRODUCERS_PER_PEER} streams per participant.`);
@@ -364,7 +382,7 @@ export class CallService implements CallsStatus {
 	}
 
 	/** New ICE credentials for a transport whose connection failed; the browser restarts ICE with them. */
-	async restartIce(conn: Connection, transportId: string): Promise<{ iceParameters: types.IceParameters }> {
+	async restartIce(conn: CallConnection, transportId: string): Promise<{ iceParameters: types.IceParameters }> {
 		const { peer } = this.#membership(conn);
 		const transport = this.#transport(peer, transportId);
 		return { iceParameters: await transport.restartIce() };
@@ -376,12 +394,12 @@ export class CallService implements CallsStatus {
 		return entry;
 	}
 
-	closeProducer(conn: Connection, producerId: string): void {
+	closeProducer(conn: CallConnection, producerId: string): void {
 		const { peer } = this.#membership(conn);
 		this.#producer(peer, producerId).producer.close();
 	}
 
-	async setProducerPaused(conn: Connection, producerId: string, paused: boolean): Promise<void> {
+	async setProducerPaused(conn: CallConnection, producerId: string, paused: boolean): Promise<void> {
 		const { room, peer } = this.#membership(conn);
 		const entry = this.#producer(peer, producerId);
 		if (!paused && entry.source === 'mic' && peer.mutedByModerator) throw new AppError(403, ErrorCode.forbidden, 'A moderator muted you in this call.');
@@ -390,7 +408,7 @@ export class CallService implements CallsStatus {
 		room.broadcast({ t: 'call.producer.paused', channelId: room.channelId, producerId, paused }, peer.id);
 	}
 
-	async consume(conn: Connection, input: { transportId: string; producerId: string; rtpCapabilities: Record<string, unknown> }) {
+	async consume(conn: CallConnection, input: { transportId: string; producerId: string; rtpCapabilities: Record<string, unknown> }) {
 		const { room, peer } = this.#membership(conn);
 		const transport = this.#transport(peer, input.transportId, 'recv');
 		const owner = [...room.peers.values()].find((p) => p.producers.has(input.producerId));
@@ -406,7 +424,7 @@ export class CallService implements CallsStatus {
 		return { consumerId: consumer.id, producerId: input.producerId, kind: consumer.kind, rtpParameters: consumer.rtpParameters };
 	}
 
-	async resumeConsumer(conn: Connection, consumerId: string): Promise<void> {
+	async resumeConsumer(conn: CallConnection, consumerId: string): Promise<void> {
 		const { peer } = this.#membership(conn);
 		const consumer = peer.consumers.get(consumerId);
 		if (!consumer) throw notFound('Consumer');
@@ -414,7 +432,7 @@ export class CallService implements CallsStatus {
 	}
 
 	/** Caps a simulcast consumer at a spatial layer (thumbnails need the smallest); other consumers have one layer and ignore it. */
-	async setPreferredLayers(conn: Connection, consumerId: string, spatialLayer: number): Promise<{ preferredLayers: types.ConsumerLayers | null }> {
+	async setPreferredLayers(conn: CallConnection, consumerId: string, spatialLayer: number): Promise<{ preferredLayers: types.ConsumerLayers | null }> {
 		const { peer } = this.#membership(conn);
 		const consumer = peer.consumers.get(consumerId);
 		if (!consumer) throw notFound('Consumer');
@@ -424,13 +442,16 @@ export class CallService implements CallsStatus {
 
 	// --- moderation -----------------------------------------------------------------------------
 
-	async moderate(conn: Connection, input: { channelId: string; userId: string; action: 'mute' | 'unmute' | 'remove' }): Promise<void> {
+	async moderate(conn: CallConnection, input: { channelId: string; userId: string; action: 'mute' | 'unmute' | 'remove' }): Promise<void> {
 		const access = await accessCall(this.#app.database.db, conn.userId, input.channelId);
 		requireCallModerator(access, input.action);
 		const room = this.#rooms.get(input.channelId);
 		const targets = room ? [...room.peers.values()].filter((peer) => peer.userId === input.userId) : [];
 		if (!room || targets.length === 0) throw notFound('Participant');
-		if (input.action === 'remove') this.#removals.remove(input.channelId, input.userId);
+		if (input.action === 'remove') {
+			this.#removals.remove(input.channelId, input.userId);
+			this.#sharedRemovals?.remember(input.channelId, input.userId, this.#removals.cooldownMs);
+		}
 		for (const peer of targets) {
 			if (input.action === 'remove') {
 				this.leave(peer.conn, { reason: 'removed', rejoin: false });

@@ -17,6 +17,7 @@ import { Connection } from './connection.ts';
 import { handlers, type HandlerContext } from './handlers.ts';
 import { Hub } from './hub.ts';
 import type { CallService } from '../calls/call-service.ts';
+import { ClusterCalls } from '../calls/cluster-calls.ts';
 
 export const WS_PATH = '/ws';
 // Session lookups of simultaneous upgrades per statement: large enough for a storm, small enough
@@ -135,6 +136,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 			hub.unregister(conn);
 			// A dead socket's call peer frees its transports, producers and consumers at once.
 			calls.connectionClosed(conn);
+			clusterCalls?.connectionClosed(conn);
 		});
 		ws.on('error', (error) => {
 			conn.closeCode ??= protocolErrorCloseCode(error);
@@ -176,6 +178,20 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	}
 
 	async function dispatch(ctx: HandlerContext, frame: ClientFrame, requestId: string | undefined) {
+		// Cluster mode: a call frame may belong to a call on another node, which answers it.
+		if (clusterCalls && frame.t.startsWith('call.')) {
+			try {
+				if (await clusterCalls.route(ctx.conn, frame)) return;
+			} catch (error) {
+				// Refused before routing (no access to the channel): the same answer the call's node would give.
+				if (error instanceof AppError) return ctx.conn.sendError(requestId, error.code, error.message, error.retryAfterMs);
+				ctx.conn.log.warn({ err: safeError(error), frame: frame.t }, 'call routing failed; serving the frame here');
+			}
+		}
+		await dispatchHere(ctx, frame, requestId);
+	}
+
+	async function dispatchHere(ctx: HandlerContext, frame: ClientFrame, requestId: string | undefined) {
 		try {
 			await (handlers[frame.t] as (ctx: HandlerContext, frame: ClientFrame) => Promise<void> | void)(ctx, frame);
 		} catch (error) {
@@ -204,12 +220,22 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	}, limits.heartbeatMs);
 	heartbeat.unref();
 
+	// Cluster mode: call frames relayed from sockets on other nodes run here like local ones, on a
+	// stand-in connection whose answers travel back (server/calls/cluster-calls.ts). The call
+	// handlers use only send/sendError/log of the connection and hand it to the CallService.
+	const clusterCalls = app.cluster
+		? new ClusterCalls(app, app.cluster, calls, (participant, frame) =>
+				dispatchHere({ app, hub, conn: participant as unknown as Connection, calls }, frame, 'id' in frame ? frame.id : undefined)
+			)
+		: null;
+
 	server.on('upgrade', onUpgrade);
 	app.realtime = hub;
 
 	return {
 		hub,
 		async close() {
+			await clusterCalls?.close();
 			clearInterval(heartbeat);
 			server.off('upgrade', onUpgrade);
 			hub.shutdown();

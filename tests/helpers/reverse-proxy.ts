@@ -91,7 +91,8 @@ export function renderNginxSite(source: string, placement: Placement & { certifi
 	let site = source;
 	site = swap(site, `/etc/letsencrypt/live/${DOCUMENTED.domain}/fullchain.pem`, placement.certificate, 'the certificate path', file);
 	site = swap(site, `/etc/letsencrypt/live/${DOCUMENTED.domain}/privkey.pem`, placement.key, 'the private key path', file);
-	site = swap(site, `server ${DOCUMENTED.upstream};`, `server 127.0.0.1:${placement.upstreamPort};`, "Hearth's address", file);
+	// The server line may carry parameters (the cluster upstream's max_fails...): only the address changes.
+	site = swap(site, new RegExp(`\\bserver ${DOCUMENTED.upstream.replace(/\./g, '\\.')}(?=[ ;])`, 'g'), `server 127.0.0.1:${placement.upstreamPort}`, "Hearth's address", file);
 	// "listen 443" means every IPv4 address, "listen [::]:443" every IPv6 one: here, the loopback ones.
 	for (const [documented, port] of [
 		[DOCUMENTED.httpsPort, placement.httpsPort],
@@ -106,6 +107,28 @@ export function renderNginxSite(source: string, placement: Placement & { certifi
 		throw new Error(`${file} has a placeholder the test does not replace:\n${site}`);
 	}
 	return site;
+}
+
+export const NGINX_CLUSTER_UPSTREAM = join(ROOT, 'docs/self-hosting/nginx/hearth-cluster-upstream.conf');
+
+/**
+ * hearth.conf with its upstream block replaced by the documented cluster upstream block, listing
+ * the test's nodes (`ports`, one to three) instead of the examples: what an operator does. The first
+ * node takes the single-node placeholder, which startNginx swaps for `upstreamPort` (give it ports[0]).
+ */
+export function nginxClusterSite(ports: number[]): string {
+	const site = readFileSync(NGINX_SITE, 'utf8');
+	let nodes = readFileSync(NGINX_CLUSTER_UPSTREAM, 'utf8').replace(/^#.*\n/gm, '');
+	const block = /^upstream hearth \{[\s\S]*?^\}\n/m;
+	if (!block.test(site)) throw new Error('docs/self-hosting/nginx/hearth.conf has no upstream hearth block: update the test');
+	const examples = ['10.0.0.11:3000', '10.0.0.12:3000', '10.0.0.13:3000'];
+	if (ports.length < 1 || ports.length > examples.length) throw new Error(`one to ${examples.length} nodes`);
+	examples.forEach((example, i) => {
+		if (!nodes.includes(example)) throw new Error(`hearth-cluster-upstream.conf no longer lists ${example}: update the test`);
+		if (i >= ports.length) nodes = nodes.replace(new RegExp(`^.*${example.replace(/\./g, '\\.')}.*\n`, 'm'), '');
+		else nodes = nodes.replace(example, i === 0 ? DOCUMENTED.upstream : `127.0.0.1:${ports[i]}`);
+	});
+	return site.replace(block, nodes);
 }
 
 /** The documented Caddy site with the deployment's placeholders swapped for the test's. */

@@ -19,7 +19,8 @@ export type TestCluster = {
 	stop(): Promise<void>;
 };
 
-export async function startTestCluster(count = 3, env: Record<string, string> = {}): Promise<TestCluster> {
+/** `perNode[i]` adds to (or overrides) node i's environment, e.g. CALL_WORKERS=0 for a node without calls. */
+export async function startTestCluster(count = 3, env: Record<string, string> = {}, perNode: Record<string, string>[] = []): Promise<TestCluster> {
 	const redis = await startTestRedis();
 	const database = await createTestDatabase();
 	// Shared by every node: a CSRF token or cookie issued by one is honoured by the others.
@@ -31,7 +32,8 @@ export async function startTestCluster(count = 3, env: Record<string, string> = 
 		ORIGIN: CLUSTER_ORIGIN,
 		// The tests read /metrics directly (no proxy in between).
 		METRICS_ALLOWLIST: '127.0.0.1',
-		...env
+		...env,
+		...perNode[index]
 	});
 	const start = async (index: number, port?: number) => {
 		const server = await startServer({ database, env: nodeEnv(index), ...(port ? { port } : {}) });

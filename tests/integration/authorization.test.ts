@@ -2,11 +2,17 @@
 // visitor (401), a signed-in stranger who is not a member (404, exactly like a missing id), a
 // member lacking the role (403), and with malformed ids (404, never 500). A route or frame type
 // added without a row here fails the coverage checks at the bottom.
+//
+// The same matrix runs against a cluster of two nodes (integration-postgres with redis-server):
+// everything is created through node a, and every refusal is asked of node b, so no node answers
+// from what it alone saw.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, ROOT, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
+import { onNode, startTestCluster, type TestCluster } from '../helpers/test-cluster.ts';
+import { clusterUnavailableReason } from '../helpers/test-redis.ts';
 import { createCommunity, createInvite, expectError, joinCommunity, MISSING_ID, newClientId, sendMessage, UNAUTHENTICATED } from '../helpers/fixtures.ts';
 import type { ChannelView, CustomRoleView, InviteView, SessionView } from '#lib/shared/api-types.ts';
 import { clientFrames } from '#lib/shared/protocol/frames.ts';
@@ -371,275 +377,302 @@ function messageRoutes(): Row[] {
 	];
 }
 
-describe.skipIf(skip)('authorization', () => {
-	let db: TestDatabase;
-	let server: TestServer;
-	let owner: TestClient;
-	let member: TestClient;
-	let stranger: TestClient;
-	let f: Fixture;
+authorizationMatrix('authorization', skip, false);
+authorizationMatrix('authorization against a cluster: fixtures made through node a, every request on node b', clusterUnavailableReason(), true);
 
-	const send = (client: TestClient, call: Call) => client.send(call.method, call.path, call.body);
+function authorizationMatrix(title: string, skipReason: string | null, cluster: boolean) {
+	describe.skipIf(skipReason)(title, () => {
+		let db: TestDatabase;
+		let server: TestServer;
+		let testCluster: TestCluster;
+		/** Where the requests under test go: the server itself, or node b of the cluster. */
+		let asked: TestServer;
+		let owner: TestClient;
+		let member: TestClient;
+		let stranger: TestClient;
+		let f: Fixture;
 
-	beforeAll(async () => {
-		db = await createTestDatabase();
-		server = await startServer({ database: db });
-		// The first account owns the instance; keep it out of the community so roles stay apart.
-		await TestClient.signUp(server);
-		owner = await TestClient.signUp(server);
-		member = await TestClient.signUp(server);
-		stranger = await TestClient.signUp(server);
-		const community = await createCommunity(owner, 'Private club');
-		await joinCommunity(owner, member, community.id);
-		const message = await sendMessage(owner, community.generalId, 'owner speaking');
-		const invite: InviteView = await createInvite(owner, community.id);
-		const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
-		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'lounge', kind: 'voice' });
-		const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
-		const { report } = await member.api.post<{ report: { id: string } }>(`/api/messages/${message.id}/report`, { reason: 'rude', forwardedContent: 'owner speaking' });
-		const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
-		const { device } = await owner.api.post<{ device: { id: string } }>('/api/devices', registrationBody(registration()));
-		const upload = await owner.fetch(`/api/channels/${community.generalId}/attachments`, {
-			method: 'POST',
-			headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': await owner.csrfToken() },
-			body: new Uint8Array(16).fill(1)
-		});
-		const { attachment } = (await upload.json()) as { attachment: { id: string } };
-		f = {
-			ownerDeviceId: device.id,
-			attachmentId: attachment.id,
-			communityId: community.id,
-			channelId: community.generalId,
-			voiceChannelId: voice.id,
-			dmChannelId: dm.id,
-			messageId: message.id,
-			inviteCode: invite.code,
-			ownerSessionId: sessions[0]!.id,
-			ownerId: owner.user.id,
-			roleId: role.id,
-			reportId: report.id
-		};
-	});
-	afterAll(async () => {
-		await server?.stop();
-		await db?.drop();
-	});
+		const send = (client: TestClient, call: Call) => client.send(call.method, call.path, call.body);
 
-	describe('REST: signed-out visitors', () => {
-		for (const row of rows.filter((r) => !r.public)) {
-			it(`${row.route} answers 401`, async () => {
-				await expectError(send(new TestClient(server), row.call(f)), 401, UNAUTHENTICATED.code, UNAUTHENTICATED.message);
-			});
-		}
-		for (const row of rows.filter((r) => r.public)) {
-			it(`${row.route} is public (${row.public})`, async () => {
-				const response = await send(new TestClient(server), row.call(f));
-				// Public endpoints may still refuse the request itself (a wrong password is a 401 too),
-				// but never for want of a session.
-				const text = await response.text();
-				expect(text).not.toContain(UNAUTHENTICATED.message);
-				expect(response.status).toBeLessThan(500);
-			});
-		}
-	});
-
-	describe('REST: a signed-in stranger is refused exactly like a missing id', () => {
-		for (const row of rows.filter((r) => r.hidden)) {
-			it(`${row.route} answers 404 "${row.hidden!.message}"`, async () => {
-				await expectError(send(stranger, row.call(f)), 404, 'not_found', row.hidden!.message);
-				await expectError(send(stranger, row.hidden!.missing(f)), 404, 'not_found', row.hidden!.message);
-			});
-		}
-	});
-
-	describe('REST: malformed ids are simply not found', () => {
-		for (const row of rows.filter((r) => r.hidden?.malformed)) {
-			it(`${row.route} answers 404 for a malformed id`, async () => {
-				await expectError(send(member, row.hidden!.malformed!(f)), 404, 'not_found', row.hidden!.message);
-			});
-		}
-	});
-
-	describe('REST: a member without the role is refused with 403', () => {
-		for (const row of rows.filter((r) => r.memberRefused)) {
-			it(`${row.route} answers ${row.memberRefused!.status} "${row.memberRefused!.message}"`, async () => {
-				const { status, code, message } = row.memberRefused!;
-				await expectError(send(member, row.call(f)), status, code, message);
-			});
-		}
-	});
-
-	describe('REST: DM channels are visible to their two participants only', () => {
-		it.each([
-			['GET', '', undefined],
-			['GET', '/messages', undefined],
-			['POST', '/messages', { clientId: 'authz-matrix-dm', payload: 'x' }],
-			['POST', '/read', { seq: 0 }]
-		])('%s /api/channels/[dm]%s answers 404 to a third user', async (method, suffix, body) => {
-			await expectError(stranger.send(method, `/api/channels/${f.dmChannelId}${suffix}`, body), 404, 'not_found', 'Channel was not found.');
-		});
-	});
-
-	describe('/ws frames', () => {
-		let strangerSocket: TestSocket;
-		let memberSocket: TestSocket;
 		beforeAll(async () => {
-			strangerSocket = await stranger.socket();
-			memberSocket = await member.socket();
-		});
-		afterAll(() => {
-			strangerSocket?.close();
-			memberSocket?.close();
-		});
-
-		const frames: Record<string, { stranger?: (f: Fixture) => Record<string, unknown>; missing?: () => Record<string, unknown>; message?: string; memberRefused?: (f: Fixture) => Record<string, unknown>; memberMessage?: string; note?: string }> = {
-			'message.send': {
-				stranger: (f) => ({ t: 'message.send', channelId: f.channelId, clientId: newClientId(), payload: encodeMessageBody('intruder') }),
-				missing: () => ({ t: 'message.send', channelId: MISSING_ID, clientId: newClientId(), payload: encodeMessageBody('nowhere') }),
-				message: 'Channel was not found.'
-			},
-			'message.edit': {
-				stranger: (f) => ({ t: 'message.edit', messageId: f.messageId, payload: 'x' }),
-				missing: () => ({ t: 'message.edit', messageId: MISSING_ID, payload: 'x' }),
-				message: 'Message was not found.',
-				memberRefused: (f) => ({ t: 'message.edit', messageId: f.messageId, payload: 'x' }),
-				memberMessage: 'You can only edit your own messages.'
-			},
-			'message.delete': {
-				stranger: (f) => ({ t: 'message.delete', messageId: f.messageId }),
-				missing: () => ({ t: 'message.delete', messageId: MISSING_ID }),
-				message: 'Message was not found.',
-				memberRefused: (f) => ({ t: 'message.delete', messageId: f.messageId }),
-				memberMessage: 'You can only delete your own messages.'
-			},
-			'reaction.add': {
-				stranger: (f) => ({ t: 'reaction.add', messageId: f.messageId, key: '👍' }),
-				missing: () => ({ t: 'reaction.add', messageId: MISSING_ID, key: '👍' }),
-				message: 'Message was not found.'
-			},
-			'reaction.remove': {
-				stranger: (f) => ({ t: 'reaction.remove', messageId: f.messageId, key: '👍' }),
-				missing: () => ({ t: 'reaction.remove', messageId: MISSING_ID, key: '👍' }),
-				message: 'Message was not found.'
-			},
-			read: {
-				stranger: (f) => ({ t: 'read', channelId: f.channelId, seq: 1 }),
-				missing: () => ({ t: 'read', channelId: MISSING_ID, seq: 1 }),
-				message: 'Channel was not found.'
-			},
-			resume: { note: 'a stranger\'s cursors come back as "inaccessible" (tested below)' },
-			typing: { note: "a stranger's typing is dropped without an answer (ws-presence-typing.test.ts)" },
-			presence: { note: 'about the sender only; no resource to authorize' },
-			ping: { note: 'no resource to authorize' },
-			// Refused before any worker is involved, so these run with or without a mediasoup worker.
-			'call.join': {
-				stranger: (f) => ({ t: 'call.join', channelId: f.voiceChannelId }),
-				missing: () => ({ t: 'call.join', channelId: MISSING_ID }),
-				message: 'Channel was not found.'
-			},
-			'call.moderate': {
-				stranger: (f) => ({ t: 'call.moderate', channelId: f.voiceChannelId, userId: f.ownerId, action: 'remove' }),
-				missing: () => ({ t: 'call.moderate', channelId: MISSING_ID, userId: MISSING_ID, action: 'remove' }),
-				message: 'Channel was not found.',
-				memberRefused: (f) => ({ t: 'call.moderate', channelId: f.voiceChannelId, userId: f.ownerId, action: 'mute' }),
-				memberMessage: needs('Time out members').message
-			},
-			...Object.fromEntries(
-				(['call.leave', 'call.transport.create', 'call.transport.connect', 'call.produce', 'call.producer.close', 'call.producer.pause', 'call.producer.resume', 'call.consume', 'call.consumer.resume', 'call.consumer.layers', 'call.transport.restartIce'] as const).map((type) => [
-					type,
-					{ note: 'acts only on the sender\'s own call peer (names no channel); not_in_call before call.join (calls.test.ts)' }
-				])
-			)
-		};
-
-		for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.stranger)) {
-			it(`${type} from a stranger answers not_found "${spec.message}", like a missing id`, async () => {
-				const answer = await strangerSocket.request(spec.stranger!(f));
-				expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: spec.message });
-				const missing = await strangerSocket.request(spec.missing!());
-				expect(missing).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: spec.message });
-			});
-		}
-
-		for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.memberRefused)) {
-			it(`${type} on someone else's message from a member answers forbidden "${spec.memberMessage}"`, async () => {
-				const answer = await memberSocket.request(spec.memberRefused!(f));
-				expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'forbidden', message: spec.memberMessage });
-			});
-		}
-
-		it("resume lists a stranger's channels as inaccessible and replays nothing", async () => {
-			const before = strangerSocket.frames.length;
-			const answer = await strangerSocket.request({ t: 'resume', cursors: [{ channelId: f.channelId, seq: 0 }, { channelId: f.dmChannelId, seq: 0 }, { channelId: MISSING_ID, seq: 0 }] });
-			expect(answer).toEqual({ t: 'ack', id: expect.any(String), result: { resync: [], inaccessible: [f.channelId, f.dmChannelId, MISSING_ID] } });
-			expect(strangerSocket.frames.slice(before).filter((fr) => fr.t === 'events' || fr.t === 'resync')).toEqual([]);
-		});
-
-		it('every client frame type has a row in this matrix', () => {
-			expect(Object.keys(frames).sort()).toEqual(Object.keys(clientFrames).sort());
-		});
-	});
-
-	describe('REST: malformed input never causes a 500', () => {
-		const bodies: Array<[string, string | undefined]> = [
-			['no body', undefined],
-			['null', 'null'],
-			['an array', '[1,2]'],
-			['a number', '42'],
-			['a string', '"text"'],
-			['an empty object', '{}'],
-			['wrong types everywhere', JSON.stringify({ name: 1, payload: {}, seq: 'x', userId: [], clientId: null, displayName: true, maxUses: 'many', registrationMode: 3 })],
-			['huge numbers', JSON.stringify({ seq: 1e300, maxUses: 1e300, expiresInHours: 1e300 })],
-			['truncated JSON', '{"name":'],
-			['a NUL character in a key', '{"na\\u0000me":"x"}']
-		];
-		// Every route that reads a body, called by the community owner (so access checks pass and the
-		// body is what gets tested).
-		for (const row of rows.filter((r) => r.call(placeholder).body !== undefined)) {
-			it(`${row.route}`, async () => {
-				const call = row.call(f);
-				const token = await owner.csrfToken();
-				for (const [name, body] of bodies) {
-					const response = await owner.fetch(call.path, { method: call.method, headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body });
-					const text = await response.text();
-					expect(response.status, `${row.route} with ${name}: ${text}`).toBeLessThan(500);
-				}
-			});
-		}
-	});
-
-	describe('REST: text with a NUL character is refused with 400 (PostgreSQL text cannot store it)', () => {
-		const hasText = (body: unknown) => typeof body === 'object' && body !== null && Object.values(body).some((v) => typeof v === 'string');
-		for (const row of rows.filter((r) => hasText(r.call(placeholder).body))) {
-			it(`${row.route}`, async () => {
-				const call = row.call(f);
-				// The row's own (valid) body, with a NUL inside each string in turn.
-				for (const [key, value] of Object.entries(call.body as Record<string, unknown>)) {
-					if (typeof value !== 'string') continue;
-					const body = { ...(call.body as object), [key]: `${value.slice(0, 1)}\u0000${value.slice(1)}` };
-					await expectError(owner.send(call.method, call.path, body), 400, 'invalid', 'Text cannot contain NUL characters.');
-				}
-			});
-		}
-
-		it('PUT /api/messages/[id]/reactions/[key] with a NUL in the key', async () => {
-			await expectError(owner.send('PUT', `/api/messages/${f.messageId}/reactions/a%00b`), 400, 'invalid', 'Text cannot contain NUL characters.');
-		});
-	});
-
-	it('every REST route and method has a row in this matrix', () => {
-		const found: string[] = [];
-		const walk = (dir: string) => {
-			for (const entry of readdirSync(dir, { withFileTypes: true })) {
-				const path = join(dir, entry.name);
-				if (entry.isDirectory()) walk(path);
-				else if (entry.name === '+server.ts') {
-					const route = '/' + relative(join(ROOT, 'src/routes'), dir).split('\\').join('/');
-					for (const [, method] of readFileSync(path, 'utf8').matchAll(/export const (GET|POST|PUT|PATCH|DELETE)\b/g)) found.push(`${method} ${route}`);
-				}
+			if (cluster) {
+				testCluster = await startTestCluster(2);
+				server = testCluster.nodes[0]!;
+			} else {
+				db = await createTestDatabase();
+				server = await startServer({ database: db });
 			}
-		};
-		walk(join(ROOT, 'src/routes'));
-		expect(rows.map((r) => r.route).sort()).toEqual(found.sort());
+			// The first account owns the instance; keep it out of the community so roles stay apart.
+			await TestClient.signUp(server);
+			owner = await TestClient.signUp(server);
+			member = await TestClient.signUp(server);
+			stranger = await TestClient.signUp(server);
+			const community = await createCommunity(owner, 'Private club');
+			await joinCommunity(owner, member, community.id);
+			const message = await sendMessage(owner, community.generalId, 'owner speaking');
+			const invite: InviteView = await createInvite(owner, community.id);
+			const { channel: dm } = await owner.api.post<{ channel: ChannelView }>('/api/dms', { userId: member.user.id });
+			const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'lounge', kind: 'voice' });
+			const { sessions } = await owner.api.get<{ sessions: SessionView[] }>('/api/me/sessions');
+			const { report } = await member.api.post<{ report: { id: string } }>(`/api/messages/${message.id}/report`, { reason: 'rude', forwardedContent: 'owner speaking' });
+			const { role } = await owner.api.post<{ role: CustomRoleView }>(`/api/communities/${community.id}/roles`, { name: 'Helpers', permissions: ['kick'] });
+			const { device } = await owner.api.post<{ device: { id: string } }>('/api/devices', registrationBody(registration()));
+			const upload = await owner.fetch(`/api/channels/${community.generalId}/attachments`, {
+				method: 'POST',
+				headers: { 'content-type': 'application/octet-stream', 'x-csrf-token': await owner.csrfToken() },
+				body: new Uint8Array(16).fill(1)
+			});
+			const { attachment } = (await upload.json()) as { attachment: { id: string } };
+			f = {
+				ownerDeviceId: device.id,
+				attachmentId: attachment.id,
+				communityId: community.id,
+				channelId: community.generalId,
+				voiceChannelId: voice.id,
+				dmChannelId: dm.id,
+				messageId: message.id,
+				inviteCode: invite.code,
+				ownerSessionId: sessions[0]!.id,
+				ownerId: owner.user.id,
+				roleId: role.id,
+				reportId: report.id
+			};
+			asked = server;
+			if (cluster) {
+				asked = testCluster.nodes[1]!;
+				owner = onNode(owner, asked);
+				member = onNode(member, asked);
+				stranger = onNode(stranger, asked);
+			}
+		});
+		afterAll(async () => {
+			if (cluster) {
+				await testCluster?.stop();
+				return;
+			}
+			await server?.stop();
+			await db?.drop();
+		});
+
+		describe('REST: signed-out visitors', () => {
+			for (const row of rows.filter((r) => !r.public)) {
+				it(`${row.route} answers 401`, async () => {
+					await expectError(send(new TestClient(asked), row.call(f)), 401, UNAUTHENTICATED.code, UNAUTHENTICATED.message);
+				});
+			}
+			for (const row of rows.filter((r) => r.public)) {
+				it(`${row.route} is public (${row.public})`, async () => {
+					const response = await send(new TestClient(asked), row.call(f));
+					// Public endpoints may still refuse the request itself (a wrong password is a 401 too),
+					// but never for want of a session.
+					const text = await response.text();
+					expect(text).not.toContain(UNAUTHENTICATED.message);
+					expect(response.status).toBeLessThan(500);
+				});
+			}
+		});
+
+		describe('REST: a signed-in stranger is refused exactly like a missing id', () => {
+			for (const row of rows.filter((r) => r.hidden)) {
+				it(`${row.route} answers 404 "${row.hidden!.message}"`, async () => {
+					await expectError(send(stranger, row.call(f)), 404, 'not_found', row.hidden!.message);
+					await expectError(send(stranger, row.hidden!.missing(f)), 404, 'not_found', row.hidden!.message);
+				});
+			}
+		});
+
+		describe('REST: malformed ids are simply not found', () => {
+			for (const row of rows.filter((r) => r.hidden?.malformed)) {
+				it(`${row.route} answers 404 for a malformed id`, async () => {
+					await expectError(send(member, row.hidden!.malformed!(f)), 404, 'not_found', row.hidden!.message);
+				});
+			}
+		});
+
+		describe('REST: a member without the role is refused with 403', () => {
+			for (const row of rows.filter((r) => r.memberRefused)) {
+				it(`${row.route} answers ${row.memberRefused!.status} "${row.memberRefused!.message}"`, async () => {
+					const { status, code, message } = row.memberRefused!;
+					await expectError(send(member, row.call(f)), status, code, message);
+				});
+			}
+		});
+
+		describe('REST: DM channels are visible to their two participants only', () => {
+			it.each([
+				['GET', '', undefined],
+				['GET', '/messages', undefined],
+				['POST', '/messages', { clientId: 'authz-matrix-dm', payload: 'x' }],
+				['POST', '/read', { seq: 0 }]
+			])('%s /api/channels/[dm]%s answers 404 to a third user', async (method, suffix, body) => {
+				await expectError(stranger.send(method, `/api/channels/${f.dmChannelId}${suffix}`, body), 404, 'not_found', 'Channel was not found.');
+			});
+		});
+
+		describe('/ws frames', () => {
+			let strangerSocket: TestSocket;
+			let memberSocket: TestSocket;
+			beforeAll(async () => {
+				strangerSocket = await stranger.socket();
+				memberSocket = await member.socket();
+			});
+			afterAll(() => {
+				strangerSocket?.close();
+				memberSocket?.close();
+			});
+
+			const frames: Record<string, { stranger?: (f: Fixture) => Record<string, unknown>; missing?: () => Record<string, unknown>; message?: string; memberRefused?: (f: Fixture) => Record<string, unknown>; memberMessage?: string; note?: string }> = {
+				'message.send': {
+					stranger: (f) => ({ t: 'message.send', channelId: f.channelId, clientId: newClientId(), payload: encodeMessageBody('intruder') }),
+					missing: () => ({ t: 'message.send', channelId: MISSING_ID, clientId: newClientId(), payload: encodeMessageBody('nowhere') }),
+					message: 'Channel was not found.'
+				},
+				'message.edit': {
+					stranger: (f) => ({ t: 'message.edit', messageId: f.messageId, payload: 'x' }),
+					missing: () => ({ t: 'message.edit', messageId: MISSING_ID, payload: 'x' }),
+					message: 'Message was not found.',
+					memberRefused: (f) => ({ t: 'message.edit', messageId: f.messageId, payload: 'x' }),
+					memberMessage: 'You can only edit your own messages.'
+				},
+				'message.delete': {
+					stranger: (f) => ({ t: 'message.delete', messageId: f.messageId }),
+					missing: () => ({ t: 'message.delete', messageId: MISSING_ID }),
+					message: 'Message was not found.',
+					memberRefused: (f) => ({ t: 'message.delete', messageId: f.messageId }),
+					memberMessage: 'You can only delete your own messages.'
+				},
+				'reaction.add': {
+					stranger: (f) => ({ t: 'reaction.add', messageId: f.messageId, key: '👍' }),
+					missing: () => ({ t: 'reaction.add', messageId: MISSING_ID, key: '👍' }),
+					message: 'Message was not found.'
+				},
+				'reaction.remove': {
+					stranger: (f) => ({ t: 'reaction.remove', messageId: f.messageId, key: '👍' }),
+					missing: () => ({ t: 'reaction.remove', messageId: MISSING_ID, key: '👍' }),
+					message: 'Message was not found.'
+				},
+				read: {
+					stranger: (f) => ({ t: 'read', channelId: f.channelId, seq: 1 }),
+					missing: () => ({ t: 'read', channelId: MISSING_ID, seq: 1 }),
+					message: 'Channel was not found.'
+				},
+				resume: { note: 'a stranger\'s cursors come back as "inaccessible" (tested below)' },
+				typing: { note: "a stranger's typing is dropped without an answer (ws-presence-typing.test.ts)" },
+				presence: { note: 'about the sender only; no resource to authorize' },
+				ping: { note: 'no resource to authorize' },
+				// Refused before any worker is involved, so these run with or without a mediasoup worker.
+				'call.join': {
+					stranger: (f) => ({ t: 'call.join', channelId: f.voiceChannelId }),
+					missing: () => ({ t: 'call.join', channelId: MISSING_ID }),
+					message: 'Channel was not found.'
+				},
+				'call.moderate': {
+					stranger: (f) => ({ t: 'call.moderate', channelId: f.voiceChannelId, userId: f.ownerId, action: 'remove' }),
+					missing: () => ({ t: 'call.moderate', channelId: MISSING_ID, userId: MISSING_ID, action: 'remove' }),
+					message: 'Channel was not found.',
+					memberRefused: (f) => ({ t: 'call.moderate', channelId: f.voiceChannelId, userId: f.ownerId, action: 'mute' }),
+					memberMessage: needs('Time out members').message
+				},
+				...Object.fromEntries(
+					(['call.leave', 'call.transport.create', 'call.transport.connect', 'call.produce', 'call.producer.close', 'call.producer.pause', 'call.producer.resume', 'call.consume', 'call.consumer.resume', 'call.consumer.layers', 'call.transport.restartIce'] as const).map((type) => [
+						type,
+						{ note: 'acts only on the sender\'s own call peer (names no channel); not_in_call before call.join (calls.test.ts)' }
+					])
+				)
+			};
+
+			for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.stranger)) {
+				it(`${type} from a stranger answers not_found "${spec.message}", like a missing id`, async () => {
+					const answer = await strangerSocket.request(spec.stranger!(f));
+					expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: spec.message });
+					const missing = await strangerSocket.request(spec.missing!());
+					expect(missing).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: spec.message });
+				});
+			}
+
+			for (const [type, spec] of Object.entries(frames).filter(([, s]) => s.memberRefused)) {
+				it(`${type} on someone else's message from a member answers forbidden "${spec.memberMessage}"`, async () => {
+					const answer = await memberSocket.request(spec.memberRefused!(f));
+					expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'forbidden', message: spec.memberMessage });
+				});
+			}
+
+			it("resume lists a stranger's channels as inaccessible and replays nothing", async () => {
+				const before = strangerSocket.frames.length;
+				const answer = await strangerSocket.request({ t: 'resume', cursors: [{ channelId: f.channelId, seq: 0 }, { channelId: f.dmChannelId, seq: 0 }, { channelId: MISSING_ID, seq: 0 }] });
+				expect(answer).toEqual({ t: 'ack', id: expect.any(String), result: { resync: [], inaccessible: [f.channelId, f.dmChannelId, MISSING_ID] } });
+				expect(strangerSocket.frames.slice(before).filter((fr) => fr.t === 'events' || fr.t === 'resync')).toEqual([]);
+			});
+
+			it('every client frame type has a row in this matrix', () => {
+				expect(Object.keys(frames).sort()).toEqual(Object.keys(clientFrames).sort());
+			});
+		});
+
+		// Parsing is each node's own: checked once, on the single server.
+		if (cluster) return;
+
+		describe('REST: malformed input never causes a 500', () => {
+			const bodies: Array<[string, string | undefined]> = [
+				['no body', undefined],
+				['null', 'null'],
+				['an array', '[1,2]'],
+				['a number', '42'],
+				['a string', '"text"'],
+				['an empty object', '{}'],
+				['wrong types everywhere', JSON.stringify({ name: 1, payload: {}, seq: 'x', userId: [], clientId: null, displayName: true, maxUses: 'many', registrationMode: 3 })],
+				['huge numbers', JSON.stringify({ seq: 1e300, maxUses: 1e300, expiresInHours: 1e300 })],
+				['truncated JSON', '{"name":'],
+				['a NUL character in a key', '{"na\\u0000me":"x"}']
+			];
+			// Every route that reads a body, called by the community owner (so access checks pass and the
+			// body is what gets tested).
+			for (const row of rows.filter((r) => r.call(placeholder).body !== undefined)) {
+				it(`${row.route}`, async () => {
+					const call = row.call(f);
+					const token = await owner.csrfToken();
+					for (const [name, body] of bodies) {
+						const response = await owner.fetch(call.path, { method: call.method, headers: { 'content-type': 'application/json', 'x-csrf-token': token }, body });
+						const text = await response.text();
+						expect(response.status, `${row.route} with ${name}: ${text}`).toBeLessThan(500);
+					}
+				});
+			}
+		});
+
+		describe('REST: text with a NUL character is refused with 400 (PostgreSQL text cannot store it)', () => {
+			const hasText = (body: unknown) => typeof body === 'object' && body !== null && Object.values(body).some((v) => typeof v === 'string');
+			for (const row of rows.filter((r) => hasText(r.call(placeholder).body))) {
+				it(`${row.route}`, async () => {
+					const call = row.call(f);
+					// The row's own (valid) body, with a NUL inside each string in turn.
+					for (const [key, value] of Object.entries(call.body as Record<string, unknown>)) {
+						if (typeof value !== 'string') continue;
+						const body = { ...(call.body as object), [key]: `${value.slice(0, 1)}\u0000${value.slice(1)}` };
+						await expectError(owner.send(call.method, call.path, body), 400, 'invalid', 'Text cannot contain NUL characters.');
+					}
+				});
+			}
+
+			it('PUT /api/messages/[id]/reactions/[key] with a NUL in the key', async () => {
+				await expectError(owner.send('PUT', `/api/messages/${f.messageId}/reactions/a%00b`), 400, 'invalid', 'Text cannot contain NUL characters.');
+			});
+		});
+
+		it('every REST route and method has a row in this matrix', () => {
+			const found: string[] = [];
+			const walk = (dir: string) => {
+				for (const entry of readdirSync(dir, { withFileTypes: true })) {
+					const path = join(dir, entry.name);
+					if (entry.isDirectory()) walk(path);
+					else if (entry.name === '+server.ts') {
+						const route = '/' + relative(join(ROOT, 'src/routes'), dir).split('\\').join('/');
+						for (const [, method] of readFileSync(path, 'utf8').matchAll(/export const (GET|POST|PUT|PATCH|DELETE)\b/g)) found.push(`${method} ${route}`);
+					}
+				}
+			};
+			walk(join(ROOT, 'src/routes'));
+			expect(rows.map((r) => r.route).sort()).toEqual(found.sort());
+		});
 	});
-});
+}

@@ -29,6 +29,13 @@ describe('call settings', () => {
 		expect(calls.workers).toBeGreaterThanOrEqual(1);
 	});
 
+	it('run one worker per core when CALL_WORKERS is unset or empty, and none when it is 0 (a node without calls)', () => {
+		const cores = loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://' }).calls.workers;
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', CALL_WORKERS: '' }).calls.workers).toBe(cores);
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', CALL_WORKERS: '0' }).calls.workers).toBe(0);
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', CALL_WORKERS: '3' }).calls.workers).toBe(3);
+	});
+
 	it('refuse TURN_URLS without TURN_SECRET, a weak TURN_SECRET, non-TURN URLs and a listen address that is not an IP', () => {
 		expect(problems({ TURN_URLS: 'turn:turn.example.com:3478' })).toEqual(['TURN_URLS needs TURN_SECRET, the static-auth-secret shared with the TURN server']);
 		expect(problems({ TURN_URLS: 'turn:turn.example.com:3478', TURN_SECRET: 'secret' })[0]).toMatch(/^TURN_SECRET is \d+ bytes; it needs at least 32 random bytes/);

@@ -153,3 +153,36 @@ describe('docker-compose.override.example.yml', () => {
 		expect(override.networks).toEqual({ traefik: { external: true } });
 	});
 });
+
+// Cluster mode (docs/self-hosting/scaling.md): merged on top of docker-compose.yml. The `!reset`
+// and `!override` tags are Compose's own merge instructions; the YAML parser keeps their values.
+describe('docker-compose.cluster.yml', () => {
+	type ClusterService = Service & { deploy?: { replicas?: string | number }; extends?: { file: string; service: string } };
+	const cluster = parse(readFileSync(join(ROOT, 'docker-compose.cluster.yml'), 'utf8'), { logLevel: 'error' }) as { services: Record<string, ClusterService> };
+	const { hearth: nodes, 'hearth-calls': calls, valkey } = cluster.services;
+
+	it('runs HEARTH_REPLICAS chat nodes (two by default) on the shared Valkey, without calls and without a host port', () => {
+		expect(nodes!.deploy).toEqual({ replicas: '${HEARTH_REPLICAS:-2}' });
+		expect(nodes!.environment).toEqual({ REDIS_URL: 'redis://valkey:6379', CALL_WORKERS: '0' });
+		expect(nodes!.ports).toEqual([]);
+		expect(nodes!.depends_on).toEqual({ postgres: { condition: 'service_healthy' }, valkey: { condition: 'service_healthy' } });
+	});
+
+	it('runs the calls on one node built like the single-node app, publishing only the call media port', () => {
+		expect(calls!.extends).toEqual({ file: 'docker-compose.yml', service: 'hearth' });
+		expect(calls!.environment).toEqual({ REDIS_URL: 'redis://valkey:6379', NODE_ID: 'calls' });
+		expect(calls!.ports).toEqual(hearth!.ports!.filter((port) => port.startsWith('${CALL_PORT')));
+		expect(hearth!.environment!.CALL_WORKERS).toBe('1');
+		expect(calls!.depends_on).toMatchObject({ valkey: { condition: 'service_healthy' } });
+	});
+
+	it('keeps Valkey pinned, on the internal network only, unprivileged, without persistence and health-checked', () => {
+		expect(valkey!.image).toMatch(/^valkey\/valkey:8\.\d+\.\d+[\w.-]*$/);
+		expect(valkey!.networks).toEqual(['internal']);
+		expect(compose.networks.internal).toEqual({ internal: true });
+		expect(valkey!.ports).toBeUndefined();
+		expect(valkey!.command).toEqual(['valkey-server', '--save', '', '--appendonly', 'no']);
+		expect(valkey!).toMatchObject({ user: '999:999', read_only: true, cap_drop: ['ALL'], security_opt: ['no-new-privileges:true'] });
+		expect(valkey!.healthcheck!.test).toEqual(['CMD', 'valkey-cli', 'ping']);
+	});
+});

@@ -21,8 +21,8 @@ describe('docs/self-hosting/configuration.md', () => {
 		expect(page).toContain('| `APP_ENV` | `development` |');
 	});
 
-	it('lists every variable docker-compose.yml and scripts/deploy.sh read', () => {
-		const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8');
+	it('lists every variable docker-compose.yml, docker-compose.cluster.yml and scripts/deploy.sh read', () => {
+		const compose = readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8') + readFileSync(join(ROOT, 'docker-compose.cluster.yml'), 'utf8');
 		const deploy = readFileSync(join(ROOT, 'scripts/deploy.sh'), 'utf8');
 		const used = new Set([...compose.matchAll(/\$\{([A-Z_]+)/g), ...deploy.matchAll(/\b(DEPLOY_[A-Z]+)\b/g)].map((match) => match[1]!));
 		const listed = new Set(DEPLOYMENT_VARIABLES.map((variable) => variable.name));

@@ -24,9 +24,10 @@ function changedLines(documented: string, tested: string): [string, string][] {
 const placement = { httpsPort: 40443, httpPort: 40080, upstreamPort: 43000 };
 
 describe('the nginx page', () => {
-	it('shows docs/self-hosting/nginx/hearth.conf verbatim', () => {
+	it('shows docs/self-hosting/nginx/hearth.conf and the cluster upstream block verbatim', () => {
 		const page = readFileSync(`${ROOT}docs/self-hosting/nginx.md`, 'utf8');
-		expect(fencedBlocks(page, 'nginx')).toEqual([nginxSite]);
+		const clusterUpstream = readFileSync(`${ROOT}docs/self-hosting/nginx/hearth-cluster-upstream.conf`, 'utf8');
+		expect(fencedBlocks(page, 'nginx')).toEqual([nginxSite, clusterUpstream]);
 	});
 
 	it('is tested with only the domain, listening addresses, certificate paths and upstream port replaced', () => {

@@ -6,6 +6,7 @@ import { openDatabase, type DatabaseHandle } from './db/open.ts';
 import { LocalEventBus, type EventBus } from './events/bus.ts';
 import { Cluster } from './cluster/cluster.ts';
 import { HttpRateLimiter } from './http-rate-limit.ts';
+import { MemoryRateLimitStore, RedisRateLimitStore, type RateLimitStore } from './rate-limiters.ts';
 import { safeError, type Logger } from './logger.ts';
 import { Metrics } from './metrics.ts';
 import { Accounts } from './services/accounts.ts';
@@ -118,6 +119,8 @@ export async function createAppContext(options: {
 		cluster: cluster ? () => cluster.status() : null
 	});
 	const bus: EventBus = cluster?.bus ?? new LocalEventBus((error) => log.error({ err: safeError(error) }, 'event subscriber failed'));
+	// Rate-limit counters: shared through Redis in cluster mode, so every node enforces one total.
+	const rateLimits: RateLimitStore = cluster ? new RedisRateLimitStore(cluster.commandConnection) : new MemoryRateLimitStore();
 	const writer = new EventWriter(db, bus, log.child({ component: 'event-writer' }), (operations, newMessages) =>
 		metrics.eventBatchCommitted(operations, newMessages)
 	);
@@ -143,6 +146,7 @@ export async function createAppContext(options: {
 		bus,
 		sessionTtlMs: config.sessionTtlMs,
 		signUpsPerIpPerHour: config.signUpsPerIpPerHour,
+		rateLimits,
 		invites: () => services.invites,
 		communities: () => services.communities,
 		onThrottled: (action) => metrics.authThrottled(action),
@@ -163,6 +167,7 @@ export async function createAppContext(options: {
 		appSecretConfigured: config.appSecretConfigured,
 		passkeys: () => services.passkeys,
 		onThrottled: () => metrics.authThrottled('second_factor'),
+		rateLimits,
 		passwordThrottle: () => services.accounts.throttle,
 		// The name authenticator apps show beside the code: the server's name, read when set up.
 		issuer: () => services.instance.branding().name
@@ -191,6 +196,7 @@ export async function createAppContext(options: {
 		httpRateLimiter: new HttpRateLimiter({
 			perMinute: config.httpRatePerMinute,
 			authPerMinute: config.httpAuthRatePerMinute,
+			store: rateLimits,
 			scale: () => services.instance.rateLimitFactor(),
 			onRejected: (scope) => metrics.rateLimited(scope)
 		}),

@@ -26,10 +26,10 @@ export async function checkOwnPassword(
 ): Promise<void> {
 	const [row] = await db.select({ username: users.username, passwordHash: users.passwordHash }).from(users).where(eq(users.id, actor.id));
 	if (!row) throw unauthenticated();
-	const wait = throttle.retryAfter(actor.ip, row.username);
+	const wait = await throttle.retryAfter(actor.ip, row.username);
 	if (wait > 0) throw refusals.throttled(wait);
 	if (!(await verifyPassword(row.passwordHash, password))) {
-		throttle.recordFailure(actor.ip, row.username);
+		await throttle.recordFailure(actor.ip, row.username);
 		throw refusals.wrong();
 	}
 }

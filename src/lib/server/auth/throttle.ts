@@ -1,10 +1,12 @@
 // Brute-force protection for sign-in. Failures are counted per (client IP, username): after a few,
 // that pair must wait, with the wait doubling per further failure. An attacker elsewhere therefore
 // cannot lock the real user out (the user's own IP has its own counter), and an attacker cycling
-// usernames from one IP hits a per-IP ceiling. Counters live in memory: a restart forgets them,
-// which costs an attacker nothing they could not get by waiting.
-
-type Entry = { failures: number; blockedUntil: number; lastFailure: number };
+// usernames from one IP hits a per-IP ceiling. The counters are rate-limiter-flexible counters in a
+// RateLimitStore: in memory for a single node (a restart forgets them, which costs an attacker
+// nothing they could not get by waiting), in Redis in cluster mode so that spreading guesses over
+// the nodes gains nothing.
+import { RateLimiterRes, type RateLimiterAbstract } from 'rate-limiter-flexible';
+import { MemoryRateLimitStore, type RateLimitStore } from '../rate-limiters.ts';
 
 export type ThrottleOptions = {
 	/** Failures allowed before waits start. */
@@ -15,7 +17,7 @@ export type ThrottleOptions = {
 	/** Failures from one IP (any username) within `ipWindowMs` before that IP is paused. */
 	ipFailureLimit: number;
 	ipWindowMs: number;
-	/** Entries untouched this long are forgotten. */
+	/** A pair's failures are forgotten this long after the first of them. */
 	forgetAfterMs: number;
 };
 
@@ -28,64 +30,58 @@ export const DEFAULT_THROTTLE: ThrottleOptions = {
 	forgetAfterMs: 60 * 60_000
 };
 
-// Bounds memory under a flood of distinct keys; the oldest entries are dropped first.
-const MAX_ENTRIES = 100_000;
+// Failures are counted, never refused, by the pair counter: its points only need to exceed any
+// count that matters (the delay is capped long before).
+const UNLIMITED = 1_000_000_000;
 
 export class SignInThrottle {
-	#pairs = new Map<string, Entry>();
-	#ips = new Map<string, { count: number; windowStart: number }>();
-	#options: ThrottleOptions;
-	#now: () => number;
+	readonly #options: ThrottleOptions;
+	readonly #store: RateLimitStore;
+	/** Failures per (IP, username) in the current forget window. */
+	readonly #pairFailures: RateLimiterAbstract;
+	/** Pairs made to wait: blocked counters whose remaining time is the wait. */
+	readonly #pairWaits: RateLimiterAbstract;
+	/** Failures per IP, whatever the username. */
+	readonly #ipFailures: RateLimiterAbstract;
 
-	constructor(options: Partial<ThrottleOptions> = {}, now: () => number = Date.now) {
+	/** `name` keeps two throttles apart in a shared store (sign-in and second-factor codes). */
+	constructor(options: Partial<ThrottleOptions> = {}, store: RateLimitStore = new MemoryRateLimitStore(), name = 'sign-in') {
 		this.#options = { ...DEFAULT_THROTTLE, ...options };
-		this.#now = now;
+		this.#store = store;
+		this.#pairFailures = store.counter({ name: `${name}:failures`, points: UNLIMITED, durationMs: this.#options.forgetAfterMs });
+		this.#pairWaits = store.counter({ name: `${name}:waits`, points: 1, durationMs: this.#options.maxDelayMs });
+		this.#ipFailures = store.counter({ name: `${name}:ip`, points: this.#options.ipFailureLimit, durationMs: this.#options.ipWindowMs });
 	}
 
 	/** Milliseconds to wait before this attempt may be checked, or 0. */
-	retryAfter(ip: string, username: string): number {
-		const now = this.#now();
-		const ipEntry = this.#ips.get(ip);
-		if (ipEntry && now - ipEntry.windowStart < this.#options.ipWindowMs && ipEntry.count >= this.#options.ipFailureLimit) {
-			return ipEntry.windowStart + this.#options.ipWindowMs - now;
-		}
-		const entry = this.#pairs.get(pairKey(ip, username));
-		return entry && entry.blockedUntil > now ? entry.blockedUntil - now : 0;
+	async retryAfter(ip: string, username: string): Promise<number> {
+		const [ipEntry, pairEntry] = await Promise.all([this.#ipFailures.get(ip), this.#pairWaits.get(pairKey(ip, username))]);
+		if (ipEntry && ipEntry.consumedPoints >= this.#options.ipFailureLimit) return Math.max(1, ipEntry.msBeforeNext);
+		return pairEntry && pairEntry.consumedPoints > 1 ? Math.max(1, pairEntry.msBeforeNext) : 0;
 	}
 
-	recordFailure(ip: string, username: string): void {
-		const now = this.#now();
+	async recordFailure(ip: string, username: string): Promise<void> {
 		const key = pairKey(ip, username);
-		const entry = this.#pairs.get(key) ?? { failures: 0, blockedUntil: 0, lastFailure: now };
-		if (now - entry.lastFailure > this.#options.forgetAfterMs) entry.failures = 0;
-		entry.failures += 1;
-		entry.lastFailure = now;
-		const excess = entry.failures - this.#options.freeFailures;
+		const [failures] = await Promise.all([this.#pairFailures.penalty(key), countFailure(this.#ipFailures, ip)]);
+		const excess = failures.consumedPoints - this.#options.freeFailures;
 		if (excess > 0) {
-			entry.blockedUntil = now + Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** (excess - 1));
+			const waitMs = Math.min(this.#options.maxDelayMs, this.#options.baseDelayMs * 2 ** (excess - 1));
+			await this.#pairWaits.block(key, this.#store.blockSeconds(waitMs));
 		}
-		this.#pairs.delete(key);
-		this.#pairs.set(key, entry);
-
-		const ipEntry = this.#ips.get(ip);
-		if (!ipEntry || now - ipEntry.windowStart >= this.#options.ipWindowMs) this.#ips.set(ip, { count: 1, windowStart: now });
-		else ipEntry.count += 1;
-		this.#prune(now);
 	}
 
-	recordSuccess(ip: string, username: string): void {
-		this.#pairs.delete(pairKey(ip, username));
+	async recordSuccess(ip: string, username: string): Promise<void> {
+		const key = pairKey(ip, username);
+		await Promise.all([this.#pairFailures.delete(key), this.#pairWaits.delete(key)]);
 	}
+}
 
-	#prune(now: number) {
-		for (const map of [this.#pairs, this.#ips] as Map<string, unknown>[]) {
-			while (map.size > MAX_ENTRIES) map.delete(map.keys().next().value!);
-		}
-		// Opportunistic cleanup of stale entries from the oldest end.
-		for (const [key, entry] of this.#pairs) {
-			if (now - entry.lastFailure <= this.#options.forgetAfterMs) break;
-			this.#pairs.delete(key);
-		}
+/** Counts one failure against a counter that refuses past its points (the refusal is the count). */
+async function countFailure(counter: RateLimiterAbstract, key: string): Promise<void> {
+	try {
+		await counter.consume(key);
+	} catch (refusal) {
+		if (!(refusal instanceof RateLimiterRes)) throw refusal;
 	}
 }
 
@@ -93,31 +89,22 @@ function pairKey(ip: string, username: string) {
 	return `${ip}\u0000${username.toLowerCase()}`;
 }
 
-/** A simple fixed-window counter for actions like sign-up per IP. */
+/** A fixed-window counter for actions like sign-up per IP. */
 export class WindowLimiter {
-	#hits = new Map<string, { count: number; windowStart: number }>();
-	#limit: number;
-	#windowMs: number;
-	#now: () => number;
+	readonly #counter: RateLimiterAbstract;
 
-	constructor(limit: number, windowMs: number, now: () => number = Date.now) {
-		this.#limit = limit;
-		this.#windowMs = windowMs;
-		this.#now = now;
+	constructor(limit: number, windowMs: number, store: RateLimitStore = new MemoryRateLimitStore(), name = 'window') {
+		this.#counter = store.counter({ name, points: limit, durationMs: windowMs });
 	}
 
 	/** Counts a hit; returns 0 when allowed, else the milliseconds until the window resets. */
-	hit(key: string): number {
-		const now = this.#now();
-		const entry = this.#hits.get(key);
-		if (!entry || now - entry.windowStart >= this.#windowMs) {
-			this.#hits.delete(key);
-			this.#hits.set(key, { count: 1, windowStart: now });
-			while (this.#hits.size > MAX_ENTRIES) this.#hits.delete(this.#hits.keys().next().value!);
+	async hit(key: string): Promise<number> {
+		try {
+			await this.#counter.consume(key);
 			return 0;
+		} catch (refusal) {
+			if (refusal instanceof RateLimiterRes) return Math.max(1, refusal.msBeforeNext);
+			throw refusal;
 		}
-		if (entry.count >= this.#limit) return entry.windowStart + this.#windowMs - now;
-		entry.count += 1;
-		return 0;
 	}
 }

@@ -47,6 +47,13 @@ export class Cluster {
 	readonly connectionCounts: ClusterConnectionCounts;
 	readonly #registry: NodeRegistry;
 	readonly #connections: Redis[];
+	/**
+	 * The connection for plain commands (shared rate-limit counters among others). It has no offline
+	 * queue: while Redis is away a command fails at once instead of waiting.
+	 */
+	get commandConnection(): Redis {
+		return this.#connections[0]!;
+	}
 	readonly #redisDescription: string;
 
 	private constructor(nodeId: string, instanceId: string, bus: RedisEventBus, connectionCounts: ClusterConnectionCounts, registry: NodeRegistry, connections: Redis[], redisDescription: string) {
@@ -113,6 +120,28 @@ export class Cluster {
 		await registry.start();
 		clusterLog.info({ redis: masked, peers: registry.peers() }, 'joined the cluster');
 		return new Cluster(config.nodeId, instanceId, bus, connectionCounts, registry, connections, masked);
+	}
+
+	/** The instance ids of the other live nodes (heartbeats seen within the node timeout). */
+	peerInstances(): string[] {
+		return this.#registry.peers();
+	}
+
+	/**
+	 * A new connection to the same Redis for a subscriber of its own (pub/sub takes a connection
+	 * over); closed with the others. It reconnects by itself and queues commands while away.
+	 */
+	newConnection(role: string): Redis {
+		const connection = this.commandConnection.duplicate({
+			connectionName: `hearth:${this.nodeId}:${role}`,
+			lazyConnect: false,
+			enableOfflineQueue: true,
+			maxRetriesPerRequest: null,
+			retryStrategy: (attempt) => Math.min(100 * attempt, 2000)
+		});
+		connection.on('error', () => {});
+		this.#connections.push(connection);
+		return connection;
 	}
 
 	status(): ClusterStatus {

@@ -193,7 +193,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 	const turnUrls = iceUrlList('TURN_URLS', values.TURN_URLS, ['turn:', 'turns:'], problems);
 	if (turnUrls.length > 0 && !values.TURN_SECRET) problems.push('TURN_URLS needs TURN_SECRET, the static-auth-secret shared with the TURN server');
 	if (isIP(values.CALL_LISTEN_IP) === 0) problems.push(`CALL_LISTEN_IP must be an IP address, got "${values.CALL_LISTEN_IP}"`);
-	if (values.CALL_PORT !== 0 && values.CALL_PORT + Math.max(values.CALL_WORKERS, 1) - 1 > 65535) problems.push('CALL_PORT + CALL_WORKERS - 1 must stay below 65536');
+	if (values.CALL_PORT !== 0 && values.CALL_PORT + Math.max(values.CALL_WORKERS ?? 1, 1) - 1 > 65535) problems.push('CALL_PORT + CALL_WORKERS - 1 must stay below 65536');
 	const metricsAllowlist = parseAddressList('METRICS_ALLOWLIST', values.METRICS_ALLOWLIST, problems);
 
 	// Production refuses what is only acceptable on a developer's machine.
@@ -265,7 +265,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 		},
 		calls: {
 			workerBin: values.MEDIASOUP_WORKER_BIN,
-			workers: values.CALL_WORKERS || availableParallelism(),
+			// Unset: one per core. 0: this node runs no calls (cluster mode places them on other nodes).
+			workers: values.CALL_WORKERS ?? availableParallelism(),
 			listenIp: values.CALL_LISTEN_IP,
 			announcedAddress: values.CALL_ANNOUNCED_ADDRESS,
 			port: values.CALL_PORT,

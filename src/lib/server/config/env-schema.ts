@@ -11,6 +11,12 @@ export function integer(name: string, fallback: number, min: number, max: number
 	};
 }
 
+/** Like integer(), but unset (or empty) stays undefined: for a setting whose default is computed. */
+export function optionalInteger(name: string, min: number, max: number) {
+	const parse = integer(name, 0, min, max);
+	return (raw: string | undefined): number | undefined => (raw === undefined || raw.trim() === '' ? undefined : parse(raw));
+}
+
 export function oneOf<const T extends string>(name: string, values: readonly T[], fallback: T) {
 	return (raw: string | undefined): T => {
 		if (raw === undefined || raw.trim() === '') return fallback;

@@ -39,6 +39,12 @@ export type BusNotice =
 	 * Every node keeps them in memory so a message costs no query when nobody can get a push.
 	 */
 	| { type: 'push.routing'; userId: string; subscribed?: true; level?: { targetId: string; level: 'all' | 'mentions' | 'none' | null } }
+	/**
+	 * The instance settings row changed (services/instance.ts): every node drops its cached copy and
+	 * reads it again, so none serves a stale setting. `updatedAt` (ms) lets the node that made the
+	 * change (it holds that very row) skip the read.
+	 */
+	| { type: 'instance.settings'; updatedAt: number }
 	/** Local only (cluster mode): another node started heartbeating, or stopped. */
 	| { type: 'node.joined' | 'node.left'; nodeId: string }
 	/**

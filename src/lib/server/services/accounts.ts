@@ -8,6 +8,7 @@ import type { EventBus } from '../events/bus.ts';
 import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
 import { hashPassword, verifyAgainstDummy, verifyPassword } from '../auth/password.ts';
 import { SignInThrottle, WindowLimiter } from '../auth/throttle.ts';
+import { MemoryRateLimitStore, type RateLimitStore } from '../rate-limiters.ts';
 import { checkOwnPassword } from '../auth/reauth.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { recordRedemption, type Invites } from './invites.ts';
@@ -70,6 +71,8 @@ export class Accounts {
 		sessionTtlMs: number;
 		signUpsPerIpPerHour: number;
 		throttle?: SignInThrottle;
+		/** Where the throttle and sign-up counters live (memory, or Redis shared by the nodes). */
+		rateLimits?: RateLimitStore;
 		invites: () => Invites;
 		communities: () => Communities;
 		/** Told about each refusal by the throttle or the sign-up limit (metrics). */
@@ -82,8 +85,9 @@ export class Accounts {
 		this.#db = deps.db;
 		this.#bus = deps.bus;
 		this.#sessionTtlMs = deps.sessionTtlMs;
-		this.signUpLimiter = new WindowLimiter(deps.signUpsPerIpPerHour, 60 * 60_000);
-		this.throttle = deps.throttle ?? new SignInThrottle();
+		const rateLimits = deps.rateLimits ?? new MemoryRateLimitStore();
+		this.signUpLimiter = new WindowLimiter(deps.signUpsPerIpPerHour, 60 * 60_000, rateLimits, 'sign-up');
+		this.throttle = deps.throttle ?? new SignInThrottle({}, rateLimits, 'sign-in');
 		this.#invites = deps.invites;
 		this.#communities = deps.communities;
 		this.#onThrottled = deps.onThrottled ?? (() => {});
@@ -98,7 +102,7 @@ export class Accounts {
 	 * limit as sign-ups, and uses one use of the invite like any join.
 	 */
 	async joinAsGuest(code: string, displayName: string, meta: RequestMeta): Promise<{ user: Me; session: IssuedSession; communityId: string }> {
-		const wait = this.signUpLimiter.hit(meta.ip);
+		const wait = await this.signUpLimiter.hit(meta.ip);
 		if (wait > 0) {
 			this.#onThrottled('sign_up');
 			throw rateLimited(wait, 'Too many accounts created from this address. Try again later.');
@@ -133,7 +137,7 @@ export class Accounts {
 		input: { username: string; password: string; displayName?: string; inviteCode?: string },
 		meta: RequestMeta
 	): Promise<{ user: Me; session: IssuedSession; joinedCommunityId: string | null }> {
-		const wait = this.signUpLimiter.hit(meta.ip);
+		const wait = await this.signUpLimiter.hit(meta.ip);
 		if (wait > 0) {
 			this.#onThrottled('sign_up');
 			throw rateLimited(wait, 'Too many accounts created from this address. Try again later.');
@@ -189,7 +193,7 @@ export class Accounts {
 		input: { username: string; password: string },
 		meta: RequestMeta
 	): Promise<{ user: Me; session: IssuedSession } | { pending: { token: string; expiresAt: Date; passkey: boolean } }> {
-		const wait = this.throttle.retryAfter(meta.ip, input.username);
+		const wait = await this.throttle.retryAfter(meta.ip, input.username);
 		if (wait > 0) {
 			this.#onThrottled('sign_in');
 			throw rateLimited(wait, 'Too many failed sign-in attempts. Wait a moment and try again.');
@@ -197,15 +201,15 @@ export class Accounts {
 		const [row] = await this.#db.select().from(users).where(eq(users.username, input.username));
 		if (!row) {
 			await verifyAgainstDummy(input.password);
-			this.throttle.recordFailure(meta.ip, input.username);
+			await this.throttle.recordFailure(meta.ip, input.username);
 			throw unauthenticated('Incorrect username or password.');
 		}
 		if (!(await verifyPassword(row.passwordHash, input.password))) {
-			this.throttle.recordFailure(meta.ip, input.username);
+			await this.throttle.recordFailure(meta.ip, input.username);
 			throw unauthenticated('Incorrect username or password.');
 		}
 		if (row.disabledAt) throw forbidden('This account is disabled. Contact the server administrator.');
-		this.throttle.recordSuccess(meta.ip, input.username);
+		await this.throttle.recordSuccess(meta.ip, input.username);
 		// With a second factor, the right password earns only a pending sign-in, never a session.
 		if (row.twoFactorEnabledAt) {
 			const pending = await this.#twoFactor().startPending(row.id);

@@ -1,6 +1,9 @@
 // Instance-wide settings kept in the database (one row), changed by instance owners and admins at
 // run time without a restart. The row is cached in memory and replaced on every change made through
-// this process; other processes (web/realtime split) re-read it within SETTINGS_CACHE_MS.
+// this process; the change is announced on the bus (`instance.settings`), and other nodes of a
+// cluster read the row again as soon as they hear of it. The cache time stays the bound when a
+// notice cannot arrive (Redis away): no node serves a setting older than SETTINGS_CACHE_MS plus
+// one read.
 import { createHash } from 'node:crypto';
 import { eq, inArray } from 'drizzle-orm';
 import type { InstanceInfo, InstanceSettingsView } from '#lib/shared/api-types.ts';
@@ -69,6 +72,7 @@ export class Instance {
 	#uploadMaxBytesCeiling: number;
 	#cache: { row: SettingsRow; loadedAt: number } | null = null;
 	#refreshing: Promise<void> | null = null;
+	#refreshAgain = false;
 
 	constructor(deps: { db: Database; bus: EventBus; messageMaxBytesCeiling: number; uploadMaxBytesCeiling?: number; iceDefaults: IceDefaults }) {
 		this.#uploadMaxBytesCeiling = deps.uploadMaxBytesCeiling ?? 25 * 1024 * 1024;
@@ -76,6 +80,37 @@ export class Instance {
 		this.#bus = deps.bus;
 		this.#messageMaxBytesCeiling = deps.messageMaxBytesCeiling;
 		this.#iceDefaults = deps.iceDefaults;
+		deps.bus.subscribe((notice) => {
+			// Skipped only when the row held is the very one announced (the node that made the change):
+			// comparing times across nodes would trust their clocks to agree.
+			if (notice.type === 'instance.settings' && this.#cache?.row.updatedAt.getTime() !== notice.updatedAt) this.#refresh();
+			// Settings notices may be among the missed ones: read the row again rather than wait for the cache time.
+			if (notice.type === 'notices.missed') this.#refresh();
+		});
+	}
+
+	/** Reads the row again in the background (one read at a time; a failure keeps the cached row). */
+	#refresh(): void {
+		if (this.#refreshing) {
+			// A read already under way may have started before the change: read once more after it.
+			this.#refreshAgain = true;
+			return;
+		}
+		this.#refreshing = this.#load()
+			.then(() => undefined, () => undefined)
+			.finally(() => {
+				this.#refreshing = null;
+				if (this.#refreshAgain) {
+					this.#refreshAgain = false;
+					this.#refresh();
+				}
+			});
+	}
+
+	/** Keeps the new row and tells the other nodes (after commit). */
+	#changed(row: SettingsRow): void {
+		this.#cache = { row, loadedAt: Date.now() };
+		this.#bus.publish([{ type: 'instance.settings', updatedAt: row.updatedAt.getTime() }]);
 	}
 
 	/** Creates the settings row on first start, seeded from the environment, and loads the cache. */
@@ -143,11 +178,7 @@ export class Instance {
 
 	/** The cached row, refreshed in the background once stale; null only before ensureDefaults. */
 	#cachedRow(): SettingsRow | null {
-		if (this.#cache && Date.now() - this.#cache.loadedAt >= SETTINGS_CACHE_MS && !this.#refreshing) {
-			this.#refreshing = this.#load()
-				.then(() => undefined, () => undefined)
-				.finally(() => (this.#refreshing = null));
-		}
+		if (this.#cache && Date.now() - this.#cache.loadedAt >= SETTINGS_CACHE_MS && !this.#refreshing) this.#refresh();
 		return this.#cache?.row ?? null;
 	}
 
@@ -189,7 +220,7 @@ export class Instance {
 			await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.icon_changed', data: { contentType, bytes: bytes.length } });
 			return updated!;
 		});
-		this.#cache = { row, loadedAt: Date.now() };
+		this.#changed(row);
 		return this.#view(row);
 	}
 
@@ -201,7 +232,7 @@ export class Instance {
 			if (deleted.length > 0) await recordAudit(tx, { communityId: null, actorId: actor.id, action: 'instance.icon_removed' });
 			return updated!;
 		});
-		this.#cache = { row, loadedAt: Date.now() };
+		this.#changed(row);
 		return this.#view(row);
 	}
 
@@ -294,7 +325,7 @@ export class Instance {
 			}
 			return { row: updated!, revokedGuestSessions, deviceNotices };
 		});
-		this.#cache = { row, loadedAt: Date.now() };
+		this.#changed(row);
 		// After commit: their open /ws connections close.
 		if (revokedGuestSessions.length > 0) this.#bus.publish([{ type: 'sessions.revoked', sessionIds: revokedGuestSessions }, ...deviceNotices]);
 		return this.#view(row);

@@ -17,6 +17,7 @@ import { requireReauthentication } from '../auth/reauth.ts';
 import { hashRecoveryCode, newRecoveryCodes, normaliseRecoveryCode } from '../auth/recovery-codes.ts';
 import type { SecretBox } from '../auth/secret-box.ts';
 import { SignInThrottle } from '../auth/throttle.ts';
+import type { RateLimitStore } from '../rate-limiters.ts';
 import { generateToken, sessionIdFromToken } from '../auth/tokens.ts';
 import { matchTotp, newTotpSecret, normaliseTotpCode, totpKeyUri, totpSecretText } from '../auth/totp.ts';
 import { recordAudit } from './audit-log.ts';
@@ -70,6 +71,8 @@ export class TwoFactor {
 		/** Told about each refusal by the code throttle (metrics). */
 		onThrottled?: () => void;
 		codeThrottle?: SignInThrottle;
+		/** Where the code throttle's counters live (memory, or Redis shared by the nodes). */
+		rateLimits?: RateLimitStore;
 		now?: () => number;
 	}) {
 		this.#db = deps.db;
@@ -80,7 +83,7 @@ export class TwoFactor {
 		this.#appSecretConfigured = deps.appSecretConfigured;
 		this.#passkeys = deps.passkeys;
 		this.#onThrottled = deps.onThrottled ?? (() => {});
-		this.codeThrottle = deps.codeThrottle ?? new SignInThrottle({}, this.#now);
+		this.codeThrottle = deps.codeThrottle ?? new SignInThrottle({}, deps.rateLimits, 'second-factor');
 	}
 
 	async status(userId: string): Promise<TwoFactorStatus> {
@@ -115,13 +118,13 @@ export class TwoFactor {
 	async confirmSetup(actor: { id: string; ip: string }, rawCode: string): Promise<{ recoveryCodes: string[] }> {
 		const code = normaliseTotpCode(rawCode);
 		if (!code) throw invalid(CODE_MALFORMED);
-		this.#checkCodeThrottle(actor.ip, actor.id);
+		await this.#checkCodeThrottle(actor.ip, actor.id);
 		const [row] = await this.#db.select().from(totpCredentials).where(eq(totpCredentials.userId, actor.id));
 		if (!row || row.confirmedAt) throw conflict(row ? ALREADY_ON : NO_SETUP);
 		const secret = this.#box.open(row.secretSealed, actor.id);
 		const step = secret ? matchTotp(secret, code, this.#now()) : null;
 		if (step === null) {
-			this.codeThrottle.recordFailure(actor.ip, actor.id);
+			await this.codeThrottle.recordFailure(actor.ip, actor.id);
 			throw invalid(CODE_WRONG);
 		}
 		const codes = newRecoveryCodes();
@@ -139,7 +142,7 @@ export class TwoFactor {
 			return true;
 		});
 		if (!confirmed) throw conflict(NO_SETUP);
-		this.codeThrottle.recordSuccess(actor.ip, actor.id);
+		await this.codeThrottle.recordSuccess(actor.ip, actor.id);
 		return { recoveryCodes: codes };
 	}
 
@@ -207,10 +210,10 @@ export class TwoFactor {
 			.returning({ userId: pendingSignIns.userId, attempts: pendingSignIns.attempts });
 		if (!pending) throw unauthenticated(PENDING_GONE);
 		const userId = pending.userId;
-		this.#checkCodeThrottle(ip, userId);
+		await this.#checkCodeThrottle(ip, userId);
 
 		const fail = async (message: string): Promise<never> => {
-			this.codeThrottle.recordFailure(ip, userId);
+			await this.codeThrottle.recordFailure(ip, userId);
 			if (pending.attempts >= PENDING_MAX_ATTEMPTS) await this.#db.delete(pendingSignIns).where(eq(pendingSignIns.id, pendingId));
 			throw invalid(message);
 		};
@@ -227,7 +230,7 @@ export class TwoFactor {
 				);
 			if (!verified) return fail(PASSKEY_NOT_VERIFIED);
 			if (!(await consumePending(this.#db, pendingId))) throw unauthenticated(PENDING_GONE);
-			this.codeThrottle.recordSuccess(ip, userId);
+			await this.codeThrottle.recordSuccess(ip, userId);
 			return { userId, method: 'passkey', recoveryCodesLeft: await this.#recoveryCodesLeft(userId) };
 		}
 
@@ -252,7 +255,7 @@ export class TwoFactor {
 			}).catch(refusedAs);
 			if (result === 'gone') throw unauthenticated(PENDING_GONE);
 			if (result === 'reused') return fail(CODE_REUSED);
-			this.codeThrottle.recordSuccess(ip, userId);
+			await this.codeThrottle.recordSuccess(ip, userId);
 			return { userId, method: 'totp', recoveryCodesLeft: await this.#recoveryCodesLeft(userId) };
 		}
 
@@ -273,7 +276,7 @@ export class TwoFactor {
 		}).catch(refusedAs);
 		if (result === 'gone') throw unauthenticated(PENDING_GONE);
 		if (result === 'wrong' || result === 'reused') return fail(RECOVERY_WRONG);
-		this.codeThrottle.recordSuccess(ip, userId);
+		await this.codeThrottle.recordSuccess(ip, userId);
 		return { userId, method: 'recovery_code', recoveryCodesLeft: result };
 	}
 
@@ -282,8 +285,8 @@ export class TwoFactor {
 		return left?.n ?? 0;
 	}
 
-	#checkCodeThrottle(ip: string, userId: string) {
-		const wait = this.codeThrottle.retryAfter(ip, userId);
+	async #checkCodeThrottle(ip: string, userId: string) {
+		const wait = await this.codeThrottle.retryAfter(ip, userId);
 		if (wait > 0) {
 			this.#onThrottled();
 			throw rateLimited(wait, CODES_THROTTLED);

@@ -1,0 +1,133 @@
+// Cluster mode, calls: a voice channel's call lives on one node, chosen at the first join among the
+// nodes that run calls (node b runs none: CALL_WORKERS=0). People whose /ws is on other nodes join
+// the same call: their call.* frames are relayed to the owner and answered back, and the media
+// transports are the owner's (its worker, its announced address). When the owner dies, the call
+// ends with `rejoin` for everyone, and joining again re-forms it on a live node, which still honours
+// a moderator's removal made on the dead one. Real mediasoup
+// workers; Node plays the browser as in calls.test.ts (signalling and worker objects, no media).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { ChannelView } from '#lib/shared/api-types.ts';
+import type { ServerFrame, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
+import { TestClient } from '../helpers/clients.ts';
+import { createCommunity, joinCommunity, MISSING_ID } from '../helpers/fixtures.ts';
+import { waitUntil } from '../helpers/sync-client.ts';
+import { startTestCluster, type TestCluster } from '../helpers/test-cluster.ts';
+import { clusterUnavailableReason } from '../helpers/test-redis.ts';
+import { callWorkerUnavailableReason, type TestServer } from '../helpers/test-server.ts';
+
+const skip = clusterUnavailableReason() ?? callWorkerUnavailableReason();
+
+type JoinResult = { channelId: string; peerId: string; participants: { peerId: string; userId: string }[]; producers: { producerId: string; userId: string }[] };
+
+async function ok<T = Record<string, unknown>>(answer: Promise<ServerFrame>): Promise<T> {
+	const frame = await answer;
+	if (frame.t !== 'ack') throw new Error(`expected an ack, got ${JSON.stringify(frame)}`);
+	return ((frame as ServerFrameOf<'ack'>).result ?? {}) as T;
+}
+
+const opus = (ssrc: number) => ({ codecs: [{ mimeType: 'audio/opus', payloadType: 111, clockRate: 48000, channels: 2, parameters: { useinbandfec: 1 } }], encodings: [{ ssrc }] });
+
+/** Routers the node's own worker holds (its /metrics): 1 while a call lives there. */
+async function routers(node: TestServer): Promise<number> {
+	const text = await (await fetch(`${node.url}/metrics`)).text();
+	const match = /^hearth_call_worker_objects\{kind="router"\} (\d+)$/m.exec(text);
+	return match ? Number(match[1]) : 0;
+}
+
+describe.skipIf(skip)('calls across a cluster of three nodes (node b runs no calls)', () => {
+	let cluster: TestCluster;
+	let a: TestServer;
+	let b: TestServer;
+	let c: TestServer;
+	beforeAll(async () => {
+		cluster = await startTestCluster(3, {}, [{}, { CALL_WORKERS: '0' }, {}]);
+		[a, b, c] = cluster.nodes as [TestServer, TestServer, TestServer];
+	});
+	afterAll(async () => {
+		await cluster?.stop();
+	});
+
+	it('creates one call when two people on two nodes with workers join an empty voice channel at the same moment', async () => {
+		const owner = await TestClient.signUp(a);
+		const community = await createCommunity(owner, 'Simultaneous joins');
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'stage', kind: 'voice' });
+		const other = await TestClient.signUp(c);
+		await joinCommunity(owner, other, community.id);
+		const [first, second] = [await owner.socket(), await other.socket()];
+		const before = (await routers(a)) + (await routers(c));
+		const [one, two] = await Promise.all([ok<JoinResult>(first.request({ t: 'call.join', channelId: voice.id })), ok<JoinResult>(second.request({ t: 'call.join', channelId: voice.id }))]);
+		// Whoever came second sees the first: the same call, wherever it was placed.
+		expect([one.participants.length, two.participants.length].sort()).toEqual([0, 1]);
+		expect((await routers(a)) + (await routers(c))).toBe(before + 1);
+		await ok(first.request({ t: 'call.leave' }));
+		await ok(second.request({ t: 'call.leave' }));
+		await waitUntil(async () => (await routers(a)) + (await routers(c)) === before, 5000, 'the empty call closed');
+		first.close();
+		second.close();
+	});
+
+	it('places the call on a node with a worker, relays the frames of people on other nodes, and re-forms it on a live node when its node dies, removals included', async () => {
+		const owner = await TestClient.signUp(b);
+		const community = await createCommunity(owner, 'Voice across nodes');
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'lounge', kind: 'voice' });
+		const alice = await TestClient.signUp(b);
+		await joinCommunity(owner, alice, community.id);
+		const health = (await (await fetch(`${b.url}/health`)).json()) as { calls: { available: boolean; reason?: string } };
+		expect(health.calls).toMatchObject({ available: false, reason: 'CALL_WORKERS=0: this node runs no calls' });
+
+		// Alice's socket is on node b, which has no worker: her call goes to node a or c.
+		const aliceSocket = await alice.socket();
+		const aliceJoin = await ok<JoinResult>(aliceSocket.request({ t: 'call.join', channelId: voice.id }));
+		expect(aliceJoin).toMatchObject({ channelId: voice.id, participants: [] });
+		await waitUntil(async () => (await routers(a)) + (await routers(c)) === 1, 5000, 'one router on a or c');
+		const home = (await routers(a)) === 1 ? a : c;
+		const other = home === a ? c : a;
+		expect(await routers(other)).toBe(0);
+		const aliceSend = await ok<{ transportId: string; iceCandidates: { port: number }[] }>(aliceSocket.request({ t: 'call.transport.create', direction: 'send' }));
+		expect(aliceSend.iceCandidates.length).toBeGreaterThan(0);
+		const { producerId } = await ok<{ producerId: string }>(
+			aliceSocket.request({ t: 'call.produce', transportId: aliceSend.transportId, kind: 'audio', source: 'mic', rtpParameters: opus(4242) })
+		);
+
+		// Bob's socket is on the other node with a worker: he still joins the call where it lives.
+		const bob = await TestClient.signUp(other);
+		await joinCommunity(owner, bob, community.id);
+		const bobSocket = await bob.socket();
+		const bobJoin = await ok<JoinResult>(bobSocket.request({ t: 'call.join', channelId: voice.id }));
+		expect(bobJoin.participants.map((p) => p.userId)).toEqual([alice.user.id]);
+		expect(bobJoin.producers.map((p) => p.producerId)).toEqual([producerId]);
+		expect(await routers(other)).toBe(0);
+		await aliceSocket.waitFor((f) => f.t === 'call.participant.joined' && f.participant.userId === bob.user.id);
+		const bobRecv = await ok<{ transportId: string }>(bobSocket.request({ t: 'call.transport.create', direction: 'recv' }));
+		const consumed = await ok<{ consumerId: string; producerId: string; kind: string }>(
+			bobSocket.request({ t: 'call.consume', transportId: bobRecv.transportId, producerId, rtpCapabilities: { codecs: [{ kind: 'audio', mimeType: 'audio/opus', clockRate: 48000, channels: 2, preferredPayloadType: 100 }], headerExtensions: [] } })
+		);
+		expect(consumed).toMatchObject({ producerId, kind: 'audio' });
+		await ok(bobSocket.request({ t: 'call.consumer.resume', consumerId: consumed.consumerId }));
+		// Errors come back too, with the request's id.
+		expect(await bobSocket.request({ t: 'call.producer.close', producerId: MISSING_ID })).toMatchObject({ t: 'error', code: 'not_found' });
+
+		// Bob leaves and comes back: his leave reached the owner (Alice sees him go).
+		expect(await ok(bobSocket.request({ t: 'call.leave' }))).toEqual({ left: true });
+		await aliceSocket.waitFor((f) => f.t === 'call.participant.left' && f.userId === bob.user.id);
+		await ok(bobSocket.request({ t: 'call.join', channelId: voice.id }));
+
+		// The community's owner, on node b, removes Bob: the moderation goes to the call's node, and
+		// Bob (on another node again) is told.
+		const ownerSocket = await owner.socket();
+		await ok(ownerSocket.request({ t: 'call.moderate', channelId: voice.id, userId: bob.user.id, action: 'remove' }));
+		expect(await bobSocket.waitFor((f) => f.t === 'call.ended')).toEqual({ t: 'call.ended', channelId: voice.id, reason: 'removed', rejoin: false });
+
+		// The call's node dies: Alice is told to rejoin, and the call re-forms on the live node.
+		await cluster.nodes[cluster.nodes.indexOf(home)]!.kill();
+		expect(await aliceSocket.waitFor((f) => f.t === 'call.ended' && f.channelId === voice.id, 20_000)).toEqual({ t: 'call.ended', channelId: voice.id, reason: 'server_error', rejoin: true });
+		const rejoined = await ok<JoinResult>(aliceSocket.request({ t: 'call.join', channelId: voice.id }));
+		expect(rejoined.participants).toEqual([]);
+		expect(await routers(other)).toBe(1);
+		// Bob's removal was made on the dead node; the new one still refuses him for the cooldown.
+		expect(await bobSocket.request({ t: 'call.join', channelId: voice.id })).toMatchObject({ t: 'error', code: 'removed_from_call', message: expect.stringMatching(/^A moderator removed you from this call\. You can rejoin in \d+ s\.$/) });
+		aliceSocket.close();
+		bobSocket.close();
+		ownerSocket.close();
+	});
+});
