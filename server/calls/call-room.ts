@@ -22,6 +22,8 @@ export type ProducerEntry = { producer: types.Producer; source: MediaSource };
 export class CallPeer {
 	readonly id: string;
 	readonly userId: string;
+	/** The encryption device media keys for this peer go to (null: the session has none). */
+	readonly deviceId: string | null;
 	readonly conn: Connection;
 	readonly transports = new Map<string, types.WebRtcTransport>();
 	readonly producers = new Map<string, ProducerEntry>();
@@ -30,14 +32,15 @@ export class CallPeer {
 	mutedByModerator = false;
 	closed = false;
 
-	constructor(conn: Connection) {
+	constructor(conn: Connection, deviceId: string | null) {
 		this.id = conn.id;
 		this.userId = conn.userId;
+		this.deviceId = deviceId;
 		this.conn = conn;
 	}
 
 	view(): CallParticipantView {
-		return { peerId: this.id, userId: this.userId, mutedByModerator: this.mutedByModerator };
+		return { peerId: this.id, userId: this.userId, deviceId: this.deviceId, mutedByModerator: this.mutedByModerator };
 	}
 
 	producerView(entry: ProducerEntry): CallProducerView {
@@ -53,6 +56,11 @@ export class CallPeer {
 }
 
 export class CallRoom {
+	/**
+	 * This call's own id, new each time the channel's call starts: call media keys are bound to it,
+	 * so a key from an earlier call in the channel (a to-device message delivered late) is not taken.
+	 */
+	readonly callId = crypto.randomUUID();
 	readonly channelId: string;
 	readonly communityId: string;
 	readonly router: types.Router;

@@ -9,7 +9,7 @@ import type { BusNotice } from '#lib/server/events/bus.ts';
 import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
-import { accessCall, requireCallModerator } from './call-access.ts';
+import { accessCall, callDevice, requireCallModerator } from './call-access.ts';
 import { CallRemovals } from './call-removals.ts';
 import { CallPeer, CallRoom, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
@@ -178,6 +178,7 @@ export class CallService implements CallsStatus {
 			// The admin's ICE settings at this moment (no restart); the secret and TTL stay the environment's.
 			// Read before the room opens so nothing is awaited between the capacity check and taking the seat.
 			const iceServers = iceServersFor({ ...this.#app.config.calls, ...(await this.#app.services.instance.iceUrls()) }, conn.userId);
+			const deviceId = await callDevice(this.#app.database.db, conn.sessionId);
 			const room = await this.#openRoom(channelId, access.channel.communityId!);
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
@@ -194,7 +195,7 @@ export class CallService implements CallsStatus {
 				this.#closeIfEmpty(room);
 				throw callFull(max);
 			}
-			const peer = new CallPeer(conn);
+			const peer = new CallPeer(conn, deviceId);
 			const others = [...room.peers.values()].map((p) => p.view());
 			const producers = room.producers();
 			room.peers.set(peer.id, peer);
@@ -203,7 +204,9 @@ export class CallService implements CallsStatus {
 			room.log.debug({ peer: peer.id, user: peer.userId }, 'peer joined');
 			return {
 				channelId,
+				callId: room.callId,
 				peerId: peer.id,
+				deviceId,
 				rtpCapabilities: room.router.rtpCapabilities,
 				participants: others,
 				producers,

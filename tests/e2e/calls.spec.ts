@@ -23,6 +23,12 @@ async function bytesFrom(page: Page, userId: string): Promise<number> {
 	return Number(value ?? 0);
 }
 
+/** Frames from `userId` this page decrypted (call media is end-to-end encrypted). */
+async function framesDecryptedFrom(page: Page, userId: string): Promise<number> {
+	const value = await page.getByRole('list', { name: 'In the call' }).locator(`li[data-user-id="${userId}"]`).getAttribute('data-frames-decrypted');
+	return Number(value ?? 0);
+}
+
 test('two participants receive each other’s audio, and leaving empties the call', async ({ browser, baseURL }) => {
 	const ana = await person(browser, baseURL!, 'Ana');
 	const community = await ana.api.createCommunity('Band practice');
@@ -42,7 +48,10 @@ test('two participants receive each other’s audio, and leaving empties the cal
 		await expect.poll(() => bytesFrom(page, other.userId), { timeout: 20_000 }).toBeGreaterThan(0);
 		const first = await bytesFrom(page, other.userId);
 		await expect.poll(() => bytesFrom(page, other.userId), { timeout: 10_000 }).toBeGreaterThan(first);
+		// What arrives was encrypted by the other browser and decrypted by this one, frame by frame.
+		await expect.poll(() => framesDecryptedFrom(page, other.userId), { timeout: 10_000 }).toBeGreaterThan(10);
 	}
+	await expect(ana.page.getByRole('region', { name: 'Voice call' }).getByText('End-to-end encrypted')).toBeVisible();
 
 	await ana.page.getByRole('button', { name: 'Mute', exact: true }).click();
 	await expect(ana.page.getByRole('button', { name: 'Unmute', exact: true })).toHaveAttribute('aria-pressed', 'true');
