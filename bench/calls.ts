@@ -540,7 +540,7 @@ async function main(): Promise<void> {
 	if (!options.skipMedia) {
 		const config: CallsConfig = {
 			workerBin: bin.path, workers: 1, listenIp: '127.0.0.1', announcedAddress: undefined, port: 0, maxParticipants: Math.max(...options.sizes),
-			stunUrls: [], turnUrls: [], turnSecret: undefined, turnTtlSeconds: 3600
+			stunUrls: [], turnUrls: [], turnSecret: undefined, turnTtlSeconds: 3600, testTapPort: 0
 		};
 		const pool = await CallWorkerPool.start(config, bin.path, createLogger('warn'));
 		const rtp = new RtpChild();

@@ -13,6 +13,7 @@ import { accessCall, callDevice, requireCallModerator } from './call-access.ts';
 import { CallRemovals } from './call-removals.ts';
 import { CallPeer, CallRoom, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
+import { tapProducer } from './test-tap.ts';
 import { resolveWorkerBin } from './worker-bin.ts';
 import { CallWorkerPool } from './worker-pool.ts';
 
@@ -363,6 +364,8 @@ export class CallService implements CallsStatus {
 			if (!room.closed) room.broadcast({ t: 'call.producer.closed', channelId: room.channelId, producerId: producer.id }, peer.id);
 		});
 		room.broadcast({ t: 'call.producer.new', channelId: room.channelId, producer: peer.producerView(entry) }, peer.id);
+		const tapPort = this.#app.config.calls.testTapPort;
+		if (tapPort) void tapProducer(room.router, producer, { peerId: peer.id, userId: peer.userId }, tapPort, room.log);
 		return { producerId: producer.id, paused: producer.paused };
 	}
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { clearPrefixLength, escapeH264, mediaCodecOf, unescapeH264 } from '#lib/shared/call-media/clear-prefix.ts';
 import { decryptMediaFrame, encryptMediaFrame, readMediaFrameTrailer, UnknownMediaKeyError } from '#lib/shared/call-media/media-frame.ts';
+import { MEDIA_CODECS } from '../../server/calls/call-service.ts';
 import {
 	decodeSFrameHeader,
 	deriveSFrameKey,
@@ -212,5 +213,12 @@ describe('encrypted media frames', () => {
 			expect(toHex(encrypted.subarray(prefix))).not.toMatch(/^(..)*0000(00|01|02)/);
 			expect(toHex(await decryptMediaFrame(keyOf(key), 'h264', encrypted))).toBe(toHex(frame));
 		}
+	});
+});
+
+describe('the codecs calls negotiate', () => {
+	it('are ones the frame format knows, without Opus RED (redundant copies of earlier frames inside a frame would need their own clear bytes)', () => {
+		expect(MEDIA_CODECS.map((codec) => mediaCodecOf(codec.mimeType))).toEqual(['opus', 'vp8']);
+		expect(MEDIA_CODECS.some((codec) => codec.mimeType.toLowerCase() === 'audio/red')).toBe(false);
 	});
 });

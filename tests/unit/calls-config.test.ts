@@ -38,6 +38,12 @@ describe('call settings', () => {
 		expect(problems({ CALL_PORT: '65535', CALL_WORKERS: '2' })).toEqual(['CALL_PORT + CALL_WORKERS - 1 must stay below 65536']);
 	});
 
+	it('allow the plain-RTP test tap (a copy of every call stream) only with APP_ENV=test', () => {
+		expect(problems({ APP_ENV: 'development', DATA_DIR: './data', CALL_TEST_TAP_PORT: '40999' })).toEqual(['CALL_TEST_TAP_PORT is for tests only: it needs APP_ENV=test']);
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', CALL_TEST_TAP_PORT: '40999' }).calls.testTapPort).toBe(40999);
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://' }).calls.testTapPort).toBe(0);
+	});
+
 	it('preflight names the TURN servers and credential lifetime, never the secret', () => {
 		const config = loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', TURN_URLS: 'turns:turn.example.com:5349', TURN_SECRET, TURN_TTL_SECONDS: '900' });
 		const report = preflightReport(config, new Set(), { describe: () => 'unavailable: no mediasoup worker' });
