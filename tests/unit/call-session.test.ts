@@ -481,6 +481,24 @@ describe('CallSession', () => {
 			expect(session.participants.every((p) => !p.speaking)).toBe(true);
 		});
 
+		it('keeps the active speaker through silence and while they talk over others; not oneself; cleared when they leave', async () => {
+			await session.join(CHANNEL);
+			server.push({ t: 'call.participant.joined', channelId: CHANNEL, participant: { peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555', deviceId: null, mutedByModerator: false } });
+			expect(session.activeSpeaker).toBeNull();
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['me-peer'] });
+			expect(session.activeSpeaker).toBeNull();
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['me-peer', 'other-peer'] });
+			expect(session.activeSpeaker).toBe('other-peer');
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: [] });
+			expect(session.activeSpeaker).toBe('other-peer');
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['other-peer', 'p3'] });
+			expect(session.activeSpeaker).toBe('other-peer');
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['p3'] });
+			expect(session.activeSpeaker).toBe('p3');
+			server.push({ t: 'call.participant.left', channelId: CHANNEL, peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555' });
+			expect(session.activeSpeaker).toBeNull();
+		});
+
 		it('deafening silences every received stream and the microphone; undeafening restores both as they were', async () => {
 			browser.microphone = () => fakeTrack('audio', 'mic');
 			server.producers = [otherProducer];

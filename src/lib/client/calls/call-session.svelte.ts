@@ -137,6 +137,12 @@ export class CallSession {
 	error = $state<string | null>(null);
 	/** Media is interrupted and being restored (ICE restart or rejoin). */
 	reconnectingMedia = $state(false);
+	/**
+	 * The other participant (peer id) who spoke last: the layout focuses them when nobody chose a
+	 * tile. It stays while they are silent, and while they keep talking when others chime in, so
+	 * the focus does not jump with every cough.
+	 */
+	activeSpeaker = $state<string | null>(null);
 	/** Simulcast layers the camera is sending now (outbound streams with bytes flowing); 0 without a camera. */
 	cameraLayers = $state(0);
 	/** This browser's own connection to the SFU (null until first measured). */
@@ -635,6 +641,7 @@ export class CallSession {
 				break;
 			case 'call.participant.left': {
 				const leaving = this.participants.find((p) => p.peerId === frame.peerId);
+				if (this.activeSpeaker === frame.peerId) this.activeSpeaker = null;
 				this.participants = this.participants.filter((p) => p.peerId !== frame.peerId);
 				if (leaving) {
 					const own = this.participants[0]?.deviceId;
@@ -654,9 +661,12 @@ export class CallSession {
 				if (received?.producer.source === 'mic') this.#setMicOff(received.producer.peerId, frame.paused);
 				break;
 			}
-			case 'call.speaking':
+			case 'call.speaking': {
 				for (const participant of this.participants) participant.speaking = frame.peerIds.includes(participant.peerId);
+				const others = frame.peerIds.filter((peerId) => peerId !== this.#peerId);
+				if (others.length > 0 && !(this.activeSpeaker !== null && others.includes(this.activeSpeaker))) this.activeSpeaker = others[0]!;
 				break;
+			}
 			case 'call.muted':
 				this.mutedByModerator = frame.muted;
 				if (frame.muted) {
@@ -762,6 +772,7 @@ export class CallSession {
 		this.deafened = false;
 		this.listenOnly = false;
 		this.reconnectingMedia = false;
+		this.activeSpeaker = null;
 	}
 }
 
