@@ -45,8 +45,8 @@ export type CallMedia = {
 	camera(deviceId: string | null): Promise<MediaStreamTrack>;
 	/** The screen (with its audio where the browser offers it), or throws (cancelled, unsupported). */
 	screen(): Promise<{ video: MediaStreamTrack; audio: MediaStreamTrack | null }>;
-	/** Plays a received audio track. */
-	play(track: MediaStreamTrack): AudioOutput;
+	/** Plays a received audio track (`from`: whose, and which of their streams). */
+	play(track: MediaStreamTrack, from: { userId: string; source: CallProducerView['source'] }): AudioOutput;
 	devices(): Promise<MediaDevice[]>;
 	/** Calls back when a device is plugged in or removed; returns how to stop listening. */
 	onDeviceChange(listener: () => void): () => void;
@@ -602,7 +602,7 @@ export class CallSession {
 		});
 		let output: AudioOutput | null = null;
 		if (consumer.kind === 'audio') {
-			output = this.#media.play(consumer.track);
+			output = this.#media.play(consumer.track, { userId: producer.userId, source: producer.source });
 			if (this.selected.speaker) void output.setSink(this.selected.speaker).catch(() => {});
 		} else if (producer.source === 'camera' || producer.source === 'screen') {
 			this.videos.push({ key: producer.producerId, peerId: producer.peerId, userId: producer.userId, source: producer.source, track: consumer.track, local: false });
