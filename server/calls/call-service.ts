@@ -371,9 +371,12 @@ export class CallService implements CallsStatus {
 
 	/** New ICE credentials for a transport whose connection failed; the browser restarts ICE with them. */
 	async restartIce(conn: Connection, transportId: string): Promise<{ iceParameters: types.IceParameters }> {
-		const { peer } = this.#membership(conn);
+		const { room, peer } = this.#membership(conn);
 		const transport = this.#transport(peer, transportId);
-		return { iceParameters: await transport.restartIce() };
+		const iceParameters = await transport.restartIce();
+		// Worth a line: a peer whose media keeps failing shows up here before it rejoins.
+		room.log.info({ peer: peer.id, transport: transport.id, direction: transport.appData.direction }, 'ICE restart');
+		return { iceParameters };
 	}
 
 	#producer(peer: CallPeer, producerId: string): ProducerEntry {

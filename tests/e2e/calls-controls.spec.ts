@@ -1,9 +1,11 @@
 // The call controls in real Chromium with fake devices and the real mediasoup worker: per-person
-// volume, deafen, switching camera and microphone during a call, and what people are told when the
-// browser refuses the microphone and camera, or has no camera. Media is end-to-end encrypted
+// volume, deafen, switching camera and microphone during a call, what people are told when the
+// browser refuses the microphone and camera, or has no camera, and recovery through ICE restarts
+// after the media path is cut. Media is end-to-end encrypted
 // throughout (frames decrypted per person are part of the checks). Skipped, with the reason,
 // without a mediasoup worker.
 import { chromium, expect, test, type Browser, type Page } from '@playwright/test';
+import { createTestDatabase, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { ContextApi, uniqueUsername } from './support.ts';
 
 const noCalls = process.env.HEARTH_E2E_NO_CALLS;
@@ -26,7 +28,7 @@ test.afterEach(async () => {
 });
 
 async function person(browser: Browser, baseURL: string, name: string, inviteCode?: string) {
-	const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+	const context = await browser.newContext({ baseURL, viewport: { width: 1280, height: 900 } });
 	const api = new ContextApi(context, new URL(baseURL).origin);
 	const { user } = await api.signUp(uniqueUsername(name.toLowerCase()), name, inviteCode);
 	const page = await context.newPage();
@@ -164,5 +166,51 @@ test.describe('without a camera', () => {
 		await expect(ana.page.getByRole('region', { name: 'Voice call' }).getByRole('alert')).toHaveText('No camera found. Connect one (or choose another in Devices), then try again.');
 		await expect(ana.page.getByRole('region', { name: 'Voice call' })).toContainText('In the call');
 		await expect(ana.page.getByRole('button', { name: 'Mute', exact: true })).toBeEnabled();
+	});
+});
+
+test.describe('when the media path is cut', () => {
+	test('the call shows it is reconnecting, restarts ICE, and the media comes back both ways', async () => {
+		// A server of its own, whose mediasoup worker the test freezes (SIGSTOP) for longer than a
+		// browser waits for answers to its ICE connectivity checks: the media path is cut, /ws is not.
+		let db: TestDatabase | undefined;
+		let server: TestServer | undefined;
+		try {
+			db = await createTestDatabase();
+			server = await startServer({ database: db });
+			const browser = await launch(['--use-fake-ui-for-media-stream', '--use-fake-device-for-media-stream']);
+			const { people, path } = await callFor(browser, server.origin, ['Ana', 'Bo']);
+			const [ana, bo] = people as [Awaited<ReturnType<typeof person>>, Awaited<ReturnType<typeof person>>];
+			await join(ana.page, path);
+			await join(bo.page, path);
+			await keepsReceiving(ana.page, bo.userId, 'Ana from Bo before the cut');
+			await keepsReceiving(bo.page, ana.userId, 'Bo from Ana before the cut');
+
+			const started = server.logs.find((line) => line.includes('"call worker started"'));
+			const workerPid = (JSON.parse(started!) as { pid: number }).pid;
+			const cutAt = server.logs.length;
+			const status = (page: Page) => page.getByRole('region', { name: 'Voice call' }).getByRole('status');
+			process.kill(workerPid, 'SIGSTOP');
+			try {
+				for (const { page, name } of [ana, bo]) await expect(status(page), `${name} sees the call reconnecting`).toHaveAttribute('data-level', 'lost', { timeout: 30_000 });
+				// Long enough for the browsers' ICE restart timers (3 s) to fire into the frozen path.
+				await ana.page.waitForTimeout(5_000);
+			} finally {
+				process.kill(workerPid, 'SIGCONT');
+			}
+			for (const { page, name } of [ana, bo]) await expect(status(page), `${name}'s call reconnected`).not.toHaveAttribute('data-level', 'lost', { timeout: 60_000 });
+			// Through ICE restarts of the transports (the server logs each), not a rejoin.
+			const restarts = server.logs.slice(cutAt).filter((line) => line.includes('"ICE restart"'));
+			console.log(`ICE restarts after the cut: ${restarts.length}`);
+			expect(restarts.length).toBeGreaterThanOrEqual(2);
+			// The same call, not a rejoin: still two participants, and the media flows again.
+			await keepsReceiving(ana.page, bo.userId, 'Ana from Bo after the ICE restart');
+			await keepsReceiving(bo.page, ana.userId, 'Bo from Ana after the ICE restart');
+			await expect(ana.page.getByRole('list', { name: 'In the call' }).getByRole('listitem')).toHaveCount(2);
+		} finally {
+			for (const browser of launched.splice(0)) await browser.close().catch(() => {});
+			await server?.stop();
+			await db?.drop();
+		}
 	});
 });
