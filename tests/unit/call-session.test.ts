@@ -278,6 +278,20 @@ describe('CallSession', () => {
 			expect(keyExchange.sent[2]).toEqual({ deviceIds: [joiner], kids: [2] });
 		});
 
+		it('keeps keys that arrive before the join is answered (those in the call answer the join notice quickly)', async () => {
+			const sender = new FrameCryptor();
+			const grants = await sender.startCall();
+			server.hold.add('call.join');
+			const joining = session.join(CHANNEL);
+			await settle();
+			for (const listener of keyExchange.listeners) listener({ channelId: CHANNEL, callId: CALL_ID, senderUserId: OTHER, senderDeviceId: OTHER_DEVICE, keys: grants });
+			server.release('call.join');
+			await joining;
+			expect(session.phase).toBe('connected');
+			const frame = await sender.encrypt('opus', new Uint8Array(40).fill(0x78));
+			expect(await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame)).toEqual(new Uint8Array(40).fill(0x78));
+		});
+
 		it('takes keys only for its own call from the device that sent them', async () => {
 			await session.join(CHANNEL);
 			const key = new Uint8Array(16).fill(3);

@@ -53,19 +53,25 @@ export class CallMediaEncryption {
 		});
 		if (!exchange.deviceId) throw new CallEncryptionUnavailableError(NO_DEVICE);
 		this.#stopListening ??= exchange.onCallMediaKeys((keys) => this.#received(keys));
+		// A new join (also a rejoin of the same call): keys from here on wait for begin().
+		this.#call = null;
+		this.#early = [];
 		return { transportSettings: media.transportSettings };
 	}
 
-	/** Joined: a fresh sending key, handed to everyone already in the call. */
+	/** Joined: a fresh sending key (ready when this resolves), handed to everyone already in the call. */
 	async begin(call: { channelId: string; callId: string; participantDevices: (string | null)[] }): Promise<void> {
 		const media = this.#media!;
 		const exchange = this.#exchange()!;
-		this.#call = { channelId: call.channelId, callId: call.callId, ownDeviceId: exchange.deviceId! };
+		// Keys that arrive meanwhile wait in #early: startCall forgets every key held before.
 		const grants = await media.startCall();
+		this.#call = { channelId: call.channelId, callId: call.callId, ownDeviceId: exchange.deviceId! };
 		const early = this.#early;
 		this.#early = [];
 		for (const keys of early) this.#received(keys);
-		await this.#send(devicesOf(call.participantDevices), grants);
+		// Not awaited: joining goes on while the key travels (their first frames from us may be
+		// dropped until it lands, a few milliseconds; their decoders ask for a keyframe).
+		void this.#send(devicesOf(call.participantDevices), grants);
 	}
 
 	/** Someone joined: ratchet forward and hand them (only them) the ratcheted key. */

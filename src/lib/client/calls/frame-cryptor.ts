@@ -43,9 +43,10 @@ export class FrameCryptor {
 
 	/** A new call: a fresh sending key, and nobody's keys held. Returns the key to hand to the others. */
 	async startCall(): Promise<MediaKeyGrant[]> {
-		this.#outbound = await OutboundMediaKeys.create(this.#now());
+		// Cleared before the await: keys added while the new sending key is made belong to the new call.
 		this.#inbound.clear();
 		this.counts = emptyCounts();
+		this.#outbound = await OutboundMediaKeys.create(this.#now());
 		return this.#outbound.all();
 	}
 
