@@ -52,6 +52,12 @@ test('two participants receive each other’s audio, and leaving empties the cal
 		await expect.poll(() => framesDecryptedFrom(page, other.userId), { timeout: 10_000 }).toBeGreaterThan(10);
 	}
 	await expect(ana.page.getByRole('region', { name: 'Voice call' }).getByText('End-to-end encrypted')).toBeVisible();
+	// Bo's safety number is one click away from the call (the keys of the call go over those sessions).
+	await ana.page.getByRole('button', { name: 'Verify safety number of Bo' }).click();
+	const dialog = ana.page.getByRole('dialog', { name: 'Safety number with Bo' });
+	await expect(dialog.getByTestId('safety-number')).toHaveAttribute('data-digits', /^\d{60}$/);
+	await ana.page.keyboard.press('Escape');
+	await expect(dialog).toBeHidden();
 
 	await ana.page.getByRole('button', { name: 'Mute', exact: true }).click();
 	await expect(ana.page.getByRole('button', { name: 'Unmute', exact: true })).toHaveAttribute('aria-pressed', 'true');
