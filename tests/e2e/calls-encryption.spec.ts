@@ -8,7 +8,8 @@
 //   while Dee's keys turn the same frame into one it decodes.
 // - When Dee leaves, and later when a moderator removes her, the browsers switch to fresh keys:
 //   every frame after the switch is under a key id she never got, and her keys (ratcheted as far
-//   as a receiver would) do not decrypt it; the browsers keep decrypting each other.
+//   as a receiver would) do not decrypt it; the browsers keep decrypting each other. Asking a
+//   browser for its keys after the removal gets her nothing.
 import { createSocket, type Socket } from 'node:dgram';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { createTestDatabase, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
@@ -295,6 +296,12 @@ test('the server forwards only ciphertext, and after a leave or a removal the on
 			await ana.page.getByRole('button', { name: 'Remove Dee from the call' }).click();
 			expect(await ended).toMatchObject({ t: 'call.ended', reason: 'removed', rejoin: false });
 		});
+		// Asking for the keys after the removal gets her nothing: only devices in the call are answered.
+		const anaPeer = peerIds.get(ana.userId)!;
+		const heldBefore = dee.newestKid(anaPeer);
+		await dee.engine.requestCallMediaKeys(channel.id, dee.callId!, dee.devices.get(anaPeer)!);
+		await ana.page.waitForTimeout(3_000);
+		expect(dee.newestKid(anaPeer), 'keys Dee holds from Ana after asking, removed').toBe(heldBefore);
 
 		/** After `gone`, every frame sent once the switch delay has passed is under a KID Dee lacks, and stays closed to her. */
 		async function checkLockedOut(how: string, gone: () => Promise<void>): Promise<void> {

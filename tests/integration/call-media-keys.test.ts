@@ -1,13 +1,13 @@
 // Call media keys travel like sender keys: over the pairwise sessions of the product's E2eeEngine,
 // as to-device messages the server holds only as ciphertext, to devices of people who can read
-// the voice channel, bound to the call and the sending device.
+// the voice channel, bound to the call and the sending device; a device can ask another for them.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity } from '../helpers/fixtures.ts';
 import { startDevice } from '../helpers/e2ee-device.ts';
 import { toB64 } from '#lib/client/e2ee/encoding.ts';
-import type { ReceivedCallMediaKeys } from '#lib/client/e2ee/engine.ts';
+import type { CallMediaKeysWanted, ReceivedCallMediaKeys } from '#lib/client/e2ee/engine.ts';
 import type { ChannelView } from '#lib/shared/api-types.ts';
 import type { ToDeviceMessage } from '#lib/shared/e2ee.ts';
 
@@ -56,5 +56,12 @@ describe.skipIf(skip)('call media keys between devices', () => {
 		]);
 		await cleo1.engine.syncToDevice();
 		expect(cleoReceived).toEqual([]);
+
+		// Ben's browser lacks a key of Ann's: it asks her device, which learns who asks, for which call.
+		const wanted: CallMediaKeysWanted[] = [];
+		ann1.engine.onCallMediaKeyRequests((request) => wanted.push(request));
+		await ben1.engine.requestCallMediaKeys(channel.id, CALL_ID, ann1.engine.deviceId!);
+		await ann1.engine.syncToDevice();
+		expect(wanted).toEqual([{ channelId: channel.id, callId: CALL_ID, senderUserId: ben.user.id, senderDeviceId: ben1.engine.deviceId }]);
 	});
 });

@@ -10,7 +10,7 @@ import { CallPreferences } from '#lib/client/calls/call-preferences.ts';
 import { CallMediaEncryption, type CallKeyExchange } from '#lib/client/calls/call-media-encryption.ts';
 import { FrameCryptor, type TransformTarget } from '#lib/client/calls/frame-cryptor.ts';
 import type { MediaCrypto } from '#lib/client/calls/media-crypto.ts';
-import type { ReceivedCallMediaKeys } from '#lib/client/e2ee/engine.ts';
+import type { CallMediaKeysWanted, ReceivedCallMediaKeys } from '#lib/client/e2ee/engine.ts';
 import type { MediaKeyGrant } from '#lib/shared/call-media/media-keys.ts';
 import { Disconnected, RequestFailed } from '#lib/client/realtime/connection.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
@@ -159,7 +159,9 @@ const otherProducer = { producerId: '44444444-4444-4444-8444-444444444444', peer
  */
 class InProcessMediaCrypto implements MediaCrypto {
 	readonly transportSettings = {};
-	readonly cryptor = new FrameCryptor();
+	#missingKey: (deviceId: string) => void = () => {};
+	readonly cryptor = new FrameCryptor({ onMissingKey: (deviceId) => this.#missingKey(deviceId) });
+	onMissingKey = (listener: (deviceId: string) => void) => void (this.#missingKey = listener);
 	readonly attached: TransformTarget[] = [];
 	startCall = () => this.cryptor.startCall();
 	endCall = () => this.cryptor.endCall();
@@ -177,7 +179,9 @@ class InProcessMediaCrypto implements MediaCrypto {
 class RecordingKeyExchange implements CallKeyExchange {
 	deviceId: string | undefined = MY_DEVICE;
 	readonly sent: { deviceIds: string[]; kids: number[] }[] = [];
+	readonly asked: string[] = [];
 	readonly listeners = new Set<(keys: ReceivedCallMediaKeys) => void>();
+	readonly requestListeners = new Set<(wanted: CallMediaKeysWanted) => void>();
 	async start() {}
 	async sendCallMediaKeys(_channelId: string, _callId: string, deviceIds: string[], keys: MediaKeyGrant[]) {
 		this.sent.push({ deviceIds, kids: keys.map((k) => k.kid) });
@@ -186,6 +190,13 @@ class RecordingKeyExchange implements CallKeyExchange {
 	onCallMediaKeys(listener: (keys: ReceivedCallMediaKeys) => void) {
 		this.listeners.add(listener);
 		return () => this.listeners.delete(listener);
+	}
+	async requestCallMediaKeys(_channelId: string, _callId: string, deviceId: string) {
+		this.asked.push(deviceId);
+	}
+	onCallMediaKeyRequests(listener: (wanted: CallMediaKeysWanted) => void) {
+		this.requestListeners.add(listener);
+		return () => this.requestListeners.delete(listener);
 	}
 }
 
@@ -290,6 +301,34 @@ describe('CallSession', () => {
 			expect(session.phase).toBe('connected');
 			const frame = await sender.encrypt('opus', new Uint8Array(40).fill(0x78));
 			expect(await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame)).toEqual(new Uint8Array(40).fill(0x78));
+		});
+
+		it('asks a device in the call for its keys when its frames arrive under a key it lacks, at most every few seconds', async () => {
+			await session.join(CHANNEL);
+			const sender = new FrameCryptor();
+			await sender.startCall();
+			const frame = await sender.encrypt('opus', new Uint8Array(40).fill(0x78));
+			for (let i = 0; i < 5; i++) await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame);
+			await mediaCrypto!.cryptor.decrypt('12121212-1212-4212-8212-121212121212', 'opus', frame);
+			await settle();
+			// Once for the device in the call; a device not in the call is not asked.
+			expect(keyExchange.asked).toEqual([OTHER_DEVICE]);
+		});
+
+		it('answers a request for its keys from a device in the call with its current keys, and nobody else', async () => {
+			await session.join(CHANNEL);
+			await settle();
+			const sentBefore = keyExchange.sent.length;
+			const ask = (wanted: Partial<CallMediaKeysWanted>) => {
+				for (const listener of keyExchange.requestListeners) listener({ channelId: CHANNEL, callId: CALL_ID, senderUserId: OTHER, senderDeviceId: OTHER_DEVICE, ...wanted });
+			};
+			ask({ senderDeviceId: '12121212-1212-4212-8212-121212121212' });
+			ask({ callId: '13131313-1313-4313-8313-131313131313' });
+			await settle();
+			expect(keyExchange.sent.length).toBe(sentBefore);
+			ask({});
+			await settle();
+			expect(keyExchange.sent.slice(sentBefore)).toEqual([{ deviceIds: [OTHER_DEVICE], kids: [0] }]);
 		});
 
 		it('takes keys only for its own call from the device that sent them', async () => {

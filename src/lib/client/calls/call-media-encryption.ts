@@ -6,7 +6,7 @@
 //
 // Keys are bound to the call (its callId), the sending device and the KID: keys for another call,
 // or naming a device other than the one whose session delivered them, are not taken.
-import type { ReceivedCallMediaKeys } from '../e2ee/engine.ts';
+import type { CallMediaKeysWanted, ReceivedCallMediaKeys } from '../e2ee/engine.ts';
 import type { TransformTarget } from './frame-cryptor.ts';
 import type { MediaCrypto } from './media-crypto.ts';
 import type { MediaKeyGrant } from '#lib/shared/call-media/media-keys.ts';
@@ -17,6 +17,8 @@ export type CallKeyExchange = {
 	start(): Promise<void>;
 	sendCallMediaKeys(channelId: string, callId: string, deviceIds: string[], keys: MediaKeyGrant[]): Promise<string[]>;
 	onCallMediaKeys(listener: (keys: ReceivedCallMediaKeys) => void): () => void;
+	requestCallMediaKeys(channelId: string, callId: string, deviceId: string): Promise<void>;
+	onCallMediaKeyRequests(listener: (wanted: CallMediaKeysWanted) => void): () => void;
 };
 
 export class CallEncryptionUnavailableError extends Error {
@@ -31,6 +33,8 @@ export class CallMediaEncryption {
 	#media: MediaCrypto | null = null;
 	#call: ActiveCall | null = null;
 	#stopListening: (() => void) | null = null;
+	/** Encryption devices of the others in the call: who may ask for this device's keys. */
+	#devices = new Set<string>();
 	/** Keys that arrived for a call before this page knew it was in it (the join answer was on its way). */
 	#early: ReceivedCallMediaKeys[] = [];
 
@@ -52,7 +56,17 @@ export class CallMediaEncryption {
 			throw new CallEncryptionUnavailableError(NO_DEVICE);
 		});
 		if (!exchange.deviceId) throw new CallEncryptionUnavailableError(NO_DEVICE);
-		this.#stopListening ??= exchange.onCallMediaKeys((keys) => this.#received(keys));
+		if (!this.#stopListening) {
+			const stopKeys = exchange.onCallMediaKeys((keys) => this.#received(keys));
+			const stopRequests = exchange.onCallMediaKeyRequests((wanted) => void this.#wanted(wanted));
+			this.#stopListening = () => {
+				stopKeys();
+				stopRequests();
+			};
+			// A device whose frames arrive under a key this browser lacks (its key message was lost, or
+			// it changed keys while this one was reconnecting) is asked for its keys.
+			media.onMissingKey((deviceId) => void this.#askFor(deviceId));
+		}
 		// A new join (also a rejoin of the same call): keys from here on wait for begin().
 		this.#call = null;
 		this.#early = [];
@@ -66,6 +80,7 @@ export class CallMediaEncryption {
 		// Keys that arrive meanwhile wait in #early: startCall forgets every key held before.
 		const grants = await media.startCall();
 		this.#call = { channelId: call.channelId, callId: call.callId, ownDeviceId: exchange.deviceId! };
+		this.#devices = new Set(devicesOf(call.participantDevices));
 		const early = this.#early;
 		this.#early = [];
 		for (const keys of early) this.#received(keys);
@@ -77,6 +92,7 @@ export class CallMediaEncryption {
 	/** Someone joined: ratchet forward and hand them (only them) the ratcheted key. */
 	async joined(deviceId: string | null): Promise<void> {
 		if (!this.#call || !this.#media) return;
+		if (deviceId) this.#devices.add(deviceId);
 		const grant = await this.#media.ratchetForJoin();
 		if (deviceId) await this.#send([deviceId], [grant]);
 	}
@@ -88,6 +104,7 @@ export class CallMediaEncryption {
 	async left(deviceId: string | null, remainingDevices: (string | null)[]): Promise<void> {
 		if (!this.#call || !this.#media) return;
 		const remaining = devicesOf(remainingDevices);
+		this.#devices = new Set(remaining);
 		if (deviceId && !remaining.includes(deviceId)) this.#media.forget(deviceId);
 		const grant = await this.#media.rotateForLeave();
 		await this.#send(remaining, [grant]);
@@ -95,6 +112,7 @@ export class CallMediaEncryption {
 
 	end(): void {
 		this.#call = null;
+		this.#devices.clear();
 		this.#early = [];
 		this.#media?.endCall();
 	}
@@ -127,6 +145,24 @@ export class CallMediaEncryption {
 		}
 		if (keys.callId !== call.callId || keys.channelId !== call.channelId || keys.senderDeviceId === call.ownDeviceId) return;
 		this.#media?.addKeys(keys.senderDeviceId, keys.keys);
+	}
+
+	/**
+	 * Someone in this call asks for this device's keys: the current and pending ones, never older
+	 * (they got the ratcheted key when they joined, so nothing from before their join is handed out).
+	 * Anyone not in the call (as this browser knows it) gets nothing.
+	 */
+	async #wanted(wanted: CallMediaKeysWanted): Promise<void> {
+		const call = this.#call;
+		if (!call || !this.#media || wanted.callId !== call.callId || wanted.channelId !== call.channelId || !this.#devices.has(wanted.senderDeviceId)) return;
+		await this.#send([wanted.senderDeviceId], await this.#media.sendingKeys());
+	}
+
+	async #askFor(deviceId: string): Promise<void> {
+		const call = this.#call;
+		const exchange = this.#exchange();
+		if (!call || !exchange || !this.#devices.has(deviceId)) return;
+		await exchange.requestCallMediaKeys(call.channelId, call.callId, deviceId).catch((error: unknown) => console.warn('Asking for call media keys failed:', error));
 	}
 
 	async #send(deviceIds: string[], grants: MediaKeyGrant[]): Promise<void> {

@@ -31,20 +31,30 @@ function emptyCounts(): FrameCounts {
 	return { encrypted: 0, decrypted: 0, decryptedFrom: {}, droppedNoKey: 0, droppedInvalid: 0 };
 }
 
+/**
+ * How often a device that sends frames this one has no key for is reported (and so asked for its
+ * keys): often enough to recover within seconds, rarely enough not to flood it at 50 frames a second.
+ */
+export const MISSING_KEY_REPORT_INTERVAL_MS = 3_000;
+
 export class FrameCryptor {
 	#outbound: OutboundMediaKeys | null = null;
 	readonly #inbound = new Map<string, InboundMediaKeys>();
 	readonly #now: () => number;
+	readonly #onMissingKey: (senderDeviceId: string) => void;
+	readonly #reported = new Map<string, number>();
 	counts: FrameCounts = emptyCounts();
 
-	constructor(now: () => number = Date.now) {
-		this.#now = now;
+	constructor(options: { now?: () => number; onMissingKey?: (senderDeviceId: string) => void } = {}) {
+		this.#now = options.now ?? Date.now;
+		this.#onMissingKey = options.onMissingKey ?? (() => {});
 	}
 
 	/** A new call: a fresh sending key, and nobody's keys held. Returns the key to hand to the others. */
 	async startCall(): Promise<MediaKeyGrant[]> {
 		// Cleared before the await: keys added while the new sending key is made belong to the new call.
 		this.#inbound.clear();
+		this.#reported.clear();
 		this.counts = emptyCounts();
 		this.#outbound = await OutboundMediaKeys.create(this.#now());
 		return this.#outbound.all();
@@ -110,10 +120,20 @@ export class FrameCryptor {
 			this.counts.decryptedFrom[senderDeviceId] = (this.counts.decryptedFrom[senderDeviceId] ?? 0) + 1;
 			return plain;
 		} catch (error) {
-			if (error instanceof UnknownMediaKeyError) this.counts.droppedNoKey += 1;
-			else this.counts.droppedInvalid += 1;
+			if (error instanceof UnknownMediaKeyError) {
+				this.counts.droppedNoKey += 1;
+				this.#missing(senderDeviceId, now);
+			} else {
+				this.counts.droppedInvalid += 1;
+			}
 			return null;
 		}
+	}
+
+	#missing(senderDeviceId: string, now: number): void {
+		if (!senderDeviceId || now - (this.#reported.get(senderDeviceId) ?? -Infinity) < MISSING_KEY_REPORT_INTERVAL_MS) return;
+		this.#reported.set(senderDeviceId, now);
+		this.#onMissingKey(senderDeviceId);
 	}
 
 	/**

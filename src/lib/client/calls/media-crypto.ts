@@ -8,7 +8,7 @@
 // (mediasoup-client's `additionalSettings`) and are transferred to the same worker. A browser
 // with neither cannot join: calls are always end-to-end encrypted.
 import type { FrameCounts, TransformTarget } from './frame-cryptor.ts';
-import type { MediaCryptoReply, MediaCryptoRequest } from './media-crypto.worker.ts';
+import type { MediaCryptoNotice, MediaCryptoReply, MediaCryptoRequest } from './media-crypto.worker.ts';
 import type { MediaKeyGrant } from '#lib/shared/call-media/media-keys.ts';
 
 export type EncryptionSupport = 'script-transform' | 'encoded-streams';
@@ -34,6 +34,8 @@ export interface MediaCrypto {
 	counts(): Promise<FrameCounts>;
 	attachSender(sender: RTCRtpSender, target: TransformTarget): void;
 	attachReceiver(receiver: RTCRtpReceiver, target: TransformTarget): void;
+	/** Frames from that device arrive under a key this browser lacks (reported at most every few seconds). */
+	onMissingKey(listener: (senderDeviceId: string) => void): void;
 }
 
 type EncodedStreams = { readable: ReadableStream; writable: WritableStream };
@@ -45,13 +47,15 @@ export class WorkerMediaCrypto implements MediaCrypto {
 	readonly #worker: Worker;
 	#nextId = 1;
 	readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>();
+	#missingKey: (senderDeviceId: string) => void = () => {};
 
 	constructor(support: EncryptionSupport) {
 		this.#support = support;
 		// Chromium's non-standard RTCConfiguration member; without it createEncodedStreams throws.
 		this.transportSettings = support === 'encoded-streams' ? ({ encodedInsertableStreams: true } as Partial<RTCConfiguration>) : {};
 		this.#worker = new Worker(new URL('./media-crypto.worker.ts', import.meta.url), { type: 'module', name: 'hearth-call-media' });
-		this.#worker.onmessage = (event: MessageEvent<MediaCryptoReply>) => {
+		this.#worker.onmessage = (event: MessageEvent<MediaCryptoReply | MediaCryptoNotice>) => {
+			if ('notice' in event.data) return this.#missingKey(event.data.senderDeviceId);
 			const waiting = this.#pending.get(event.data.id);
 			if (!waiting) return;
 			this.#pending.delete(event.data.id);
@@ -98,6 +102,10 @@ export class WorkerMediaCrypto implements MediaCrypto {
 
 	counts(): Promise<FrameCounts> {
 		return this.#request({ op: 'counts' });
+	}
+
+	onMissingKey(listener: (senderDeviceId: string) => void): void {
+		this.#missingKey = listener;
 	}
 
 	attachSender(sender: RTCRtpSender, target: TransformTarget): void {

@@ -18,16 +18,18 @@ export type MediaCryptoRequest =
 	| { op: 'pipe'; target: TransformTarget; readable: ReadableStream<EncodedFrame>; writable: WritableStream<EncodedFrame> };
 
 export type MediaCryptoReply = { id: number; result?: MediaKeyGrant[] | MediaKeyGrant | FrameCounts | null; error?: string };
+/** Sent unasked: frames from this device arrive under a key this browser lacks. */
+export type MediaCryptoNotice = { notice: 'missing-key'; senderDeviceId: string };
 
 type TransformEvent = { transformer: { readable: ReadableStream<EncodedFrame>; writable: WritableStream<EncodedFrame>; options: TransformTarget } };
 type WorkerScope = {
 	onmessage: ((event: MessageEvent<{ id: number; request: MediaCryptoRequest }>) => void) | null;
 	onrtctransform: ((event: TransformEvent) => void) | null;
-	postMessage(message: MediaCryptoReply): void;
+	postMessage(message: MediaCryptoReply | MediaCryptoNotice): void;
 };
 
 const scope = self as unknown as WorkerScope;
-const cryptor = new FrameCryptor();
+const cryptor = new FrameCryptor({ onMissingKey: (senderDeviceId) => scope.postMessage({ notice: 'missing-key', senderDeviceId }) });
 
 function pipe(target: TransformTarget, readable: ReadableStream<EncodedFrame>, writable: WritableStream<EncodedFrame>): void {
 	// Ends when the sender or receiver goes away (its streams close); nothing to clean up then.

@@ -41,6 +41,7 @@ import {
 	parsePairwiseEnvelope,
 	parseToDeviceContent,
 	type CallMediaKeyGrant,
+	type CallMediaKeyRequest,
 	type DmPayload,
 	type SenderKeyDistribution,
 	type SenderKeyPayload
@@ -164,6 +165,9 @@ export type ReceivedCallMediaKeys = {
 	keys: { kid: number; key: Uint8Array<ArrayBuffer> }[];
 };
 
+/** Another device in a call asks this one for its current call media keys. */
+export type CallMediaKeysWanted = { channelId: string; callId: string; senderUserId: string; senderDeviceId: string };
+
 export class EncryptionUnavailableError extends Error {
 	override name = 'EncryptionUnavailableError';
 }
@@ -180,6 +184,7 @@ export class E2eeEngine {
 	#keyListeners = new Set<() => void>();
 	/** The call on this page (call-media-encryption.ts) listens here; keys for no listener are dropped. */
 	#callKeyListeners = new Set<(keys: ReceivedCallMediaKeys) => void>();
+	#callKeyRequestListeners = new Set<(wanted: CallMediaKeysWanted) => void>();
 	#statusListeners = new Set<(status: EngineStatus) => void>();
 	#status: EngineStatus = { state: 'starting' };
 	/** Decrypted views of messages seen in this page (id + payload → view), so re-renders are synchronous. */
@@ -245,6 +250,25 @@ export class E2eeEngine {
 				keys: keys.map(({ kid, key }) => ({ kid, key: toB64(key) }))
 			};
 			return this.#sendToDevices(devices, JSON.stringify(content));
+		});
+	}
+
+	/** Requests for this device's call media keys (a device that receives frames it has no key for). */
+	onCallMediaKeyRequests(listener: (wanted: CallMediaKeysWanted) => void): () => void {
+		this.#callKeyRequestListeners.add(listener);
+		return () => this.#callKeyRequestListeners.delete(listener);
+	}
+
+	/** Asks one device in a call for its current call media keys (over the pairwise session). */
+	async requestCallMediaKeys(channelId: string, callId: string, deviceId: string): Promise<void> {
+		await this.start();
+		await this.#locked(async () => {
+			const account = this.#account!;
+			if (deviceId === account.deviceId) return;
+			const view = await this.#transport.listChannelDevices(channelId);
+			const devices = view.members.flatMap((m) => m.devices).filter((d) => d.id === deviceId);
+			const content: CallMediaKeyRequest = { kind: 'call-media-key-request', channelId, callId, deviceId: account.deviceId };
+			await this.#sendToDevices(devices, JSON.stringify(content));
 		});
 	}
 
@@ -544,6 +568,18 @@ export class E2eeEngine {
 					listener(received);
 				} catch {
 					// A listener's failure is its own; the queue still advances.
+				}
+			}
+			return { keysChanged: false, usedOneTimePrekey };
+		}
+		if (content.kind === 'call-media-key-request') {
+			if (content.deviceId !== message.senderDeviceId) throw new DecryptionError('call media key request names another device');
+			const wanted: CallMediaKeysWanted = { channelId: content.channelId, callId: content.callId, senderUserId: message.senderUserId, senderDeviceId: message.senderDeviceId };
+			for (const listener of this.#callKeyRequestListeners) {
+				try {
+					listener(wanted);
+				} catch {
+					// As above: the listener's failure is its own.
 				}
 			}
 			return { keysChanged: false, usedOneTimePrekey };

@@ -3,7 +3,8 @@
 //   inside direct-message payloads;
 // - message payloads: `hearth.sk.v1` (channels and group DMs, sender keys) and `hearth.dm.v1`
 //   (1:1 direct messages, a content key wrapped per device);
-// - the plaintext of to-device messages (`sender-key`, `sender-key-request`, `call-media-key`).
+// - the plaintext of to-device messages (`sender-key`, `sender-key-request`, `call-media-key`,
+//   `call-media-key-request`).
 // The server never parses these; only clients do.
 import * as v from 'valibot';
 import { CurvePublicKey, IdentityKey, PrekeyId, Signature, TO_DEVICE_BODY_MAX_CHARS } from '#lib/shared/e2ee.ts';
@@ -164,7 +165,17 @@ export const CallMediaKeyGrant = v.strictObject({
 });
 export type CallMediaKeyGrant = v.InferOutput<typeof CallMediaKeyGrant>;
 
-export const ToDeviceContent = v.variant('kind', [SenderKeyDistribution, SenderKeyRequest, CallMediaKeyGrant]);
+/** "I receive frames from your device in this call under a key I do not have: send me your current keys." */
+export const CallMediaKeyRequest = v.strictObject({
+	kind: v.literal('call-media-key-request'),
+	channelId: Uuid,
+	callId: Uuid,
+	/** The asking device (must be the device the pairwise session authenticates). */
+	deviceId: Uuid
+});
+export type CallMediaKeyRequest = v.InferOutput<typeof CallMediaKeyRequest>;
+
+export const ToDeviceContent = v.variant('kind', [SenderKeyDistribution, SenderKeyRequest, CallMediaKeyGrant, CallMediaKeyRequest]);
 export type ToDeviceContent = v.InferOutput<typeof ToDeviceContent>;
 
 /** Parses the decrypted plaintext of a to-device message; unknown kinds (including the reserved `backup-key`) are refused. */
