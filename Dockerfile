@@ -21,18 +21,24 @@ COPY . .
 RUN npx vite build --logLevel error
 
 FROM ${NODE_IMAGE} AS prod-deps
-# Calls need a mediasoup worker (the SFU's media process). npm never fetches one here (package.json
-# allowScripts), so by default the image has none and calls are unavailable until one is provided:
-# mount a binary and set MEDIASOUP_WORKER_BIN (docs/calls.md). On a build machine that can download,
-#   docker compose build --build-arg MEDIASOUP_WORKER=postinstall
-# runs mediasoup's own install step: it downloads mediasoup's prebuilt worker for this platform, or
-# builds it from source (hence the compiler and Python installed first, in this stage only). The
-# worker lands in node_modules/mediasoup, where Hearth finds it without MEDIASOUP_WORKER_BIN.
-ARG MEDIASOUP_WORKER=none
+# Calls need a mediasoup worker (the SFU's media process). npm ci never runs mediasoup's install
+# script (package.json allowScripts: installing must work offline), so the worker comes in a step
+# of its own. MEDIASOUP_WORKER chooses it:
+#   prebuilt (default): mediasoup's prebuilt worker for this platform, downloaded as mediasoup's
+#     installer does (scripts/fetch-mediasoup-worker.ts). Never fails the build: without network
+#     access the image has no worker, and Hearth starts with calls unavailable, saying why and how
+#     to provide one (log, /health; docs/calls.md).
+#   postinstall: mediasoup's own install step: the prebuilt download, else a source build (hence
+#     the compiler and Python, in this stage only); fails the build if it produces no worker.
+#   none: no worker; mount one and set MEDIASOUP_WORKER_BIN.
+# The worker lands in node_modules/mediasoup, where Hearth finds it without MEDIASOUP_WORKER_BIN.
+ARG MEDIASOUP_WORKER=prebuilt
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
-RUN set -e; if [ "$MEDIASOUP_WORKER" = postinstall ]; then apt-get update; apt-get install -y --no-install-recommends python3-pip make g++; cd node_modules/mediasoup; node npm-scripts.mjs postinstall; test -x worker/out/Release/mediasoup-worker; elif [ "$MEDIASOUP_WORKER" != none ]; then echo "MEDIASOUP_WORKER must be none or postinstall" >&2; exit 2; fi
+COPY scripts/fetch-mediasoup-worker.ts scripts/
+COPY server/calls/worker-bin.ts server/calls/
+RUN set -e; if [ "$MEDIASOUP_WORKER" = prebuilt ]; then node scripts/fetch-mediasoup-worker.ts; elif [ "$MEDIASOUP_WORKER" = postinstall ]; then apt-get update; apt-get install -y --no-install-recommends python3-pip make g++; cd node_modules/mediasoup; node npm-scripts.mjs postinstall; test -x worker/out/Release/mediasoup-worker; elif [ "$MEDIASOUP_WORKER" != none ]; then echo "MEDIASOUP_WORKER must be prebuilt, postinstall or none" >&2; exit 2; fi
 
 FROM ${NODE_IMAGE} AS runtime
 ENV NODE_ENV=production \

@@ -54,6 +54,7 @@ const USAGE = `Usage: node bench/calls.ts [options]   (or: npm run bench:calls -
   --audio-kbps K         each microphone's bitrate incl. RTP header            (default 32)
   --video-kbps K         each camera's bitrate                                (default 500)
   --skip-join            part 2 only     --skip-media   part 1 only
+  --skip-browser         without part 3 (encryption in Chromium, bench/calls-encryption.ts)
   --out DIR              where the JSON goes                                  (default bench/results)
 The worker: MEDIASOUP_WORKER_BIN, else ~/.cache/hearth/mediasoup-worker, else node_modules/mediasoup.`;
 
@@ -76,6 +77,7 @@ type Options = {
 	videoKbps: number;
 	skipJoin: boolean;
 	skipMedia: boolean;
+	skipBrowser: boolean;
 	outDir: string;
 };
 
@@ -92,6 +94,7 @@ function parseOptions(argv: string[]): Options | 'help' {
 			'video-kbps': { type: 'string' },
 			'skip-join': { type: 'boolean' },
 			'skip-media': { type: 'boolean' },
+			'skip-browser': { type: 'boolean' },
 			out: { type: 'string' },
 			help: { type: 'boolean', short: 'h' }
 		}
@@ -113,6 +116,7 @@ function parseOptions(argv: string[]): Options | 'help' {
 		videoKbps: positive('video-kbps', values['video-kbps'], 500),
 		skipJoin: values['skip-join'] ?? false,
 		skipMedia: values['skip-media'] ?? false,
+		skipBrowser: values['skip-browser'] ?? false,
 		outDir: values.out ?? 'bench/results'
 	};
 }
@@ -540,7 +544,7 @@ async function main(): Promise<void> {
 	if (!options.skipMedia) {
 		const config: CallsConfig = {
 			workerBin: bin.path, workers: 1, listenIp: '127.0.0.1', announcedAddress: undefined, port: 0, maxParticipants: Math.max(...options.sizes),
-			stunUrls: [], turnUrls: [], turnSecret: undefined, turnTtlSeconds: 3600
+			stunUrls: [], turnUrls: [], turnSecret: undefined, turnTtlSeconds: 3600, testTapPort: 0
 		};
 		const pool = await CallWorkerPool.start(config, bin.path, createLogger('warn'));
 		const rtp = new RtpChild();
@@ -611,6 +615,17 @@ async function main(): Promise<void> {
 		console.log(`Target (issue): ${largest.participants} participants working (every consumer receives): ${allWork ? 'PASS' : 'FAIL'}`);
 	}
 	console.log(`\nResults: ${file}`);
+	if (!options.skipBrowser) await encryptionPart(resolve(ROOT, options.outDir));
+}
+
+/**
+ * Part 3, in its own process (it drives Chromium): join time and browser CPU with and without call
+ * media encryption, in the same run (bench/calls-encryption.ts says how).
+ */
+async function encryptionPart(outDir: string): Promise<void> {
+	const child = fork(join(ROOT, 'bench/calls-encryption.ts'), ['--out', outDir], { stdio: 'inherit' });
+	const code = await new Promise<number | null>((done) => child.once('exit', done));
+	if (code !== 0) throw new Error(`part 3 (bench/calls-encryption.ts) failed with exit code ${code}`);
 }
 
 main().then(

@@ -5,6 +5,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib/ensure-node.sh
 ensure_dependencies
+# Calls need mediasoup's worker: fetched here as its own step (npm ci never runs mediasoup's
+# install script); it never fails, and without a worker Hearth runs with calls unavailable.
+node scripts/fetch-mediasoup-worker.ts || true
 echo "Building the app..."
 npx vite build --logLevel error
 exec node --max-semi-space-size=16 --env-file-if-exists=.env server/main.ts

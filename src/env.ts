@@ -184,6 +184,10 @@ export const variables = defineEnvVars({
 		description: 'UDP and TCP port of the first call worker; worker N uses CALL_PORT+N. Open them in the firewall. 0 picks free ports (tests only).',
 		schema: integer('CALL_PORT', 40000, 0, 65535)
 	},
+	CALL_TEST_TAP_PORT: {
+		description: 'Tests only (APP_ENV=test): a UDP port on 127.0.0.1 that gets a plain-RTP copy of every call stream, so a test can inspect what the server itself sees (ciphertext). 0: off. Refused outside APP_ENV=test.',
+		schema: integer('CALL_TEST_TAP_PORT', 0, 0, 65535)
+	},
 	CALL_MAX_PARTICIPANTS: {
 		description: 'Participants one call may have.',
 		schema: integer('CALL_MAX_PARTICIPANTS', 25, 1, 1000)

@@ -1,6 +1,8 @@
 // Who may do what in a call, on top of the community permission model (src/lib/server/access.ts).
+import { and, eq, isNull } from 'drizzle-orm';
 import { accessChannel, requirePermission, type ChannelAccess } from '#lib/server/access.ts';
 import type { Executor } from '#lib/server/db/open.ts';
+import { devices, sessions } from '#lib/server/db/schema.ts';
 import { invalid } from '#lib/server/errors.ts';
 
 /** Members of the voice channel's community; anyone else is answered as for a missing channel. */
@@ -16,4 +18,18 @@ export async function accessCall(db: Executor, userId: string, channelId: string
  */
 export function requireCallModerator(access: ChannelAccess, action: 'mute' | 'unmute' | 'remove'): void {
 	requirePermission(access, action === 'remove' ? 'kick' : 'timeout');
+}
+
+/**
+ * The encryption device of the session a connection signed in with (null: none registered, or
+ * revoked). Participants hand their call media keys to this device over pairwise sessions, so it
+ * is read at every join (a device registered after the socket opened counts).
+ */
+export async function callDevice(db: Executor, sessionId: string): Promise<string | null> {
+	const [row] = await db
+		.select({ deviceId: devices.id })
+		.from(sessions)
+		.innerJoin(devices, eq(devices.id, sessions.deviceId))
+		.where(and(eq(sessions.id, sessionId), isNull(devices.revokedAt)));
+	return row?.deviceId ?? null;
 }

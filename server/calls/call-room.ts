@@ -20,7 +20,7 @@ const SPEAKING = { threshold: -60, interval: 400, maxEntries: 25 };
  * What a call needs of a participant's connection: a /ws connection on this node, or (cluster mode)
  * a stand-in for one on another node whose frames are relayed (server/calls/cluster-calls.ts).
  */
-export type CallConnection = Pick<Connection, 'id' | 'userId' | 'closed' | 'send' | 'sendRaw'>;
+export type CallConnection = Pick<Connection, 'id' | 'userId' | 'sessionId' | 'closed' | 'send' | 'sendRaw'>;
 
 export type MediaSource = CallProducerView['source'];
 export type ProducerEntry = { producer: types.Producer; source: MediaSource };
@@ -28,6 +28,8 @@ export type ProducerEntry = { producer: types.Producer; source: MediaSource };
 export class CallPeer {
 	readonly id: string;
 	readonly userId: string;
+	/** The encryption device media keys for this peer go to (null: the session has none). */
+	readonly deviceId: string | null;
 	readonly conn: CallConnection;
 	readonly transports = new Map<string, types.WebRtcTransport>();
 	readonly producers = new Map<string, ProducerEntry>();
@@ -36,14 +38,15 @@ export class CallPeer {
 	mutedByModerator = false;
 	closed = false;
 
-	constructor(conn: CallConnection) {
+	constructor(conn: CallConnection, deviceId: string | null) {
 		this.id = conn.id;
 		this.userId = conn.userId;
+		this.deviceId = deviceId;
 		this.conn = conn;
 	}
 
 	view(): CallParticipantView {
-		return { peerId: this.id, userId: this.userId, mutedByModerator: this.mutedByModerator };
+		return { peerId: this.id, userId: this.userId, deviceId: this.deviceId, mutedByModerator: this.mutedByModerator };
 	}
 
 	producerView(entry: ProducerEntry): CallProducerView {
@@ -59,6 +62,11 @@ export class CallPeer {
 }
 
 export class CallRoom {
+	/**
+	 * This call's own id, new each time the channel's call starts: call media keys are bound to it,
+	 * so a key from an earlier call in the channel (a to-device message delivered late) is not taken.
+	 */
+	readonly callId = crypto.randomUUID();
 	readonly channelId: string;
 	readonly communityId: string;
 	readonly router: types.Router;

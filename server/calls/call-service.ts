@@ -8,10 +8,11 @@ import type { AppContext, CallsStatus } from '#lib/server/context.ts';
 import type { BusNotice } from '#lib/server/events/bus.ts';
 import { AppError, conflict, invalid, notFound } from '#lib/server/errors.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
-import { accessCall, requireCallModerator } from './call-access.ts';
+import { accessCall, callDevice, requireCallModerator } from './call-access.ts';
 import { CallRemovals, type SharedCallRemovals } from './call-removals.ts';
 import { CallPeer, CallRoom, type CallConnection, type MediaSource, type ProducerEntry } from './call-room.ts';
 import { iceServersFor } from './turn-credentials.ts';
+import { tapProducer } from './test-tap.ts';
 import { resolveWorkerBin } from './worker-bin.ts';
 import { CallWorkerPool } from './worker-pool.ts';
 
@@ -196,6 +197,7 @@ export class CallService implements CallsStatus {
 			const iceServers = iceServersFor({ ...this.#app.config.calls, ...(await this.#app.services.instance.iceUrls()) }, conn.userId);
 			// A removal made on the node that held this call before (it died, the call re-formed here).
 			if (this.#sharedRemovals) this.#removals.adopt(channelId, conn.userId, await this.#sharedRemovals.msLeft(channelId, conn.userId));
+			const deviceId = await callDevice(this.#app.database.db, conn.sessionId);
 			const room = await this.#openRoom(channelId, access.channel.communityId!);
 			if (conn.closed) {
 				this.#closeIfEmpty(room);
@@ -212,7 +214,7 @@ export class CallService implements CallsStatus {
 				this.#closeIfEmpty(room);
 				throw callFull(max);
 			}
-			const peer = new CallPeer(conn);
+			const peer = new CallPeer(conn, deviceId);
 			const others = [...room.peers.values()].map((p) => p.view());
 			const producers = room.producers();
 			room.peers.set(peer.id, peer);
@@ -221,7 +223,9 @@ export class CallService implements CallsStatus {
 			room.log.debug({ peer: peer.id, user: peer.userId }, 'peer joined');
 			return {
 				channelId,
+				callId: room.callId,
 				peerId: peer.id,
+				deviceId,
 				rtpCapabilities: room.router.rtpCapabilities,
 				participants: others,
 				producers,
@@ -378,14 +382,19 @@ export class CallService implements CallsStatus {
 			if (!room.closed) room.broadcast({ t: 'call.producer.closed', channelId: room.channelId, producerId: producer.id }, peer.id);
 		});
 		room.broadcast({ t: 'call.producer.new', channelId: room.channelId, producer: peer.producerView(entry) }, peer.id);
+		const tapPort = this.#app.config.calls.testTapPort;
+		if (tapPort) void tapProducer(room.router, producer, { peerId: peer.id, userId: peer.userId }, tapPort, room.log);
 		return { producerId: producer.id, paused: producer.paused };
 	}
 
 	/** New ICE credentials for a transport whose connection failed; the browser restarts ICE with them. */
 	async restartIce(conn: CallConnection, transportId: string): Promise<{ iceParameters: types.IceParameters }> {
-		const { peer } = this.#membership(conn);
+		const { room, peer } = this.#membership(conn);
 		const transport = this.#transport(peer, transportId);
-		return { iceParameters: await transport.restartIce() };
+		const iceParameters = await transport.restartIce();
+		// Worth a line: a peer whose media keeps failing shows up here before it rejoins.
+		room.log.info({ peer: peer.id, transport: transport.id, direction: transport.appData.direction }, 'ICE restart');
+		return { iceParameters };
 	}
 
 	#producer(peer: CallPeer, producerId: string): ProducerEntry {

@@ -56,7 +56,7 @@ return 1`;
 
 type RelayMessage =
 	/** origin → owner: a call frame of a socket on the origin. */
-	| { k: 'frame'; from: string; connId: string; userId: string; frame: ClientFrame }
+	| { k: 'frame'; from: string; connId: string; userId: string; sessionId: string; frame: ClientFrame }
 	/** origin → owner: that socket left the call without a frame (closed, or joined another call). */
 	| { k: 'gone'; from: string; connId: string }
 	/** owner → origin: a frame for that socket, serialised (rooms serialise a broadcast once). */
@@ -72,15 +72,18 @@ type RemoteCall = { conn: Connection; owner: string; channelId: string; joinId: 
 class RemoteParticipant implements CallConnection {
 	readonly id: string;
 	readonly userId: string;
+	/** The socket's session on its node: the call's encryption device is the session's. */
+	readonly sessionId: string;
 	readonly origin: string;
 	readonly log: Logger;
 	closed = false;
 	readonly #send: (raw: string) => void;
 
-	constructor(origin: string, id: string, userId: string, log: Logger, send: (raw: string) => void) {
+	constructor(origin: string, id: string, userId: string, sessionId: string, log: Logger, send: (raw: string) => void) {
 		this.origin = origin;
 		this.id = id;
 		this.userId = userId;
+		this.sessionId = sessionId;
 		this.log = log;
 		this.#send = send;
 	}
@@ -164,14 +167,14 @@ export class ClusterCalls {
 			if (!owner || owner === this.#self) return false;
 			// Its answer comes back for a socket that may be in no call here: remembered until then.
 			this.#moderating.set(`${conn.id}/${frame.id}`, { conn, owner });
-			this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, frame });
+			this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
 			return true;
 		}
 		const remote = this.#remote.get(conn.id);
 		if (!remote) return false;
 		// Still routed to the owner until it answers: the answer comes back through this entry.
 		if (frame.t === 'call.leave') remote.leaveId = frame.id;
-		this.#send(remote.owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, frame });
+		this.#send(remote.owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
 		return true;
 	}
 
@@ -187,7 +190,7 @@ export class ClusterCalls {
 				// leave, joins again: either way the socket stays with that node.
 				previous.leaveId = null;
 				previous.joinId = frame.id;
-				this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, frame });
+				this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
 				return true;
 			}
 			// One call at a time: leave the one on the other node first.
@@ -198,7 +201,7 @@ export class ClusterCalls {
 		// Leaving a call on this node is the local join's job when it is local; here it is not.
 		this.#calls.leave(conn);
 		this.#remote.set(conn.id, { conn, owner, channelId: frame.channelId, joinId: frame.id, leaveId: null });
-		this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, frame });
+		this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
 		return true;
 	}
 
@@ -287,12 +290,12 @@ export class ClusterCalls {
 		const log = this.#log.child({ origin, conn: connId });
 		// A moderator acting on a call they are not in needs no lasting stand-in.
 		if (message.frame.t === 'call.moderate' && !this.#participants.has(key)) {
-			void this.#run(new RemoteParticipant(origin, connId, message.userId, log, send), message.frame);
+			void this.#run(new RemoteParticipant(origin, connId, message.userId, message.sessionId, log, send), message.frame);
 			return;
 		}
 		let participant = this.#participants.get(key);
 		if (!participant) {
-			participant = new RemoteParticipant(origin, connId, message.userId, log, send);
+			participant = new RemoteParticipant(origin, connId, message.userId, message.sessionId, log, send);
 			this.#participants.set(key, participant);
 		}
 		void this.#run(participant, message.frame);

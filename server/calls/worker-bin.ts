@@ -1,9 +1,14 @@
-// Where the mediasoup-worker binary is, or why there is none. npm may have skipped mediasoup's
-// install script (package.json allowScripts) or failed to download/build it: the server then
-// runs without calls and says so, instead of failing to start.
-import { accessSync, constants, statSync } from 'node:fs';
+// Where the mediasoup-worker binary is, or why there is none. npm skips mediasoup's install script
+// (package.json allowScripts); scripts/fetch-mediasoup-worker.ts (quickstart, Docker image) fetches
+// mediasoup's prebuilt worker where the network allows. Without one the server runs without calls
+// and says so, with the ways to provide one, instead of failing to start.
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+
+/** The two ways to give Hearth a worker when mediasoup's prebuilt one could not be fetched (start-up log, /health). */
+export const HOW_TO_PROVIDE_A_WORKER =
+	'set MEDIASOUP_WORKER_BIN to a mediasoup-worker binary of the installed mediasoup version, or build one with `npm run worker:build` (needs Python 3 with pip, make and a C++ compiler); `npm run worker:fetch` downloads mediasoup’s prebuilt worker where the network allows';
 
 export type WorkerBinResolution = { ok: true; path: string; source: 'MEDIASOUP_WORKER_BIN' | 'node_modules' } | { ok: false; reason: string };
 
@@ -19,14 +24,29 @@ function executable(path: string): boolean {
 	}
 }
 
-/** The worker npm would have placed inside the mediasoup package (its postinstall download or build). */
-export function packagedWorkerBin(): string | null {
+/**
+ * The installed mediasoup package's folder. Its package.json is not in its "exports", so it is
+ * found from the package's entry point (node/lib/index.js) by walking up to that package.json.
+ */
+export function mediasoupPackageDir(): string | null {
 	try {
-		const packageJson = createRequire(import.meta.url).resolve('mediasoup/package.json');
-		return join(dirname(packageJson), 'worker', 'out', 'Release', 'mediasoup-worker');
+		let dir = dirname(createRequire(import.meta.url).resolve('mediasoup'));
+		for (;;) {
+			const manifest = join(dir, 'package.json');
+			if (existsSync(manifest) && (JSON.parse(readFileSync(manifest, 'utf8')) as { name?: string }).name === 'mediasoup') return dir;
+			const parent = dirname(dir);
+			if (parent === dir) return null;
+			dir = parent;
+		}
 	} catch {
 		return null;
 	}
+}
+
+/** The worker mediasoup's install step (or scripts/fetch-mediasoup-worker.ts) places inside the package. */
+export function packagedWorkerBin(): string | null {
+	const dir = mediasoupPackageDir();
+	return dir ? join(dir, 'worker', 'out', 'Release', 'mediasoup-worker') : null;
 }
 
 export function resolveWorkerBin(configured: string | undefined): WorkerBinResolution {
@@ -38,6 +58,6 @@ export function resolveWorkerBin(configured: string | undefined): WorkerBinResol
 	if (packaged && executable(packaged)) return { ok: true, path: packaged, source: 'node_modules' };
 	return {
 		ok: false,
-		reason: 'no mediasoup worker: set MEDIASOUP_WORKER_BIN to a mediasoup-worker binary (npm did not download or build one)'
+		reason: `no mediasoup worker: ${HOW_TO_PROVIDE_A_WORKER}`
 	};
 }

@@ -23,6 +23,12 @@ async function bytesFrom(page: Page, userId: string): Promise<number> {
 	return Number(value ?? 0);
 }
 
+/** Frames from `userId` this page decrypted (call media is end-to-end encrypted). */
+async function framesDecryptedFrom(page: Page, userId: string): Promise<number> {
+	const value = await page.getByRole('list', { name: 'In the call' }).locator(`li[data-user-id="${userId}"]`).getAttribute('data-frames-decrypted');
+	return Number(value ?? 0);
+}
+
 test('two participants receive each other’s audio, and leaving empties the call', async ({ browser, baseURL }) => {
 	const ana = await person(browser, baseURL!, 'Ana');
 	const community = await ana.api.createCommunity('Band practice');
@@ -42,7 +48,16 @@ test('two participants receive each other’s audio, and leaving empties the cal
 		await expect.poll(() => bytesFrom(page, other.userId), { timeout: 20_000 }).toBeGreaterThan(0);
 		const first = await bytesFrom(page, other.userId);
 		await expect.poll(() => bytesFrom(page, other.userId), { timeout: 10_000 }).toBeGreaterThan(first);
+		// What arrives was encrypted by the other browser and decrypted by this one, frame by frame.
+		await expect.poll(() => framesDecryptedFrom(page, other.userId), { timeout: 10_000 }).toBeGreaterThan(10);
 	}
+	await expect(ana.page.getByRole('region', { name: 'Voice call' }).getByText('End-to-end encrypted')).toBeVisible();
+	// Bo's safety number is one click away from the call (the keys of the call go over those sessions).
+	await ana.page.getByRole('button', { name: 'Verify safety number of Bo' }).click();
+	const dialog = ana.page.getByRole('dialog', { name: 'Safety number with Bo' });
+	await expect(dialog.getByTestId('safety-number')).toHaveAttribute('data-digits', /^\d{60}$/);
+	await ana.page.keyboard.press('Escape');
+	await expect(dialog).toBeHidden();
 
 	await ana.page.getByRole('button', { name: 'Mute', exact: true }).click();
 	await expect(ana.page.getByRole('button', { name: 'Unmute', exact: true })).toHaveAttribute('aria-pressed', 'true');
@@ -65,4 +80,48 @@ test('two participants receive each other’s audio, and leaving empties the cal
 	);
 	await ana.context.close();
 	await bo.context.close();
+});
+
+test('a browser with only Chromium’s encoded streams still encrypts and decrypts; one with no encoded transform is told why and does not join', async ({ browser, baseURL }) => {
+	const ana = await person(browser, baseURL!, 'Ana');
+	const community = await ana.api.createCommunity('Old browsers');
+	const { invite } = await ana.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+	const bo = await person(browser, baseURL!, 'Bo', invite.code);
+	const cy = await person(browser, baseURL!, 'Cy', invite.code);
+	const { channel } = await ana.api.send<{ channel: { id: string } }>('POST', `/api/communities/${community.id}/channels`, { name: 'legacy', kind: 'voice' });
+	// Bo's page is an older Chromium: no RTCRtpScriptTransform, only createEncodedStreams (and the
+	// encodedInsertableStreams RTCConfiguration that goes with it). Cy's has neither.
+	await bo.page.addInitScript(() => {
+		delete (window as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform;
+	});
+	await cy.page.addInitScript(() => {
+		delete (window as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform;
+		delete (RTCRtpSender.prototype as { createEncodedStreams?: unknown }).createEncodedStreams;
+		delete (RTCRtpReceiver.prototype as { createEncodedStreams?: unknown }).createEncodedStreams;
+	});
+
+	for (const { page } of [ana, bo]) {
+		await page.goto(`/c/${community.id}/${channel.id}`);
+		await page.getByRole('button', { name: 'Join call' }).click();
+		await expect(page.getByRole('region', { name: 'Voice call' })).toContainText('In the call', { timeout: 15_000 });
+	}
+	expect(await bo.page.evaluate(() => typeof (window as { RTCRtpScriptTransform?: unknown }).RTCRtpScriptTransform)).toBe('undefined');
+	for (const [page, other] of [[ana.page, bo], [bo.page, ana]] as const) {
+		await expect.poll(() => framesDecryptedFrom(page, other.userId), { timeout: 20_000 }).toBeGreaterThan(10);
+		const first = await framesDecryptedFrom(page, other.userId);
+		await expect.poll(() => framesDecryptedFrom(page, other.userId), { timeout: 10_000 }).toBeGreaterThan(first);
+	}
+
+	await cy.page.goto(`/c/${community.id}/${channel.id}`);
+	await cy.page.getByRole('button', { name: 'Join call' }).click();
+	await expect(cy.page.getByRole('region', { name: 'Voice call' }).getByRole('alert')).toHaveText(
+		'Calls here are end-to-end encrypted, and this browser cannot encrypt call audio and video (it lacks WebRTC encoded transforms). Join with a current Firefox, Chrome, Edge or Safari.'
+	);
+	await expect(cy.page.getByRole('button', { name: 'Join call' })).toBeVisible();
+	// The server never saw Cy join.
+	await expect(ana.page.getByRole('list', { name: 'In the call' }).getByRole('listitem')).toHaveCount(2);
+	await ana.page.waitForTimeout(1_000);
+	await expect(ana.page.getByRole('list', { name: 'In the call' }).getByRole('listitem')).toHaveCount(2);
+
+	for (const { context } of [ana, bo, cy]) await context.close();
 });

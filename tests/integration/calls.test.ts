@@ -10,6 +10,7 @@ import { callWorkerUnavailableReason, createTestDatabase, postgresUnavailableRea
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, MISSING_ID } from '../helpers/fixtures.ts';
 import { BROWSERS } from '../helpers/media-samples.ts';
+import { startDevice } from '../helpers/e2ee-device.ts';
 import type { ChannelView } from '#lib/shared/api-types.ts';
 import type { ServerFrame, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 
@@ -26,9 +27,11 @@ const MAX_PARTICIPANTS = 3;
 type Ack = ServerFrameOf<'ack'>;
 type JoinResult = {
 	channelId: string;
+	callId: string;
 	peerId: string;
+	deviceId: string | null;
 	rtpCapabilities: Record<string, unknown>;
-	participants: { peerId: string; userId: string }[];
+	participants: { peerId: string; userId: string; deviceId: string | null }[];
 	producers: { producerId: string; userId: string; source: string }[];
 	iceServers: { urls: string[]; username?: string; credential?: string }[];
 };
@@ -239,9 +242,11 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		const second = await ok<JoinResult>(memberSocket.request({ t: 'call.join', channelId: voiceId }));
 		const after = Math.floor(Date.now() / 1000);
 		expect((second.rtpCapabilities.codecs as { mimeType: string }[]).map((c) => c.mimeType)).toEqual(expect.arrayContaining(['audio/opus', 'video/VP8']));
-		expect(second.participants).toEqual([{ peerId: first.joined.peerId, userId: owner.user.id, mutedByModerator: false }]);
+		// Neither session registered an encryption device: no device to send media keys to.
+		expect(second.participants).toEqual([{ peerId: first.joined.peerId, userId: owner.user.id, deviceId: null, mutedByModerator: false }]);
+		expect(second.callId).toBe(first.joined.callId);
 		expect(second.producers).toEqual([{ producerId: first.producerId, peerId: first.joined.peerId, userId: owner.user.id, kind: 'audio', source: 'mic', paused: false }]);
-		expect(await joinedNotice).toEqual({ t: 'call.participant.joined', channelId: voiceId, participant: { peerId: second.peerId, userId: member.user.id, mutedByModerator: false } });
+		expect(await joinedNotice).toEqual({ t: 'call.participant.joined', channelId: voiceId, participant: { peerId: second.peerId, userId: member.user.id, deviceId: null, mutedByModerator: false } });
 
 		// coturn use-auth-secret: username "<expiry>:<user id>", credential base64(HMAC-SHA1(secret, username)).
 		const [stun, turn] = second.iceServers;
@@ -254,6 +259,35 @@ describe.skipIf(skipDatabase || noWorker)('calls with a real mediasoup worker', 
 		expect(turn!.credential).toBe(createHmac('sha1', TURN_SECRET).update(turn!.username!).digest('base64'));
 
 		await ok(memberSocket.request({ t: 'call.leave' }));
+		await ok(ownerSocket.request({ t: 'call.leave' }));
+		ownerSocket.close();
+		memberSocket.close();
+	});
+
+	it('participants carry the encryption device of their session (where media keys go), and each call has an id of its own', async () => {
+		// People of their own: the sessions of the others in this file stay without a device.
+		const alice = await TestClient.signUp(server);
+		const bob = await TestClient.signUp(server);
+		await joinCommunity(owner, alice, community);
+		await joinCommunity(owner, bob, community);
+		const ownerDevice = await startDevice(alice);
+		const memberDevice = await startDevice(bob);
+		const ownerSocket = await open(alice);
+		const memberSocket = await open(bob);
+		const first = await ok<JoinResult>(ownerSocket.request({ t: 'call.join', channelId: voiceId }));
+		expect(first.deviceId).toBe(ownerDevice.engine.deviceId);
+		const joinedNotice = ownerSocket.next((f) => f.t === 'call.participant.joined');
+		const second = await ok<JoinResult>(memberSocket.request({ t: 'call.join', channelId: voiceId }));
+		expect(second.participants).toEqual([{ peerId: first.peerId, userId: alice.user.id, deviceId: ownerDevice.engine.deviceId, mutedByModerator: false }]);
+		expect(await joinedNotice).toMatchObject({ participant: { userId: bob.user.id, deviceId: memberDevice.engine.deviceId } });
+		expect(second.callId).toBe(first.callId);
+		await ok(memberSocket.request({ t: 'call.leave' }));
+		await ok(ownerSocket.request({ t: 'call.leave' }));
+		// The emptied call closes; the next one in the channel is another call, with another id.
+		await until(() => workerObjects(server), (c) => c.router === 0);
+		const next = await ok<JoinResult>(ownerSocket.request({ t: 'call.join', channelId: voiceId }));
+		expect(next.callId).toMatch(/^[0-9a-f-]{36}$/);
+		expect(next.callId).not.toBe(first.callId);
 		await ok(ownerSocket.request({ t: 'call.leave' }));
 		ownerSocket.close();
 		memberSocket.close();

@@ -1,7 +1,7 @@
 // The call stage's layout rules: a tile per participant (camera or avatar) plus one per screen
 // share, grid by default, a screen share focused by itself, and the person's click deciding after that.
 import { describe, expect, it } from 'vitest';
-import { arrange, buildTiles, clickTile, gridColumns, wantedLayers, type CallVideo } from '#lib/client/calls/call-layout.ts';
+import { arrange, AUTO_GRID_MAX_TILES, buildTiles, clickTile, gridColumns, wantedLayers, type CallVideo } from '#lib/client/calls/call-layout.ts';
 
 const track = {} as MediaStreamTrack;
 const people = [
@@ -47,6 +47,38 @@ describe('call layout', () => {
 		const arranged = arrange(withoutCamera, { mode: 'focus', key: 'p-ana-cam' });
 		expect(arranged.mode === 'focus' && arranged.main.key).toBe('p-bo-screen');
 		expect(arrange(buildTiles(people, []), { mode: 'focus', key: 'p-ana-cam' }).mode).toBe('grid');
+	});
+
+	describe('active speaker', () => {
+		const crowd = ['me', 'ana', 'bo', 'cy', 'dee'].map((name) => ({ peerId: name, userId: `u-${name}` }));
+		const cameras: CallVideo[] = crowd.map((p) => ({ key: `cam-${p.peerId}`, peerId: p.peerId, userId: p.userId, source: 'camera', track, local: p.peerId === 'me' }));
+
+		it(`keeps a grid of up to ${AUTO_GRID_MAX_TILES} tiles whoever speaks`, () => {
+			expect(arrange(buildTiles(crowd.slice(0, AUTO_GRID_MAX_TILES), cameras), { mode: 'auto' }, 'bo').mode).toBe('grid');
+		});
+
+		it('beyond that, focuses whoever spoke last (camera or avatar), the first other person before anyone spoke', () => {
+			const tiles = buildTiles(crowd, cameras.filter((c) => c.peerId !== 'cy'));
+			const focusOn = (speaker: string | null) => {
+				const arranged = arrange(tiles, { mode: 'auto' }, speaker);
+				return arranged.mode === 'focus' ? arranged.main.key : 'grid';
+			};
+			expect(focusOn('bo')).toBe('cam-bo');
+			expect(focusOn('cy')).toBe('avatar:cy');
+			expect(focusOn(null)).toBe('cam-ana');
+			expect(focusOn('gone')).toBe('cam-ana');
+			// The speaker's tile is large, so its camera gets the full simulcast layer; the strip a quarter.
+			expect(Object.fromEntries(wantedLayers(arrange(tiles, { mode: 'auto' }, 'dee')))).toEqual({ 'cam-dee': 2, 'cam-ana': 0, 'cam-bo': 0 });
+		});
+
+		it('gives way to a screen share, a pinned tile and a chosen grid', () => {
+			const tiles = buildTiles(crowd, [...cameras, boScreen]);
+			const shared = arrange(tiles, { mode: 'auto' }, 'dee');
+			expect(shared.mode === 'focus' && shared.main.key).toBe('p-bo-screen');
+			const pinned = arrange(tiles, { mode: 'focus', key: 'cam-ana' }, 'dee');
+			expect(pinned.mode === 'focus' && pinned.main.key).toBe('cam-ana');
+			expect(arrange(buildTiles(crowd, cameras), { mode: 'grid' }, 'dee').mode).toBe('grid');
+		});
 	});
 
 	it('keeps the grid about square', () => {

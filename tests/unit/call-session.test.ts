@@ -7,10 +7,18 @@ import { Device, FakeHandler, testFakeParameters, type types as ms } from 'media
 import { FakeMediaStreamTrack } from 'fake-mediastreamtrack';
 import { CallSession, ICE_RESTART_AFTER_MS, type AudioOutput, type CallMedia, type CallSignalling, type MediaDevice } from '#lib/client/calls/call-session.svelte.ts';
 import { CallPreferences } from '#lib/client/calls/call-preferences.ts';
+import { CallMediaEncryption, type CallKeyExchange } from '#lib/client/calls/call-media-encryption.ts';
+import { FrameCryptor, type TransformTarget } from '#lib/client/calls/frame-cryptor.ts';
+import type { MediaCrypto } from '#lib/client/calls/media-crypto.ts';
+import type { CallMediaKeysWanted, ReceivedCallMediaKeys } from '#lib/client/e2ee/engine.ts';
+import type { MediaKeyGrant } from '#lib/shared/call-media/media-keys.ts';
 import { Disconnected, RequestFailed } from '#lib/client/realtime/connection.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
 const CHANNEL = '11111111-1111-4111-8111-111111111111';
+const CALL_ID = '66666666-6666-4666-8666-666666666666';
+const MY_DEVICE = '77777777-7777-4777-8777-777777777777';
+const OTHER_DEVICE = '88888888-8888-4888-8888-888888888888';
 const ME = '22222222-2222-4222-8222-222222222222';
 const OTHER = '33333333-3333-4333-8333-333333333333';
 
@@ -50,9 +58,11 @@ class ScriptedServer implements CallSignalling {
 			case 'call.join':
 				return {
 					channelId: CHANNEL,
+					callId: CALL_ID,
 					peerId: 'me-peer',
+					deviceId: MY_DEVICE,
 					rtpCapabilities: testFakeParameters.generateRouterRtpCapabilities(),
-					participants: [{ peerId: 'other-peer', userId: OTHER, mutedByModerator: false }],
+					participants: [{ peerId: 'other-peer', userId: OTHER, deviceId: OTHER_DEVICE, mutedByModerator: false }],
 					producers: this.producers,
 					iceServers: []
 				};
@@ -143,13 +153,71 @@ const media: CallMedia = {
 
 const otherProducer = { producerId: '44444444-4444-4444-8444-444444444444', peerId: 'other-peer', userId: OTHER, kind: 'audio', source: 'mic', paused: false };
 
+/**
+ * The media worker's FrameCryptor run in process (Node has no Worker, and FakeHandler has no RTP
+ * senders to attach to): what is attached is recorded.
+ */
+class InProcessMediaCrypto implements MediaCrypto {
+	readonly transportSettings = {};
+	#missingKey: (deviceId: string) => void = () => {};
+	readonly cryptor = new FrameCryptor({ onMissingKey: (deviceId) => this.#missingKey(deviceId) });
+	onMissingKey = (listener: (deviceId: string) => void) => void (this.#missingKey = listener);
+	readonly attached: TransformTarget[] = [];
+	startCall = () => this.cryptor.startCall();
+	endCall = () => this.cryptor.endCall();
+	sendingKeys = async () => this.cryptor.sendingKeys();
+	ratchetForJoin = () => this.cryptor.ratchetForJoin();
+	rotateForLeave = () => this.cryptor.rotateForLeave();
+	addKeys = (device: string, grants: MediaKeyGrant[]) => this.cryptor.addKeys(device, grants);
+	forget = (device: string) => this.cryptor.forget(device);
+	counts = async () => structuredClone(this.cryptor.counts);
+	attachSender = (_sender: RTCRtpSender, target: TransformTarget) => void this.attached.push(target);
+	attachReceiver = (_receiver: RTCRtpReceiver, target: TransformTarget) => void this.attached.push(target);
+}
+
+/** The E2EE engine's call-key surface: what would go out over pairwise sessions is recorded. */
+class RecordingKeyExchange implements CallKeyExchange {
+	deviceId: string | undefined = MY_DEVICE;
+	readonly sent: { deviceIds: string[]; kids: number[] }[] = [];
+	readonly asked: string[] = [];
+	readonly listeners = new Set<(keys: ReceivedCallMediaKeys) => void>();
+	readonly requestListeners = new Set<(wanted: CallMediaKeysWanted) => void>();
+	async start() {}
+	async sendCallMediaKeys(_channelId: string, _callId: string, deviceIds: string[], keys: MediaKeyGrant[]) {
+		this.sent.push({ deviceIds, kids: keys.map((k) => k.kid) });
+		return deviceIds;
+	}
+	onCallMediaKeys(listener: (keys: ReceivedCallMediaKeys) => void) {
+		this.listeners.add(listener);
+		return () => this.listeners.delete(listener);
+	}
+	async requestCallMediaKeys(_channelId: string, _callId: string, deviceId: string) {
+		this.asked.push(deviceId);
+	}
+	onCallMediaKeyRequests(listener: (wanted: CallMediaKeysWanted) => void) {
+		this.requestListeners.add(listener);
+		return () => this.requestListeners.delete(listener);
+	}
+}
+
+let mediaCrypto: InProcessMediaCrypto | null;
+let keyExchange: RecordingKeyExchange;
+const encryption = () => new CallMediaEncryption({ exchange: () => keyExchange, crypto: () => mediaCrypto });
+
 function memoryStorage() {
 	const values = new Map<string, string>();
 	return { values, getItem: (k: string) => values.get(k) ?? null, setItem: (k: string, v: string) => void values.set(k, v), removeItem: (k: string) => void values.delete(k) };
 }
 
+// Captured before any test fakes the timers: settle() needs real time to pass.
+const realSetTimeout = globalThis.setTimeout;
 async function settle() {
-	for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+	// Joining awaits WebCrypto (the media keys), which completes on Node's thread pool, not in a
+	// microtask: event-loop turns alone can outrun it on a busy machine, so real milliseconds pass too.
+	for (let round = 0; round < 8; round++) {
+		for (let i = 0; i < 20; i++) await new Promise((resolve) => setImmediate(resolve));
+		await new Promise((resolve) => realSetTimeout(resolve, 2));
+	}
 }
 
 describe('CallSession', () => {
@@ -162,7 +230,9 @@ describe('CallSession', () => {
 		browser.deviceChange.clear();
 		server = new ScriptedServer();
 		preferences = new CallPreferences(memoryStorage());
-		session = new CallSession({ signalling: server, userId: ME, media, preferences });
+		mediaCrypto = new InProcessMediaCrypto();
+		keyExchange = new RecordingKeyExchange();
+		session = new CallSession({ signalling: server, userId: ME, media, preferences, encryption: encryption() });
 	});
 	afterEach(() => {
 		session.destroy();
@@ -181,6 +251,108 @@ describe('CallSession', () => {
 		expect(session.participants.map((p) => p.userId)).toEqual([ME, OTHER]);
 		expect(session.listenOnly).toBe(true);
 		expect(session.error).toBe('Microphone access is blocked. Click the icon at the left of the address bar, set Microphone to Allow, then try again. You can still listen.');
+	});
+
+	describe('end-to-end encryption', () => {
+		it('a browser without encoded transforms is told why and never asks the server to join', async () => {
+			mediaCrypto = null;
+			await session.join(CHANNEL);
+			expect(session.phase).toBe('idle');
+			expect(session.error).toBe(
+				'Calls here are end-to-end encrypted, and this browser cannot encrypt call audio and video (it lacks WebRTC encoded transforms). Join with a current Firefox, Chrome, Edge or Safari.'
+			);
+			expect(server.types()).toEqual([]);
+		});
+
+		it('a browser without an encryption device is told why and never asks the server to join', async () => {
+			keyExchange.deviceId = undefined;
+			await session.join(CHANNEL);
+			expect(session.phase).toBe('idle');
+			expect(session.error).toMatch(/^Calls here are end-to-end encrypted, and this browser has no encryption keys yet/);
+			expect(server.types()).toEqual([]);
+		});
+
+		it('hands its key to those in the call, a ratcheted key to a joiner, a fresh key to those who remain after a leave', async () => {
+			server.producers = [otherProducer];
+			await session.join(CHANNEL);
+			await settle();
+			expect(keyExchange.sent).toEqual([{ deviceIds: [OTHER_DEVICE], kids: [0] }]);
+			// (FakeHandler has no RTP senders or receivers to attach transforms to: the browser test does that.)
+
+			const joiner = '99999999-9999-4999-8999-999999999999';
+			server.push({ t: 'call.participant.joined', channelId: CHANNEL, participant: { peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555', deviceId: joiner, mutedByModerator: false } });
+			await settle();
+			expect(keyExchange.sent[1]).toEqual({ deviceIds: [joiner], kids: [1] });
+
+			server.push({ t: 'call.participant.left', channelId: CHANNEL, peerId: 'other-peer', userId: OTHER });
+			await settle();
+			expect(keyExchange.sent[2]).toEqual({ deviceIds: [joiner], kids: [2] });
+		});
+
+		it('keeps keys that arrive before the join is answered (those in the call answer the join notice quickly)', async () => {
+			const sender = new FrameCryptor();
+			const grants = await sender.startCall();
+			server.hold.add('call.join');
+			const joining = session.join(CHANNEL);
+			await settle();
+			for (const listener of keyExchange.listeners) listener({ channelId: CHANNEL, callId: CALL_ID, senderUserId: OTHER, senderDeviceId: OTHER_DEVICE, keys: grants });
+			server.release('call.join');
+			await joining;
+			expect(session.phase).toBe('connected');
+			const frame = await sender.encrypt('opus', new Uint8Array(40).fill(0x78));
+			expect(await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame)).toEqual(new Uint8Array(40).fill(0x78));
+		});
+
+		it('asks a device in the call for its keys when its frames arrive under a key it lacks, at most every few seconds', async () => {
+			await session.join(CHANNEL);
+			const sender = new FrameCryptor();
+			await sender.startCall();
+			const frame = await sender.encrypt('opus', new Uint8Array(40).fill(0x78));
+			for (let i = 0; i < 5; i++) await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame);
+			await mediaCrypto!.cryptor.decrypt('12121212-1212-4212-8212-121212121212', 'opus', frame);
+			await settle();
+			// Once for the device in the call; a device not in the call is not asked.
+			expect(keyExchange.asked).toEqual([OTHER_DEVICE]);
+		});
+
+		it('answers a request for its keys from a device in the call with its current keys, and nobody else', async () => {
+			await session.join(CHANNEL);
+			await settle();
+			const sentBefore = keyExchange.sent.length;
+			const ask = (wanted: Partial<CallMediaKeysWanted>) => {
+				for (const listener of keyExchange.requestListeners) listener({ channelId: CHANNEL, callId: CALL_ID, senderUserId: OTHER, senderDeviceId: OTHER_DEVICE, ...wanted });
+			};
+			ask({ senderDeviceId: '12121212-1212-4212-8212-121212121212' });
+			ask({ callId: '13131313-1313-4313-8313-131313131313' });
+			await settle();
+			expect(keyExchange.sent.length).toBe(sentBefore);
+			ask({});
+			await settle();
+			expect(keyExchange.sent.slice(sentBefore)).toEqual([{ deviceIds: [OTHER_DEVICE], kids: [0] }]);
+		});
+
+		it('takes keys only for its own call from the device that sent them', async () => {
+			await session.join(CHANNEL);
+			const key = new Uint8Array(16).fill(3);
+			const deliver = (keys: Partial<ReceivedCallMediaKeys>) => {
+				for (const listener of keyExchange.listeners) listener({ channelId: CHANNEL, callId: CALL_ID, senderUserId: OTHER, senderDeviceId: OTHER_DEVICE, keys: [{ kid: 0, key }], ...keys });
+			};
+			const sender = new FrameCryptor();
+			await sender.startCall();
+			const frame = await sender.encrypt('opus', new Uint8Array(40).fill(0x78));
+			deliver({ callId: '12121212-1212-4212-8212-121212121212' });
+			deliver({ channelId: '13131313-1313-4313-8313-131313131313' });
+			deliver({ senderDeviceId: MY_DEVICE });
+			expect(await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame)).toBeNull();
+			expect(mediaCrypto!.cryptor.counts).toMatchObject({ droppedNoKey: 1, droppedInvalid: 0 });
+			deliver({});
+			// Now KID 0 of the other device is known, and it is not the key this frame was sealed with.
+			expect(await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame)).toBeNull();
+			expect(mediaCrypto!.cryptor.counts).toMatchObject({ droppedNoKey: 1, droppedInvalid: 1 });
+			deliver({ keys: [{ kid: 0, key: new Uint8Array(16).fill(9) }] });
+			expect(await mediaCrypto!.cryptor.decrypt(OTHER_DEVICE, 'opus', frame)).toBeNull();
+			expect(mediaCrypto!.cryptor.counts.decrypted).toBe(0);
+		});
 	});
 
 	it('ignores the answer to a join that was left before it arrived', async () => {
@@ -207,7 +379,7 @@ describe('CallSession', () => {
 
 	it('follows participants and producers pushed by the server', async () => {
 		await session.join(CHANNEL);
-		server.push({ t: 'call.participant.joined', channelId: CHANNEL, participant: { peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555', mutedByModerator: false } });
+		server.push({ t: 'call.participant.joined', channelId: CHANNEL, participant: { peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555', deviceId: null, mutedByModerator: false } });
 		expect(session.participants).toHaveLength(3);
 		server.push({ t: 'call.producer.new', channelId: CHANNEL, producer: otherProducer as never });
 		await settle();
@@ -362,6 +534,24 @@ describe('CallSession', () => {
 			expect(session.participants.every((p) => !p.speaking)).toBe(true);
 		});
 
+		it('keeps the active speaker through silence and while they talk over others; not oneself; cleared when they leave', async () => {
+			await session.join(CHANNEL);
+			server.push({ t: 'call.participant.joined', channelId: CHANNEL, participant: { peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555', deviceId: null, mutedByModerator: false } });
+			expect(session.activeSpeaker).toBeNull();
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['me-peer'] });
+			expect(session.activeSpeaker).toBeNull();
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['me-peer', 'other-peer'] });
+			expect(session.activeSpeaker).toBe('other-peer');
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: [] });
+			expect(session.activeSpeaker).toBe('other-peer');
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['other-peer', 'p3'] });
+			expect(session.activeSpeaker).toBe('other-peer');
+			server.push({ t: 'call.speaking', channelId: CHANNEL, peerIds: ['p3'] });
+			expect(session.activeSpeaker).toBe('p3');
+			server.push({ t: 'call.participant.left', channelId: CHANNEL, peerId: 'p3', userId: '55555555-5555-4555-8555-555555555555' });
+			expect(session.activeSpeaker).toBeNull();
+		});
+
 		it('deafening silences every received stream and the microphone; undeafening restores both as they were', async () => {
 			browser.microphone = () => fakeTrack('audio', 'mic');
 			server.producers = [otherProducer];
@@ -402,7 +592,7 @@ describe('CallSession', () => {
 			expect(session.participants.find((p) => p.userId === OTHER)!.volume).toBe(0.35);
 			await session.leave();
 
-			const later = new CallSession({ signalling: server, userId: ME, media, preferences });
+			const later = new CallSession({ signalling: server, userId: ME, media, preferences, encryption: encryption() });
 			await later.join(CHANNEL);
 			expect(later.participants.find((p) => p.userId === OTHER)!.volume).toBe(0.35);
 			expect(played.map((p) => p.volume)).toEqual([0.35]);

@@ -1,14 +1,14 @@
 // Call settings (src/env.ts, config.ts), TURN credentials in coturn's use-auth-secret scheme, and
 // where the mediasoup worker comes from.
 import { createHmac } from 'node:crypto';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '#lib/server/config/config.ts';
 import { preflightReport } from '#lib/server/config/preflight.ts';
 import { iceServersFor, turnCredential } from '../../server/calls/turn-credentials.ts';
-import { resolveWorkerBin } from '../../server/calls/worker-bin.ts';
+import { packagedWorkerBin, resolveWorkerBin } from '../../server/calls/worker-bin.ts';
 
 const TURN_SECRET = '5e8d2f7a1c4b9e3d6a0f2c8b5e1d7a4c9f3b6e0d2a8c5f1b7e4d0a3c6f9b2e5d';
 
@@ -43,6 +43,12 @@ describe('call settings', () => {
 		expect(problems({ STUN_URLS: 'turn:x' })).toEqual(['STUN_URLS: "turn:x" must start with stun: or stuns:']);
 		expect(problems({ CALL_LISTEN_IP: 'example.com' })).toEqual(['CALL_LISTEN_IP must be an IP address, got "example.com"']);
 		expect(problems({ CALL_PORT: '65535', CALL_WORKERS: '2' })).toEqual(['CALL_PORT + CALL_WORKERS - 1 must stay below 65536']);
+	});
+
+	it('allow the plain-RTP test tap (a copy of every call stream) only with APP_ENV=test', () => {
+		expect(problems({ APP_ENV: 'development', DATA_DIR: './data', CALL_TEST_TAP_PORT: '40999' })).toEqual(['CALL_TEST_TAP_PORT is for tests only: it needs APP_ENV=test']);
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://', CALL_TEST_TAP_PORT: '40999' }).calls.testTapPort).toBe(40999);
+		expect(loadConfig({ APP_ENV: 'test', DATA_DIR: 'memory://' }).calls.testTapPort).toBe(0);
 	});
 
 	it('preflight names the TURN servers and credential lifetime, never the secret', () => {
@@ -81,5 +87,19 @@ describe('mediasoup worker location', () => {
 
 	it('accepts an executable MEDIASOUP_WORKER_BIN', () => {
 		expect(resolveWorkerBin('/bin/sh')).toEqual({ ok: true, path: '/bin/sh', source: 'MEDIASOUP_WORKER_BIN' });
+	});
+
+	it('looks for a fetched or built worker inside the installed mediasoup package (whose package.json it does not export)', () => {
+		const root = new URL('../../', import.meta.url).pathname;
+		expect(packagedWorkerBin()).toBe(join(root, 'node_modules/mediasoup/worker/out/Release/mediasoup-worker'));
+	});
+
+	it('without a worker, says the two ways to provide one', () => {
+		if (existsSync(packagedWorkerBin()!)) return; // a machine with mediasoup's worker installed
+		expect(resolveWorkerBin(undefined)).toEqual({
+			ok: false,
+			reason:
+				'no mediasoup worker: set MEDIASOUP_WORKER_BIN to a mediasoup-worker binary of the installed mediasoup version, or build one with `npm run worker:build` (needs Python 3 with pip, make and a C++ compiler); `npm run worker:fetch` downloads mediasoup’s prebuilt worker where the network allows'
+		});
 	});
 });

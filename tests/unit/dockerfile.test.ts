@@ -62,20 +62,25 @@ describe('Dockerfile', () => {
 		}
 	});
 
-	it('brings a mediasoup worker only when asked (MEDIASOUP_WORKER=postinstall), from mediasoup\'s own install step in a build stage', () => {
+	it('fetches mediasoup\'s prebuilt worker by default, in a step of its own that never fails the build', () => {
 		const prodDeps = stages.find((stage) => stage.name === 'prod-deps')!;
 		const argument = prodDeps.instructions.find((i) => i.keyword === 'ARG' && i.text.includes('MEDIASOUP_WORKER'));
-		expect(argument?.text).toBe('MEDIASOUP_WORKER=none');
+		expect(argument?.text).toBe('MEDIASOUP_WORKER=prebuilt');
 		const step = prodDeps.runs.find((run) => run.includes('MEDIASOUP_WORKER'))!;
-		expect(step).toMatch(/^set -e; if \[ "\$MEDIASOUP_WORKER" = postinstall \]; then /);
-		// mediasoup's own postinstall (prebuilt download, else a source build), checked to have produced the binary.
+		// The default: the download-only script (it exits 0 whatever happens: no worker means calls unavailable, not a failed build).
+		expect(step).toMatch(/^set -e; if \[ "\$MEDIASOUP_WORKER" = prebuilt \]; then node scripts\/fetch-mediasoup-worker\.ts; /);
+		expect(prodDeps.copies.map((copy) => copy.sources).flat()).toEqual(expect.arrayContaining(['scripts/fetch-mediasoup-worker.ts', 'server/calls/worker-bin.ts']));
+		// On request, mediasoup's own postinstall (prebuilt download, else a source build), checked to have produced the binary.
+		expect(step).toContain('elif [ "$MEDIASOUP_WORKER" = postinstall ]; then');
 		expect(step).toContain('cd node_modules/mediasoup; node npm-scripts.mjs postinstall; test -x worker/out/Release/mediasoup-worker;');
 		// Any other value is a mistake, not a silent "no worker".
-		expect(step).toContain('elif [ "$MEDIASOUP_WORKER" != none ]; then echo "MEDIASOUP_WORKER must be none or postinstall" >&2; exit 2; fi');
+		expect(step).toContain('elif [ "$MEDIASOUP_WORKER" != none ]; then echo "MEDIASOUP_WORKER must be prebuilt, postinstall or none" >&2; exit 2; fi');
 		// It runs after npm ci, whose install scripts stay off (package.json allowScripts): npm ci works without a worker.
 		expect(prodDeps.runs.findIndex((run) => run.startsWith('npm ci'))).toBeLessThan(prodDeps.runs.indexOf(step));
-		const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+		const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean>; dependencies: Record<string, string> };
 		expect(pkg.allowScripts?.mediasoup).toBe(false);
+		// The script unpacks with tar, a production dependency (prod-deps installs only those).
+		expect(pkg.dependencies.tar).toBeDefined();
 		// The worker lands in node_modules/mediasoup (where Hearth looks without MEDIASOUP_WORKER_BIN), which the runtime copies.
 		expect(runtime.copies.some((copy) => copy.from === 'prod-deps' && copy.sources.includes('/app/node_modules'))).toBe(true);
 		expect(Object.keys(runtime.env)).not.toContain('MEDIASOUP_WORKER_BIN');

@@ -10,6 +10,7 @@ import { ATTACHMENT_CHUNK_BYTES } from '#lib/client/e2ee/attachment-crypto.ts';
 import { SIGNED_PREKEY_RETENTION_MS, SIGNED_PREKEY_ROTATION_MS } from '#lib/client/e2ee/device-keys.ts';
 import { MAX_SKIP, MAX_SKIPPED_KEYS } from '#lib/client/e2ee/double-ratchet.ts';
 import { SAFETY_NUMBER_ITERATIONS } from '#lib/client/e2ee/safety-number.ts';
+import { KEY_SWITCH_DELAY_MS, PREVIOUS_KEY_GRACE_MS, RATCHET_WINDOW } from '#lib/shared/call-media/media-keys.ts';
 import { SENDER_KEY_MAX_FORWARD, SENDER_KEY_ROTATE_AFTER_MESSAGES, SENDER_KEY_ROTATE_AFTER_MS } from '#lib/client/e2ee/sender-key.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -22,7 +23,7 @@ function filesUnder(dir: string): string[] {
 		.map((entry) => relative(ROOT, join(entry.parentPath, entry.name)));
 }
 const sources = [...filesUnder('src'), 'vite.config.ts', ...filesUnder('tests/integration')];
-const e2eeSource = [...filesUnder('src/lib/client/e2ee'), 'src/lib/shared/e2ee.ts'].map((file) => readFileSync(join(ROOT, file), 'utf8')).join('\n');
+const e2eeSource = [...filesUnder('src/lib/client/e2ee'), ...filesUnder('src/lib/shared/call-media'), 'src/lib/shared/e2ee.ts'].map((file) => readFileSync(join(ROOT, file), 'utf8')).join('\n');
 
 /**
  * Modules of the encryption engine, trust and key-backup manager, which land with their own
@@ -51,6 +52,9 @@ describe('docs/encryption.md', () => {
 		expect(doc).toContain('over 64 KiB plaintext chunks');
 		expect(doc).toContain(`${SAFETY_NUMBER_ITERATIONS} iterations of SHA-512`);
 		expect(doc).toContain(`utf8("${SIGNED_PREKEY_CONTEXT}")`);
+		expect(doc).toContain(`KEY_SWITCH_DELAY_MS = ${KEY_SWITCH_DELAY_MS}`);
+		expect(doc).toContain(`PREVIOUS_KEY_GRACE_MS = ${PREVIOUS_KEY_GRACE_MS}`);
+		expect(doc).toContain(`RATCHET_WINDOW = ${RATCHET_WINDOW}`);
 	});
 
 	it('names only labels and contexts that the e2ee sources use', () => {

@@ -3,6 +3,18 @@
 // for what is received (volume and speaker per stream), and the device list with its changes.
 import type { CallMedia } from './call-session.svelte.ts';
 
+function audioContainer(): HTMLElement | null {
+	if (typeof document === 'undefined') return null;
+	let container = document.getElementById('call-audio');
+	if (!container) {
+		container = document.createElement('div');
+		container.id = 'call-audio';
+		container.hidden = true;
+		document.body.append(container);
+	}
+	return container;
+}
+
 export const browserCallMedia: CallMedia = {
 	async createDevice() {
 		const { Device } = await import('mediasoup-client');
@@ -24,10 +36,15 @@ export const browserCallMedia: CallMedia = {
 		const stream = await navigator.mediaDevices.getDisplayMedia({ video: { frameRate: { ideal: 15 } }, audio: true });
 		return { video: stream.getVideoTracks()[0]!, audio: stream.getAudioTracks()[0] ?? null };
 	},
-	play(track) {
+	play(track, from) {
 		const audio = new Audio();
 		audio.autoplay = true;
 		audio.srcObject = new MediaStream([track]);
+		// In a hidden container, labelled with whose it is: the elements are the call's sound, and
+		// developer tools (and the browser tests) can see each one's volume.
+		audio.dataset.userId = from.userId;
+		audio.dataset.source = from.source;
+		audioContainer()?.append(audio);
 		void audio.play().catch(() => {});
 		return {
 			setVolume: (volume) => (audio.volume = volume),
@@ -38,6 +55,7 @@ export const browserCallMedia: CallMedia = {
 			stop: () => {
 				audio.pause();
 				audio.srcObject = null;
+				audio.remove();
 			}
 		};
 	},

@@ -1,7 +1,8 @@
 // What the call stage shows: one tile per participant (their camera, or their avatar when the
 // camera is off) and one per screen share, arranged as a grid or with one tile focused (large, the
 // others in a strip). The person chooses by clicking a tile; until they do, a screen share takes
-// the focus by itself, because a shared screen is unreadable as a grid cell.
+// the focus by itself, because a shared screen is unreadable as a grid cell, and a call with more
+// tiles than a readable grid holds focuses whoever is speaking (the active speaker).
 
 export type TileSource = 'camera' | 'screen' | 'avatar';
 
@@ -40,7 +41,18 @@ export function buildTiles(participants: readonly { peerId: string; userId: stri
 	return tiles;
 }
 
-export function arrange(tiles: readonly CallTile[], choice: LayoutChoice): Arrangement {
+/**
+ * Tiles a grid shows before the automatic layout focuses the active speaker instead: up to four,
+ * tiles are a third of the screen or more; from five on, faces get small and who is talking is
+ * what people look for.
+ */
+export const AUTO_GRID_MAX_TILES = 4;
+
+/**
+ * `activeSpeaker`: the peer that spoke last (CallSession.activeSpeaker), focused when nobody chose
+ * a tile, no screen is shared and the grid would be too crowded.
+ */
+export function arrange(tiles: readonly CallTile[], choice: LayoutChoice, activeSpeaker: string | null = null): Arrangement {
 	const focus = (main: CallTile): Arrangement => ({ mode: 'focus', main, others: tiles.filter((tile) => tile !== main) });
 	if (choice.mode === 'focus') {
 		const chosen = tiles.find((tile) => tile.key === choice.key);
@@ -51,6 +63,12 @@ export function arrange(tiles: readonly CallTile[], choice: LayoutChoice): Arran
 		// Someone else's screen before one's own: one's own share is a preview of what they already see.
 		const screen = tiles.find((tile) => tile.source === 'screen' && !tile.local) ?? tiles.find((tile) => tile.source === 'screen');
 		if (screen) return focus(screen);
+		if (choice.mode === 'auto' && tiles.length > AUTO_GRID_MAX_TILES) {
+			// The speaker's camera (or avatar); before anyone spoke, the first person other than oneself.
+			const speaker = activeSpeaker === null ? undefined : tiles.find((tile) => tile.peerId === activeSpeaker && tile.source !== 'screen');
+			const main = speaker ?? tiles.find((tile) => !tile.local && tile.source !== 'screen' && tile !== tiles[0]) ?? tiles[0]!;
+			return focus(main);
+		}
 	}
 	return { mode: 'grid', tiles: [...tiles] };
 }

@@ -11,7 +11,13 @@
 // left. mediasoup-client does the WebRTC work (one send transport for the microphone, camera and
 // screen, one receive transport for everyone else's streams); it is loaded on first join, off the
 // chat's critical path.
+//
+// Every frame is end-to-end encrypted (call-media-encryption.ts): a browser that cannot encrypt, or
+// has no encryption device, is told why and does not join; the transforms are attached to every
+// sender and receiver before media flows, and a received stream is resumed on the server only
+// once its decrypting transform is in place.
 import type { types as ms } from 'mediasoup-client';
+import { mediaCodecOf, type MediaCodec } from '#lib/shared/call-media/clear-prefix.ts';
 import type { CallParticipantView, CallProducerView, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 import { Disconnected, RequestFailed } from '../realtime/connection.ts';
@@ -20,6 +26,7 @@ import { CallPreferences, type DeviceKind } from './call-preferences.ts';
 import { QualityMeter, type ConnectionQuality } from './connection-quality.ts';
 import { describeMediaFailure } from './media-errors.ts';
 import { browserCallMedia } from './browser-media.ts';
+import { CallEncryptionUnavailableError, CallMediaEncryption } from './call-media-encryption.ts';
 
 export type CallPhase = 'idle' | 'joining' | 'connected';
 
@@ -38,8 +45,8 @@ export type CallMedia = {
 	camera(deviceId: string | null): Promise<MediaStreamTrack>;
 	/** The screen (with its audio where the browser offers it), or throws (cancelled, unsupported). */
 	screen(): Promise<{ video: MediaStreamTrack; audio: MediaStreamTrack | null }>;
-	/** Plays a received audio track. */
-	play(track: MediaStreamTrack): AudioOutput;
+	/** Plays a received audio track (`from`: whose, and which of their streams). */
+	play(track: MediaStreamTrack, from: { userId: string; source: CallProducerView['source'] }): AudioOutput;
 	devices(): Promise<MediaDevice[]>;
 	/** Calls back when a device is plugged in or removed; returns how to stop listening. */
 	onDeviceChange(listener: () => void): () => void;
@@ -58,10 +65,15 @@ export type CallParticipant = CallParticipantView & {
 	volume: number;
 	/** Their microphone is paused or absent (for others; one's own is `muted`). */
 	micOff: boolean;
+	/** Audio and video frames from their device this browser decrypted so far (end-to-end encryption at work). */
+	framesDecrypted: number;
 };
 
 type JoinAnswer = {
+	callId: string;
 	peerId: string;
+	/** This session's encryption device (null: none registered). */
+	deviceId: string | null;
 	rtpCapabilities: ms.RtpCapabilities;
 	participants: CallParticipantView[];
 	producers: CallProducerView[];
@@ -125,6 +137,12 @@ export class CallSession {
 	error = $state<string | null>(null);
 	/** Media is interrupted and being restored (ICE restart or rejoin). */
 	reconnectingMedia = $state(false);
+	/**
+	 * The other participant (peer id) who spoke last: the layout focuses them when nobody chose a
+	 * tile. It stays while they are silent, and while they keep talking when others chime in, so
+	 * the focus does not jump with every cough.
+	 */
+	activeSpeaker = $state<string | null>(null);
 	/** Simulcast layers the camera is sending now (outbound streams with bytes flowing); 0 without a camera. */
 	cameraLayers = $state(0);
 	/** This browser's own connection to the SFU (null until first measured). */
@@ -135,6 +153,11 @@ export class CallSession {
 	readonly canChooseSpeaker: boolean;
 	#signalling: CallSignalling;
 	#media: CallMedia;
+	#encryption: CallMediaEncryption;
+	/** RTCConfiguration the encryption needs on both transports (encoded streams in older Chromium). */
+	#transportSettings: Partial<RTCConfiguration> = {};
+	/** The router's video codec: what the camera and screen senders' transforms encrypt. */
+	#videoCodec: MediaCodec | null = null;
 	#preferences: CallPreferences;
 	#userId: string;
 	#attempt = 0;
@@ -157,8 +180,9 @@ export class CallSession {
 	#rejoins: number[] = [];
 	#mutedBeforeDeafen = false;
 
-	constructor(options: { signalling: CallSignalling; userId: string; media?: CallMedia; preferences?: CallPreferences }) {
+	constructor(options: { signalling: CallSignalling; userId: string; encryption: CallMediaEncryption; media?: CallMedia; preferences?: CallPreferences }) {
 		this.#signalling = options.signalling;
+		this.#encryption = options.encryption;
 		this.#media = options.media ?? browserCallMedia;
 		this.#preferences = options.preferences ?? new CallPreferences();
 		this.#userId = options.userId;
@@ -183,14 +207,22 @@ export class CallSession {
 		this.channelId = channelId;
 		this.error = null;
 		try {
+			// Before asking the server: a browser that cannot encrypt never joins (no plaintext fallback).
+			({ transportSettings: this.#transportSettings } = await this.#encryption.prepare());
+			if (!current()) return;
 			const joined = (await this.#signalling.request({ t: 'call.join', channelId })) as unknown as JoinAnswer;
 			if (!current()) return;
 			this.#peerId = joined.peerId;
-			this.participants = [this.#participant({ peerId: joined.peerId, userId: this.#userId, mutedByModerator: false }), ...joined.participants.map((p) => this.#participant(p))];
+			this.participants = [this.#participant({ peerId: joined.peerId, userId: this.#userId, deviceId: joined.deviceId, mutedByModerator: false }), ...joined.participants.map((p) => this.#participant(p))];
+			// Keys before any sender exists: the send transforms drop frames until there is one.
+			await this.#encryption.begin({ channelId, callId: joined.callId, participantDevices: joined.participants.map((p) => p.deviceId) });
+			if (!current()) return;
 			const device = await this.#media.createDevice();
 			await device.load({ routerRtpCapabilities: joined.rtpCapabilities });
 			if (!current()) return;
 			this.#device = device;
+			const video = device.rtpCapabilities.codecs?.find((codec) => codec.kind === 'video' && mediaCodecOf(codec.mimeType));
+			this.#videoCodec = video ? mediaCodecOf(video.mimeType) : null;
 			this.#recv = await this.#createTransport('recv', joined.iceServers, attempt);
 			this.#send = await this.#createTransport('send', joined.iceServers, attempt);
 			if (!current()) return;
@@ -214,7 +246,7 @@ export class CallSession {
 			// The details are for whoever opens the browser's console (an admin helping); the person reads the message.
 			console.warn('Joining the call failed:', error);
 			this.error = describeFailure(error);
-			await this.#leaveServer();
+			if (!(error instanceof CallEncryptionUnavailableError)) await this.#leaveServer();
 			this.#reset();
 		}
 	}
@@ -336,12 +368,18 @@ export class CallSession {
 	destroy(): void {
 		void this.leave();
 		for (const stop of this.#stops) stop();
+		this.#encryption.dispose();
+	}
+
+	/** Frames encrypted, decrypted and dropped in this call so far (diagnostics and tests). */
+	encryptionCounts() {
+		return this.#encryption.counts();
 	}
 
 	// ------------------------------------------------------------------------------------------
 
 	#participant(view: CallParticipantView): CallParticipant {
-		return { ...view, bytesReceived: 0, videoBytesReceived: 0, speaking: false, volume: this.#preferences.volume(view.userId), micOff: true };
+		return { ...view, bytesReceived: 0, videoBytesReceived: 0, speaking: false, volume: this.#preferences.volume(view.userId), micOff: true, framesDecrypted: 0 };
 	}
 
 	async #setMuted(muted: boolean): Promise<void> {
@@ -380,7 +418,14 @@ export class CallSession {
 
 	async #createTransport(direction: 'send' | 'recv', iceServers: RTCIceServer[], attempt: number): Promise<ms.Transport> {
 		const answer = (await this.#signalling.request({ t: 'call.transport.create', direction })) as unknown as TransportAnswer;
-		const options = { id: answer.transportId, iceParameters: answer.iceParameters, iceCandidates: answer.iceCandidates, dtlsParameters: answer.dtlsParameters, iceServers };
+		const options = {
+			id: answer.transportId,
+			iceParameters: answer.iceParameters,
+			iceCandidates: answer.iceCandidates,
+			dtlsParameters: answer.dtlsParameters,
+			iceServers,
+			additionalSettings: this.#transportSettings
+		};
 		const transport = direction === 'send' ? this.#device!.createSendTransport(options) : this.#device!.createRecvTransport(options);
 		transport.on('connect', ({ dtlsParameters }, callback, errback) => {
 			if (attempt !== this.#attempt) return errback(new Error('superseded'));
@@ -463,7 +508,20 @@ export class CallSession {
 	}
 
 	async #produce(source: Source, track: MediaStreamTrack, options: { encodings?: RTCRtpEncodingParameters[]; codecOptions?: ms.ProducerCodecOptions }): Promise<void> {
-		const producer = await this.#send!.produce({ track, ...options, appData: { source }, stopTracks: true });
+		const codec: MediaCodec | null = track.kind === 'audio' ? 'opus' : this.#videoCodec;
+		if (!codec) {
+			track.stop();
+			this.error = 'This call cannot encrypt video in the codec the server offers, so the video is not sent.';
+			return;
+		}
+		const producer = await this.#send!.produce({
+			track,
+			...options,
+			appData: { source },
+			stopTracks: true,
+			// The encrypting transform is in place before the sender has sent a single frame.
+			onRtpSender: (sender) => this.#encryption.attachSender(sender, { direction: 'send', codec })
+		});
 		this.#producers.set(source, producer);
 		// The device went away (unplugged) or the browser's "Stop sharing" was clicked.
 		producer.on('trackended', () => void this.#onTrackEnded(source, producer));
@@ -529,10 +587,22 @@ export class CallSession {
 			rtpCapabilities: this.#device.recvRtpCapabilities as unknown as Record<string, unknown>
 		})) as unknown as ConsumeAnswer;
 		if (attempt !== this.#attempt) return;
-		const consumer = await this.#recv.consume({ id: answer.consumerId, producerId: answer.producerId, kind: answer.kind, rtpParameters: answer.rtpParameters });
+		const codec = mediaCodecOf(answer.rtpParameters.codecs[0]?.mimeType ?? '');
+		// Their device's keys decrypt it; a participant without one sends nothing anyone can decrypt.
+		const senderDeviceId = this.participants.find((p) => p.peerId === producer.peerId)?.deviceId ?? '';
+		if (!codec) return;
+		const consumer = await this.#recv.consume({
+			id: answer.consumerId,
+			producerId: answer.producerId,
+			kind: answer.kind,
+			rtpParameters: answer.rtpParameters,
+			// Attached before the answer SDP is applied, so the first frame already goes through it; the
+			// server holds the consumer paused until call.consumer.resume below.
+			onRtpReceiver: (receiver) => this.#encryption.attachReceiver(receiver, { direction: 'recv', codec, senderDeviceId })
+		});
 		let output: AudioOutput | null = null;
 		if (consumer.kind === 'audio') {
-			output = this.#media.play(consumer.track);
+			output = this.#media.play(consumer.track, { userId: producer.userId, source: producer.source });
 			if (this.selected.speaker) void output.setSink(this.selected.speaker).catch(() => {});
 		} else if (producer.source === 'camera' || producer.source === 'screen') {
 			this.videos.push({ key: producer.producerId, peerId: producer.peerId, userId: producer.userId, source: producer.source, track: consumer.track, local: false });
@@ -564,12 +634,22 @@ export class CallSession {
 		const attempt = this.#attempt;
 		switch (frame.t) {
 			case 'call.participant.joined':
-				if (!this.participants.some((p) => p.peerId === frame.participant.peerId)) this.participants.push(this.#participant(frame.participant));
+				if (!this.participants.some((p) => p.peerId === frame.participant.peerId)) {
+					this.participants.push(this.#participant(frame.participant));
+					void this.#encryption.joined(frame.participant.deviceId);
+				}
 				break;
-			case 'call.participant.left':
+			case 'call.participant.left': {
+				const leaving = this.participants.find((p) => p.peerId === frame.peerId);
+				if (this.activeSpeaker === frame.peerId) this.activeSpeaker = null;
 				this.participants = this.participants.filter((p) => p.peerId !== frame.peerId);
+				if (leaving) {
+					const own = this.participants[0]?.deviceId;
+					void this.#encryption.left(leaving.deviceId, this.participants.slice(1).map((p) => p.deviceId).filter((id) => id !== own));
+				}
 				for (const [producerId, received] of [...this.#received]) if (received.producer.peerId === frame.peerId) this.#dropConsumer(producerId);
 				break;
+			}
 			case 'call.producer.new':
 				void this.#consume(frame.producer, attempt).catch(() => {});
 				break;
@@ -581,9 +661,12 @@ export class CallSession {
 				if (received?.producer.source === 'mic') this.#setMicOff(received.producer.peerId, frame.paused);
 				break;
 			}
-			case 'call.speaking':
+			case 'call.speaking': {
 				for (const participant of this.participants) participant.speaking = frame.peerIds.includes(participant.peerId);
+				const others = frame.peerIds.filter((peerId) => peerId !== this.#peerId);
+				if (others.length > 0 && !(this.activeSpeaker !== null && others.includes(this.activeSpeaker))) this.activeSpeaker = others[0]!;
 				break;
+			}
 			case 'call.muted':
 				this.mutedByModerator = frame.muted;
 				if (frame.muted) {
@@ -627,7 +710,9 @@ export class CallSession {
 				if (stat.type === 'inbound-rtp') totals.set(producer.peerId, (totals.get(producer.peerId) ?? 0) + (stat.bytesReceived ?? 0));
 			});
 		}
+		const decrypted = (await this.#encryption.counts().catch(() => null))?.decryptedFrom ?? {};
 		for (const participant of this.participants) {
+			if (participant.deviceId) participant.framesDecrypted = decrypted[participant.deviceId] ?? 0;
 			const bytes = audio.get(participant.peerId);
 			if (bytes !== undefined) participant.bytesReceived = bytes;
 			const videoBytes = video.get(participant.peerId);
@@ -678,6 +763,7 @@ export class CallSession {
 
 	#reset(): void {
 		this.#teardown();
+		this.#encryption.end();
 		this.phase = 'idle';
 		this.channelId = null;
 		this.participants = [];
@@ -686,10 +772,12 @@ export class CallSession {
 		this.deafened = false;
 		this.listenOnly = false;
 		this.reconnectingMedia = false;
+		this.activeSpeaker = null;
 	}
 }
 
 function describeFailure(error: unknown): string {
+	if (error instanceof CallEncryptionUnavailableError) return error.message;
 	// The server's messages are written for people (call full, calls unavailable here, no access).
 	if (error instanceof RequestFailed) {
 		if (error.code === 'call_full') return `${error.message} Try again when someone leaves.`;

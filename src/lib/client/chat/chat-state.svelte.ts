@@ -19,6 +19,8 @@ import { Typing } from './typing.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
 import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
 import { E2eeEngine } from '../e2ee/engine.ts';
+import { CallMediaEncryption } from '../calls/call-media-encryption.ts';
+import { mediaEncryptionSupport, WorkerMediaCrypto } from '../calls/media-crypto.ts';
 import { describeUserAgent } from '../format.ts';
 import { EngineCipher, UnavailableCipher } from '../e2ee/engine-cipher.ts';
 import { IndexedDbE2eeStore } from '../e2ee/key-store.ts';
@@ -82,7 +84,18 @@ export class ChatState {
 		this.directory = new Directory(this.api, options.me.id);
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);
-		this.call = new CallSession({ signalling: this.connection, userId: options.me.id });
+		this.call = new CallSession({
+			signalling: this.connection,
+			userId: options.me.id,
+			// The engine is made just below (and may be missing: no IndexedDB); the worker on first join.
+			encryption: new CallMediaEncryption({
+				exchange: () => this.e2ee ?? null,
+				crypto: () => {
+					const support = mediaEncryptionSupport();
+					return support ? new WorkerMediaCrypto(support) : null;
+				}
+			})
+		});
 		try {
 			this.#e2eeStore = new IndexedDbE2eeStore({ userId: options.me.id });
 			this.e2ee = new E2eeEngine({

@@ -40,11 +40,14 @@ import {
 	parseEncryptedPayload,
 	parsePairwiseEnvelope,
 	parseToDeviceContent,
+	type CallMediaKeyGrant,
+	type CallMediaKeyRequest,
 	type DmPayload,
 	type SenderKeyDistribution,
 	type SenderKeyPayload
 } from './envelopes.ts';
 import { BadSignatureError, DecryptionError, MissingKeyError, TooManySkippedError } from './errors.ts';
+import { fromB64, toB64 } from './encoding.ts';
 import { createMessageContent, decodeMessageContent, encodeMessageContent, type MessageContent as V2Content } from './message-content.ts';
 import type { DecryptedView, MessageContent, SealedMessage } from './message-codec.svelte.ts';
 import { decodeDraft } from './message-codec.svelte.ts';
@@ -153,6 +156,18 @@ export type EngineOptions = {
 	readOnly?: boolean;
 };
 
+/** Call media keys another device handed this one (its KIDs and raw base keys). */
+export type ReceivedCallMediaKeys = {
+	channelId: string;
+	callId: string;
+	senderUserId: string;
+	senderDeviceId: string;
+	keys: { kid: number; key: Uint8Array<ArrayBuffer> }[];
+};
+
+/** Another device in a call asks this one for its current call media keys. */
+export type CallMediaKeysWanted = { channelId: string; callId: string; senderUserId: string; senderDeviceId: string };
+
 export class EncryptionUnavailableError extends Error {
 	override name = 'EncryptionUnavailableError';
 }
@@ -167,6 +182,9 @@ export class E2eeEngine {
 	#account: AccountRecord | undefined;
 	#started: Promise<void> | undefined;
 	#keyListeners = new Set<() => void>();
+	/** The call on this page (call-media-encryption.ts) listens here; keys for no listener are dropped. */
+	#callKeyListeners = new Set<(keys: ReceivedCallMediaKeys) => void>();
+	#callKeyRequestListeners = new Set<(wanted: CallMediaKeysWanted) => void>();
 	#statusListeners = new Set<(status: EngineStatus) => void>();
 	#status: EngineStatus = { state: 'starting' };
 	/** Decrypted views of messages seen in this page (id + payload → view), so re-renders are synchronous. */
@@ -202,6 +220,56 @@ export class E2eeEngine {
 	onKeysChanged(listener: () => void): () => void {
 		this.#keyListeners.add(listener);
 		return () => this.#keyListeners.delete(listener);
+	}
+
+	/** Call media keys as they arrive over pairwise sessions (never stored: they live as long as the call). */
+	onCallMediaKeys(listener: (keys: ReceivedCallMediaKeys) => void): () => void {
+		this.#callKeyListeners.add(listener);
+		return () => this.#callKeyListeners.delete(listener);
+	}
+
+	/**
+	 * Sends this device's call media keys to some devices in a call, each over its pairwise session.
+	 * Only devices of people who can read the voice channel are reached (the channel's device list);
+	 * returns the ids of the devices it was sent to.
+	 */
+	async sendCallMediaKeys(channelId: string, callId: string, deviceIds: string[], keys: { kid: number; key: Uint8Array }[]): Promise<string[]> {
+		await this.start();
+		return this.#locked(async () => {
+			const account = this.#account!;
+			const wanted = new Set(deviceIds);
+			wanted.delete(account.deviceId);
+			if (wanted.size === 0) return [];
+			const view = await this.#transport.listChannelDevices(channelId);
+			const devices = view.members.flatMap((m) => m.devices).filter((d) => wanted.has(d.id));
+			const content: CallMediaKeyGrant = {
+				kind: 'call-media-key',
+				channelId,
+				callId,
+				deviceId: account.deviceId,
+				keys: keys.map(({ kid, key }) => ({ kid, key: toB64(key) }))
+			};
+			return this.#sendToDevices(devices, JSON.stringify(content));
+		});
+	}
+
+	/** Requests for this device's call media keys (a device that receives frames it has no key for). */
+	onCallMediaKeyRequests(listener: (wanted: CallMediaKeysWanted) => void): () => void {
+		this.#callKeyRequestListeners.add(listener);
+		return () => this.#callKeyRequestListeners.delete(listener);
+	}
+
+	/** Asks one device in a call for its current call media keys (over the pairwise session). */
+	async requestCallMediaKeys(channelId: string, callId: string, deviceId: string): Promise<void> {
+		await this.start();
+		await this.#locked(async () => {
+			const account = this.#account!;
+			if (deviceId === account.deviceId) return;
+			const view = await this.#transport.listChannelDevices(channelId);
+			const devices = view.members.flatMap((m) => m.devices).filter((d) => d.id === deviceId);
+			const content: CallMediaKeyRequest = { kind: 'call-media-key-request', channelId, callId, deviceId: account.deviceId };
+			await this.#sendToDevices(devices, JSON.stringify(content));
+		});
 	}
 
 	onStatus(listener: (status: EngineStatus) => void): () => void {
@@ -484,6 +552,37 @@ export class E2eeEngine {
 			const held = await this.#store.get<InboundSenderKey>('inboundSenderKeys', key);
 			await this.#store.put('inboundSenderKeys', key, held ? mergeInboundSenderKeys(sodium, held, incoming) : incoming);
 			return { keysChanged: true, usedOneTimePrekey };
+		}
+		if (content.kind === 'call-media-key') {
+			// The keys are bound to the device that sent them: a device cannot hand out keys in another's name.
+			if (content.deviceId !== message.senderDeviceId) throw new DecryptionError('call media keys name another device');
+			const received: ReceivedCallMediaKeys = {
+				channelId: content.channelId,
+				callId: content.callId,
+				senderUserId: message.senderUserId,
+				senderDeviceId: message.senderDeviceId,
+				keys: content.keys.map(({ kid, key }) => ({ kid, key: new Uint8Array(fromB64(key)) }))
+			};
+			for (const listener of this.#callKeyListeners) {
+				try {
+					listener(received);
+				} catch {
+					// A listener's failure is its own; the queue still advances.
+				}
+			}
+			return { keysChanged: false, usedOneTimePrekey };
+		}
+		if (content.kind === 'call-media-key-request') {
+			if (content.deviceId !== message.senderDeviceId) throw new DecryptionError('call media key request names another device');
+			const wanted: CallMediaKeysWanted = { channelId: content.channelId, callId: content.callId, senderUserId: message.senderUserId, senderDeviceId: message.senderDeviceId };
+			for (const listener of this.#callKeyRequestListeners) {
+				try {
+					listener(wanted);
+				} catch {
+					// As above: the listener's failure is its own.
+				}
+			}
+			return { keysChanged: false, usedOneTimePrekey };
 		}
 		await this.#answerKeyRequest(message.senderUserId, message.senderDeviceId, content.channelId, content.senderKeyId);
 		return { keysChanged: false, usedOneTimePrekey };

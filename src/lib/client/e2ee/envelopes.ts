@@ -3,7 +3,8 @@
 //   inside direct-message payloads;
 // - message payloads: `hearth.sk.v1` (channels and group DMs, sender keys) and `hearth.dm.v1`
 //   (1:1 direct messages, a content key wrapped per device);
-// - the plaintext of to-device messages (`sender-key`, `sender-key-request`).
+// - the plaintext of to-device messages (`sender-key`, `sender-key-request`, `call-media-key`,
+//   `call-media-key-request`).
 // The server never parses these; only clients do.
 import * as v from 'valibot';
 import { CurvePublicKey, IdentityKey, PrekeyId, Signature, TO_DEVICE_BODY_MAX_CHARS } from '#lib/shared/e2ee.ts';
@@ -145,7 +146,36 @@ export const SenderKeyRequest = v.strictObject({
 });
 export type SenderKeyRequest = v.InferOutput<typeof SenderKeyRequest>;
 
-export const ToDeviceContent = v.variant('kind', [SenderKeyDistribution, SenderKeyRequest]);
+/**
+ * Call media keys of the sending device (SFrame base keys, src/lib/shared/call-media/media-keys.ts),
+ * for one call. `deviceId` must be the device the pairwise session authenticates, and the receiver
+ * takes them only for the call (`callId`) it is in: a key is bound to call, sending device and KID.
+ */
+export const CallMediaKeyGrant = v.strictObject({
+	kind: v.literal('call-media-key'),
+	channelId: Uuid,
+	callId: Uuid,
+	deviceId: Uuid,
+	/** Current and pending keys: at most two are live at once; a little room for a burst of changes. */
+	keys: v.pipe(
+		v.array(v.strictObject({ kid: v.pipe(v.number(), v.safeInteger(), v.minValue(0)), key: b64Bytes(16) })),
+		v.minLength(1),
+		v.maxLength(4)
+	)
+});
+export type CallMediaKeyGrant = v.InferOutput<typeof CallMediaKeyGrant>;
+
+/** "I receive frames from your device in this call under a key I do not have: send me your current keys." */
+export const CallMediaKeyRequest = v.strictObject({
+	kind: v.literal('call-media-key-request'),
+	channelId: Uuid,
+	callId: Uuid,
+	/** The asking device (must be the device the pairwise session authenticates). */
+	deviceId: Uuid
+});
+export type CallMediaKeyRequest = v.InferOutput<typeof CallMediaKeyRequest>;
+
+export const ToDeviceContent = v.variant('kind', [SenderKeyDistribution, SenderKeyRequest, CallMediaKeyGrant, CallMediaKeyRequest]);
 export type ToDeviceContent = v.InferOutput<typeof ToDeviceContent>;
 
 /** Parses the decrypted plaintext of a to-device message; unknown kinds (including the reserved `backup-key`) are refused. */

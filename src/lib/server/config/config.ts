@@ -97,6 +97,8 @@ export type CallsConfig = {
 	turnUrls: string[];
 	turnSecret: string | undefined;
 	turnTtlSeconds: number;
+	/** CALL_TEST_TAP_PORT (APP_ENV=test only): where plain-RTP copies of every stream go; 0 off. */
+	testTapPort: number;
 };
 
 export class ConfigError extends Error {
@@ -192,6 +194,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 	const stunUrls = iceUrlList('STUN_URLS', values.STUN_URLS, ['stun:', 'stuns:'], problems);
 	const turnUrls = iceUrlList('TURN_URLS', values.TURN_URLS, ['turn:', 'turns:'], problems);
 	if (turnUrls.length > 0 && !values.TURN_SECRET) problems.push('TURN_URLS needs TURN_SECRET, the static-auth-secret shared with the TURN server');
+	// A copy of every call stream on a plain socket: for tests that show the server sees only ciphertext.
+	if (values.CALL_TEST_TAP_PORT !== 0 && values.APP_ENV !== 'test') problems.push('CALL_TEST_TAP_PORT is for tests only: it needs APP_ENV=test');
 	if (isIP(values.CALL_LISTEN_IP) === 0) problems.push(`CALL_LISTEN_IP must be an IP address, got "${values.CALL_LISTEN_IP}"`);
 	if (values.CALL_PORT !== 0 && values.CALL_PORT + Math.max(values.CALL_WORKERS ?? 1, 1) - 1 > 65535) problems.push('CALL_PORT + CALL_WORKERS - 1 must stay below 65536');
 	const metricsAllowlist = parseAddressList('METRICS_ALLOWLIST', values.METRICS_ALLOWLIST, problems);
@@ -274,7 +278,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 			stunUrls,
 			turnUrls,
 			turnSecret: values.TURN_SECRET,
-			turnTtlSeconds: values.TURN_TTL_SECONDS
+			turnTtlSeconds: values.TURN_TTL_SECONDS,
+			testTapPort: values.CALL_TEST_TAP_PORT
 		},
 		cluster: values.REDIS_URL ? { redisUrl: values.REDIS_URL, nodeId: values.NODE_ID ?? generatedNodeId() } : null
 	};

@@ -241,8 +241,11 @@ export type ChannelEventType = ChannelEvent['type'];
 /** A producer someone in a call offers. */
 export const CallProducerView = v.strictObject({ producerId: MediaId, peerId: v.string(), userId: Id, kind: MediaKind, source: MediaSource, paused: v.boolean() });
 export type CallProducerView = v.InferOutput<typeof CallProducerView>;
-/** One participant: a connection (a person may join from two devices, each a peer). */
-export const CallParticipantView = v.strictObject({ peerId: v.string(), userId: Id, mutedByModerator: v.boolean() });
+/**
+ * One participant: a connection (a person may join from two devices, each a peer), with the
+ * encryption device of its session, to which the others send their call media keys (null: none).
+ */
+export const CallParticipantView = v.strictObject({ peerId: v.string(), userId: Id, deviceId: v.nullable(Id), mutedByModerator: v.boolean() });
 export type CallParticipantView = v.InferOutput<typeof CallParticipantView>;
 /** Why a call ended for this client, and whether joining again can help. */
 export const CallEndReason = v.picklist(['removed', 'server_error', 'shutdown', 'access_lost']);
