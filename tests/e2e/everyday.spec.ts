@@ -1,0 +1,75 @@
+// Everyday messaging between two people (issue 15): code blocks, pins, edit history. Each feature is
+// checked where the other person sees it, at desktop and phone width, in both themes, with axe.
+import AxeBuilder from '@axe-core/playwright';
+import { expect, test, type Page } from '@playwright/test';
+import { composer, messageWith, person, type Person } from './support.ts';
+
+test.describe.configure({ mode: 'serial' });
+
+let ann: Person;
+let ben: Person;
+let communityId = '';
+let generalId = '';
+
+test.beforeAll(async ({ browser, baseURL }) => {
+	ann = await person(browser, baseURL!, 'ann', 'Ann Everyday');
+	ben = await person(browser, baseURL!, 'ben', 'Ben Everyday');
+	const community = await ann.api.createCommunity('Everyday Club');
+	communityId = community.id;
+	generalId = community.systemChannelId;
+	const { invite } = await ann.api.send<{ invite: { code: string } }>('POST', `/api/communities/${communityId}/invites`, {});
+	await ben.api.send('POST', `/api/invites/${invite.code}/accept`);
+});
+
+test.afterAll(async () => {
+	await ann?.context.close();
+	await ben?.context.close();
+});
+
+async function open(page: Page, channelId = generalId) {
+	await page.goto(`/c/${communityId}/${channelId}`);
+	await expect(page.locator('[data-connection="open"]')).toBeVisible();
+}
+
+async function expectNoAxeViolations(page: Page, selector: string) {
+	const results = await new AxeBuilder({ page }).include(selector).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
+	expect(results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
+}
+
+test('a fenced code block arrives highlighted with its language, inline code stays inline, and Copy copies the code', async () => {
+	await open(ann.page);
+	await open(ben.page);
+	const code = 'def greet(name):\n    return f"<b>{name}</b>"  # not markup';
+	await composer(ann.page).fill(`run \`greet()\` like this:\n\`\`\`python\n${code}\n\`\`\``);
+	await composer(ann.page).press('Enter');
+
+	const message = messageWith(ben.page, 'run');
+	await expect(message.locator('.markdown p code')).toHaveText('greet()');
+	const block = message.locator('.code-block');
+	await expect(block.locator('.code-language')).toHaveText('Python');
+	// Highlighted once the Python grammar loaded on demand: keywords and strings are tokens.
+	await expect(block.locator('code .hljs-keyword').first()).toHaveText('def');
+	await expect(block.locator('code .hljs-string')).toHaveText('f"<b>{name}</b>"');
+	await expect(block.locator('code .hljs-comment')).toHaveText('# not markup');
+	// The markup inside the code is text, never elements.
+	await expect(block.locator('code b')).toHaveCount(0);
+	await expect(block.locator('code')).toHaveText(`${code}\n`);
+
+	await ben.context.grantPermissions(['clipboard-read', 'clipboard-write']);
+	await block.getByRole('button', { name: 'Copy code' }).click();
+	await expect(block.locator('.copy-code')).toHaveText('Copied');
+	expect(await ben.page.evaluate(() => navigator.clipboard.readText())).toBe(`${code}\n`);
+
+	for (const colorScheme of ['light', 'dark'] as const) {
+		await ben.page.emulateMedia({ colorScheme });
+		await expectNoAxeViolations(ben.page, '[role="log"]');
+	}
+	await ben.page.setViewportSize({ width: 390, height: 800 });
+	await expect(block).toBeVisible();
+	await block.screenshot({ path: 'test-results/everyday-code-phone-dark.png' });
+	await ben.page.emulateMedia({ colorScheme: 'light' });
+	await block.screenshot({ path: 'test-results/everyday-code-phone-light.png' });
+	// The block scrolls inside itself at phone width: the page never scrolls sideways.
+	expect(await ben.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+	await ben.page.setViewportSize({ width: 1280, height: 800 });
+});
