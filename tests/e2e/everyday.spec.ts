@@ -73,3 +73,52 @@ test('a fenced code block arrives highlighted with its language, inline code sta
 	expect(await ben.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
 	await ben.page.setViewportSize({ width: 1280, height: 800 });
 });
+
+test('pins: the owner pins a message, both see the notice and the decrypted pinned list, a member without the permission cannot pin, and unpinning empties the list', async () => {
+	await open(ann.page);
+	await open(ben.page);
+	await composer(ben.page).fill('the wifi password is on the fridge');
+	await composer(ben.page).press('Enter');
+	const annMessage = messageWith(ann.page, 'the wifi password is on the fridge');
+	await expect(annMessage).toBeVisible();
+
+	// Ben is a plain member: no pin action for him (the server refuses it too: permissions.test.ts).
+	const benMessage = messageWith(ben.page, 'the wifi password is on the fridge');
+	await benMessage.hover();
+	await expect(benMessage.getByRole('button', { name: 'Delete message' })).toBeVisible();
+	await expect(benMessage.getByRole('button', { name: 'Pin message' })).toHaveCount(0);
+
+	await annMessage.hover();
+	await annMessage.getByRole('button', { name: 'Pin message' }).click();
+	for (const page of [ann.page, ben.page]) {
+		const notice = page.locator('[data-notice-type="message.pinned"]');
+		await expect(notice).toContainText('Ann Everyday pinned a message to this channel.');
+		await expect(messageWith(page, 'the wifi password is on the fridge').getByRole('img', { name: 'Pinned' })).toBeVisible();
+	}
+
+	// Ben opens the pinned list from the notice: the message is decrypted there on his device.
+	await ben.page.locator('[data-notice-type="message.pinned"]').getByRole('button', { name: 'See all pinned messages' }).click();
+	const dialog = ben.page.getByRole('dialog', { name: 'Pinned messages' });
+	await expect(dialog.locator('.pin')).toHaveCount(1);
+	await expect(dialog.locator('.pin')).toContainText('the wifi password is on the fridge');
+	await expect(dialog.locator('.pin')).toContainText('Pinned by Ann Everyday');
+	await expect(dialog.getByRole('button', { name: 'Unpin' })).toHaveCount(0);
+	for (const colorScheme of ['light', 'dark'] as const) {
+		await ben.page.emulateMedia({ colorScheme });
+		await expectNoAxeViolations(ben.page, 'dialog[open]');
+	}
+	await ben.page.setViewportSize({ width: 390, height: 800 });
+	await ben.page.screenshot({ path: 'test-results/everyday-pins-phone-dark.png' });
+	await ben.page.emulateMedia({ colorScheme: 'light' });
+	await ben.page.screenshot({ path: 'test-results/everyday-pins-phone-light.png' });
+	await ben.page.setViewportSize({ width: 1280, height: 800 });
+
+	// Ann unpins from the header's list; Ben's open list follows.
+	await ann.page.getByRole('button', { name: 'Pinned messages', exact: true }).click();
+	const annDialog = ann.page.getByRole('dialog', { name: 'Pinned messages' });
+	await annDialog.getByRole('button', { name: 'Unpin' }).click();
+	await expect(annDialog).toContainText('Nothing is pinned here yet.');
+	await expect(dialog).toContainText('Nothing is pinned here yet.');
+	await expect(ben.page.locator('[data-notice-type="message.unpinned"]')).toContainText('Ann Everyday unpinned a message.');
+	await expect(messageWith(ben.page, 'the wifi password is on the fridge').getByRole('img', { name: 'Pinned' })).toHaveCount(0);
+});

@@ -348,13 +348,14 @@ function channelRoutes(): Row[] {
 		row('POST', '/messages', { clientId: 'authz-matrix-1', payload: 'x' }),
 		row('POST', '/read', { seq: 1 }),
 		row('GET', '/devices'),
-		row('POST', '/attachments')
+		row('POST', '/attachments'),
+		row('GET', '/pins')
 	];
 }
 
 function messageRoutes(): Row[] {
 	const row = (method: string, suffix: string, body?: unknown, memberRefused?: Refusal): Row => ({
-		route: `${method} /api/messages/[id]${suffix ? suffix.replace(/\/[^/]+$/, '/[key]') : ''}`,
+		route: `${method} /api/messages/[id]${suffix.replace(/^\/reactions\/[^/]+$/, '/reactions/[key]')}`,
 		call: (f) => ({ method, path: `/api/messages/${f.messageId}${suffix}`, body }),
 		hidden: {
 			missing: () => ({ method, path: `/api/messages/${MISSING_ID}${suffix}`, body }),
@@ -367,7 +368,9 @@ function messageRoutes(): Row[] {
 		row('PATCH', '', { payload: 'rewritten' }, { status: 403, code: 'forbidden', message: 'You can only edit your own messages.' }),
 		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: 'You can only delete your own messages.' }),
 		row('PUT', '/reactions/%F0%9F%91%8D'),
-		row('DELETE', '/reactions/%F0%9F%91%8D')
+		row('DELETE', '/reactions/%F0%9F%91%8D'),
+		row('PUT', '/pin', undefined, needs('Pin messages')),
+		row('DELETE', '/pin', undefined, needs('Pin messages'))
 	];
 }
 
@@ -521,6 +524,20 @@ describe.skipIf(skip)('authorization', () => {
 				stranger: (f) => ({ t: 'reaction.remove', messageId: f.messageId, key: '👍' }),
 				missing: () => ({ t: 'reaction.remove', messageId: MISSING_ID, key: '👍' }),
 				message: 'Message was not found.'
+			},
+			'message.pin': {
+				stranger: (f) => ({ t: 'message.pin', messageId: f.messageId }),
+				missing: () => ({ t: 'message.pin', messageId: MISSING_ID }),
+				message: 'Message was not found.',
+				memberRefused: (f) => ({ t: 'message.pin', messageId: f.messageId }),
+				memberMessage: needs('Pin messages').message
+			},
+			'message.unpin': {
+				stranger: (f) => ({ t: 'message.unpin', messageId: f.messageId }),
+				missing: () => ({ t: 'message.unpin', messageId: MISSING_ID }),
+				message: 'Message was not found.',
+				memberRefused: (f) => ({ t: 'message.unpin', messageId: f.messageId }),
+				memberMessage: needs('Pin messages').message
 			},
 			read: {
 				stranger: (f) => ({ t: 'read', channelId: f.channelId, seq: 1 }),

@@ -15,6 +15,7 @@ import { EventWriter } from './services/event-writer.ts';
 import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
+import { Pins } from './services/pins.ts';
 import { AuditLog } from './services/audit-log.ts';
 import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
@@ -35,6 +36,7 @@ export type Services = {
 	communities: Communities;
 	channels: Channels;
 	messages: Messages;
+	pins: Pins;
 	invites: Invites;
 	roles: Roles;
 	moderation: Moderation;
@@ -138,6 +140,7 @@ export async function createAppContext(options: {
 	services.moderation = new Moderation({ db, writer });
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
+	services.pins = new Pins({ db, writer });
 	services.accounts = new Accounts({
 		db,
 		bus,

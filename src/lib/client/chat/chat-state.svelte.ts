@@ -228,6 +228,11 @@ export class ChatState {
 		await (add ? this.api.put(path) : this.api.delete(path));
 	}
 
+	async pin(messageId: string, pinned: boolean): Promise<void> {
+		if (this.connection.state === 'open') await this.connection.request({ t: pinned ? 'message.pin' : 'message.unpin', messageId });
+		else await (pinned ? this.api.put(`/api/messages/${messageId}/pin`) : this.api.delete(`/api/messages/${messageId}/pin`));
+	}
+
 	sendRead(channelId: string, seq: number): void {
 		if (!this.connection.send({ t: 'read', channelId, seq })) {
 			void this.api.post(`/api/channels/${channelId}/read`, { seq }).catch(() => {});

@@ -16,6 +16,8 @@ export type CommunityPermissions = {
 	settings: boolean;
 	/** Delete the community; the owner cannot leave it. */
 	own: boolean;
+	/** Pin and unpin messages in the community's channels. */
+	pin: boolean;
 	/** Mute someone in a call (the server asks for "Time out members"). */
 	muteInCall: boolean;
 	/** Remove someone from a call (the server asks for "Kick members"). */
@@ -103,6 +105,7 @@ export class Directory {
 		return {
 			manage: has('manage_channels'),
 			deleteOthers: has('delete_messages'),
+			pin: has('pin_messages'),
 			settings: STAFF_PERMISSIONS.some(has),
 			own: community?.role === 'owner',
 			muteInCall: has('timeout'),

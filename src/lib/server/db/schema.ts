@@ -517,12 +517,38 @@ export const messages = pgTable(
 		mentions: jsonb('mentions').$type<Mentions>(),
 		createdAt: createdAt(),
 		editedAt: timestamp('edited_at', { withTimezone: true }),
-		deletedAt: timestamp('deleted_at', { withTimezone: true })
+		deletedAt: timestamp('deleted_at', { withTimezone: true }),
+		/** Pinned to its channel's pinned list: when, and by whom (routing metadata, like the author). */
+		pinnedAt: timestamp('pinned_at', { withTimezone: true }),
+		pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' })
 	},
 	(t) => [
 		uniqueIndex('messages_channel_seq_key').on(t.channelId, t.seq),
-		uniqueIndex('messages_author_client_key').on(t.authorId, t.clientId)
+		uniqueIndex('messages_author_client_key').on(t.authorId, t.clientId),
+		// The pinned list of a channel, newest pin first; partial, since few messages are pinned.
+		index('messages_channel_pinned_idx').on(t.channelId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`)
 	]
+);
+
+/**
+ * Earlier versions of edited messages, each the ciphertext the edit replaced: the "edited" marker
+ * opens them, decrypted in the browser like the message itself. Erased with the message on delete.
+ */
+export const messageRevisions = pgTable(
+	'message_revisions',
+	{
+		id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+		messageId: uuid('message_id')
+			.notNull()
+			.references(() => messages.id, { onDelete: 'cascade' }),
+		/** The payload as it was before the edit (ciphertext with E2EE). */
+		payload: text('payload').notNull(),
+		/** When this version was written: the message's creation or the edit before. */
+		writtenAt: timestamp('written_at', { withTimezone: true }).notNull(),
+		/** When the edit replaced it. */
+		replacedAt: timestamp('replaced_at', { withTimezone: true }).notNull()
+	},
+	(t) => [index('message_revisions_message_idx').on(t.messageId, t.id)]
 );
 
 export const reactions = pgTable(
@@ -561,7 +587,9 @@ export const channelEvents = pgTable(
 				'reaction.added',
 				'reaction.removed',
 				'member.joined',
-				'member.left'
+				'member.left',
+				'message.pinned',
+				'message.unpinned'
 			]
 		}).notNull(),
 		messageId: uuid('message_id'),

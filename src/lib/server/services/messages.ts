@@ -192,7 +192,9 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				mentions,
 				createdAt: now,
 				editedAt: null,
-				deletedAt: null
+				deletedAt: null,
+				pinnedAt: null,
+				pinnedBy: null
 			};
 			newMessages.push(row);
 			eventRows.push(eventRow!);
@@ -278,7 +280,8 @@ export class Messages {
 				});
 			}
 			// The body is erased, not hidden: nothing of it stays in the database.
-			await tx.update(messages).set({ payload: '', deletedAt: now }).where(eq(messages.id, messageId));
+			// A deleted message leaves the pinned list too (no unpin notice: the deletion says it all).
+			await tx.update(messages).set({ payload: '', deletedAt: now, pinnedAt: null, pinnedBy: null }).where(eq(messages.id, messageId));
 			await tx.delete(reactions).where(eq(reactions.messageId, messageId));
 			const { rows } = await appendEvents(tx, message.channelId, [{ type: 'message.deleted', actorId: userId, messageId }], now);
 			const seq = rows[0]!.seq;
