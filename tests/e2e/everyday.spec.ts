@@ -122,3 +122,54 @@ test('pins: the owner pins a message, both see the notice and the decrypted pinn
 	await expect(ben.page.locator('[data-notice-type="message.unpinned"]')).toContainText('Ann Everyday unpinned a message.');
 	await expect(messageWith(ben.page, 'the wifi password is on the fridge').getByRole('img', { name: 'Pinned' })).toHaveCount(0);
 });
+
+test('edit history: the "(edited)" marker opens every earlier version, decrypted on the reader\'s device, newest first', async () => {
+	await open(ann.page);
+	await open(ben.page);
+	await composer(ann.page).fill('lunch at noon');
+	await composer(ann.page).press('Enter');
+	const id = await messageWith(ann.page, 'lunch at noon').getAttribute('data-message-id');
+	const mine = ann.page.locator(`article[data-message-id="${id}"]`);
+	for (const text of ['lunch at 12:30', 'lunch at 1pm, sorry']) {
+		await mine.hover();
+		await mine.getByRole('button', { name: 'Edit message' }).click();
+		const editor = ann.page.getByRole('textbox', { name: 'Edit message' });
+		await editor.fill(text);
+		await editor.press('Enter');
+		await expect(messageWith(ben.page, text)).toBeVisible();
+	}
+
+	const theirs = messageWith(ben.page, 'lunch at 1pm, sorry');
+	await theirs.getByRole('button', { name: '(edited)' }).click();
+	const dialog = ben.page.getByRole('dialog', { name: 'Edit history' });
+	const versions = dialog.locator('.version');
+	await expect(versions).toHaveCount(3);
+	await expect(versions.nth(0)).toContainText('Now');
+	await expect(versions.nth(0)).toContainText('lunch at 1pm, sorry');
+	await expect(versions.nth(1)).toContainText('Earlier');
+	await expect(versions.nth(1)).toContainText('lunch at 12:30');
+	await expect(versions.nth(2)).toContainText('Original');
+	await expect(versions.nth(2)).toContainText('lunch at noon');
+
+	// The earlier versions stay out of the local search index, which holds each message's current
+	// text by message id: had the original been recorded, the one result would read "noon".
+	await dialog.getByRole('button', { name: 'Close' }).click();
+	await ben.page.getByRole('searchbox', { name: 'Search messages' }).fill('lunch');
+	const found = ben.page.getByRole('list', { name: 'Messages found' }).getByRole('listitem');
+	await expect(found).toHaveCount(1);
+	await expect(found).toContainText('lunch at 1pm, sorry');
+	await ben.page.getByRole('searchbox', { name: 'Search messages' }).fill('');
+	for (const colorScheme of ['light', 'dark'] as const) {
+		await ben.page.emulateMedia({ colorScheme });
+		await theirs.getByRole('button', { name: '(edited)' }).click();
+		await expect(versions).toHaveCount(3);
+		await expectNoAxeViolations(ben.page, 'dialog[open]');
+		if (colorScheme === 'dark') {
+			await ben.page.setViewportSize({ width: 390, height: 800 });
+			await ben.page.screenshot({ path: 'test-results/everyday-history-phone-dark.png' });
+			await ben.page.setViewportSize({ width: 1280, height: 800 });
+		}
+		await dialog.getByRole('button', { name: 'Close' }).click();
+	}
+	await ben.page.emulateMedia({ colorScheme: 'light' });
+});

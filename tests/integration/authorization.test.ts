@@ -369,6 +369,7 @@ function messageRoutes(): Row[] {
 		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: 'You can only delete your own messages.' }),
 		row('PUT', '/reactions/%F0%9F%91%8D'),
 		row('DELETE', '/reactions/%F0%9F%91%8D'),
+		row('GET', '/revisions'),
 		row('PUT', '/pin', undefined, needs('Pin messages')),
 		row('DELETE', '/pin', undefined, needs('Pin messages'))
 	];

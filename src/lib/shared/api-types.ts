@@ -199,6 +199,15 @@ export type MemberNotice =
 	| { seq: number; type: 'member.joined' | 'member.left'; user: UserView; at: string }
 	| { seq: number; type: 'message.pinned' | 'message.unpinned'; user: UserView; at: string; messageId: string };
 
+/**
+ * An edited message's earlier versions, oldest first, and its current one (GET /api/messages/:id/revisions).
+ * Payloads are ciphertext, opened in the browser like the message itself.
+ */
+export type MessageRevisions = {
+	revisions: Array<{ payload: string; writtenAt: string; replacedAt: string }>;
+	current: { payload: string; writtenAt: string };
+};
+
 /** A channel's pinned list, newest pin first (GET /api/channels/:id/pins). */
 export type PinnedList = { pins: Array<{ message: MessageView; pinnedAt: string; pinnedBy: UserView | null }>; max: number };
 
