@@ -161,6 +161,10 @@ const rows: Row[] = [
 			message: 'User was not found.'
 		}
 	},
+	// Anyone may block anyone (a stranger who found you too): only sign-in is required (blocks.test.ts).
+	{ route: 'PUT /api/users/[id]/block', call: (f) => ({ method: 'PUT', path: `/api/users/${f.ownerId}/block` }) },
+	{ route: 'DELETE /api/users/[id]/block', call: (f) => ({ method: 'DELETE', path: `/api/users/${f.ownerId}/block` }) },
+	{ route: 'GET /api/me/blocks', call: () => ({ method: 'GET', path: '/api/me/blocks' }) },
 	// Invisible devices are left out of the answer (tested in e2ee-server.test.ts), not refused.
 	{ route: 'POST /api/keys/claim', call: (f) => ({ method: 'POST', path: '/api/keys/claim', body: { devices: [f.ownerDeviceId] } }) },
 	{ route: 'POST /api/to-device', call: (f) => ({ method: 'POST', path: '/api/to-device', body: { messages: [{ deviceId: f.ownerDeviceId, body: 'x' }] } }) },

@@ -16,6 +16,7 @@ import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
 import { Pins } from './services/pins.ts';
+import { Blocks } from './services/blocks.ts';
 import { AuditLog } from './services/audit-log.ts';
 import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
@@ -37,6 +38,7 @@ export type Services = {
 	channels: Channels;
 	messages: Messages;
 	pins: Pins;
+	blocks: Blocks;
 	invites: Invites;
 	roles: Roles;
 	moderation: Moderation;
@@ -141,6 +143,7 @@ export async function createAppContext(options: {
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.pins = new Pins({ db, writer });
+	services.blocks = new Blocks({ db });
 	services.accounts = new Accounts({
 		db,
 		bus,

@@ -725,3 +725,21 @@ export const notificationQuiet = pgTable('notification_quiet', {
 		.references(() => users.id, { onDelete: 'cascade' }),
 	until: timestamp('until', { withTimezone: true }).notNull()
 });
+
+/**
+ * Who blocked whom. The blocker no longer gets direct messages, mentions or notifications from the
+ * blocked person, and sees their messages collapsed; neither can send the other direct messages.
+ */
+export const userBlocks = pgTable(
+	'user_blocks',
+	{
+		blockerId: uuid('blocker_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		blockedId: uuid('blocked_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		createdAt: createdAt()
+	},
+	(t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index('user_blocks_blocked_idx').on(t.blockedId)]
+);

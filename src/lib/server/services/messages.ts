@@ -7,7 +7,7 @@ import type { HistoryPage, MessageRevisions } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, MESSAGE_REVISIONS_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
-import { channels, communityMembers, communityRoles, dmParticipants, messageRevisions, messages, reactions, readStates } from '../db/schema.ts';
+import { channels, communityMembers, communityRoles, dmParticipants, messageRevisions, messages, reactions, readStates, userBlocks } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessMessage, missingPermission, requireAuthor, requireCanDelete } from '../access.ts';
 import { AppError, conflict, forbidden, invalid, notFound, payloadTooLarge, rateLimited } from '../errors.ts';
@@ -50,7 +50,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		const userIds = [...new Set(items.map((i) => i.userId))];
 		const communityIds = [...new Set([...locked.values()].map((c) => c.communityId).filter((id): id is string => !!id))];
 		const dmChannelIds = [...locked.values()].filter((c) => c.kind === 'dm').map((c) => c.id);
-		const [memberRows, participantRows] = await Promise.all([
+		const [memberRows, participantRows, dmBlockRows] = await Promise.all([
 			communityIds.length
 				? tx
 						.select({
@@ -69,6 +69,14 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				? tx
 						.select({ channelId: dmParticipants.channelId, userId: dmParticipants.userId })
 						.from(dmParticipants)
+						.where(inArray(dmParticipants.channelId, dmChannelIds))
+				: Promise.resolve([]),
+			// Blocks made by someone in these DMs (only sends to DMs pay for this query).
+			dmChannelIds.length
+				? tx
+						.select({ channelId: dmParticipants.channelId, blockerId: userBlocks.blockerId, blockedId: userBlocks.blockedId })
+						.from(userBlocks)
+						.innerJoin(dmParticipants, eq(dmParticipants.userId, userBlocks.blockerId))
 						.where(inArray(dmParticipants.channelId, dmChannelIds))
 				: Promise.resolve([])
 		]);
@@ -130,6 +138,16 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				return;
 			}
 			const key = `${item.userId}:${item.clientId}`;
+			if (!channel.communityId && !byKey.has(key)) {
+				const people = dmUsers.get(channel.id) ?? [];
+				const block = dmBlockRows.find((b) => b.channelId === channel.id && people.includes(b.blockedId));
+				if (block) {
+					results[index] = forbidden(
+						block.blockerId === item.userId ? 'You blocked this person: unblock them to send them messages.' : 'This person is not accepting your messages.'
+					);
+					return;
+				}
+			}
 			// A retry of a message already stored is answered below even if the sender is now timed
 			// out or the channel slowed: it was accepted before.
 			const retry = byKey.has(key) || fresh.has(key);
