@@ -173,3 +173,52 @@ test('edit history: the "(edited)" marker opens every earlier version, decrypted
 	}
 	await ben.page.emulateMedia({ colorScheme: 'light' });
 });
+
+test('blocking: Ann blocks Ben from his member card, his messages collapse for her, his direct message to her is refused visibly, and she unblocks him in settings', async () => {
+	await open(ben.page);
+	await composer(ben.page).fill('a message from before the block');
+	await composer(ben.page).press('Enter');
+	await open(ann.page);
+	await expect(messageWith(ann.page, 'a message from before the block')).toBeVisible();
+
+	const members = ann.page.getByRole('complementary', { name: 'Members' });
+	if (!(await members.isVisible())) await ann.page.getByRole('button', { name: 'Members', exact: true }).click();
+	await members.getByRole('button', { name: /Ben Everyday/ }).click();
+	const card = ann.page.getByRole('dialog', { name: 'Ben Everyday' });
+	await card.getByRole('button', { name: 'Block' }).click();
+	await expect(card.getByRole('button', { name: 'Unblock' })).toBeVisible();
+	await ann.page.keyboard.press('Escape');
+
+	// Collapsed, with a way to look anyway.
+	await expect(messageWith(ann.page, 'a message from before the block')).toHaveCount(0);
+	const collapsed = ann.page.locator('article[data-blocked]').last();
+	await expect(collapsed).toContainText('Message from someone you blocked.');
+	await collapsed.getByRole('button', { name: 'Show' }).click();
+	await expect(messageWith(ann.page, 'a message from before the block')).toBeVisible();
+
+	// Ben's direct message to Ann is refused, and he is told.
+	const { channel: dm } = await ben.api.send<{ channel: { id: string } }>('POST', '/api/dms', { userId: ann.id });
+	await ben.page.goto(`/dm/${dm.id}`);
+	await composer(ben.page).fill('can we talk?');
+	await composer(ben.page).press('Enter');
+	await expect(ben.page.locator('article[data-pending="failed"]')).toContainText('Not sent: This person is not accepting your messages.');
+
+	// Settings → Blocked people lists him; Unblock undoes it.
+	await ann.page.goto('/settings#blocked');
+	const section = ann.page.locator('#blocked');
+	await expect(section.getByRole('list', { name: 'Blocked people' })).toContainText('Ben Everyday');
+	for (const colorScheme of ['light', 'dark'] as const) {
+		await ann.page.emulateMedia({ colorScheme });
+		await expectNoAxeViolations(ann.page, '#blocked');
+	}
+	await ann.page.setViewportSize({ width: 390, height: 800 });
+	await section.scrollIntoViewIfNeeded();
+	await ann.page.screenshot({ path: 'test-results/everyday-blocked-phone-dark.png' });
+	await ann.page.setViewportSize({ width: 1280, height: 800 });
+	await ann.page.emulateMedia({ colorScheme: 'light' });
+	await section.getByRole('button', { name: 'Unblock Ben Everyday' }).click();
+	await expect(section).toContainText('You have not blocked anyone.');
+	await open(ann.page);
+	await expect(messageWith(ann.page, 'a message from before the block')).toBeVisible();
+	await expect(ann.page.locator('article[data-blocked]')).toHaveCount(0);
+});

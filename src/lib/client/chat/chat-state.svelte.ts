@@ -12,6 +12,7 @@ import { LocalStorageOutbox } from '../realtime/outbox.ts';
 import { toasts, type Toast } from '../app/toasts.svelte.ts';
 import { ConnectionStatus } from './connection-status.svelte.ts';
 import { Conversation } from './conversation.svelte.ts';
+import { BlockList } from './block-list.svelte.ts';
 import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
@@ -42,6 +43,8 @@ export class ChatState {
 	readonly status = new ConnectionStatus();
 	readonly directory: Directory;
 	readonly people: People;
+	/** People this user blocked (block-list.svelte.ts). */
+	readonly blocks: BlockList;
 	readonly presence = new Presence();
 	readonly typing: Typing;
 	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
@@ -79,7 +82,8 @@ export class ChatState {
 			outboxStorage: new LocalStorageOutbox(options.me.id),
 			seal: (item) => this.codec.seal(item.channelId, item.payload)
 		});
-		this.directory = new Directory(this.api, options.me.id);
+		this.blocks = new BlockList(this.api);
+		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);
 		this.call = new CallSession({ signalling: this.connection, userId: options.me.id });
@@ -142,6 +146,7 @@ export class ChatState {
 		this.#startEncryption();
 		this.#stops.push(this.search.attach());
 		this.ready = this.directory.load();
+		void this.blocks.load().catch(() => {});
 		return this.ready;
 	}
 

@@ -39,9 +39,13 @@ export class Directory {
 	#api: ApiClient;
 	#meId: string;
 
-	constructor(api: ApiClient, meId: string) {
+	/** Whether the user blocked someone: their mentions do not count (as on the server). */
+	#blocked: (userId: string) => boolean;
+
+	constructor(api: ApiClient, meId: string, blocked: (userId: string) => boolean = () => false) {
 		this.#api = api;
 		this.#meId = meId;
+		this.#blocked = blocked;
 	}
 
 	async load(): Promise<void> {
@@ -126,7 +130,7 @@ export class Directory {
 		channel.lastSeq = event.seq;
 		if (event.type === 'message.created' && event.message.authorId !== this.#meId && !event.message.deletedAt) {
 			channel.unreadCount += 1;
-			if (namesUser(event.message.mentions, this.#meId)) channel.mentionCount += 1;
+			if (namesUser(event.message.mentions, this.#meId) && !this.#blocked(event.message.authorId)) channel.mentionCount += 1;
 			return true;
 		}
 		if (event.type === 'message.created' && event.message.authorId === this.#meId) {
