@@ -353,7 +353,8 @@ function channelRoutes(): Row[] {
 		row('POST', '/read', { seq: 1 }),
 		row('GET', '/devices'),
 		row('POST', '/attachments'),
-		row('GET', '/pins')
+		row('GET', '/pins'),
+		row('PUT', '/disappearing', { seconds: 3600 }, needs('Manage channels'))
 	];
 }
 

@@ -17,6 +17,7 @@ import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
 import { Pins } from './services/pins.ts';
 import { Blocks } from './services/blocks.ts';
+import { DisappearingMessages } from './services/disappearing.ts';
 import { AuditLog } from './services/audit-log.ts';
 import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
@@ -39,6 +40,7 @@ export type Services = {
 	messages: Messages;
 	pins: Pins;
 	blocks: Blocks;
+	disappearing: DisappearingMessages;
 	invites: Invites;
 	roles: Roles;
 	moderation: Moderation;
@@ -144,6 +146,7 @@ export async function createAppContext(options: {
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.pins = new Pins({ db, writer });
 	services.blocks = new Blocks({ db });
+	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({
 		db,
 		bus,

@@ -197,7 +197,8 @@ export type InvitePreview = {
  */
 export type MemberNotice =
 	| { seq: number; type: 'member.joined' | 'member.left'; user: UserView; at: string }
-	| { seq: number; type: 'message.pinned' | 'message.unpinned'; user: UserView; at: string; messageId: string };
+	| { seq: number; type: 'message.pinned' | 'message.unpinned'; user: UserView; at: string; messageId: string }
+	| { seq: number; type: 'disappearing.set'; user: UserView; at: string; seconds: number };
 
 /**
  * An edited message's earlier versions, oldest first, and its current one (GET /api/messages/:id/revisions).

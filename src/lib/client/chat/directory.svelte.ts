@@ -128,6 +128,7 @@ export class Directory {
 		const channel = this.channel(channelId);
 		if (!channel || event.seq <= channel.lastSeq) return false;
 		channel.lastSeq = event.seq;
+		if (event.type === 'disappearing.set') channel.disappearingSeconds = event.seconds;
 		if (event.type === 'message.created' && event.message.authorId !== this.#meId && !event.message.deletedAt) {
 			channel.unreadCount += 1;
 			if (namesUser(event.message.mentions, this.#meId) && !this.#blocked(event.message.authorId)) channel.mentionCount += 1;

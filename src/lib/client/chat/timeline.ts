@@ -135,6 +135,9 @@ export class ChannelTimeline {
 			case 'member.left':
 				this.#addNotices([{ seq: event.seq, type: event.type, user: event.user, at: event.at }]);
 				return;
+			case 'disappearing.set':
+				this.#addNotices([{ seq: event.seq, type: event.type, user: event.user, at: event.at, seconds: event.seconds }]);
+				return;
 			case 'message.pinned':
 			case 'message.unpinned': {
 				const message = this.#byId.get(event.messageId);

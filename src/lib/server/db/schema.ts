@@ -460,6 +460,8 @@ export const channels = pgTable(
 		position: integer('position').notNull().default(0),
 		/** Seconds a member must wait between two messages here; 0: no slow mode. Staff are exempt. */
 		slowModeSeconds: integer('slow_mode_seconds').notNull().default(0),
+		/** Disappearing messages: messages sent while it is set are deleted this long after sending (0: off). */
+		disappearingSeconds: integer('disappearing_seconds').notNull().default(0),
 		/** Per-role allow/deny of channel permissions (ChannelOverrides in src/lib/shared/permissions.ts). */
 		permissionOverrides: jsonb('permission_overrides')
 			.$type<Record<string, { allow: ('send_messages' | 'delete_messages' | 'mention_everyone')[]; deny: ('send_messages' | 'delete_messages' | 'mention_everyone')[] }>>()
@@ -520,13 +522,17 @@ export const messages = pgTable(
 		deletedAt: timestamp('deleted_at', { withTimezone: true }),
 		/** Pinned to its channel's pinned list: when, and by whom (routing metadata, like the author). */
 		pinnedAt: timestamp('pinned_at', { withTimezone: true }),
-		pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' })
+		pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' }),
+		/** When the expiry job deletes it: sending time plus the channel's disappearing timer then. */
+		expiresAt: timestamp('expires_at', { withTimezone: true })
 	},
 	(t) => [
 		uniqueIndex('messages_channel_seq_key').on(t.channelId, t.seq),
 		uniqueIndex('messages_author_client_key').on(t.authorId, t.clientId),
 		// The pinned list of a channel, newest pin first; partial, since few messages are pinned.
-		index('messages_channel_pinned_idx').on(t.channelId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`)
+		index('messages_channel_pinned_idx').on(t.channelId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`),
+		// The expiry job's scan: only messages that will disappear are in it.
+		index('messages_expires_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`)
 	]
 );
 
@@ -589,7 +595,8 @@ export const channelEvents = pgTable(
 				'member.joined',
 				'member.left',
 				'message.pinned',
-				'message.unpinned'
+				'message.unpinned',
+				'disappearing.set'
 			]
 		}).notNull(),
 		messageId: uuid('message_id'),
@@ -669,9 +676,11 @@ export const attachments = pgTable(
 			.references(() => users.id, { onDelete: 'cascade' }),
 		size: integer('size').notNull(),
 		data: bytea('data').notNull(),
-		createdAt: createdAt()
+		createdAt: createdAt(),
+		/** Uploaded to a channel with disappearing messages: deleted by the expiry job then. */
+		expiresAt: timestamp('expires_at', { withTimezone: true })
 	},
-	(t) => [index('attachments_channel_idx').on(t.channelId)]
+	(t) => [index('attachments_channel_idx').on(t.channelId), index('attachments_expires_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`)]
 );
 
 /**

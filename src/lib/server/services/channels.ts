@@ -83,6 +83,7 @@ function toView(
 		topic: row.topic,
 		position: row.position,
 		slowModeSeconds: row.slowModeSeconds,
+		disappearingSeconds: row.disappearingSeconds,
 		archived: row.archivedAt !== null,
 		permissionOverrides: row.permissionOverrides,
 		canSend,

@@ -212,7 +212,9 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				editedAt: null,
 				deletedAt: null,
 				pinnedAt: null,
-				pinnedBy: null
+				pinnedBy: null,
+				// The timer in force when it was sent decides; changing it later does not move this.
+				expiresAt: channel.disappearingSeconds > 0 ? new Date(now.getTime() + channel.disappearingSeconds * 1000) : null
 			};
 			newMessages.push(row);
 			eventRows.push(eventRow!);

@@ -195,7 +195,9 @@ export const MessageView = v.strictObject({
 	/** Who it mentions, as its sender stated beside the ciphertext (absent: nobody). */
 	mentions: v.optional(Mentions),
 	/** When it was pinned to its channel (absent: not pinned). */
-	pinnedAt: v.optional(Timestamp)
+	pinnedAt: v.optional(Timestamp),
+	/** When the server deletes it (sent while the conversation had disappearing messages on). */
+	expiresAt: v.optional(Timestamp)
 });
 export type MessageView = v.InferOutput<typeof MessageView>;
 
@@ -215,6 +217,8 @@ export const ChannelView = v.strictObject({
 	position: v.number(),
 	/** Seconds members wait between two messages; 0: off. */
 	slowModeSeconds: v.number(),
+	/** Disappearing messages: new messages are deleted this many seconds after sending; 0: off. */
+	disappearingSeconds: v.number(),
 	/** Archived channels are read-only. */
 	archived: v.boolean(),
 	/** Per-role allow/deny of channel permissions (ChannelOverrides); empty for DMs. */
@@ -247,6 +251,8 @@ export const ChannelEvent = v.variant('type', [
 	v.strictObject({ ...eventBase, type: v.literal('reaction.removed'), messageId: Id, userId: Id, key: ReactionKey }),
 	/** `user` is who pinned or unpinned it (the channel shows a notice). */
 	v.strictObject({ ...eventBase, type: v.picklist(['message.pinned', 'message.unpinned']), messageId: Id, user: UserView }),
+	/** `user` set the conversation's disappearing-messages timer to `seconds` (0: off). */
+	v.strictObject({ ...eventBase, type: v.literal('disappearing.set'), seconds: v.number(), user: UserView }),
 	v.strictObject({ ...eventBase, type: v.literal('member.joined'), user: UserView }),
 	v.strictObject({ ...eventBase, type: v.literal('member.left'), user: UserView })
 ]);
