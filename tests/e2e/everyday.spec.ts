@@ -222,3 +222,43 @@ test('blocking: Ann blocks Ben from his member card, his messages collapse for h
 	await expect(messageWith(ann.page, 'a message from before the block')).toBeVisible();
 	await expect(ann.page.locator('article[data-blocked]')).toHaveCount(0);
 });
+
+test('disappearing messages: the owner sets a timer, both see the notice and the clock on new messages, a member cannot change it, and turning it off is announced', async () => {
+	await open(ann.page);
+	await open(ben.page);
+	await ann.page.getByRole('button', { name: 'Disappearing messages' }).click();
+	const dialog = ann.page.getByRole('dialog', { name: 'Disappearing messages' });
+	await dialog.getByRole('radio', { name: '1 day' }).check();
+	await dialog.getByRole('button', { name: 'Save' }).click();
+	await expect(dialog).toBeHidden();
+	for (const page of [ann.page, ben.page]) {
+		await expect(page.locator('[data-notice-type="disappearing.set"]').last()).toContainText('Ann Everyday set messages to disappear 1 day after they are sent.');
+		await expect(page.getByRole('button', { name: 'Disappearing messages' })).toHaveAttribute('aria-pressed', 'true');
+	}
+
+	await composer(ben.page).fill('this one will not last');
+	await composer(ben.page).press('Enter');
+	await expect(messageWith(ann.page, 'this one will not last').getByRole('img', { name: /^Disappears / })).toBeVisible();
+
+	// Ben is a member: he sees the timer but cannot change it.
+	await ben.page.getByRole('button', { name: 'Disappearing messages' }).click();
+	const benDialog = ben.page.getByRole('dialog', { name: 'Disappearing messages' });
+	await expect(benDialog.getByRole('radio', { name: '1 day' })).toBeChecked();
+	await expect(benDialog.getByRole('radio', { name: 'Off' })).toBeDisabled();
+	await expect(benDialog).toContainText('Only people who can manage channels can change it.');
+	for (const colorScheme of ['light', 'dark'] as const) {
+		await ben.page.emulateMedia({ colorScheme });
+		await expectNoAxeViolations(ben.page, 'dialog[open]');
+	}
+	await ben.page.setViewportSize({ width: 390, height: 800 });
+	await ben.page.screenshot({ path: 'test-results/everyday-disappearing-phone-dark.png' });
+	await ben.page.setViewportSize({ width: 1280, height: 800 });
+	await ben.page.emulateMedia({ colorScheme: 'light' });
+	await benDialog.getByRole('button', { name: 'Close' }).click();
+
+	await ann.page.getByRole('button', { name: 'Disappearing messages' }).click();
+	await dialog.getByRole('radio', { name: 'Off' }).check();
+	await dialog.getByRole('button', { name: 'Save' }).click();
+	await expect(ben.page.locator('[data-notice-type="disappearing.set"]').last()).toContainText('Ann Everyday turned off disappearing messages.');
+	await expect(ben.page.getByRole('button', { name: 'Disappearing messages' })).toHaveAttribute('aria-pressed', 'false');
+});

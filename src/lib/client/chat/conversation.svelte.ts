@@ -271,6 +271,23 @@ export class Conversation {
 		}
 	}
 
+	/** The disappearing-messages timer: either person in a DM, "manage channels" in a community. */
+	get canSetDisappearing(): boolean {
+		const channel = this.#chat.directory.channel(this.channelId);
+		if (!channel || channel.archived) return false;
+		return channel.communityId ? this.#chat.directory.permissions(channel.communityId).manage : true;
+	}
+
+	async setDisappearing(seconds: number): Promise<boolean> {
+		try {
+			await this.#chat.api.put(`/api/channels/${this.channelId}/disappearing`, { seconds });
+			return true;
+		} catch (error) {
+			this.#chat.notifyError(error);
+			return false;
+		}
+	}
+
 	/** Someone else's message in a community can be reported to its moderators. */
 	canReport(message: MessageView): boolean {
 		if (message.deletedAt || message.authorId === this.#chat.me.id) return false;
