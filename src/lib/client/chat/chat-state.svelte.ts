@@ -80,7 +80,9 @@ export class ChatState {
 			connection: this.connection,
 			api: this.api,
 			outboxStorage: new LocalStorageOutbox(options.me.id),
-			seal: (item) => this.codec.seal(item.channelId, item.payload)
+			seal: (item) => this.codec.seal(item.channelId, item.payload),
+			// Deleted (or expired) messages leave this device's key store too.
+			onDeleting: (message) => void this.e2ee?.forgetMessage(message).catch(() => {})
 		});
 		this.blocks = new BlockList(this.api);
 		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));

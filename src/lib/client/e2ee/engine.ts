@@ -637,6 +637,25 @@ export class E2eeEngine {
 		return this.#views.get(viewKey(message));
 	}
 
+	/**
+	 * Forgets what this device keeps for a message that was deleted (or disappeared): its decrypted
+	 * view and, for a direct message, its content key, so it cannot be opened here again.
+	 */
+	async forgetMessage(message: SealedMessage): Promise<void> {
+		this.#views.delete(viewKey(message));
+		if (!isEncryptedPayload(message.payload)) return;
+		let payload: SenderKeyPayload | DmPayload;
+		try {
+			payload = parseEncryptedPayload(message.payload);
+		} catch {
+			return;
+		}
+		// Sender-key messages keep no key of their own: theirs is derived from the chain when opened.
+		if (payload.e === 'hearth.sk.v1') return;
+		await this.start();
+		await this.#locked(() => this.#store.delete('messageKeys', `dm:${payload.dev}:${payload.n}`));
+	}
+
 	async open(message: SealedMessage, options: OpenOptions = {}): Promise<DecryptedView> {
 		const now = this.openNow(message);
 		if (now && now.state !== 'undecryptable') return now;
