@@ -102,6 +102,17 @@ describe.skipIf(skip)('disappearing messages: the expiry job', () => {
 		expect((await db.select({ payload: messages.payload }).from(messages).where(eq(messages.channelId, channelId))).map((m) => m.payload)).toContain('kept');
 	});
 
+	it('two sweeps at once (two cluster nodes) delete and announce each message once', async () => {
+		const { message } = await send('raced');
+		published.length = 0;
+		const at = new Date(message.expiresAt!);
+		const [a, b] = await Promise.all([disappearing.sweep(at), new DisappearingMessages({ db: handle.db, writer: new EventWriter(handle.db, new LocalEventBus(() => {}), createLogger('silent')) }).sweep(at)]);
+		expect(a.messages + b.messages).toBeGreaterThanOrEqual(1);
+		const rows = await handle.db.select({ seq: channelEvents.seq }).from(channelEvents).where(eq(channelEvents.messageId, message.id));
+		// created (now a deletion) and exactly one appended deletion.
+		expect(rows).toHaveLength(2);
+	});
+
 	it('a sweep with nothing due does nothing', async () => {
 		expect(await disappearing.sweep(new Date())).toEqual({ messages: 0, attachments: 0 });
 	});

@@ -79,10 +79,15 @@ export class DisappearingMessages {
 		return { messages: deleted, attachments: gone.length };
 	}
 
-	#expire(channelId: string, ids: string[], now: Date): Promise<void> {
+	#expire(channelId: string, due: string[], now: Date): Promise<void> {
+		let ids = due;
 		return this.#writer.run(async (tx) => {
 			// Reactions, revisions and pins go with the rows (foreign keys cascade, pins are columns).
-			await tx.delete(messages).where(inArray(messages.id, ids));
+			// Only what this transaction deleted is announced: in a cluster every node sweeps, and the
+			// row locks make a second sweep of the same rows find them gone.
+			const gone = (await tx.delete(messages).where(inArray(messages.id, ids)).returning({ id: messages.id })).map((row) => row.id);
+			if (gone.length === 0) return { result: undefined, notices: [] };
+			ids = gone;
 			// What the log said about them (created, edited, reacted, pinned) becomes "deleted": replayed
 			// to a client that was away, it shows nothing of them, and no author or reactor is kept.
 			await tx
