@@ -262,3 +262,21 @@ test('disappearing messages: the owner sets a timer, both see the notice and the
 	await expect(ben.page.locator('[data-notice-type="disappearing.set"]').last()).toContainText('Ann Everyday turned off disappearing messages.');
 	await expect(ben.page.getByRole('button', { name: 'Disappearing messages' })).toHaveAttribute('aria-pressed', 'false');
 });
+
+test('emoji shortcodes: ":tad" offers 🎉 in a keyboard-driven list, Enter puts the emoji itself in the message, and the other person sees it', async () => {
+	await open(ann.page);
+	await open(ben.page);
+	await composer(ann.page).fill('');
+	await composer(ann.page).pressSequentially('we shipped it :tad');
+	const list = ann.page.getByRole('listbox', { name: 'Insert an emoji' });
+	await expect(list.getByRole('option', { selected: true })).toContainText(':tada:');
+	await expectNoAxeViolations(ann.page, 'form, [role="listbox"]');
+	await composer(ann.page).press('Enter');
+	await expect(list).toBeHidden();
+	await expect(composer(ann.page)).toHaveValue('we shipped it 🎉');
+	// A time is not a shortcode: no list.
+	await composer(ann.page).pressSequentially(' at 10:30');
+	await expect(list).toBeHidden();
+	await composer(ann.page).press('Enter');
+	await expect(messageWith(ben.page, 'we shipped it 🎉 at 10:30')).toBeVisible();
+});
