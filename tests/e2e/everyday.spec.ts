@@ -202,6 +202,9 @@ test('blocking: Ann blocks Ben from his member card, his messages collapse for h
 	await composer(ben.page).fill('can we talk?');
 	await composer(ben.page).press('Enter');
 	await expect(ben.page.locator('article[data-pending="failed"]')).toContainText('Not sent: This person is not accepting your messages.');
+	// In the conversation itself Ann's header says she blocked him, and could unblock there too.
+	await ann.page.goto(`/dm/${dm.id}`);
+	await expect(ann.page.getByRole('button', { name: 'Unblock Ben Everyday' })).toHaveAttribute('aria-pressed', 'true');
 
 	// Settings → Blocked people lists him; Unblock undoes it.
 	await ann.page.goto('/settings#blocked');
