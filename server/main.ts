@@ -129,6 +129,11 @@ export async function start(env: Record<string, string | undefined> = process.en
 	app.state.ready = true;
 	const auditPurgeTimer = setInterval(purgeAuditLog, AUDIT_PURGE_INTERVAL_MS);
 	auditPurgeTimer.unref();
+	// Disappearing messages: at start (what expired while the server was down), then every minute.
+	app.services.disappearing.start(
+		(error) => log.warn({ err: safeError(error) }, 'disappearing messages sweep failed'),
+		(counts) => (counts.messages > 0 || counts.attachments > 0) && log.info(counts, 'deleted expired messages')
+	);
 
 	const report = preflightReport(config, app.origins, calls, app.cluster);
 	log.info({ preflight: report }, 'preflight report');
@@ -154,6 +159,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 			}, SHUTDOWN_GRACE_MS);
 			force.unref();
 			clearInterval(auditPurgeTimer);
+			app.services.disappearing.stop();
 			server.close();
 			server.closeIdleConnections();
 			// Finish what was accepted (those clients get their acks), then tell everyone to reconnect.

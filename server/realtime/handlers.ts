@@ -97,6 +97,16 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 		conn.send({ t: 'ack', id: frame.id, result: { seq } });
 	},
 
+	async 'message.pin'({ app, conn }, frame) {
+		const { seq } = await app.services.pins.set(conn.userId, frame.messageId, true);
+		conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
+	async 'message.unpin'({ app, conn }, frame) {
+		const { seq } = await app.services.pins.set(conn.userId, frame.messageId, false);
+		conn.send({ t: 'ack', id: frame.id, result: { seq } });
+	},
+
 	async 'reaction.add'({ app, conn }, frame) {
 		const { seq } = await app.services.messages.react(conn.userId, frame.messageId, frame.key, true);
 		conn.send({ t: 'ack', id: frame.id, result: { seq } });

@@ -1,5 +1,5 @@
 // The plaintext canary proof (issue 3): people in real browsers send a channel message, a DM, an
-// edit, a reply, a reaction, an image and a text file, each carrying a unique random canary (file
+// edit (and read its history), a reply, a reaction, a pin, an image and a text file, each carrying a unique random canary (file
 // names and file contents too). Then the server is stopped and EVERY table of its database is
 // read, every column as text (bytea as hex, so attachment bytes are searched too), and its complete
 // log output at the most verbose level: none of the canaries may appear anywhere.
@@ -69,7 +69,7 @@ test.afterAll(async () => {
 	await database?.drop();
 });
 
-test('after browser users send messages, an edit, a reply, a reaction and files carrying canaries, no canary is in any table of the server database nor in its logs', async () => {
+test('after browser users send messages, an edit, a reply, a reaction, a pin and files carrying canaries, the edit history and the pinned list decrypt in the browser, and no canary is in any table of the server database nor in its logs', async () => {
 	// The dump is checked even when a step in the browser failed (a client sending plaintext may
 	// also fail to show what it sent): the canary verdict comes first, then the step's failure.
 	test.info().annotations.push({ type: 'database', description: database.engine });
@@ -111,6 +111,21 @@ async function sendEverything() {
 	await original.getByRole('button', { name: 'Add reaction' }).click();
 	await b.getByRole('dialog', { name: 'Choose a reaction' }).getByRole('button', { name: REACTION.name }).click();
 	await expect(a.locator(`article[data-message-id="${originalId}"]`).getByRole('button', { name: `${REACTION.name}: 1 reaction` })).toBeVisible();
+
+	// The edit history: the version the edit replaced is kept (as ciphertext) and decrypted by the reader.
+	await original.getByRole('button', { name: '(edited)' }).click();
+	const history = b.getByRole('dialog', { name: 'Edit history' });
+	await expect(history.locator('.version')).toHaveCount(2);
+	await expect(history.locator('.version').nth(1)).toContainText(`first ${CANARIES.channel}`);
+	await history.getByRole('button', { name: 'Close' }).click();
+
+	// A pin: the pinned list is decrypted by the reader too.
+	const pinned = a.locator(`article[data-message-id="${originalId}"]`);
+	await pinned.hover();
+	await pinned.getByRole('button', { name: 'Pin message' }).click();
+	await b.locator('[data-notice-type="message.pinned"]').getByRole('button', { name: 'See all pinned messages' }).click();
+	await expect(b.getByRole('dialog', { name: 'Pinned messages' }).locator('.pin')).toContainText(`edited ${CANARIES.edit}`);
+	await b.getByRole('dialog', { name: 'Pinned messages' }).getByRole('button', { name: 'Close' }).click();
 
 	// An image and a text file, canaries in their names and in their bytes.
 	await a.getByTestId('attach-input').setInputFiles([

@@ -167,6 +167,10 @@ const rows: Row[] = [
 			message: 'User was not found.'
 		}
 	},
+	// Anyone may block anyone (a stranger who found you too): only sign-in is required (blocks.test.ts).
+	{ route: 'PUT /api/users/[id]/block', call: (f) => ({ method: 'PUT', path: `/api/users/${f.ownerId}/block` }) },
+	{ route: 'DELETE /api/users/[id]/block', call: (f) => ({ method: 'DELETE', path: `/api/users/${f.ownerId}/block` }) },
+	{ route: 'GET /api/me/blocks', call: () => ({ method: 'GET', path: '/api/me/blocks' }) },
 	// Invisible devices are left out of the answer (tested in e2ee-server.test.ts), not refused.
 	{ route: 'POST /api/keys/claim', call: (f) => ({ method: 'POST', path: '/api/keys/claim', body: { devices: [f.ownerDeviceId] } }) },
 	{ route: 'POST /api/to-device', call: (f) => ({ method: 'POST', path: '/api/to-device', body: { messages: [{ deviceId: f.ownerDeviceId, body: 'x' }] } }) },
@@ -354,13 +358,15 @@ function channelRoutes(): Row[] {
 		row('POST', '/messages', { clientId: 'authz-matrix-1', payload: 'x' }),
 		row('POST', '/read', { seq: 1 }),
 		row('GET', '/devices'),
-		row('POST', '/attachments')
+		row('POST', '/attachments'),
+		row('GET', '/pins'),
+		row('PUT', '/disappearing', { seconds: 3600 }, needs('Manage channels'))
 	];
 }
 
 function messageRoutes(): Row[] {
 	const row = (method: string, suffix: string, body?: unknown, memberRefused?: Refusal): Row => ({
-		route: `${method} /api/messages/[id]${suffix ? suffix.replace(/\/[^/]+$/, '/[key]') : ''}`,
+		route: `${method} /api/messages/[id]${suffix.replace(/^\/reactions\/[^/]+$/, '/reactions/[key]')}`,
 		call: (f) => ({ method, path: `/api/messages/${f.messageId}${suffix}`, body }),
 		hidden: {
 			missing: () => ({ method, path: `/api/messages/${MISSING_ID}${suffix}`, body }),
@@ -373,7 +379,10 @@ function messageRoutes(): Row[] {
 		row('PATCH', '', { payload: 'rewritten' }, { status: 403, code: 'forbidden', message: 'You can only edit your own messages.' }),
 		row('DELETE', '', undefined, { status: 403, code: 'forbidden', message: 'You can only delete your own messages.' }),
 		row('PUT', '/reactions/%F0%9F%91%8D'),
-		row('DELETE', '/reactions/%F0%9F%91%8D')
+		row('DELETE', '/reactions/%F0%9F%91%8D'),
+		row('GET', '/revisions'),
+		row('PUT', '/pin', undefined, needs('Pin messages')),
+		row('DELETE', '/pin', undefined, needs('Pin messages'))
 	];
 }
 
@@ -550,6 +559,20 @@ function authorizationMatrix(title: string, skipReason: string | null, cluster: 
 					stranger: (f) => ({ t: 'reaction.remove', messageId: f.messageId, key: '👍' }),
 					missing: () => ({ t: 'reaction.remove', messageId: MISSING_ID, key: '👍' }),
 					message: 'Message was not found.'
+				},
+				'message.pin': {
+					stranger: (f) => ({ t: 'message.pin', messageId: f.messageId }),
+					missing: () => ({ t: 'message.pin', messageId: MISSING_ID }),
+					message: 'Message was not found.',
+					memberRefused: (f) => ({ t: 'message.pin', messageId: f.messageId }),
+					memberMessage: needs('Pin messages').message
+				},
+				'message.unpin': {
+					stranger: (f) => ({ t: 'message.unpin', messageId: f.messageId }),
+					missing: () => ({ t: 'message.unpin', messageId: MISSING_ID }),
+					message: 'Message was not found.',
+					memberRefused: (f) => ({ t: 'message.unpin', messageId: f.messageId }),
+					memberMessage: needs('Pin messages').message
 				},
 				read: {
 					stranger: (f) => ({ t: 'read', channelId: f.channelId, seq: 1 }),

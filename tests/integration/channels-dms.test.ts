@@ -42,6 +42,7 @@ describe.skipIf(skip)('direct messages', () => {
 				topic: '',
 				position: 0,
 				slowModeSeconds: 0,
+				disappearingSeconds: 0,
 				archived: false,
 				permissionOverrides: {},
 				canSend: true,

@@ -43,7 +43,7 @@ describe.skipIf(skip)('communities', () => {
 				memberCount: 1,
 				createdAt: expect.any(String),
 				channels: [
-					{ id: general.id, communityId: body.community.id, kind: 'text', name: 'general', topic: '', position: 0, slowModeSeconds: 0, archived: false, permissionOverrides: {}, canSend: true, lastSeq: 0, lastReadSeq: 0, unreadCount: 0, mentionCount: 0, peer: null }
+					{ id: general.id, communityId: body.community.id, kind: 'text', name: 'general', topic: '', position: 0, slowModeSeconds: 0, disappearingSeconds: 0, archived: false, permissionOverrides: {}, canSend: true, lastSeq: 0, lastReadSeq: 0, unreadCount: 0, mentionCount: 0, peer: null }
 				]
 			});
 		});
@@ -127,6 +127,7 @@ describe.skipIf(skip)('communities', () => {
 				topic: 'Anything',
 				position: 1,
 				slowModeSeconds: 0,
+				disappearingSeconds: 0,
 				archived: false,
 				permissionOverrides: {},
 				canSend: true,

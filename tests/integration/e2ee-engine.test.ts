@@ -78,6 +78,27 @@ describe.skipIf(skip)('encryption engine between devices', () => {
 		await expect(ann1.engine.seal(toCleo.id, encodeDraft('are you there?'), { direct: true })).rejects.toThrow(/no device/);
 	});
 
+	it('a deleted (or expired) direct message leaves the device: its content key is forgotten and it cannot be opened again', async () => {
+		const ann = await TestClient.signUp(server);
+		const ben = await TestClient.signUp(server);
+		const community = await createCommunity(ann);
+		await joinCommunity(ann, ben, community.id);
+		const [annDevice, benDevice] = await Promise.all([startDevice(ann), startDevice(ben)]);
+		const { channel } = await ann.api.post<{ channel: ChannelView }>('/api/dms', { userId: ben.user.id });
+		const message = await sendSealed(annDevice, channel.id, 'this will disappear', true);
+		expect(await readAs(benDevice, message)).toBe('this will disappear');
+		const { dev, n } = JSON.parse(message.payload) as { dev: string; n: number };
+		expect(await benDevice.store.get('messageKeys', `dm:${dev}:${n}`)).toBeDefined();
+
+		await benDevice.engine.forgetMessage(message);
+		expect(await benDevice.store.get('messageKeys', `dm:${dev}:${n}`)).toBeUndefined();
+		// The ratchet moved on when it was first opened: without the kept key it is gone for good here.
+		expect(await readAs(benDevice, message)).not.toBe('this will disappear');
+		// The sender's own copy of the key goes the same way on the sender's device.
+		await annDevice.engine.forgetMessage(message);
+		expect(await annDevice.store.get('messageKeys', `dm:${dev}:${n}`)).toBeUndefined();
+	});
+
 	it('a channel message decrypts for every member device; a forged author is caught', async () => {
 		const owner = await TestClient.signUp(server);
 		const community = await createCommunity(owner);

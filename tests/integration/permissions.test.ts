@@ -31,6 +31,11 @@ const operations: Record<Permission, (ctx: Ctx) => Promise<Response>> = {
 		const message = await sendMessage(author, ctx.community.generalId, 'to be moderated');
 		return ctx.actor.send('DELETE', `/api/messages/${message.id}`);
 	},
+	pin_messages: async (ctx) => {
+		const author = await freshMember(ctx);
+		const message = await sendMessage(author, ctx.community.generalId, 'worth pinning');
+		return ctx.actor.send('PUT', `/api/messages/${message.id}/pin`);
+	},
 	view_audit_log: ({ community, actor }) => actor.fetch(`/api/communities/${community.id}/audit-log`),
 	// The routing field beside the ciphertext is what the server can check (the text it cannot read).
 	mention_everyone: ({ community, actor }) =>
@@ -133,6 +138,28 @@ describe.skipIf(skip)('permission matrix', () => {
 		}
 	});
 
+	describe('pin_messages over /ws (message.pin and message.unpin)', () => {
+		beforeAll(async () => {
+			await owner.api.patch(`/api/communities/${community.id}/roles/${customRole.id}`, { permissions: ['pin_messages'] });
+			await owner.api.patch(`/api/communities/${community.id}/roles/${inverseRoleId}`, { permissions: PERMISSIONS.filter((p) => p !== 'pin_messages') });
+		});
+		for (const actor of ['owner', 'admin', 'moderator', 'member', 'custom (only it)', 'custom (all but it)'] as const) {
+			const allowed = holds(actor, 'pin_messages');
+			it(`${actor}: ${allowed ? 'acked' : 'forbidden'}`, async () => {
+				const message = await sendMessage(owner, community.generalId, 'pin me over ws');
+				const refused = { t: 'error', id: expect.any(String), code: 'forbidden', message: refusal('pin_messages').error.message };
+				const pin = await sockets[actor].request({ t: 'message.pin', messageId: message.id });
+				if (allowed) expect(pin).toEqual({ t: 'ack', id: expect.any(String), result: { seq: expect.any(Number) } });
+				else expect(pin).toEqual(refused);
+				// Unpinning needs the same permission (the owner pins it first for those refused).
+				if (!allowed) await owner.api.put(`/api/messages/${message.id}/pin`, {});
+				const unpin = await sockets[actor].request({ t: 'message.unpin', messageId: message.id });
+				if (allowed) expect(unpin).toEqual({ t: 'ack', id: expect.any(String), result: { seq: expect.any(Number) } });
+				else expect(unpin).toEqual(refused);
+			});
+		}
+	});
+
 	it('every permission has an operation in this matrix', () => {
 		expect(Object.keys(operations).sort()).toEqual([...PERMISSIONS].sort());
 	});
@@ -142,6 +169,6 @@ describe.skipIf(skip)('permission matrix', () => {
 		const { community: seen } = await clients['custom (only it)'].api.get<{ community: { role: string; permissions: string[] } }>(`/api/communities/${community.id}`);
 		expect(seen).toMatchObject({ role: 'member', permissions: ['kick', 'timeout'] });
 		const { community: mod } = await clients.moderator.api.get<{ community: { role: string; permissions: string[] } }>(`/api/communities/${community.id}`);
-		expect(mod).toMatchObject({ role: 'moderator', permissions: ['kick', 'ban', 'timeout', 'delete_messages', 'mention_everyone', 'view_audit_log'] });
+		expect(mod).toMatchObject({ role: 'moderator', permissions: ['kick', 'ban', 'timeout', 'delete_messages', 'pin_messages', 'mention_everyone', 'view_audit_log'] });
 	});
 });

@@ -140,6 +140,16 @@ describe.skipIf(skip)('web push', () => {
 		await pushService.noneFor('/push/cy');
 	});
 
+	it('someone blocked pushes nothing to the person who blocked them, mentions included; after unblocking they do', async () => {
+		const { device: dee } = await subscribedMember('/push/dee');
+		await dee.client.api.put(`/api/users/${ann.client.user.id}/block`);
+		await sendAs(ann, community.generalId, 'psst @dee', { mentions: { users: [dee.client.user.id] } });
+		await pushService.noneFor('/push/dee');
+		await dee.client.api.delete(`/api/users/${ann.client.user.id}/block`);
+		await sendAs(ann, community.generalId, 'hello again @dee', { mentions: { users: [dee.client.user.id] } });
+		await pushService.waitFor('/push/dee');
+	});
+
 	it('a browser that is open (its socket connected) gets no push; once closed it does', async () => {
 		const { device: dee } = await subscribedMember('/push/dee');
 		// Someone else being online changes nothing for Dee.

@@ -128,6 +128,22 @@ describe.skipIf(skip)('/ws resume', () => {
 			});
 		});
 
+		it('after a message is pinned, another pinned and the first unpinned', async () => {
+			const { message: first } = await post(owner, 'pin me');
+			const { message: second } = await post(member, 'pin me too');
+			await verifyAction(async () => {
+				await owner.api.put(`/api/messages/${first.id}/pin`);
+				await owner.api.put(`/api/messages/${second.id}/pin`);
+				await owner.api.delete(`/api/messages/${first.id}/pin`);
+			});
+		});
+
+		it('after a pinned message is deleted', async () => {
+			const { message } = await post(member, 'pinned, then gone');
+			await owner.api.put(`/api/messages/${message.id}/pin`);
+			await verifyAction(() => member.api.delete(`/api/messages/${message.id}`));
+		});
+
 		it('after a message with reactions is deleted', async () => {
 			const { message } = await post(owner, 'controversial');
 			await member.api.put(`/api/messages/${message.id}/reactions/angry`);

@@ -54,6 +54,31 @@ describe('ChannelTimeline', () => {
 		expect(timeline.bufferedCount).toBe(0);
 	});
 
+	it('marks a message pinned and unpinned, with a notice for each; a deleted message is no longer pinned', () => {
+		const timeline = loaded(1, [message(1)]);
+		const id = message(1).id;
+		const user = { id: bob, username: 'bob', displayName: 'Bob' };
+		timeline.apply({ seq: 2, at: 't2', actorId: bob, type: 'message.pinned', messageId: id, user });
+		expect(timeline.get(id)?.pinnedAt).toBe('t2');
+		timeline.apply({ seq: 3, at: 't3', actorId: bob, type: 'message.unpinned', messageId: id, user });
+		expect(timeline.get(id)).not.toHaveProperty('pinnedAt');
+		timeline.apply({ seq: 4, at: 't4', actorId: bob, type: 'message.pinned', messageId: id, user });
+		timeline.apply({ seq: 5, at: 't5', actorId: null, type: 'message.deleted', messageId: id });
+		expect(timeline.get(id)).not.toHaveProperty('pinnedAt');
+		expect(timeline.notices.map((n) => [n.seq, n.type])).toEqual([
+			[2, 'message.pinned'],
+			[3, 'message.unpinned'],
+			[4, 'message.pinned']
+		]);
+	});
+
+	it('keeps a disappearing-messages timer change as a notice', () => {
+		const timeline = loaded(1, [message(1)]);
+		const user = { id: alice, username: 'alice', displayName: 'Alice' };
+		timeline.apply({ seq: 2, at: 't2', actorId: alice, type: 'disappearing.set', seconds: 86_400, user });
+		expect(timeline.notices).toEqual([{ seq: 2, type: 'disappearing.set', user, at: 't2', seconds: 86_400 }]);
+	});
+
 	it('applies edits, deletes and reactions idempotently', () => {
 		const timeline = loaded(1, [message(1)]);
 		const id = message(1).id;

@@ -130,6 +130,17 @@ export function requireCanDelete(message: { authorId: string }, userId: string, 
 	throw forbidden('You can only delete your own messages.');
 }
 
+/**
+ * Pinning changes what everyone in the channel finds first: "pin messages" in a community (after
+ * the channel's overrides), either person in a DM; never in an archived (read-only) channel.
+ */
+export function requireCanPin(access: ChannelAccess): void {
+	if (access.channel.archivedAt) throw forbidden('This channel is archived: its pins cannot change.');
+	if (access.scope.kind === 'dm') return;
+	if (access.permissions.has('pin_messages')) return;
+	throw missingPermission('pin_messages');
+}
+
 export const GUESTS_REFUSED = 'Guests cannot do that. Create an account to start communities, direct messages or invites.';
 
 /** Guests take part in the communities they were invited to; they start nothing themselves. */

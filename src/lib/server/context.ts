@@ -16,6 +16,9 @@ import { EventWriter } from './services/event-writer.ts';
 import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
+import { Pins } from './services/pins.ts';
+import { Blocks } from './services/blocks.ts';
+import { DisappearingMessages } from './services/disappearing.ts';
 import { AuditLog } from './services/audit-log.ts';
 import { Moderation } from './services/moderation.ts';
 import { Roles } from './services/roles.ts';
@@ -36,6 +39,9 @@ export type Services = {
 	communities: Communities;
 	channels: Channels;
 	messages: Messages;
+	pins: Pins;
+	blocks: Blocks;
+	disappearing: DisappearingMessages;
 	invites: Invites;
 	roles: Roles;
 	moderation: Moderation;
@@ -141,6 +147,9 @@ export async function createAppContext(options: {
 	services.moderation = new Moderation({ db, writer });
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
+	services.pins = new Pins({ db, writer });
+	services.blocks = new Blocks({ db });
+	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({
 		db,
 		bus,

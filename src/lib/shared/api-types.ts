@@ -191,8 +191,26 @@ export type InvitePreview = {
 	guestAccess: boolean;
 };
 
-/** "Someone joined / left": a membership event of the channel, shown between messages. */
-export type MemberNotice = { seq: number; type: 'member.joined' | 'member.left'; user: UserView; at: string };
+/**
+ * A channel event shown between messages: someone joined or left, or someone pinned or unpinned a
+ * message (`messageId`; `user` is who did it).
+ */
+export type MemberNotice =
+	| { seq: number; type: 'member.joined' | 'member.left'; user: UserView; at: string }
+	| { seq: number; type: 'message.pinned' | 'message.unpinned'; user: UserView; at: string; messageId: string }
+	| { seq: number; type: 'disappearing.set'; user: UserView; at: string; seconds: number };
+
+/**
+ * An edited message's earlier versions, oldest first, and its current one (GET /api/messages/:id/revisions).
+ * Payloads are ciphertext, opened in the browser like the message itself.
+ */
+export type MessageRevisions = {
+	revisions: Array<{ payload: string; writtenAt: string; replacedAt: string }>;
+	current: { payload: string; writtenAt: string };
+};
+
+/** A channel's pinned list, newest pin first (GET /api/channels/:id/pins). */
+export type PinnedList = { pins: Array<{ message: MessageView; pinnedAt: string; pinnedBy: UserView | null }>; max: number };
 
 export type HistoryPage = {
 	messages: MessageView[];

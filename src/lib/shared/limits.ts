@@ -10,3 +10,9 @@ export const TYPING_TTL_MS = 6000;
 export const TYPING_THROTTLE_MS = 3000;
 /** Without activity for this long, a client reports itself idle. */
 export const IDLE_AFTER_MS = 5 * 60_000;
+
+/** Pinned messages per channel (Discord's limit too): a pinned list is a short list to scan, not an archive. */
+export const PINS_PER_CHANNEL_MAX = 50;
+
+/** Earlier versions of one message returned by its edit history (the newest ones): enough for any honest edit streak. */
+export const MESSAGE_REVISIONS_MAX = 100;

@@ -11,6 +11,7 @@ export const PERMISSIONS = [
 	'ban',
 	'timeout',
 	'delete_messages',
+	'pin_messages',
 	'mention_everyone',
 	'view_audit_log'
 ] as const;
@@ -25,6 +26,7 @@ export const PERMISSION_LABELS: Record<Permission, { label: string; hint: string
 	ban: { label: 'Ban members', hint: 'Remove a member and keep them out, for a while or for good.' },
 	timeout: { label: 'Time out members', hint: 'Stop a member from sending messages for a while.' },
 	delete_messages: { label: "Delete others' messages", hint: 'Remove any message, and handle reported messages.' },
+	pin_messages: { label: 'Pin messages', hint: "Pin and unpin messages in the channels' pinned lists." },
 	mention_everyone: { label: 'Mention everyone', hint: 'Use @everyone to notify the whole community.' },
 	view_audit_log: { label: 'View audit log', hint: 'See who did what in the community settings.' }
 };
@@ -34,7 +36,7 @@ export type CommunityRole = (typeof BUILT_IN_ROLES)[number];
 
 export const ROLE_LABELS: Record<CommunityRole, string> = { owner: 'Owner', admin: 'Admin', moderator: 'Moderator', member: 'Member' };
 
-const MODERATION: readonly Permission[] = ['kick', 'ban', 'timeout', 'delete_messages', 'view_audit_log', 'mention_everyone'];
+const MODERATION: readonly Permission[] = ['kick', 'ban', 'timeout', 'delete_messages', 'pin_messages', 'view_audit_log', 'mention_everyone'];
 
 export const ROLE_PERMISSIONS: Record<CommunityRole, readonly Permission[]> = {
 	owner: PERMISSIONS,

@@ -8,6 +8,10 @@ class Dialogs {
 	editChannel = $state<string | null>(null);
 	/** Community to invite people to. */
 	invite = $state<string | null>(null);
+	/** Channel whose disappearing-messages timer is shown. */
+	disappearing = $state<string | null>(null);
+	/** Channel whose pinned messages are listed. */
+	pinned = $state<string | null>(null);
 	/** Contact whose safety number is shown (opened from a DM header or a member card). */
 	safetyNumber = $state<{ userId: string; name: string } | null>(null);
 }

@@ -130,6 +130,8 @@ export class Attention {
 	async messageArrived(message: MessageView): Promise<void> {
 		if (!this.prefs.desktop || this.prefs.permission !== 'granted') return;
 		if (message.authorId === this.#chat.me.id || message.deletedAt) return;
+		// Nobody is notified of a message by someone they blocked (the server does not push it either).
+		if (this.#chat.blocks.has(message.authorId)) return;
 		// Someone looking at the tab sees the badges; a notification is for when they are elsewhere.
 		if (document.visibilityState === 'visible' && document.hasFocus()) return;
 		const channel = this.#chat.directory.channel(message.channelId);

@@ -12,6 +12,7 @@ import { LocalStorageOutbox } from '../realtime/outbox.ts';
 import { toasts, type Toast } from '../app/toasts.svelte.ts';
 import { ConnectionStatus } from './connection-status.svelte.ts';
 import { Conversation } from './conversation.svelte.ts';
+import { BlockList } from './block-list.svelte.ts';
 import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
@@ -44,6 +45,8 @@ export class ChatState {
 	readonly status = new ConnectionStatus();
 	readonly directory: Directory;
 	readonly people: People;
+	/** People this user blocked (block-list.svelte.ts). */
+	readonly blocks: BlockList;
 	readonly presence = new Presence();
 	readonly typing: Typing;
 	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
@@ -79,9 +82,12 @@ export class ChatState {
 			connection: this.connection,
 			api: this.api,
 			outboxStorage: new LocalStorageOutbox(options.me.id),
-			seal: (item) => this.codec.seal(item.channelId, item.payload)
+			seal: (item) => this.codec.seal(item.channelId, item.payload),
+			// Deleted (or expired) messages leave this device's key store too.
+			onDeleting: (message) => void this.e2ee?.forgetMessage(message).catch(() => {})
 		});
-		this.directory = new Directory(this.api, options.me.id);
+		this.blocks = new BlockList(this.api);
+		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);
 		this.call = new CallSession({
@@ -155,6 +161,7 @@ export class ChatState {
 		this.#startEncryption();
 		this.#stops.push(this.search.attach());
 		this.ready = this.directory.load();
+		void this.blocks.load().catch(() => {});
 		return this.ready;
 	}
 
@@ -239,6 +246,11 @@ export class ChatState {
 		}
 		const path = `/api/messages/${messageId}/reactions/${encodeURIComponent(key)}`;
 		await (add ? this.api.put(path) : this.api.delete(path));
+	}
+
+	async pin(messageId: string, pinned: boolean): Promise<void> {
+		if (this.connection.state === 'open') await this.connection.request({ t: pinned ? 'message.pin' : 'message.unpin', messageId });
+		else await (pinned ? this.api.put(`/api/messages/${messageId}/pin`) : this.api.delete(`/api/messages/${messageId}/pin`));
 	}
 
 	sendRead(channelId: string, seq: number): void {

@@ -3,7 +3,7 @@
 // channel when told it is too far behind, and sends through the outbox so nothing typed is lost.
 // Framework-free: the Svelte state (chat-state.svelte.ts) and the Node tests both drive it.
 import type { HistoryPage } from '#lib/shared/api-types.ts';
-import type { ChannelEvent, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import type { ChannelEvent, MessageView, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { Mentions } from '#lib/shared/mentions.ts';
 import type { ApiClient } from '../api.ts';
 import { Disconnected, type RealtimeConnection } from '../realtime/connection.ts';
@@ -31,6 +31,11 @@ export type ChatSyncOptions = {
 	outboxStorage: OutboxStorage;
 	/** Encrypts a body at send time (end-to-end encryption); without it bodies go out as written. */
 	seal?: SealPayload;
+	/**
+	 * A loaded message is about to be deleted (by its author, a moderator or its disappearing timer):
+	 * its payload is still there, so the device can drop what it keeps for it (its message key).
+	 */
+	onDeleting?: (message: MessageView) => void;
 	pageSize?: number;
 };
 
@@ -39,6 +44,7 @@ export class ChatSync {
 	readonly outbox: Outbox;
 	#api: ApiClient;
 	#pageSize: number;
+	#onDeleting: ((message: MessageView) => void) | undefined;
 	#timelines = new Map<string, ChannelTimeline>();
 	#loading = new Map<string, Promise<ChannelTimeline>>();
 	#resuming = new Set<string>();
@@ -55,6 +61,7 @@ export class ChatSync {
 		this.connection = options.connection;
 		this.#api = options.api;
 		this.#pageSize = options.pageSize ?? 50;
+		this.#onDeleting = options.onDeleting;
 		this.outbox = new Outbox({
 			connection: this.connection,
 			storage: options.outboxStorage,
@@ -162,6 +169,10 @@ export class ChatSync {
 		let changed = false;
 		let gap = false;
 		for (const event of events) {
+			if (event.type === 'message.deleted' && timeline && this.#onDeleting) {
+				const message = timeline.get(event.messageId);
+				if (message && message.payload !== '') this.#onDeleting({ ...message });
+			}
 			const outcome = timeline ? timeline.apply(event) : 'not-loaded';
 			if (outcome === 'applied') changed = true;
 			if (outcome === 'gap') gap = true;

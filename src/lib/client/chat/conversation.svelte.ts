@@ -80,7 +80,7 @@ export class Conversation {
 		const timeline = this.#chat.sync.timeline(this.channelId);
 		if (!timeline) return;
 		this.messages = timeline.messages.map((message) => {
-			const signature = `${message.editedAt}:${message.deletedAt}:${JSON.stringify(message.reactions)}:${message.payload}`;
+			const signature = `${message.editedAt}:${message.deletedAt}:${message.pinnedAt}:${JSON.stringify(message.reactions)}:${message.payload}`;
 			const known = this.#snapshots.get(message);
 			if (known && known.signature === signature) return known.copy;
 			const copy: MessageView = { ...message, reactions: message.reactions.map((r) => ({ key: r.key, userIds: [...r.userIds] })) };
@@ -251,6 +251,41 @@ export class Conversation {
 		if (message.authorId === this.#chat.me.id) return true;
 		const communityId = this.#chat.directory.channel(this.channelId)?.communityId;
 		return communityId ? this.#chat.directory.permissions(communityId).deleteOthers : false;
+	}
+
+	/** Pinning: either person in a DM, "pin messages" in a community (the server checks again). */
+	get canPin(): boolean {
+		const channel = this.#chat.directory.channel(this.channelId);
+		if (!channel || channel.archived) return false;
+		return channel.communityId ? this.#chat.directory.permissions(channel.communityId).pin : true;
+	}
+
+	async setPinned(message: MessageView, pinned: boolean): Promise<boolean> {
+		try {
+			await this.#chat.pin(message.id, pinned);
+			this.#chat.notify(pinned ? 'Pinned to this channel.' : 'Unpinned.', 'success');
+			return true;
+		} catch (error) {
+			this.#chat.notifyError(error);
+			return false;
+		}
+	}
+
+	/** The disappearing-messages timer: either person in a DM, "manage channels" in a community. */
+	get canSetDisappearing(): boolean {
+		const channel = this.#chat.directory.channel(this.channelId);
+		if (!channel || channel.archived) return false;
+		return channel.communityId ? this.#chat.directory.permissions(channel.communityId).manage : true;
+	}
+
+	async setDisappearing(seconds: number): Promise<boolean> {
+		try {
+			await this.#chat.api.put(`/api/channels/${this.channelId}/disappearing`, { seconds });
+			return true;
+		} catch (error) {
+			this.#chat.notifyError(error);
+			return false;
+		}
 	}
 
 	/** Someone else's message in a community can be reported to its moderators. */

@@ -16,6 +16,8 @@ export type CommunityPermissions = {
 	settings: boolean;
 	/** Delete the community; the owner cannot leave it. */
 	own: boolean;
+	/** Pin and unpin messages in the community's channels. */
+	pin: boolean;
 	/** Mute someone in a call (the server asks for "Time out members"). */
 	muteInCall: boolean;
 	/** Remove someone from a call (the server asks for "Kick members"). */
@@ -37,9 +39,13 @@ export class Directory {
 	#api: ApiClient;
 	#meId: string;
 
-	constructor(api: ApiClient, meId: string) {
+	/** Whether the user blocked someone: their mentions do not count (as on the server). */
+	#blocked: (userId: string) => boolean;
+
+	constructor(api: ApiClient, meId: string, blocked: (userId: string) => boolean = () => false) {
 		this.#api = api;
 		this.#meId = meId;
+		this.#blocked = blocked;
 	}
 
 	async load(): Promise<void> {
@@ -103,6 +109,7 @@ export class Directory {
 		return {
 			manage: has('manage_channels'),
 			deleteOthers: has('delete_messages'),
+			pin: has('pin_messages'),
 			settings: STAFF_PERMISSIONS.some(has),
 			own: community?.role === 'owner',
 			muteInCall: has('timeout'),
@@ -121,9 +128,10 @@ export class Directory {
 		const channel = this.channel(channelId);
 		if (!channel || event.seq <= channel.lastSeq) return false;
 		channel.lastSeq = event.seq;
+		if (event.type === 'disappearing.set') channel.disappearingSeconds = event.seconds;
 		if (event.type === 'message.created' && event.message.authorId !== this.#meId && !event.message.deletedAt) {
 			channel.unreadCount += 1;
-			if (namesUser(event.message.mentions, this.#meId)) channel.mentionCount += 1;
+			if (namesUser(event.message.mentions, this.#meId) && !this.#blocked(event.message.authorId)) channel.mentionCount += 1;
 			return true;
 		}
 		if (event.type === 'message.created' && event.message.authorId === this.#meId) {

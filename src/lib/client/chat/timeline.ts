@@ -113,6 +113,7 @@ export class ChannelTimeline {
 					message.payload = '';
 					message.deletedAt ??= event.at;
 					message.reactions = [];
+					delete message.pinnedAt;
 				}
 				return;
 			}
@@ -134,6 +135,19 @@ export class ChannelTimeline {
 			case 'member.left':
 				this.#addNotices([{ seq: event.seq, type: event.type, user: event.user, at: event.at }]);
 				return;
+			case 'disappearing.set':
+				this.#addNotices([{ seq: event.seq, type: event.type, user: event.user, at: event.at, seconds: event.seconds }]);
+				return;
+			case 'message.pinned':
+			case 'message.unpinned': {
+				const message = this.#byId.get(event.messageId);
+				if (message && !message.deletedAt) {
+					if (event.type === 'message.pinned') message.pinnedAt = event.at;
+					else delete message.pinnedAt;
+				}
+				this.#addNotices([{ seq: event.seq, type: event.type, user: event.user, at: event.at, messageId: event.messageId }]);
+				return;
+			}
 		}
 	}
 

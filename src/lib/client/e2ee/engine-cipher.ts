@@ -4,7 +4,7 @@
 // before encryption still open (read-only history); nothing new is ever sent in the clear.
 import type { E2eeEngine } from './engine.ts';
 import { isEncryptedPayload } from './envelopes.ts';
-import { PlaintextCipher, type DecryptedView, type MessageCipher, type MessageContent, type SealedMessage } from './message-codec.svelte.ts';
+import { PlaintextCipher, type DecryptedView, type MessageCipher, type MessageContent, type OpenOptions, type SealedMessage } from './message-codec.svelte.ts';
 import { decryptReactionKey, encryptReactionKey } from './message-content.ts';
 import { loadSodium } from './sodium.ts';
 
@@ -22,8 +22,8 @@ export class EngineCipher implements MessageCipher {
 		return this.#engine.seal(channelId, draft, { direct: this.#isDirect(channelId) });
 	}
 
-	open(message: SealedMessage): Promise<DecryptedView> {
-		return this.#engine.open(message);
+	open(message: SealedMessage, options?: OpenOptions): Promise<DecryptedView> {
+		return this.#engine.open(message, options);
 	}
 
 	openNow(message: SealedMessage): DecryptedView | undefined {

@@ -49,7 +49,7 @@ import {
 import { BadSignatureError, DecryptionError, MissingKeyError, TooManySkippedError } from './errors.ts';
 import { fromB64, toB64 } from './encoding.ts';
 import { createMessageContent, decodeMessageContent, encodeMessageContent, type MessageContent as V2Content } from './message-content.ts';
-import type { DecryptedView, MessageContent, SealedMessage } from './message-codec.svelte.ts';
+import type { DecryptedView, MessageContent, OpenOptions, SealedMessage } from './message-codec.svelte.ts';
 import { decodeDraft } from './message-codec.svelte.ts';
 import {
 	createOutboundSession,
@@ -736,16 +736,35 @@ export class E2eeEngine {
 		return this.#views.get(viewKey(message));
 	}
 
-	async open(message: SealedMessage): Promise<DecryptedView> {
+	/**
+	 * Forgets what this device keeps for a message that was deleted (or disappeared): its decrypted
+	 * view and, for a direct message, its content key, so it cannot be opened here again.
+	 */
+	async forgetMessage(message: SealedMessage): Promise<void> {
+		this.#views.delete(viewKey(message));
+		if (!isEncryptedPayload(message.payload)) return;
+		let payload: SenderKeyPayload | DmPayload;
+		try {
+			payload = parseEncryptedPayload(message.payload);
+		} catch {
+			return;
+		}
+		// Sender-key messages keep no key of their own: theirs is derived from the chain when opened.
+		if (payload.e === 'hearth.sk.v1') return;
+		await this.start();
+		await this.#locked(() => this.#store.delete('messageKeys', `dm:${payload.dev}:${payload.n}`));
+	}
+
+	async open(message: SealedMessage, options: OpenOptions = {}): Promise<DecryptedView> {
 		const now = this.openNow(message);
 		if (now && now.state !== 'undecryptable') return now;
 		await this.start();
-		const view = await this.#locked(() => this.#open(message));
+		const view = await this.#locked(() => this.#open(message, options));
 		if (view.state !== 'pending') this.#views.set(viewKey(message), view);
 		return view;
 	}
 
-	async #open(message: SealedMessage): Promise<DecryptedView> {
+	async #open(message: SealedMessage, options: OpenOptions): Promise<DecryptedView> {
 		let payload: SenderKeyPayload | DmPayload;
 		try {
 			payload = parseEncryptedPayload(message.payload);
@@ -756,8 +775,9 @@ export class E2eeEngine {
 			const text = payload.e === 'hearth.sk.v1' ? await this.#openSenderKey(message, payload) : await this.#openDirect(message, payload);
 			if (typeof text !== 'string') return text;
 			const content = fromV2(decodeMessageContent(text));
-			// Client-side search reads decrypted bodies from here (the server cannot search them).
-			await recordDecryptedText(this.#store, message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text } satisfies PlaintextIndexRecord);
+			// Client-side search reads decrypted bodies from here (the server cannot search them);
+			// an earlier version of an edited message must not replace the current text there.
+			if (!options.revision) await recordDecryptedText(this.#store, message.id, { channelId: message.channelId, authorId: message.authorId, text: content.text } satisfies PlaintextIndexRecord);
 			return { state: 'ok', content, encrypted: true };
 		} catch (error) {
 			if (error instanceof BadSignatureError) return { state: 'forged' };

@@ -84,11 +84,16 @@ export type DecryptedView =
 
 /** The parts of a message a cipher needs. */
 export type SealedMessage = { id: string; channelId: string; authorId: string; payload: string };
+/**
+ * `revision`: the payload is an earlier version of an edited message (its edit history). It opens
+ * like the message, but stays out of the local search index, which holds each message's current text.
+ */
+export type OpenOptions = { revision?: boolean };
 
 export interface MessageCipher {
 	/** Encrypts a draft body (JSON of DraftBody) for the channel; throws when it cannot (never falls back). */
 	seal(channelId: string, draft: string): Promise<string>;
-	open(message: SealedMessage): Promise<DecryptedView>;
+	open(message: SealedMessage, options?: OpenOptions): Promise<DecryptedView>;
 	/** The view when it is known without waiting (plaintext, or already decrypted), else undefined. */
 	openNow(message: SealedMessage): DecryptedView | undefined;
 	/** The opaque server key of a reaction with `emoji` on a message with this content. */

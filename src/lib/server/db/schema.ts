@@ -460,6 +460,8 @@ export const channels = pgTable(
 		position: integer('position').notNull().default(0),
 		/** Seconds a member must wait between two messages here; 0: no slow mode. Staff are exempt. */
 		slowModeSeconds: integer('slow_mode_seconds').notNull().default(0),
+		/** Disappearing messages: messages sent while it is set are deleted this long after sending (0: off). */
+		disappearingSeconds: integer('disappearing_seconds').notNull().default(0),
 		/** Per-role allow/deny of channel permissions (ChannelOverrides in src/lib/shared/permissions.ts). */
 		permissionOverrides: jsonb('permission_overrides')
 			.$type<Record<string, { allow: ('send_messages' | 'delete_messages' | 'mention_everyone')[]; deny: ('send_messages' | 'delete_messages' | 'mention_everyone')[] }>>()
@@ -517,12 +519,42 @@ export const messages = pgTable(
 		mentions: jsonb('mentions').$type<Mentions>(),
 		createdAt: createdAt(),
 		editedAt: timestamp('edited_at', { withTimezone: true }),
-		deletedAt: timestamp('deleted_at', { withTimezone: true })
+		deletedAt: timestamp('deleted_at', { withTimezone: true }),
+		/** Pinned to its channel's pinned list: when, and by whom (routing metadata, like the author). */
+		pinnedAt: timestamp('pinned_at', { withTimezone: true }),
+		pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' }),
+		/** When the expiry job deletes it: sending time plus the channel's disappearing timer then. */
+		expiresAt: timestamp('expires_at', { withTimezone: true })
 	},
 	(t) => [
 		uniqueIndex('messages_channel_seq_key').on(t.channelId, t.seq),
-		uniqueIndex('messages_author_client_key').on(t.authorId, t.clientId)
+		uniqueIndex('messages_author_client_key').on(t.authorId, t.clientId),
+		// The pinned list of a channel, newest pin first; partial, since few messages are pinned.
+		index('messages_channel_pinned_idx').on(t.channelId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`),
+		// The expiry job's scan: only messages that will disappear are in it.
+		index('messages_expires_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`)
 	]
+);
+
+/**
+ * Earlier versions of edited messages, each the ciphertext the edit replaced: the "edited" marker
+ * opens them, decrypted in the browser like the message itself. Erased with the message on delete.
+ */
+export const messageRevisions = pgTable(
+	'message_revisions',
+	{
+		id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+		messageId: uuid('message_id')
+			.notNull()
+			.references(() => messages.id, { onDelete: 'cascade' }),
+		/** The payload as it was before the edit (ciphertext with E2EE). */
+		payload: text('payload').notNull(),
+		/** When this version was written: the message's creation or the edit before. */
+		writtenAt: timestamp('written_at', { withTimezone: true }).notNull(),
+		/** When the edit replaced it. */
+		replacedAt: timestamp('replaced_at', { withTimezone: true }).notNull()
+	},
+	(t) => [index('message_revisions_message_idx').on(t.messageId, t.id)]
 );
 
 export const reactions = pgTable(
@@ -561,7 +593,10 @@ export const channelEvents = pgTable(
 				'reaction.added',
 				'reaction.removed',
 				'member.joined',
-				'member.left'
+				'member.left',
+				'message.pinned',
+				'message.unpinned',
+				'disappearing.set'
 			]
 		}).notNull(),
 		messageId: uuid('message_id'),
@@ -641,9 +676,11 @@ export const attachments = pgTable(
 			.references(() => users.id, { onDelete: 'cascade' }),
 		size: integer('size').notNull(),
 		data: bytea('data').notNull(),
-		createdAt: createdAt()
+		createdAt: createdAt(),
+		/** Uploaded to a channel with disappearing messages: deleted by the expiry job then. */
+		expiresAt: timestamp('expires_at', { withTimezone: true })
 	},
-	(t) => [index('attachments_channel_idx').on(t.channelId)]
+	(t) => [index('attachments_channel_idx').on(t.channelId), index('attachments_expires_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`)]
 );
 
 /**
@@ -697,3 +734,21 @@ export const notificationQuiet = pgTable('notification_quiet', {
 		.references(() => users.id, { onDelete: 'cascade' }),
 	until: timestamp('until', { withTimezone: true }).notNull()
 });
+
+/**
+ * Who blocked whom. The blocker no longer gets direct messages, mentions or notifications from the
+ * blocked person, and sees their messages collapsed; neither can send the other direct messages.
+ */
+export const userBlocks = pgTable(
+	'user_blocks',
+	{
+		blockerId: uuid('blocker_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		blockedId: uuid('blocked_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		createdAt: createdAt()
+	},
+	(t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index('user_blocks_blocked_idx').on(t.blockedId)]
+);

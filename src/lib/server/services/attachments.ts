@@ -4,7 +4,8 @@
 // limit is passed and never holds more than the limit in memory.
 import { and, eq } from 'drizzle-orm';
 import type { Database } from '../db/open.ts';
-import { attachments, communityMembers } from '../db/schema.ts';
+import { attachments, channels, communityMembers } from '../db/schema.ts';
+import { ATTACHMENT_EXPIRY_GRACE_MS } from './disappearing.ts';
 import { accessChannel } from '../access.ts';
 import { forbidden, invalid, notFound, payloadTooLarge } from '../errors.ts';
 import { forbiddenTimedOut } from './moderation.ts';
@@ -56,7 +57,13 @@ export class Attachments {
 		const size = data.byteLength;
 		if (size === 0) throw invalid('The attachment is empty.');
 		const id = crypto.randomUUID();
-		const [row] = await this.#db.insert(attachments).values({ id, channelId, uploaderId: userId, size, data }).returning({
+		// In a conversation with disappearing messages the file goes too. The server cannot tell which
+		// (encrypted) message carries it, so it expires with the timer counted from the upload plus
+		// a grace for the time between uploading and sending (ATTACHMENT_EXPIRY_GRACE_MS).
+		const [channel] = await this.#db.select({ disappearingSeconds: channels.disappearingSeconds }).from(channels).where(eq(channels.id, channelId));
+		const ttl = channel?.disappearingSeconds ?? 0;
+		const expiresAt = ttl > 0 ? new Date(Date.now() + ttl * 1000 + ATTACHMENT_EXPIRY_GRACE_MS) : null;
+		const [row] = await this.#db.insert(attachments).values({ id, channelId, uploaderId: userId, size, data, expiresAt }).returning({
 			id: attachments.id,
 			createdAt: attachments.createdAt
 		});

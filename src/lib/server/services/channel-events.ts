@@ -14,17 +14,39 @@ import { notFound } from '../errors.ts';
 export type EventDraft =
 	| { type: 'message.created'; actorId: string; messageId: string }
 	| { type: 'message.edited'; actorId: string; messageId: string }
-	| { type: 'message.deleted'; actorId: string; messageId: string }
+	// actorId null: deleted by the expiry job (disappearing messages).
+	| { type: 'message.deleted'; actorId: string | null; messageId: string }
 	| { type: 'reaction.added' | 'reaction.removed'; actorId: string; messageId: string; key: string }
-	| { type: 'member.joined' | 'member.left'; actorId: string | null; userId: string };
+	| { type: 'member.joined' | 'member.left'; actorId: string | null; userId: string }
+	// userId repeats the actor so that notices find who pinned with the same join as for members.
+	| { type: 'message.pinned' | 'message.unpinned'; actorId: string; messageId: string; userId: string }
+	| { type: 'disappearing.set'; actorId: string; userId: string; seconds: number };
 
-export type LockedChannel = { id: string; lastSeq: number; communityId: string | null; kind: 'text' | 'voice' | 'dm'; slowModeSeconds: number; archivedAt: Date | null; permissionOverrides: ChannelOverrides };
+export type LockedChannel = {
+	id: string;
+	lastSeq: number;
+	communityId: string | null;
+	kind: 'text' | 'voice' | 'dm';
+	slowModeSeconds: number;
+	disappearingSeconds: number;
+	archivedAt: Date | null;
+	permissionOverrides: ChannelOverrides;
+};
 
 /** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
 export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {
 	if (channelIds.length === 0) return new Map();
 	const rows = await tx
-		.select({ id: channels.id, lastSeq: channels.lastSeq, communityId: channels.communityId, kind: channels.kind, slowModeSeconds: channels.slowModeSeconds, archivedAt: channels.archivedAt, permissionOverrides: channels.permissionOverrides })
+		.select({
+			id: channels.id,
+			lastSeq: channels.lastSeq,
+			communityId: channels.communityId,
+			kind: channels.kind,
+			slowModeSeconds: channels.slowModeSeconds,
+			disappearingSeconds: channels.disappearingSeconds,
+			archivedAt: channels.archivedAt,
+			permissionOverrides: channels.permissionOverrides
+		})
 		.from(channels)
 		.where(inArray(channels.id, [...new Set(channelIds)]))
 		.orderBy(asc(channels.id))
@@ -43,6 +65,7 @@ export function numberEvents(channel: LockedChannel, drafts: EventDraft[], now: 
 		if ('messageId' in draft) messageId = draft.messageId;
 		if ('key' in draft) data.key = draft.key;
 		if ('userId' in draft) data.userId = draft.userId;
+		if ('seconds' in draft) data.seconds = draft.seconds;
 		return {
 			channelId: channel.id,
 			seq: channel.lastSeq,
@@ -116,7 +139,9 @@ export function toMessageView(row: MessageRow, reactionRows: { key: string; user
 		editedAt: row.editedAt ? row.editedAt.toISOString() : null,
 		deletedAt: row.deletedAt ? row.deletedAt.toISOString() : null,
 		reactions: [...byKey].map(([key, userIds]) => ({ key, userIds })),
-		...(row.mentions && !row.deletedAt ? { mentions: row.mentions } : {})
+		...(row.mentions && !row.deletedAt ? { mentions: row.mentions } : {}),
+		...(row.pinnedAt && !row.deletedAt ? { pinnedAt: row.pinnedAt.toISOString() } : {}),
+		...(row.expiresAt && !row.deletedAt ? { expiresAt: row.expiresAt.toISOString() } : {})
 	};
 }
 
@@ -191,6 +216,17 @@ export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<Cha
 				events.push({ ...base, type: row.type, user });
 				break;
 			}
+			case 'message.pinned':
+			case 'message.unpinned': {
+				const user = userById.get(data.userId ?? '') ?? { id: data.userId!, username: 'deleted', displayName: 'Deleted user' };
+				events.push({ ...base, type: row.type, messageId: row.messageId!, user });
+				break;
+			}
+			case 'disappearing.set': {
+				const user = userById.get(data.userId ?? '') ?? { id: data.userId!, username: 'deleted', displayName: 'Deleted user' };
+				events.push({ ...base, type: row.type, seconds: (data as { seconds?: number }).seconds ?? 0, user });
+				break;
+			}
 		}
 	}
 	return events;
@@ -199,29 +235,40 @@ export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<Cha
 // A page shows at most this many join/leave notices; in a channel that is mostly joins (a large
 // community's #general) the newest ones in the page's range are kept.
 export const PAGE_NOTICES_MAX = 200;
+const NOTICE_TYPES: Array<(typeof channelEvents.$inferSelect)['type']> = ['member.joined', 'member.left', 'message.pinned', 'message.unpinned', 'disappearing.set'];
 
-/** Join and leave events with lower < seq < upper, oldest first, with the users they are about. */
+/** Join, leave and pin events with lower < seq < upper, oldest first, with the users they are about. */
 export async function memberNotices(db: Executor, channelId: string, lower: number, upper: number): Promise<MemberNotice[]> {
 	const rows = await db
-		.select({ seq: channelEvents.seq, type: channelEvents.type, at: channelEvents.createdAt, id: users.id, username: users.username, displayName: users.displayName })
+		.select({
+			seq: channelEvents.seq,
+			type: channelEvents.type,
+			at: channelEvents.createdAt,
+			messageId: channelEvents.messageId,
+			data: channelEvents.data,
+			id: users.id,
+			username: users.username,
+			displayName: users.displayName
+		})
 		.from(channelEvents)
 		.innerJoin(users, eq(users.id, sql`(${channelEvents.data}->>'userId')::uuid`))
 		.where(
 			and(
 				eq(channelEvents.channelId, channelId),
-				inArray(channelEvents.type, ['member.joined', 'member.left']),
+				inArray(channelEvents.type, NOTICE_TYPES),
 				gt(channelEvents.seq, lower),
 				lt(channelEvents.seq, upper)
 			)
 		)
 		.orderBy(desc(channelEvents.seq))
 		.limit(PAGE_NOTICES_MAX);
-	return rows.reverse().map((row) => ({
-		seq: row.seq,
-		type: row.type as MemberNotice['type'],
-		user: { id: row.id, username: row.username, displayName: row.displayName },
-		at: row.at.toISOString()
-	}));
+	return rows.reverse().map((row): MemberNotice => {
+		const user = { id: row.id, username: row.username, displayName: row.displayName };
+		const at = row.at.toISOString();
+		if (row.type === 'message.pinned' || row.type === 'message.unpinned') return { seq: row.seq, type: row.type, user, at, messageId: row.messageId! };
+		if (row.type === 'disappearing.set') return { seq: row.seq, type: row.type, user, at, seconds: (row.data as { seconds?: number }).seconds ?? 0 };
+		return { seq: row.seq, type: row.type as 'member.joined' | 'member.left', user, at };
+	});
 }
 
 /** Events after `afterSeq`, at most `limit`; `more` tells whether the log goes on. */

@@ -3,7 +3,7 @@
 import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
 import type { ChannelView, UserView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Executor, Transaction } from '../db/open.ts';
-import { channels, communities, communityMembers, communityRoles, dmParticipants, messages, readStates, users } from '../db/schema.ts';
+import { channels, communities, communityMembers, communityRoles, dmParticipants, messages, readStates, userBlocks, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { channelPermissionsOf, OVERRIDABLE_ROLES, type ChannelOverrides, type EffectivePermission } from '#lib/shared/permissions.ts';
 import { accessChannel, accessCommunity, requirePermission, type CommunityAccess } from '../access.ts';
@@ -32,7 +32,8 @@ async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[])
 	const counts = new Map<string, { unread: number; mentions: number }>();
 	// One bounded count per channel that has anything new; channels fully read cost nothing.
 	// `users` holds lowercase ids (normalizeMentions); everyone/here count for every reader.
-	const mentioned = sql`(${messages.mentions} -> 'users' @> ${JSON.stringify([userId.toLowerCase()])}::jsonb or ${messages.mentions} ?| array['everyone', 'here'])`;
+	// Mentions by someone the reader blocked do not count.
+	const mentioned = sql`(${messages.mentions} -> 'users' @> ${JSON.stringify([userId.toLowerCase()])}::jsonb or ${messages.mentions} ?| array['everyone', 'here']) and not exists (select 1 from ${userBlocks} where ${userBlocks.blockerId} = ${userId} and ${userBlocks.blockedId} = ${messages.authorId})`;
 	await Promise.all(
 		behind.map(async (c) => {
 			const [row] = await db
@@ -82,6 +83,7 @@ function toView(
 		topic: row.topic,
 		position: row.position,
 		slowModeSeconds: row.slowModeSeconds,
+		disappearingSeconds: row.disappearingSeconds,
 		archived: row.archivedAt !== null,
 		permissionOverrides: row.permissionOverrides,
 		canSend,

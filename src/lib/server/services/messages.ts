@@ -3,11 +3,11 @@
 import { and, asc, desc, eq, gt, inArray, lt, max, sql } from 'drizzle-orm';
 import { channelPermissionsOf, permissionsOf } from '#lib/shared/permissions.ts';
 import { normalizeMentions, type Mentions } from '#lib/shared/mentions.ts';
-import type { HistoryPage } from '#lib/shared/api-types.ts';
-import { HISTORY_PAGE_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
+import type { HistoryPage, MessageRevisions } from '#lib/shared/api-types.ts';
+import { HISTORY_PAGE_MAX, MESSAGE_REVISIONS_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
-import { channels, communityMembers, communityRoles, dmParticipants, messages, reactions, readStates } from '../db/schema.ts';
+import { channels, communityMembers, communityRoles, dmParticipants, messageRevisions, messages, reactions, readStates, userBlocks } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessMessage, missingPermission, requireAuthor, requireCanDelete } from '../access.ts';
 import { AppError, conflict, forbidden, invalid, notFound, payloadTooLarge, rateLimited } from '../errors.ts';
@@ -51,7 +51,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		const userIds = [...new Set(items.map((i) => i.userId))];
 		const communityIds = [...new Set([...locked.values()].map((c) => c.communityId).filter((id): id is string => !!id))];
 		const dmChannelIds = [...locked.values()].filter((c) => c.kind === 'dm').map((c) => c.id);
-		const [memberRows, participantRows] = await Promise.all([
+		const [memberRows, participantRows, dmBlockRows] = await Promise.all([
 			communityIds.length
 				? tx
 						.select({
@@ -70,6 +70,14 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				? tx
 						.select({ channelId: dmParticipants.channelId, userId: dmParticipants.userId })
 						.from(dmParticipants)
+						.where(inArray(dmParticipants.channelId, dmChannelIds))
+				: Promise.resolve([]),
+			// Blocks made by someone in these DMs (only sends to DMs pay for this query).
+			dmChannelIds.length
+				? tx
+						.select({ channelId: dmParticipants.channelId, blockerId: userBlocks.blockerId, blockedId: userBlocks.blockedId })
+						.from(userBlocks)
+						.innerJoin(dmParticipants, eq(dmParticipants.userId, userBlocks.blockerId))
 						.where(inArray(dmParticipants.channelId, dmChannelIds))
 				: Promise.resolve([])
 		]);
@@ -131,6 +139,16 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				return;
 			}
 			const key = `${item.userId}:${item.clientId}`;
+			if (!channel.communityId && !byKey.has(key)) {
+				const people = dmUsers.get(channel.id) ?? [];
+				const block = dmBlockRows.find((b) => b.channelId === channel.id && people.includes(b.blockedId));
+				if (block) {
+					results[index] = forbidden(
+						block.blockerId === item.userId ? 'You blocked this person: unblock them to send them messages.' : 'This person is not accepting your messages.'
+					);
+					return;
+				}
+			}
 			// A retry of a message already stored is answered below even if the sender is now timed
 			// out or the channel slowed: it was accepted before.
 			const retry = byKey.has(key) || fresh.has(key);
@@ -193,7 +211,11 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				mentions,
 				createdAt: now,
 				editedAt: null,
-				deletedAt: null
+				deletedAt: null,
+				pinnedAt: null,
+				pinnedBy: null,
+				// The timer in force when it was sent decides; changing it later does not move this.
+				expiresAt: channel.disappearingSeconds > 0 ? new Date(now.getTime() + channel.disappearingSeconds * 1000) : null
 			};
 			newMessages.push(row);
 			eventRows.push(eventRow!);
@@ -251,6 +273,8 @@ export class Messages {
 			// Re-sending the same edit (a retry) changes nothing and creates no event.
 			if (message.payload === payload) return { result: { seq: null as number | null }, notices: [] };
 			const now = new Date();
+			// The version being replaced is kept (still ciphertext) for the "edited" marker's history.
+			await tx.insert(messageRevisions).values({ messageId, payload: message.payload, writtenAt: message.editedAt ?? message.createdAt, replacedAt: now });
 			await tx.update(messages).set({ payload, editedAt: now }).where(eq(messages.id, messageId));
 			const { rows } = await appendEvents(tx, message.channelId, [{ type: 'message.edited', actorId: userId, messageId }], now);
 			const seq = rows[0]!.seq;
@@ -276,8 +300,10 @@ export class Messages {
 				});
 			}
 			// The body is erased, not hidden: nothing of it stays in the database.
-			await tx.update(messages).set({ payload: '', deletedAt: now }).where(eq(messages.id, messageId));
+			// A deleted message leaves the pinned list too (no unpin notice: the deletion says it all).
+			await tx.update(messages).set({ payload: '', deletedAt: now, pinnedAt: null, pinnedBy: null }).where(eq(messages.id, messageId));
 			await tx.delete(reactions).where(eq(reactions.messageId, messageId));
+			await tx.delete(messageRevisions).where(eq(messageRevisions.messageId, messageId));
 			const { rows } = await appendEvents(tx, message.channelId, [{ type: 'message.deleted', actorId: userId, messageId }], now);
 			const seq = rows[0]!.seq;
 			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type: 'message.deleted', messageId };
@@ -309,6 +335,25 @@ export class Messages {
 			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type, messageId, userId, key };
 			return { result: { seq }, notices: [{ type: 'channel.event', channelId: message.channelId, scope: channel.scope, event }] };
 		});
+	}
+
+	/**
+	 * The earlier versions of an edited message, oldest first (each the ciphertext an edit replaced,
+	 * decrypted by the reader's browser). Readers of the channel may see them, as on other chats.
+	 */
+	async revisions(userId: string, messageId: string): Promise<MessageRevisions> {
+		const { message } = await accessMessage(this.#db, userId, messageId);
+		if (message.deletedAt) throw notFound('Message');
+		const rows = await this.#db
+			.select({ payload: messageRevisions.payload, writtenAt: messageRevisions.writtenAt, replacedAt: messageRevisions.replacedAt })
+			.from(messageRevisions)
+			.where(eq(messageRevisions.messageId, messageId))
+			.orderBy(desc(messageRevisions.id))
+			.limit(MESSAGE_REVISIONS_MAX);
+		return {
+			revisions: rows.reverse().map((row) => ({ payload: row.payload, writtenAt: row.writtenAt.toISOString(), replacedAt: row.replacedAt.toISOString() })),
+			current: { payload: message.payload, writtenAt: (message.editedAt ?? message.createdAt).toISOString() }
+		};
 	}
 
 	/**

@@ -13,7 +13,7 @@ import type { ChannelEvent } from '#lib/shared/protocol/frames.ts';
 import { ErrorCode } from '#lib/shared/protocol/codes.ts';
 import type { PushConfig } from '../config/config.ts';
 import type { Database } from '../db/open.ts';
-import { channels, communityMembers, notificationLevels, notificationQuiet, pushSubscriptions, pushVapidKeys, sessions, users } from '../db/schema.ts';
+import { channels, communityMembers, notificationLevels, notificationQuiet, pushSubscriptions, pushVapidKeys, sessions, userBlocks, users } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessCommunity } from '../access.ts';
 import { AppError, invalid, notFound } from '../errors.ts';
@@ -241,7 +241,7 @@ export class Push {
 		if (candidates.size === 0) return;
 
 		const ids = [...candidates];
-		const [subscriptions, levelRows, quietRows] = await Promise.all([
+		const [subscriptions, levelRows, quietRows, blockRows] = await Promise.all([
 			this.#db
 				.select({
 					deviceId: pushSubscriptions.deviceId,
@@ -256,7 +256,9 @@ export class Push {
 				.select({ userId: notificationLevels.userId, targetId: notificationLevels.targetId, level: notificationLevels.level })
 				.from(notificationLevels)
 				.where(and(inArray(notificationLevels.userId, ids), inArray(notificationLevels.targetId, communityId ? [channelId, communityId] : [channelId]))),
-			this.#db.select({ userId: notificationQuiet.userId }).from(notificationQuiet).where(and(inArray(notificationQuiet.userId, ids), gt(notificationQuiet.until, new Date())))
+			this.#db.select({ userId: notificationQuiet.userId }).from(notificationQuiet).where(and(inArray(notificationQuiet.userId, ids), gt(notificationQuiet.until, new Date()))),
+			// Nobody is notified of a message by someone they blocked.
+			this.#db.select({ userId: userBlocks.blockerId }).from(userBlocks).where(and(inArray(userBlocks.blockerId, ids), eq(userBlocks.blockedId, message.authorId)))
 		]);
 		if (subscriptions.length === 0) return;
 		// A device's sessions: one with a live socket means its browser is open.
@@ -265,7 +267,8 @@ export class Push {
 			.from(sessions)
 			.where(inArray(sessions.deviceId, subscriptions.map((s) => s.deviceId)));
 		const online = new Set(sessionRows.filter((r) => this.#isSessionOnline(r.id)).map((r) => r.deviceId));
-		const quiet = new Set(quietRows.map((r) => r.userId));
+		// Do not disturb, or the author is blocked: no push for them.
+		const silenced = new Set([...quietRows, ...blockRows].map((r) => r.userId));
 		const levelsBy = new Map<string, Map<string, NotificationLevel>>();
 		for (const row of levelRows) {
 			const map = levelsBy.get(row.userId) ?? new Map<string, NotificationLevel>();
@@ -273,7 +276,7 @@ export class Push {
 			levelsBy.set(row.userId, map);
 		}
 		const wants = (userId: string) => {
-			if (quiet.has(userId)) return false;
+			if (silenced.has(userId)) return false;
 			const level = effectiveLevel(levelsBy.get(userId) ?? new Map(), channelId, communityId);
 			if (level === 'none') return false;
 			if (level === 'all' || scope.kind === 'dm') return true;

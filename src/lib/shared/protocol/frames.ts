@@ -66,6 +66,17 @@ export const clientFrames = {
 		id: RequestId,
 		messageId: Id
 	}),
+	/** Pins a message to its channel's pinned list (permission "pin messages"; anyone in a DM). */
+	'message.pin': v.strictObject({
+		t: v.literal('message.pin'),
+		id: RequestId,
+		messageId: Id
+	}),
+	'message.unpin': v.strictObject({
+		t: v.literal('message.unpin'),
+		id: RequestId,
+		messageId: Id
+	}),
 	'reaction.add': v.strictObject({
 		t: v.literal('reaction.add'),
 		id: RequestId,
@@ -182,7 +193,11 @@ export const MessageView = v.strictObject({
 	deletedAt: v.nullable(Timestamp),
 	reactions: v.array(ReactionSummary),
 	/** Who it mentions, as its sender stated beside the ciphertext (absent: nobody). */
-	mentions: v.optional(Mentions)
+	mentions: v.optional(Mentions),
+	/** When it was pinned to its channel (absent: not pinned). */
+	pinnedAt: v.optional(Timestamp),
+	/** When the server deletes it (sent while the conversation had disappearing messages on). */
+	expiresAt: v.optional(Timestamp)
 });
 export type MessageView = v.InferOutput<typeof MessageView>;
 
@@ -202,6 +217,8 @@ export const ChannelView = v.strictObject({
 	position: v.number(),
 	/** Seconds members wait between two messages; 0: off. */
 	slowModeSeconds: v.number(),
+	/** Disappearing messages: new messages are deleted this many seconds after sending; 0: off. */
+	disappearingSeconds: v.number(),
 	/** Archived channels are read-only. */
 	archived: v.boolean(),
 	/** Per-role allow/deny of channel permissions (ChannelOverrides); empty for DMs. */
@@ -232,6 +249,10 @@ export const ChannelEvent = v.variant('type', [
 	v.strictObject({ ...eventBase, type: v.literal('message.deleted'), messageId: Id }),
 	v.strictObject({ ...eventBase, type: v.literal('reaction.added'), messageId: Id, userId: Id, key: ReactionKey }),
 	v.strictObject({ ...eventBase, type: v.literal('reaction.removed'), messageId: Id, userId: Id, key: ReactionKey }),
+	/** `user` is who pinned or unpinned it (the channel shows a notice). */
+	v.strictObject({ ...eventBase, type: v.picklist(['message.pinned', 'message.unpinned']), messageId: Id, user: UserView }),
+	/** `user` set the conversation's disappearing-messages timer to `seconds` (0: off). */
+	v.strictObject({ ...eventBase, type: v.literal('disappearing.set'), seconds: v.number(), user: UserView }),
 	v.strictObject({ ...eventBase, type: v.literal('member.joined'), user: UserView }),
 	v.strictObject({ ...eventBase, type: v.literal('member.left'), user: UserView })
 ]);
