@@ -4,7 +4,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 
 type VitestReport = {
-	testResults: { name: string; status?: string; message?: string; assertionResults: { fullName: string; status: string }[] }[];
+	testResults: { name: string; status?: string; message?: string; assertionResults: { fullName: string; status: string; ancestorTitles?: string[] }[] }[];
 };
 type PlaywrightTest = { status: string; projectName: string; annotations?: { type: string; description?: string }[] };
 type PlaywrightSuite = { title: string; specs: { title: string; tests: PlaywrightTest[] }[]; suites?: PlaywrightSuite[] };
@@ -16,9 +16,17 @@ let failed = 0;
 let skipped = 0;
 const failures: string[] = [];
 const skips: string[] = [];
+/**
+ * Integration tests run once per database engine (the PGlite and PostgreSQL projects); some are for
+ * one engine only (cluster mode and production mode need PostgreSQL, the folder lock is PGlite's)
+ * and skip in the other project. Those are grouped by suite with the proof that they ran: they
+ * passed in the other project.
+ */
+const engineOnly = new Map<string, number>();
 
 if (existsSync(vitestPath)) {
 	const report = JSON.parse(readFileSync(vitestPath, 'utf8')) as VitestReport;
+	const passedKeys = new Set(report.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'passed').map((t) => `${file.name} › ${t.fullName}`)));
 	for (const file of report.testResults) {
 		// A file can fail with no failed test: it did not load, or a beforeAll/afterAll hook threw
 		// (its tests are then reported as skipped). That is a failure of its own.
@@ -34,7 +42,10 @@ if (existsSync(vitestPath)) {
 				failures.push(`${file.name.replace(process.cwd() + '/', '')} › ${test.fullName}`);
 			} else {
 				skipped += 1;
-				skips.push(`${file.name.replace(process.cwd() + '/', '')} › ${test.fullName}`);
+				if (passedKeys.has(`${file.name} › ${test.fullName}`)) {
+					const suite = `${file.name.replace(process.cwd() + '/', '')} › ${test.ancestorTitles?.[0] ?? test.fullName}`;
+					engineOnly.set(suite, (engineOnly.get(suite) ?? 0) + 1);
+				} else skips.push(`${file.name.replace(process.cwd() + '/', '')} › ${test.fullName}`);
 			}
 		}
 	}
@@ -76,6 +87,11 @@ if (existsSync(playwrightPath)) {
 if (failures.length) {
 	console.log(`\nFailed (${failures.length}):`);
 	for (const line of failures) console.log(`  ✗ ${line}`);
+}
+if (engineOnly.size) {
+	const count = [...engineOnly.values()].reduce((a, b) => a + b, 0);
+	console.log(`\nSkipped in one database project, passed in the other (${count}): for one engine only (cluster mode and production mode need PostgreSQL; the folder lock is PGlite's):`);
+	for (const [suite, n] of engineOnly) console.log(`  - ${n} × ${suite}`);
 }
 if (skips.length) {
 	console.log(`\nSkipped (${skips.length}):`);
