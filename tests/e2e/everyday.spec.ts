@@ -32,6 +32,11 @@ async function open(page: Page, channelId = generalId) {
 }
 
 async function expectNoAxeViolations(page: Page, selector: string) {
+	// Colours settle first: a theme switch or a hover fades backgrounds over 600 ms, and contrast
+	// measured mid-fade is that of neither theme. (Endless animations, spinners, are not waited for.)
+	await page.evaluate(() =>
+		Promise.all(document.getAnimations().filter((animation) => Number.isFinite(animation.effect?.getComputedTiming().endTime ?? Infinity)).map((animation) => animation.finished.catch(() => {})))
+	);
 	const results = await new AxeBuilder({ page }).include(selector).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa']).analyze();
 	expect(results.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`)).toEqual([]);
 }
