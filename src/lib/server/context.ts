@@ -17,6 +17,7 @@ import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
 import { Pins } from './services/pins.ts';
+import { Threads } from './services/threads.ts';
 import { Blocks } from './services/blocks.ts';
 import { DisappearingMessages } from './services/disappearing.ts';
 import { AuditLog } from './services/audit-log.ts';
@@ -40,6 +41,7 @@ export type Services = {
 	channels: Channels;
 	messages: Messages;
 	pins: Pins;
+	threads: Threads;
 	blocks: Blocks;
 	disappearing: DisappearingMessages;
 	invites: Invites;
@@ -148,6 +150,7 @@ export async function createAppContext(options: {
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.pins = new Pins({ db, writer });
+	services.threads = new Threads({ db });
 	services.blocks = new Blocks({ db });
 	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({
