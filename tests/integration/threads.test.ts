@@ -180,7 +180,7 @@ describe.skipIf(skip)('threads', () => {
 				member.send('POST', `/api/channels/${community.generalId}/messages`, { clientId: newClientId(), payload: encodeMessageBody('x'), threadRootId: 'nope' }),
 				400,
 				'invalid',
-				'threadRootId: threadRootId must be a message id.'
+				'threadRootId must be a message id.'
 			);
 		});
 	});

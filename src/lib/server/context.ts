@@ -105,8 +105,11 @@ export async function createAppContext(options: {
 }): Promise<AppContext> {
 	const { config, log } = options;
 	const sqlLog = log.child({ component: 'db' });
+	// Long enough for the send statement's whole WITH (messages grew thread columns), so a statement's
+	// gist (every table it writes) stays readable; parameters are never part of it.
+	const SQL_LOG_MAX_CHARS = 4000;
 	const database = await openDatabase(config.database, options.migrationsFolder, {
-		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, 500) }, 'sql') : undefined
+		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, SQL_LOG_MAX_CHARS) }, 'sql') : undefined
 	});
 	const db = database.db;
 	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
