@@ -105,7 +105,7 @@ async function sendEverything() {
 	// Pinned by id: the reply quotes the original's text too.
 	const original = b.locator(`article[data-message-id="${originalId}"]`);
 	await original.hover();
-	await original.getByRole('button', { name: 'Reply' }).click();
+	await original.getByRole('button', { name: 'Reply', exact: true }).click();
 	await send(b, `answer ${CANARIES.reply}`);
 	await expect(messageWith(a, CANARIES.reply)).toBeVisible();
 	await original.hover();
