@@ -221,6 +221,13 @@ describe.skipIf(skip)('threads', () => {
 		const live = await socket.waitFor<Extract<ServerFrame, { t: 'event' }>>((f) => f.t === 'event' && f.event.seq === seq);
 		expect(live.event).toMatchObject({ type: 'message.deleted', messageId: first.id, thread: { rootId: root.id, replyCount: 1, lastReplySeq: second.seq } });
 		expect((await thread(owner, root.id)).root.thread?.replyCount).toBe(1);
+		// Deleting the other one leaves none: no last reply, and history shows no summary.
+		const { seq: seq2 } = await member.api.delete<{ seq: number }>(`/api/messages/${second.id}`);
+		const again = await socket.waitFor<Extract<ServerFrame, { t: 'event' }>>((f) => f.t === 'event' && f.event.seq === seq2);
+		expect(again.event).toMatchObject({ type: 'message.deleted', thread: { rootId: root.id, replyCount: 0, lastReplyAt: null, lastReplySeq: null } });
+		const page = await owner.api.get<HistoryPage>(`/api/channels/${channel.id}/messages`);
+		// No replies left: the root shows no summary.
+		expect(page.messages.find((m) => m.id === root.id)).not.toHaveProperty('thread');
 		socket.close();
 	});
 

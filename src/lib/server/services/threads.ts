@@ -73,13 +73,18 @@ export function threadReplyWrites(
 /**
  * Recounts the replies of thread roots after replies were deleted (by their authors, moderators or
  * the expiry job) and returns their new summaries. The caller holds the roots' channel lock.
+ * (Three small subqueries over the thread's index, only on the rare deletion of a reply.)
  */
 export async function dropThreadReplies(tx: Transaction, rootIds: string[]): Promise<Map<string, ThreadUpdate>> {
 	if (rootIds.length === 0) return new Map();
 	const rows = await tx
 		.update(messages)
+		// The newest remaining reply becomes the last one: a deleted reply neither counts nor keeps the
+		// thread unread for its followers.
 		.set({
-			threadReplyCount: sql`(select count(*)::int from ${messages} as r where r.thread_root_id = ${messages.id} and r.deleted_at is null)`
+			threadReplyCount: sql`(select count(*)::int from ${messages} as r where r.thread_root_id = ${messages.id} and r.deleted_at is null)`,
+			threadLastReplyAt: sql`(select max(r.created_at) from ${messages} as r where r.thread_root_id = ${messages.id} and r.deleted_at is null)`,
+			threadLastReplySeq: sql`(select max(r.seq) from ${messages} as r where r.thread_root_id = ${messages.id} and r.deleted_at is null)`
 		})
 		.where(inArray(messages.id, [...new Set(rootIds)]))
 		.returning({
