@@ -273,6 +273,27 @@ describe.skipIf(skip)('threads', () => {
 			expect((await thread(member, root.id)).following).toBe(true);
 		});
 
+		it("reading, unfollowing and following reach the person's other tabs (thread.mark), and nobody else's", async () => {
+			const channel = await newChannel('marks');
+			const root = await sendMessage(owner, channel.id, 'root');
+			const first = await reply(member, channel.id, root.id);
+			const ownerTab = await owner.socket();
+			const memberTab = await member.socket();
+			await owner.api.post(`/api/threads/${root.id}/read`, { seq: first.seq });
+			expect(await ownerTab.waitFor((f) => f.t === 'thread.mark' && f.rootId === root.id && f.lastReadSeq === first.seq)).toEqual({
+				t: 'thread.mark',
+				channelId: channel.id,
+				rootId: root.id,
+				following: true,
+				lastReadSeq: first.seq
+			});
+			await owner.api.delete(`/api/threads/${root.id}/follow`);
+			expect(await ownerTab.waitFor((f) => f.t === 'thread.mark' && f.rootId === root.id && !f.following)).toMatchObject({ following: false, lastReadSeq: first.seq });
+			expect(await memberTab.collectFor(200, (f) => f.t === 'thread.mark')).toEqual([]);
+			ownerTab.close();
+			memberTab.close();
+		});
+
 		it('a thread reply counts as unread in the channel only when it mentions the reader', async () => {
 			const channel = await newChannel('unread');
 			const root = await sendMessage(owner, channel.id, 'root');

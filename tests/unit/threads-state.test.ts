@@ -93,4 +93,18 @@ describe('Threads (client state)', () => {
 		expect(threads.lists[channelId]).toEqual([]);
 		expect(threads.isUnread({ ...root, thread: { replyCount: 2, lastReplyAt: 'now', lastReplySeq: 3 } })).toBe(false);
 	});
+
+	it('a mark from another tab (thread.mark) reads or unfollows here too', async () => {
+		const root = message(1, me, { thread: { replyCount: 2, lastReplyAt: 'now', lastReplySeq: 3 } });
+		const { api, calls } = fakeApi({ threads: [{ root, lastReadSeq: 2, unread: true }] });
+		const threads = new Threads(api, () => me);
+		await threads.load(channelId);
+		expect(threads.unreadCount(channelId)).toBe(1);
+		threads.applyMark({ channelId, rootId: root.id, following: true, lastReadSeq: 3 });
+		expect(threads.unreadCount(channelId)).toBe(0);
+		threads.applyMark({ channelId, rootId: root.id, following: false, lastReadSeq: 3 });
+		expect(threads.lists[channelId]).toEqual([]);
+		// Nothing is sent back: the other tab already told the server.
+		expect(calls.filter((c) => !c.startsWith('GET'))).toEqual([]);
+	});
 });

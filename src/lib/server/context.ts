@@ -153,7 +153,7 @@ export async function createAppContext(options: {
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.pins = new Pins({ db, writer });
-	services.threads = new Threads({ db });
+	services.threads = new Threads({ db, bus });
 	services.blocks = new Blocks({ db });
 	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({

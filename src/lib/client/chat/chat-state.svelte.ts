@@ -412,6 +412,9 @@ export class ChatState {
 			case 'read':
 				this.directory.applyRead(frame);
 				return;
+			case 'thread.mark':
+				this.threads.applyMark(frame);
+				return;
 			case 'directory.changed':
 				this.directory.applyDirectoryChange(frame);
 				if (frame.reason === 'user.updated' || frame.reason === 'community.joined') this.people.refreshLoaded(frame.communityId);

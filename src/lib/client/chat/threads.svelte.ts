@@ -88,6 +88,18 @@ export class Threads {
 		}
 	}
 
+	/** This user followed, unfollowed or read a thread in another tab or on another device. */
+	applyMark(frame: { channelId: string; rootId: string; following: boolean; lastReadSeq: number }): void {
+		const { channelId, rootId } = frame;
+		const mark = this.mark(channelId, rootId);
+		this.#setMark(channelId, rootId, { following: frame.following, lastReadSeq: Math.max(mark?.lastReadSeq ?? 0, frame.lastReadSeq) });
+		const list = this.lists[channelId];
+		if (!list) return;
+		const listed = list.some((entry) => entry.root.id === rootId);
+		if (!frame.following && listed) this.lists[channelId] = list.filter((entry) => entry.root.id !== rootId);
+		else if (frame.following && !listed) void this.load(channelId).catch(() => {});
+	}
+
 	/** Read up to seq (the newest reply on screen); tells the server once per step forward. */
 	markRead(channelId: string, rootId: string, seq: number): void {
 		const mark = this.mark(channelId, rootId);

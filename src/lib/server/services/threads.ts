@@ -9,6 +9,7 @@ import type { FollowedThreads, ThreadPage } from '#lib/shared/api-types.ts';
 import { THREAD_LIST_MAX, THREAD_PAGE_MAX } from '#lib/shared/limits.ts';
 import type { ThreadUpdate } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
+import type { EventBus } from '../events/bus.ts';
 import { messages, threadFollows } from '../db/schema.ts';
 import { accessChannel, accessMessage } from '../access.ts';
 import { invalid } from '../errors.ts';
@@ -98,9 +99,16 @@ export async function dropThreadReplies(tx: Transaction, rootIds: string[]): Pro
 
 export class Threads {
 	#db: Database;
+	#bus: EventBus;
 
-	constructor(deps: { db: Database }) {
+	constructor(deps: { db: Database; bus: EventBus }) {
 		this.#db = deps.db;
+		this.#bus = deps.bus;
+	}
+
+	/** Tells the user's other tabs and devices where they stand in a thread now. */
+	#announce(userId: string, channelId: string, rootId: string, mark: { following: boolean; lastReadSeq: number }) {
+		this.#bus.publish([{ type: 'thread.mark', userId, channelId, rootId, ...mark }]);
 	}
 
 	/** A root the caller can read, refusing thread replies (they have no thread of their own). */
@@ -139,10 +147,12 @@ export class Threads {
 	/** Follows or unfollows a thread (idempotent); the read marker is kept. */
 	async follow(userId: string, rootId: string, following: boolean): Promise<{ following: boolean }> {
 		const { message: root } = await this.#accessRoot(userId, rootId);
-		await this.#db
+		const [row] = await this.#db
 			.insert(threadFollows)
 			.values({ userId, rootId, channelId: root.channelId, following, lastReadSeq: 0 })
-			.onConflictDoUpdate({ target: [threadFollows.userId, threadFollows.rootId], set: { following, updatedAt: new Date() } });
+			.onConflictDoUpdate({ target: [threadFollows.userId, threadFollows.rootId], set: { following, updatedAt: new Date() } })
+			.returning({ lastReadSeq: threadFollows.lastReadSeq });
+		this.#announce(userId, root.channelId, rootId, { following, lastReadSeq: row?.lastReadSeq ?? 0 });
 		return { following };
 	}
 
@@ -158,8 +168,10 @@ export class Threads {
 				target: [threadFollows.userId, threadFollows.rootId],
 				set: { lastReadSeq: sql`greatest(${threadFollows.lastReadSeq}, excluded.last_read_seq)`, updatedAt: new Date() }
 			})
-			.returning({ lastReadSeq: threadFollows.lastReadSeq });
-		return { lastReadSeq: row?.lastReadSeq ?? target };
+			.returning({ lastReadSeq: threadFollows.lastReadSeq, following: threadFollows.following });
+		const lastReadSeq = row?.lastReadSeq ?? target;
+		this.#announce(userId, root.channelId, rootId, { following: row?.following ?? false, lastReadSeq });
+		return { lastReadSeq };
 	}
 
 	/** The threads of a channel the caller follows, most recently active first, with which are unread. */

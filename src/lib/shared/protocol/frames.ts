@@ -330,6 +330,8 @@ export const serverFrames = {
 	}),
 	/** This user's read marker moved (from another tab or device). */
 	read: v.strictObject({ t: v.literal('read'), channelId: Id, seq: Seq }),
+	/** This user followed, unfollowed or read a thread (from another tab or device). */
+	'thread.mark': v.strictObject({ t: v.literal('thread.mark'), channelId: Id, rootId: Id, following: v.boolean(), lastReadSeq: Seq }),
 	/** Something in the sidebar changed (channel created, community joined or left): refetch it. */
 	'directory.changed': v.strictObject({
 		t: v.literal('directory.changed'),
