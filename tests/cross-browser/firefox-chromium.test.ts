@@ -45,8 +45,12 @@ const skip = skipReason();
 if (skip) console.log(`Cross-browser tests skipped: ${skip}`);
 
 // Each page keeps the RTCPeerConnections the app makes, so the test can read their statistics
-// (the app exposes none). Runs before the app's scripts, outside its Content-Security-Policy.
-const KEEP_PEER_CONNECTIONS = `(() => {
+// (the app exposes none), and the Content-Security-Policy violations it reports (the policy must
+// let each browser run the app, its workers and WebAssembly). Runs before the app's scripts.
+const PAGE_PROBES = `(() => {
+	const violations = [];
+	window.__hearthCspViolations = violations;
+	document.addEventListener('securitypolicyviolation', (event) => violations.push(event.violatedDirective + ' ' + event.blockedURI));
 	const kept = [];
 	window.__hearthPeerConnections = kept;
 	window.RTCPeerConnection = new Proxy(window.RTCPeerConnection, {
@@ -85,7 +89,7 @@ class Person {
 	static async open(browser: Browser, name: string, browserName: string): Promise<Person> {
 		const page = await browser.newPage();
 		await page.setViewport({ width: 1280, height: 900 });
-		await page.evaluateOnNewDocument(KEEP_PEER_CONNECTIONS);
+		await page.evaluateOnNewDocument(PAGE_PROBES);
 		return new Person(name, browserName, page);
 	}
 
@@ -154,6 +158,29 @@ class Person {
 		} catch (error) {
 			throw new Error(`${this.name} (${this.browserName}): waited ${timeout} ms for ${what}. Console:\n${this.consoleLines.slice(-20).join('\n')}`, { cause: error });
 		}
+	}
+
+	/** Content-Security-Policy violations the page reported since it loaded. */
+	cspViolations(): Promise<string[]> {
+		return this.page.evaluate(() => (window as unknown as { __hearthCspViolations: string[] }).__hearthCspViolations);
+	}
+
+	/** Screenshots for design review (UI_SHOTS_DIR set): desktop and phone width, light and dark. */
+	async screenshots(name: string): Promise<void> {
+		const dir = process.env.UI_SHOTS_DIR;
+		if (!dir) return;
+		for (const [width, height] of [
+			[1280, 900],
+			[390, 844]
+		] as const) {
+			await this.page.setViewport({ width, height });
+			for (const theme of ['light', 'dark']) {
+				await this.page.evaluate((theme) => (document.documentElement.dataset.theme = theme), theme);
+				await new Promise((resolve) => setTimeout(resolve, 700)); // colours fade over 600 ms
+				await this.page.screenshot({ path: `${dir}/${name}-${this.browserName.toLowerCase()}-${width}-${theme}.png` });
+			}
+		}
+		await this.page.setViewport({ width: 1280, height: 900 });
 	}
 
 	/** Inbound RTP statistics of every receiving stream on this page's peer connections. */
@@ -403,6 +430,7 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 		expect(payloads.length).toBeGreaterThanOrEqual(2);
 		for (const text of [fromFern, fromChris]) expect(payloads.some((p) => p.includes(text.slice(0, 15)))).toBe(false);
 		expect(payloads.filter((p) => (JSON.parse(p) as { e?: string }).e === 'hearth.sk.v1').length).toBeGreaterThanOrEqual(2);
+		for (const person of [chris, fern]) await person.screenshots('chat');
 	});
 
 	test('a call between Firefox and Chromium carries audio and video both ways, SFrame-encrypted through the SFU', async () => {
@@ -489,6 +517,8 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 			{ timeout: 10_000, polling: 250 }
 		);
 		console.log(`Firefox's speaker prompt: ${await outcome.jsonValue()}`);
+		for (const person of [chris, fern]) await person.screenshots('call');
+		for (const person of [chris, fern]) expect(await person.cspViolations(), `${person.browserName}: Content-Security-Policy violations`).toEqual([]);
 		for (const person of [chris, fern]) if (person.consoleLines.length) console.log(`${person.browserName} console:\n  ${person.consoleLines.slice(-15).join('\n  ')}`);
 	});
 });
