@@ -15,6 +15,8 @@
 //   The count is what proves the receiving transform ran: without it, Firefox's decoders take the
 //   ciphertext as it comes (Opus plays it as noise with few concealed samples, VP8 decodes a few
 //   pictures from it), so statistics alone would not tell;
+// - when the Firefox participant leaves, Chromium's frames move to a fresh key id; back in the
+//   call, Firefox gets the keys again and each decrypts the other;
 // - what the SFU forwards is ciphertext: the server's test tap (CALL_TEST_TAP_PORT, a plain-RTP
 //   copy of every stream) sees an SFrame trailer on every frame, and a VP8 decoder gets no picture
 //   from a forwarded keyframe. A Firefox whose sending transform did not run would fail the first;
@@ -27,6 +29,7 @@ import { callWorkerUnavailableReason, createTestDatabase, startServer, type Test
 import { parseRtp, Vp8FrameAssembler } from '../helpers/rtp.ts';
 import { readMediaFrameTrailer } from '#lib/shared/call-media/media-frame.ts';
 import type { MediaCodec } from '#lib/shared/call-media/clear-prefix.ts';
+import { KEY_SWITCH_DELAY_MS } from '#lib/shared/call-media/media-keys.ts';
 
 const FIREFOX = process.env.HEARTH_FIREFOX ?? '/usr/bin/firefox-esr';
 const CHROMIUM = process.env.HEARTH_CHROMIUM ?? '/usr/bin/chromium';
@@ -145,6 +148,11 @@ class Person {
 	async joinCall(): Promise<void> {
 		await this.page.locator('section[aria-label="Voice call"] button::-p-text(Join call)').click();
 		await this.waitFor(() => document.querySelector('section[aria-label="Voice call"] .bar strong')?.textContent?.trim() === 'In the call', 'in the call', 60_000);
+	}
+
+	async leaveCall(): Promise<void> {
+		await this.page.locator('section[aria-label="Voice call"] button::-p-text(Leave call)').click();
+		await this.waitFor(() => [...document.querySelectorAll('section[aria-label="Voice call"] button')].some((b) => b.textContent?.includes('Join call')), 'out of the call');
 	}
 
 	async startCamera(): Promise<void> {
@@ -277,7 +285,7 @@ class Person {
 }
 
 type Tap = { peerId: string; userId: string; kind: 'audio' | 'video'; ssrc: number };
-type Captured = { userId: string; kind: 'audio' | 'video'; frame: Uint8Array; kid: number | null };
+type Captured = { at: number; userId: string; kind: 'audio' | 'video'; frame: Uint8Array; kid: number | null };
 
 /** The plain-RTP copy of every stream the SFU forwards (server/calls/test-tap.ts), as frames. */
 class ServerView {
@@ -322,12 +330,12 @@ class ServerView {
 		} catch {
 			// No SFrame trailer: media in the clear. Counted by the test.
 		}
-		this.frames.push({ userId: tap.userId, kind: tap.kind, frame: new Uint8Array(frame), kid });
+		this.frames.push({ at: Date.now(), userId: tap.userId, kind: tap.kind, frame: new Uint8Array(frame), kid });
 		if (this.frames.length > 20_000) this.frames.splice(0, 5_000);
 	}
 
-	from(userId: string, kind: 'audio' | 'video'): Captured[] {
-		return this.frames.filter((f) => f.userId === userId && f.kind === kind);
+	from(userId: string, kind: 'audio' | 'video', after = 0): Captured[] {
+		return this.frames.filter((f) => f.userId === userId && f.kind === kind && f.at > after);
 	}
 }
 
@@ -519,6 +527,27 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 		console.log(`Firefox's speaker prompt: ${await outcome.jsonValue()}`);
 		for (const person of [chris, fern]) await person.screenshots('call');
 		for (const person of [chris, fern]) expect(await person.cspViolations(), `${person.browserName}: Content-Security-Policy violations`).toEqual([]);
+	});
+
+	test('when the Firefox participant leaves, Chromium switches to a fresh key; back in the call, each decrypts the other again', async () => {
+		const chrisKids = () => view.from(chris.userId, 'audio').flatMap((f) => (f.kid === null ? [] : [f.kid]));
+		const before = Math.max(...chrisKids());
+		await fern.leaveCall();
+		const switched = Date.now() + KEY_SWITCH_DELAY_MS + 1_000;
+		await poll(async () => view.from(chris.userId, 'audio', switched).length, (n) => n > 50, "Chromium's audio after Firefox left");
+		const after = view.from(chris.userId, 'audio', switched);
+		console.log(`Chromium's key id before Firefox left: ${before}; after: ${[...new Set(after.map((f) => f.kid))].join(', ')}`);
+		expect(after.every((f) => f.kid !== null && f.kid > before), "Chromium's audio is under a new key id after Firefox left").toBe(true);
+
+		// Firefox joins again with its camera: a new sending key of its own, the others' keys handed to it.
+		await fern.joinCall();
+		await fern.startCamera();
+		const decryptedBefore = (await chris.callPanel(fern.userId)).framesDecrypted;
+		await poll(() => fern.callPanel(chris.userId), (p) => p.framesDecrypted > 100, "Firefox decrypts Chromium's frames after rejoining");
+		await poll(() => chris.callPanel(fern.userId), (p) => p.framesDecrypted > decryptedBefore + 100, "Chromium decrypts Firefox's frames after it rejoined");
+		await poll(() => fern.remoteVideoSize(chris.userId), (s) => !!s && s.width > 0, "Firefox shows Chromium's camera again");
+		await poll(() => chris.remoteVideoSize(fern.userId), (s) => !!s && s.width > 0, "Chromium shows Firefox's camera again");
 		for (const person of [chris, fern]) if (person.consoleLines.length) console.log(`${person.browserName} console:\n  ${person.consoleLines.slice(-15).join('\n  ')}`);
 	});
+
 });
