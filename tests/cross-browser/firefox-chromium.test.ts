@@ -549,5 +549,4 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 		await poll(() => chris.remoteVideoSize(fern.userId), (s) => !!s && s.width > 0, "Chromium shows Firefox's camera again");
 		for (const person of [chris, fern]) if (person.consoleLines.length) console.log(`${person.browserName} console:\n  ${person.consoleLines.slice(-15).join('\n  ')}`);
 	});
-
 });
