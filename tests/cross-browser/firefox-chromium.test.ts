@@ -21,14 +21,11 @@
 //   copy of every stream) sees an SFrame trailer on every frame, and a VP8 decoder gets no picture
 //   from a forwarded keyframe. A Firefox whose sending transform did not run would fail the first;
 //   one whose receiving transform did not run would decode nothing and count no decrypted frames.
-import { createSocket, type Socket } from 'node:dgram';
 import { existsSync } from 'node:fs';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { callWorkerUnavailableReason, createTestDatabase, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
-import { parseRtp, Vp8FrameAssembler } from '../helpers/rtp.ts';
-import { readMediaFrameTrailer } from '#lib/shared/call-media/media-frame.ts';
-import type { MediaCodec } from '#lib/shared/call-media/clear-prefix.ts';
+import { CallTapView } from '../helpers/call-tap.ts';
 import { KEY_SWITCH_DELAY_MS } from '#lib/shared/call-media/media-keys.ts';
 
 const FIREFOX = process.env.HEARTH_FIREFOX ?? '/usr/bin/firefox-esr';
@@ -284,61 +281,6 @@ class Person {
 	}
 }
 
-type Tap = { peerId: string; userId: string; kind: 'audio' | 'video'; ssrc: number };
-type Captured = { at: number; userId: string; kind: 'audio' | 'video'; frame: Uint8Array; kid: number | null };
-
-/** The plain-RTP copy of every stream the SFU forwards (server/calls/test-tap.ts), as frames. */
-class ServerView {
-	readonly frames: Captured[] = [];
-	readonly socket: Socket = createSocket('udp4');
-	readonly #taps = new Map<number, Tap>();
-	readonly #assemblers = new Map<number, Vp8FrameAssembler>();
-	server: TestServer | null = null;
-
-	async bind(): Promise<number> {
-		await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
-		this.socket.on('message', (message) => this.#receive(new Uint8Array(message)));
-		return this.socket.address().port;
-	}
-
-	#tap(ssrc: number): Tap | undefined {
-		if (!this.#taps.has(ssrc) && this.server) {
-			for (const line of this.server.logs) {
-				if (!line.includes('"call test tap"')) continue;
-				const tap = (JSON.parse(line) as { tap: Tap }).tap;
-				this.#taps.set(tap.ssrc, tap);
-			}
-		}
-		return this.#taps.get(ssrc);
-	}
-
-	#receive(bytes: Uint8Array): void {
-		const packet = parseRtp(bytes);
-		const tap = packet && this.#tap(packet.ssrc);
-		if (!packet || !tap) return;
-		const codec: MediaCodec = tap.kind === 'audio' ? 'opus' : 'vp8';
-		let frame: Uint8Array | null = packet.payload;
-		if (tap.kind === 'video') {
-			let assembler = this.#assemblers.get(packet.ssrc);
-			if (!assembler) this.#assemblers.set(packet.ssrc, (assembler = new Vp8FrameAssembler()));
-			frame = assembler.push(packet);
-		}
-		if (!frame || frame.length === 0) return;
-		let kid: number | null = null;
-		try {
-			kid = readMediaFrameTrailer(codec, frame).kid;
-		} catch {
-			// No SFrame trailer: media in the clear. Counted by the test.
-		}
-		this.frames.push({ at: Date.now(), userId: tap.userId, kind: tap.kind, frame: new Uint8Array(frame), kid });
-		if (this.frames.length > 20_000) this.frames.splice(0, 5_000);
-	}
-
-	from(userId: string, kind: 'audio' | 'video', after = 0): Captured[] {
-		return this.frames.filter((f) => f.userId === userId && f.kind === kind && f.at > after);
-	}
-}
-
 async function poll<T>(read: () => Promise<T>, done: (value: T) => boolean, message: string, timeout = 30_000): Promise<T> {
 	const until = Date.now() + timeout;
 	let value = await read();
@@ -355,7 +297,7 @@ function unique(prefix: string): string {
 }
 
 describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})` : 'Firefox and Chromium together', () => {
-	const view = new ServerView();
+	const view = new CallTapView();
 	let db: TestDatabase | undefined;
 	let server: TestServer | undefined;
 	let firefox: Browser | undefined;
@@ -372,7 +314,7 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 			database: db,
 			env: { CALL_LISTEN_IP: MEDIA_ADDRESS!, CALL_TEST_TAP_PORT: String(tapPort), SIGN_UPS_PER_IP_PER_HOUR: '1000' }
 		});
-		view.server = server;
+		view.watch(server);
 		[firefox, chromium] = await Promise.all([
 			puppeteer.launch({
 				browser: 'firefox',
@@ -485,8 +427,8 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 		// What the SFU forwards: every frame under an SFrame trailer, both browsers, both kinds.
 		for (const sender of [fern, chris]) {
 			for (const kind of ['audio', 'video'] as const) {
-				await poll(async () => view.from(sender.userId, kind).length, (n) => n > (kind === 'audio' ? 100 : 20), `${sender.browserName}'s ${kind} reaches the tap`);
-				const frames = view.from(sender.userId, kind);
+				await poll(async () => view.fromUser(sender.userId, kind).length, (n) => n > (kind === 'audio' ? 100 : 20), `${sender.browserName}'s ${kind} reaches the tap`);
+				const frames = view.fromUser(sender.userId, kind);
 				const clear = frames.filter((f) => f.kid === null).length;
 				console.log(`${sender.browserName}'s ${kind}: ${frames.length} frames through the SFU, ${clear} without an SFrame trailer`);
 				expect(clear, `${sender.browserName}'s ${kind} frames without an SFrame trailer`).toBe(0);
@@ -498,7 +440,7 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 		const control = await chris.decodeVp8(await chris.encodeVp8Keyframe());
 		expect(control, 'Chromium decodes a VP8 keyframe of its own').toEqual({ pictures: 1, error: null });
 		for (const sender of [fern, chris]) {
-			const keyframe = view.from(sender.userId, 'video').find((f) => (f.frame[0]! & 0x01) === 0);
+			const keyframe = view.fromUser(sender.userId, 'video').find((f) => (f.frame[0]! & 0x01) === 0);
 			expect(keyframe, `a keyframe of ${sender.browserName}'s camera went through the SFU`).toBeDefined();
 			const decoded = await chris.decodeVp8(keyframe!.frame);
 			console.log(`VP8 decoder on ${sender.browserName}'s forwarded keyframe (${keyframe!.frame.length} bytes): ${JSON.stringify(decoded)}`);
@@ -530,12 +472,12 @@ describe.skipIf(!!skip)(skip ? `Firefox and Chromium together (skipped: ${skip})
 	});
 
 	test('when the Firefox participant leaves, Chromium switches to a fresh key; back in the call, each decrypts the other again', async () => {
-		const chrisKids = () => view.from(chris.userId, 'audio').flatMap((f) => (f.kid === null ? [] : [f.kid]));
+		const chrisKids = () => view.fromUser(chris.userId, 'audio').flatMap((f) => (f.kid === null ? [] : [f.kid]));
 		const before = Math.max(...chrisKids());
 		await fern.leaveCall();
 		const switched = Date.now() + KEY_SWITCH_DELAY_MS + 1_000;
-		await poll(async () => view.from(chris.userId, 'audio', switched).length, (n) => n > 50, "Chromium's audio after Firefox left");
-		const after = view.from(chris.userId, 'audio', switched);
+		await poll(async () => view.fromUser(chris.userId, 'audio', switched).length, (n) => n > 50, "Chromium's audio after Firefox left");
+		const after = view.fromUser(chris.userId, 'audio', switched);
 		console.log(`Chromium's key id before Firefox left: ${before}; after: ${[...new Set(after.map((f) => f.kid))].join(', ')}`);
 		expect(after.every((f) => f.kid !== null && f.kid > before), "Chromium's audio is under a new key id after Firefox left").toBe(true);
 
