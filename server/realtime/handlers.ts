@@ -106,7 +106,8 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 			clientId: frame.clientId,
 			payload: frame.payload,
 			replyToId: frame.replyToId,
-			mentions: frame.mentions
+			mentions: frame.mentions,
+			threadRootId: frame.threadRootId
 		});
 		conn.send({ t: 'ack', id: frame.id, result: { messageId: message.id, seq: message.seq, createdAt: message.createdAt, duplicate } });
 	},

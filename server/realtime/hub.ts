@@ -279,6 +279,9 @@ export class Hub implements RealtimeStatus {
 			case 'read':
 				this.#toUser(notice.userId, { t: 'read', channelId: notice.channelId, seq: notice.seq });
 				return;
+			case 'thread.mark':
+				this.#toUser(notice.userId, { t: 'thread.mark', channelId: notice.channelId, rootId: notice.rootId, following: notice.following, lastReadSeq: notice.lastReadSeq });
+				return;
 			case 'membership': {
 				const scope: Scope = { kind: 'community', id: notice.communityId };
 				for (const conn of this.#byUser.get(notice.userId) ?? []) {

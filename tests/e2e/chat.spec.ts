@@ -100,7 +100,7 @@ test.describe('Two members of a community', () => {
 	test('a reply shows the message it quotes, on both sides', async () => {
 		const original = messageWith(b, 'Welcome to the Book Club!');
 		await original.hover();
-		await original.getByRole('button', { name: 'Reply' }).click();
+		await original.getByRole('button', { name: 'Reply', exact: true }).click();
 		await expect(b.getByText('Replying to Ana Lima')).toBeVisible();
 		await send(b, 'What are we reading first?');
 
@@ -122,7 +122,7 @@ test.describe('Two members of a community', () => {
 		// Bo cannot delete Ana's messages: the action is not offered.
 		const anas = messageWith(b, 'Welcome to the Book Club!').first();
 		await anas.hover();
-		await expect(anas.getByRole('button', { name: 'Reply' })).toBeVisible();
+		await expect(anas.getByRole('button', { name: 'Reply', exact: true })).toBeVisible();
 		await expect(anas.getByRole('button', { name: 'Delete message' })).toHaveCount(0);
 	});
 

@@ -1,5 +1,5 @@
 // The plaintext canary proof (issue 3): people in real browsers send a channel message, a DM, an
-// edit (and read its history), a reply, a reaction, a pin, an image and a text file, each carrying a unique random canary (file
+// edit (and read its history), a reply, a thread reply, a reaction, a pin, an image and a text file, each carrying a unique random canary (file
 // names and file contents too). Then the server is stopped and EVERY table of its database is
 // read, every column as text (bytea as hex, so attachment bytes are searched too), and its complete
 // log output at the most verbose level: none of the canaries may appear anywhere.
@@ -25,6 +25,7 @@ const CANARIES = {
 	dm: canary('dm'),
 	edit: canary('edit'),
 	reply: canary('reply'),
+	thread: canary('thread'),
 	imageName: canary('imagename'),
 	imageBytes: canary('imagebytes'),
 	fileName: canary('filename'),
@@ -69,7 +70,7 @@ test.afterAll(async () => {
 	await database?.drop();
 });
 
-test('after browser users send messages, an edit, a reply, a reaction, a pin and files carrying canaries, the edit history and the pinned list decrypt in the browser, and no canary is in any table of the server database nor in its logs', async () => {
+test('after browser users send messages, an edit, a reply, a thread reply, a reaction, a pin and files carrying canaries, the edit history, the thread and the pinned list decrypt in the browser, and no canary is in any table of the server database nor in its logs', async () => {
 	// The dump is checked even when a step in the browser failed (a client sending plaintext may
 	// also fail to show what it sent): the canary verdict comes first, then the step's failure.
 	test.info().annotations.push({ type: 'database', description: database.engine });
@@ -104,7 +105,7 @@ async function sendEverything() {
 	// Pinned by id: the reply quotes the original's text too.
 	const original = b.locator(`article[data-message-id="${originalId}"]`);
 	await original.hover();
-	await original.getByRole('button', { name: 'Reply' }).click();
+	await original.getByRole('button', { name: 'Reply', exact: true }).click();
 	await send(b, `answer ${CANARIES.reply}`);
 	await expect(messageWith(a, CANARIES.reply)).toBeVisible();
 	await original.hover();
@@ -126,6 +127,20 @@ async function sendEverything() {
 	await b.locator('[data-notice-type="message.pinned"]').getByRole('button', { name: 'See all pinned messages' }).click();
 	await expect(b.getByRole('dialog', { name: 'Pinned messages' }).locator('.pin')).toContainText(`edited ${CANARIES.edit}`);
 	await b.getByRole('dialog', { name: 'Pinned messages' }).getByRole('button', { name: 'Close' }).click();
+
+	// A reply in a thread of that message: sealed like any channel message, read in the other's thread panel.
+	await original.hover();
+	await original.getByRole('button', { name: 'Reply in thread' }).click();
+	const benThread = b.locator('[data-thread-panel]');
+	await benThread.getByRole('textbox', { name: 'Reply in thread' }).fill(`in thread ${CANARIES.thread}`);
+	await benThread.getByRole('textbox', { name: 'Reply in thread' }).press('Enter');
+	const annSummary = a.locator(`article[data-message-id="${originalId}"] [data-thread-summary]`);
+	await expect(annSummary).toContainText('1 reply');
+	await annSummary.click();
+	const annThread = a.locator('[data-thread-panel]');
+	await expect(annThread.locator('article[data-message-id]', { hasText: CANARIES.thread })).toBeVisible();
+	await annThread.getByRole('button', { name: 'Close thread' }).click();
+	await benThread.getByRole('button', { name: 'Close thread' }).click();
 
 	// An image and a text file, canaries in their names and in their bytes.
 	await a.getByTestId('attach-input').setInputFiles([

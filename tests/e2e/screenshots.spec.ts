@@ -65,7 +65,7 @@ test('screenshots of the main screens', async ({ browser, baseURL }) => {
 	await priyaPage.getByRole('dialog', { name: 'Choose a reaction' }).getByRole('button', { name: 'Heart' }).click();
 	const reply = messageWith(page, 'Still rough').first();
 	await reply.hover();
-	await reply.getByRole('button', { name: 'Reply' }).click();
+	await reply.getByRole('button', { name: 'Reply', exact: true }).click();
 	await send(page, 'Agreed, let’s look at them together at 3.');
 	await composer(leoPage).pressSequentially('On my way', { delay: 30 });
 	await expect(page.getByText('Leo Martin is typing…')).toBeVisible();

@@ -268,6 +268,7 @@ const rows: Row[] = [
 	},
 
 	...messageRoutes(),
+	...threadRoutes(),
 	{
 		route: 'POST /api/messages/[id]/report',
 		call: (f) => ({ method: 'POST', path: `/api/messages/${f.messageId}/report`, body: { reason: 'matrix', forwardedContent: 'owner speaking' } }),
@@ -360,6 +361,7 @@ function channelRoutes(): Row[] {
 		row('GET', '/devices'),
 		row('POST', '/attachments'),
 		row('GET', '/pins'),
+		row('GET', '/threads'),
 		row('PUT', '/disappearing', { seconds: 3600 }, needs('Manage channels'))
 	];
 }
@@ -384,6 +386,20 @@ function messageRoutes(): Row[] {
 		row('PUT', '/pin', undefined, needs('Pin messages')),
 		row('DELETE', '/pin', undefined, needs('Pin messages'))
 	];
+}
+
+function threadRoutes(): Row[] {
+	// A thread is named by its root message: strangers are refused like a missing message.
+	const row = (method: string, suffix: string, body?: unknown): Row => ({
+		route: `${method} /api/threads/[id]${suffix}`,
+		call: (f) => ({ method, path: `/api/threads/${f.messageId}${suffix}`, body }),
+		hidden: {
+			missing: () => ({ method, path: `/api/threads/${MISSING_ID}${suffix}`, body }),
+			malformed: () => ({ method, path: `/api/threads/${MALFORMED}${suffix}`, body }),
+			message: 'Message was not found.'
+		}
+	});
+	return [row('GET', ''), row('PUT', '/follow'), row('DELETE', '/follow'), row('POST', '/read', { seq: 1 })];
 }
 
 authorizationMatrix('authorization', skip, false);
@@ -619,6 +635,13 @@ function authorizationMatrix(title: string, skipReason: string | null, cluster: 
 					expect(answer).toEqual({ t: 'error', id: expect.any(String), code: 'forbidden', message: spec.memberMessage });
 				});
 			}
+
+			it('message.send of a thread reply from a stranger answers not_found like a missing channel (same access as posting)', async () => {
+				const reply = { t: 'message.send', channelId: f.channelId, clientId: newClientId(), payload: encodeMessageBody('intruder'), threadRootId: f.messageId };
+				expect(await strangerSocket.request(reply)).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Channel was not found.' });
+				const missing = { ...reply, channelId: MISSING_ID, threadRootId: MISSING_ID };
+				expect(await strangerSocket.request(missing)).toEqual({ t: 'error', id: expect.any(String), code: 'not_found', message: 'Channel was not found.' });
+			});
 
 			it("resume lists a stranger's channels as inaccessible and replays nothing", async () => {
 				const before = strangerSocket.frames.length;

@@ -113,6 +113,24 @@ describe.skipIf(skip)('disappearing messages: the expiry job', () => {
 		expect(rows).toHaveLength(2);
 	});
 
+	it("an expired thread reply leaves its root's reply count, and its deletion tells clients the new count", async () => {
+		await disappearing.setTimer(userId, channelId, 0);
+		const root = (await send('root')).message;
+		const kept = (await messagesService.send({ userId, channelId, clientId: `client-${++counter}`, payload: 'kept reply', threadRootId: root.id })).message;
+		await disappearing.setTimer(userId, channelId, HOUR);
+		const fleeting = (await messagesService.send({ userId, channelId, clientId: `client-${++counter}`, payload: 'fleeting reply', threadRootId: root.id })).message;
+		const [before] = await handle.db.select({ n: messages.threadReplyCount }).from(messages).where(eq(messages.id, root.id));
+		expect(before?.n).toBe(2);
+		const from = published.length;
+		expect(await disappearing.sweep(new Date(fleeting.expiresAt!))).toEqual({ messages: 1, attachments: 0 });
+		const [after] = await handle.db.select({ n: messages.threadReplyCount, seq: messages.threadLastReplySeq }).from(messages).where(eq(messages.id, root.id));
+		// The newest remaining reply is the last one again.
+		expect(after).toEqual({ n: 1, seq: kept.seq });
+		const deletion = published.slice(from).find((n) => n.type === 'channel.event' && n.event.type === 'message.deleted' && n.event.messageId === fleeting.id);
+		expect(deletion).toMatchObject({ event: { thread: { rootId: root.id, replyCount: 1 } } });
+		await disappearing.setTimer(userId, channelId, 0);
+	});
+
 	it('a sweep with nothing due does nothing', async () => {
 		expect(await disappearing.sweep(new Date())).toEqual({ messages: 0, attachments: 0 });
 	});

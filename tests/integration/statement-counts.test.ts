@@ -67,6 +67,21 @@ describe.skipIf(skip)('statement counts', () => {
 		]);
 	});
 
+	it('message.send of a thread reply costs one more, like a reply: the root is checked; its summary and the follows ride in the same statement', async () => {
+		const root = (await send(ownerSocket)).result!.messageId;
+		const first = await statementsOf(server, () => send(memberSockets[0]!, { threadRootId: root }));
+		// The root's new summary (update messages), the replier following and having read it (an
+		// upsert: "do update set"), the root's author following it (insert ... on conflict do nothing):
+		// all data-modifying parts of the one statement that stores the reply.
+		expect(first.map(gist)).toEqual([
+			'select channels',
+			'select community_members',
+			'select messages',
+			'select messages',
+			'insert messages + update messages + insert thread_follows + update set + insert thread_follows + update channels + insert channel_events'
+		]);
+	});
+
 	it('a history page costs 6 statements whether it holds 1 message or 50', async () => {
 		const history = (limit: number) => statementsOf(server, () => members[0]!.api.get<HistoryPage>(`/api/channels/${channelId}/messages?limit=${limit}`));
 		for (let i = 0; i < 50; i += 1) await sendMessage(owner, channelId, `filler ${i}`);

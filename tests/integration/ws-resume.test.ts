@@ -108,6 +108,13 @@ describe.skipIf(skip)('/ws resume', () => {
 			await verifyAction(() => post(member, 'answer', message.id));
 		});
 
+		it('after a thread reply is sent (the root shows the new count; the reply stays out of the channel)', async () => {
+			const { message } = await post(owner, 'thread root');
+			await verifyAction(() =>
+				member.api.post(`/api/channels/${channelId}/messages`, { clientId: newClientId(), payload: encodeMessageBody('in a thread'), threadRootId: message.id })
+			);
+		});
+
 		it('after a message is edited', async () => {
 			const { message } = await post(owner, 'first draft');
 			await verifyAction(() => owner.api.patch(`/api/messages/${message.id}`, { payload: encodeMessageBody('second draft') }));

@@ -17,6 +17,7 @@ import { Instance } from './services/instance.ts';
 import { Invites } from './services/invites.ts';
 import { Messages } from './services/messages.ts';
 import { Pins } from './services/pins.ts';
+import { Threads } from './services/threads.ts';
 import { Blocks } from './services/blocks.ts';
 import { DisappearingMessages } from './services/disappearing.ts';
 import { AuditLog } from './services/audit-log.ts';
@@ -40,6 +41,7 @@ export type Services = {
 	channels: Channels;
 	messages: Messages;
 	pins: Pins;
+	threads: Threads;
 	blocks: Blocks;
 	disappearing: DisappearingMessages;
 	invites: Invites;
@@ -103,8 +105,11 @@ export async function createAppContext(options: {
 }): Promise<AppContext> {
 	const { config, log } = options;
 	const sqlLog = log.child({ component: 'db' });
+	// Long enough for the send statement's whole WITH (messages grew thread columns), so a statement's
+	// gist (every table it writes) stays readable; parameters are never part of it.
+	const SQL_LOG_MAX_CHARS = 4000;
 	const database = await openDatabase(config.database, options.migrationsFolder, {
-		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, 500) }, 'sql') : undefined
+		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, SQL_LOG_MAX_CHARS) }, 'sql') : undefined
 	});
 	const db = database.db;
 	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
@@ -148,6 +153,7 @@ export async function createAppContext(options: {
 	services.auditLog = new AuditLog({ db, retentionDays: config.auditLogRetentionDays });
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.pins = new Pins({ db, writer });
+	services.threads = new Threads({ db, bus });
 	services.blocks = new Blocks({ db });
 	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({

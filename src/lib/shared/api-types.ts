@@ -212,6 +212,23 @@ export type MessageRevisions = {
 /** A channel's pinned list, newest pin first (GET /api/channels/:id/pins). */
 export type PinnedList = { pins: Array<{ message: MessageView; pinnedAt: string; pinnedBy: UserView | null }>; max: number };
 
+/** A thread (GET /api/threads/:rootId): its root and a page of replies in seq order, and where the caller stands. */
+export type ThreadPage = {
+	root: MessageView;
+	replies: MessageView[];
+	/** Older replies exist before the first one returned. */
+	hasMoreBefore: boolean;
+	/** Highest seq of the channel when the page was read (replies are channel events: this is their cursor). */
+	lastSeq: number;
+	following: boolean;
+	/** The caller's read marker in this thread (a channel seq). */
+	lastReadSeq: number;
+};
+
+/** One thread the caller follows (GET /api/channels/:id/threads), most recently active first. */
+export type FollowedThread = { root: MessageView; lastReadSeq: number; unread: boolean };
+export type FollowedThreads = { threads: FollowedThread[] };
+
 export type HistoryPage = {
 	messages: MessageView[];
 	/** Membership events between the page's messages (and after them on the newest page), in seq order. */

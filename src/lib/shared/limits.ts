@@ -16,3 +16,8 @@ export const PINS_PER_CHANNEL_MAX = 50;
 
 /** Earlier versions of one message returned by its edit history (the newest ones): enough for any honest edit streak. */
 export const MESSAGE_REVISIONS_MAX = 100;
+
+/** Replies one thread page returns (the newest ones; `before` pages back). */
+export const THREAD_PAGE_MAX = 200;
+/** Followed threads one channel's Threads list shows (most recently active first). */
+export const THREAD_LIST_MAX = 50;

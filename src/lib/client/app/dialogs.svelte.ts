@@ -10,6 +10,8 @@ class Dialogs {
 	invite = $state<string | null>(null);
 	/** Channel whose disappearing-messages timer is shown. */
 	disappearing = $state<string | null>(null);
+	/** Channel whose followed threads are listed. */
+	threads = $state<string | null>(null);
 	/** Channel whose pinned messages are listed. */
 	pinned = $state<string | null>(null);
 	/** Contact whose safety number is shown (opened from a DM header or a member card). */

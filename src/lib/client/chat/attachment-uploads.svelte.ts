@@ -106,7 +106,7 @@ export class AttachmentUploads {
 		// The draft handed to the outbox, sealed by the message codec at send time: the engine copies
 		// the attachment references into the encrypted content (createMessageContent validates them).
 		const draft = encodeDraft(text, { quote: conversation.replyQuote(), attachments, mentions });
-		this.#chat.sync.send(this.channelId, draft, replyTo?.id, mentions);
+		this.#chat.sync.send(this.channelId, draft, replyTo?.id, mentions, conversation.threadRootId);
 		this.#chat.typing.sent(this.channelId);
 		this.items = [];
 		conversation.draft = '';
@@ -152,16 +152,18 @@ export class AttachmentUploads {
 const registry = new WeakMap<ChatState, Map<string, AttachmentUploads>>();
 
 /** The composer's files of one channel (kept while the page lives, like the text draft). */
-export function attachmentUploads(chat: ChatState, channelId: string): AttachmentUploads {
+/** The upload queue of a channel's composer, or (with threadRootId) of one of its threads'. */
+export function attachmentUploads(chat: ChatState, channelId: string, threadRootId?: string): AttachmentUploads {
 	let channels = registry.get(chat);
 	if (!channels) {
 		channels = new Map();
 		registry.set(chat, channels);
 	}
-	let uploads = channels.get(channelId);
+	const key = threadRootId ? `${channelId}:${threadRootId}` : channelId;
+	let uploads = channels.get(key);
 	if (!uploads) {
 		uploads = new AttachmentUploads(chat, channelId);
-		channels.set(channelId, uploads);
+		channels.set(key, uploads);
 	}
 	return uploads;
 }

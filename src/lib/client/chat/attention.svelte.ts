@@ -152,8 +152,14 @@ export class Attention {
 		const notification = new Notification(where, { body, tag: `hearth:${message.channelId}`, icon: '/favicon.svg' });
 		notification.onclick = () => {
 			window.focus();
-			this.#chat.search.jumpTarget = { channelId: message.channelId, messageId: message.id, seq: message.seq };
-			void import('$app/navigation').then(({ goto }) => goto(this.#chat.search.href(message.channelId)));
+			const rootId = message.threadRootId;
+			// A thread reply opens its thread beside the channel; a channel message is scrolled to.
+			if (!rootId) this.#chat.search.jumpTarget = { channelId: message.channelId, messageId: message.id, seq: message.seq };
+			void import('$app/navigation')
+				.then(({ goto }) => goto(this.#chat.search.href(message.channelId)))
+				.then(() => {
+					if (rootId) this.#chat.openThread(message.channelId, rootId);
+				});
 			// (The service worker's notifications, when the app is closed, use ?message=&seq= instead.)
 			notification.close();
 		};

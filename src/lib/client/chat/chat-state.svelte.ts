@@ -17,6 +17,7 @@ import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
 import { Typing } from './typing.svelte.ts';
+import { Threads } from './threads.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
 import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
 import { E2eeEngine } from '../e2ee/engine.ts';
@@ -56,6 +57,8 @@ export class ChatState {
 	#e2eeStore: E2eeStore | null = null;
 	/** Search over this device's decrypted history (message-search.svelte.ts). */
 	readonly search: MessageSearch;
+	/** Threads this user follows, their read markers, and the thread open beside the channel. */
+	readonly threads: Threads;
 	/** Counts in the tab title and favicon, desktop notifications. */
 	readonly attention: Attention;
 	/** The voice call this page is in (at most one), over the same connection. */
@@ -87,6 +90,7 @@ export class ChatState {
 			onDeleting: (message) => void this.e2ee?.forgetMessage(message).catch(() => {})
 		});
 		this.blocks = new BlockList(this.api);
+		this.threads = new Threads(this.api, () => this.me.id);
 		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));
 		this.people = new People(this.api, options.me);
 		this.typing = new Typing(this.connection);
@@ -137,9 +141,10 @@ export class ChatState {
 			}),
 			c.on('terminated', () => void this.#onTerminated()),
 			this.sync.on('timeline', (channelId) => {
-				const conversation = this.#conversations.get(channelId);
-				conversation?.refresh();
-				conversation?.refreshPending();
+				for (const conversation of this.#conversationsOf(channelId)) {
+					conversation.refresh();
+					conversation.refreshPending();
+				}
 			}),
 			this.sync.on('outbox', () => {
 				for (const conversation of this.#conversations.values()) conversation.refreshPending();
@@ -183,6 +188,36 @@ export class ChatState {
 		return conversation;
 	}
 
+	/** A thread of a channel as a conversation of its own (its replies, its composer). */
+	thread(channelId: string, rootId: string): Conversation {
+		const key = `${channelId}-thread-${rootId}`;
+		let conversation = this.#conversations.get(key);
+		if (!conversation) {
+			conversation = new Conversation(this, channelId, rootId);
+			this.#conversations.set(key, conversation);
+		}
+		return conversation;
+	}
+
+	/** The channel's conversation and those of its threads opened so far. */
+	*#conversationsOf(channelId: string): Iterable<Conversation> {
+		for (const conversation of this.#conversations.values()) if (conversation.channelId === channelId) yield conversation;
+	}
+
+	/** Opens a thread beside its channel (one at a time); loads it the first time. */
+	openThread(channelId: string, rootId: string): Conversation {
+		const conversation = this.thread(channelId, rootId);
+		// The panel loads it when it shows (after navigating to the channel, when opened from elsewhere).
+		this.threads.open = { channelId, rootId };
+		return conversation;
+	}
+
+	closeThread(): void {
+		const open = this.threads.open;
+		if (open) this.thread(open.channelId, open.rootId).setReading(false);
+		this.threads.open = null;
+	}
+
 	/**
 	 * The channel's messages are now on screen: load them, know the names in them, remember the
 	 * place. Returns what to call when leaving it.
@@ -197,11 +232,15 @@ export class ChatState {
 				this.rememberChannel(channel.communityId, channelId);
 				void this.people.ensureMembers(channel.communityId).catch(() => {});
 			}
-			if (this.activeChannelId === channelId) return conversation.open();
+			if (this.activeChannelId !== channelId) return;
+			void this.threads.load(channelId).catch(() => {});
+			return conversation.open();
 		});
 		return () => {
 			conversation.close();
 			if (this.activeChannelId === channelId) this.activeChannelId = null;
+			// A thread belongs beside its channel: leaving the channel closes it.
+			if (this.threads.open?.channelId === channelId) this.closeThread();
 		};
 	}
 
@@ -338,6 +377,15 @@ export class ChatState {
 	#onEvent(channelId: string, event: ChannelEvent) {
 		const isNewFromOthers = this.directory.applyEvent(channelId, event);
 		const conversation = this.#conversations.get(channelId);
+		if ((event.type === 'message.created' || event.type === 'message.deleted') && event.thread) {
+			this.threads.applyEvent(channelId, event, this.sync.timeline(channelId)?.get(event.thread.rootId));
+		}
+		if (event.type === 'message.created' && event.message.threadRootId) {
+			// A thread reply: the channel's divider and read marker are not about it; mentions still notify.
+			this.typing.stopped(channelId, event.message.authorId);
+			if (isNewFromOthers && Date.now() - Date.parse(event.message.createdAt) < 120_000) void this.attention.messageArrived(event.message).catch(() => {});
+			return;
+		}
 		if (event.type === 'message.created') {
 			this.typing.stopped(channelId, event.message.authorId);
 			if (isNewFromOthers && conversation && this.activeChannelId === channelId) {
@@ -363,6 +411,9 @@ export class ChatState {
 				return;
 			case 'read':
 				this.directory.applyRead(frame);
+				return;
+			case 'thread.mark':
+				this.threads.applyMark(frame);
 				return;
 			case 'directory.changed':
 				this.directory.applyDirectoryChange(frame);

@@ -2,7 +2,7 @@
 // sequence, fills gaps, resumes after every reconnect from the cursors it holds, refetches a
 // channel when told it is too far behind, and sends through the outbox so nothing typed is lost.
 // Framework-free: the Svelte state (chat-state.svelte.ts) and the Node tests both drive it.
-import type { HistoryPage } from '#lib/shared/api-types.ts';
+import type { HistoryPage, ThreadPage } from '#lib/shared/api-types.ts';
 import type { ChannelEvent, MessageView, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { Mentions } from '#lib/shared/mentions.ts';
 import type { ApiClient } from '../api.ts';
@@ -107,9 +107,22 @@ export class ChatSync {
 		return page.messages.length > 0;
 	}
 
-	/** Queues a message; it is stored locally first and sent until acknowledged. */
-	send(channelId: string, payload: string, replyToId?: string, mentions?: Mentions | null) {
-		return this.outbox.enqueue({ channelId, payload, ...(replyToId ? { replyToId } : {}), ...(mentions ? { mentions } : {}) });
+	/** Queues a message (a thread reply with threadRootId); it is stored locally first and sent until acknowledged. */
+	send(channelId: string, payload: string, replyToId?: string, mentions?: Mentions | null, threadRootId?: string) {
+		return this.outbox.enqueue({ channelId, payload, ...(replyToId ? { replyToId } : {}), ...(mentions ? { mentions } : {}), ...(threadRootId ? { threadRootId } : {}) });
+	}
+
+	/**
+	 * Loads a thread's root and replies (the newest page, or the one before `before`) into its
+	 * channel's timeline. Replies are channel events: from then on the channel's own event stream
+	 * (live and resumed) keeps the thread current. Returns the page for the caller's follow state.
+	 */
+	async loadThread(channelId: string, rootId: string, before?: number): Promise<ThreadPage> {
+		const timeline = await this.open(channelId);
+		const page = await this.#api.get<ThreadPage>(`/api/threads/${rootId}${before !== undefined ? `?before=${before}` : ''}`);
+		timeline.mergeThread(page);
+		this.#emit('timeline', channelId);
+		return page;
 	}
 
 	/** Forgets a channel (left the community); its events are ignored from now on. */
@@ -138,8 +151,11 @@ export class ChatSync {
 			if (!timeline.loaded && this.#timelines.get(channelId) === timeline) this.#timelines.delete(channelId);
 			throw error;
 		}
+		const threads = [...timeline.loadedThreads];
 		timeline.loadLatest(page);
 		this.#emit('timeline', channelId);
+		// Open threads start over with the channel (a resync may have skipped some of their replies).
+		for (const rootId of threads) void this.loadThread(channelId, rootId).catch(() => {});
 		// Held events beyond a gap after the page: ask the server for what lies between.
 		if (timeline.bufferedCount > 0) void this.#resume([channelId]);
 		return timeline;

@@ -1,6 +1,10 @@
 // One open channel as the message view sees it: a snapshot of its loaded messages and of this
 // user's unsent ones, scroll-back, the "new messages" divider, the composer's draft, reply and edit
 // targets, and the actions on messages. Wraps ChatSync's timeline of that channel.
+//
+// A thread is a conversation too (`threadRootId` set): the same list, composer and actions, over the
+// thread's replies in the same timeline; its messages are sent as replies in that thread, and
+// reading it moves the thread's read marker (threads.svelte.ts) instead of the channel's.
 import type { MemberNotice } from '#lib/shared/api-types.ts';
 import { encodeMessageBody, MESSAGE_TEXT_MAX_CHARS, utf8Length } from '#lib/shared/message-body.ts';
 import { encodeDraft, type QuotedMessage } from '../e2ee/message-codec.svelte.ts';
@@ -24,6 +28,10 @@ export function checkMessageText(text: string, maxBytes: number): string | null 
 
 export class Conversation {
 	readonly channelId: string;
+	/** Set for a thread: the root message whose replies this conversation shows. */
+	readonly threadRootId: string | undefined;
+	/** A thread's root message (null until loaded; always null for a channel). */
+	root = $state.raw<MessageView | null>(null);
 	messages = $state.raw<MessageView[]>([]);
 	pending = $state.raw<OutboxItem[]>([]);
 	/** Join and leave notices shown between messages. */
@@ -45,13 +53,20 @@ export class Conversation {
 	#readSent = 0;
 	#snapshots = new WeakMap<MessageView, { signature: string; copy: MessageView }>();
 
-	constructor(chat: ChatState, channelId: string) {
+	constructor(chat: ChatState, channelId: string, threadRootId?: string) {
 		this.#chat = chat;
 		this.channelId = channelId;
+		this.threadRootId = threadRootId;
+	}
+
+	/** Distinguishes the channel's composer and list from its threads' (element ids, upload queues). */
+	get key(): string {
+		return this.threadRootId ? `${this.channelId}-thread-${this.threadRootId}` : this.channelId;
 	}
 
 	/** Loads the newest page (once) and places the divider after what was already read. */
 	async open(): Promise<void> {
+		if (this.threadRootId) return this.#openThread(this.threadRootId);
 		const channel = this.#chat.directory.channel(this.channelId);
 		if (channel && channel.unreadCount > 0 && this.dividerAfterSeq === null) this.dividerAfterSeq = channel.lastReadSeq;
 		if (this.status === 'ready') return;
@@ -68,6 +83,30 @@ export class Conversation {
 		}
 	}
 
+	#threadLoading: Promise<void> | null = null;
+
+	#openThread(rootId: string): Promise<void> {
+		if (this.status === 'ready') return Promise.resolve();
+		this.#threadLoading ??= this.#loadThread(rootId).finally(() => (this.#threadLoading = null));
+		return this.#threadLoading;
+	}
+
+	async #loadThread(rootId: string): Promise<void> {
+		this.status = 'loading';
+		try {
+			const page = await this.#chat.sync.loadThread(this.channelId, rootId);
+			this.#chat.threads.loaded(this.channelId, rootId, page);
+			this.hasMoreBefore = page.hasMoreBefore;
+			this.refresh();
+			this.refreshPending();
+			this.status = 'ready';
+			this.error = null;
+		} catch (error) {
+			this.status = 'error';
+			this.error = error instanceof Error ? error.message : 'Could not load this thread.';
+		}
+	}
+
 	/** Called when leaving the channel: the divider is for one visit. */
 	close(): void {
 		this.#reading = false;
@@ -79,24 +118,34 @@ export class Conversation {
 	refresh(): void {
 		const timeline = this.#chat.sync.timeline(this.channelId);
 		if (!timeline) return;
-		this.messages = timeline.messages.map((message) => {
-			const signature = `${message.editedAt}:${message.deletedAt}:${message.pinnedAt}:${JSON.stringify(message.reactions)}:${message.payload}`;
-			const known = this.#snapshots.get(message);
-			if (known && known.signature === signature) return known.copy;
-			const copy: MessageView = { ...message, reactions: message.reactions.map((r) => ({ key: r.key, userIds: [...r.userIds] })) };
-			this.#snapshots.set(message, { signature, copy });
-			return copy;
-		});
-		if (timeline.notices.length !== this.notices.length) this.notices = [...timeline.notices];
-		this.hasMoreBefore = timeline.hasMoreBefore;
+		if (this.threadRootId) {
+			const root = timeline.get(this.threadRootId);
+			this.root = root ? this.#snapshot(root) : null;
+		}
+		const source = this.threadRootId ? timeline.threadReplies(this.threadRootId) : timeline.messages;
+		this.messages = source.map((message) => this.#snapshot(message));
+		if (!this.threadRootId) {
+			if (timeline.notices.length !== this.notices.length) this.notices = [...timeline.notices];
+			this.hasMoreBefore = timeline.hasMoreBefore;
+		}
 		if (this.replyTo) this.replyTo = this.messages.find((m) => m.id === this.replyTo!.id && !m.deletedAt) ?? null;
 		if (this.editingId && !this.messages.some((m) => m.id === this.editingId && !m.deletedAt)) this.editingId = null;
 		if (this.#reading) this.markRead();
 	}
 
+	/** A reactive copy of a timeline message, reused while it has not changed. */
+	#snapshot(message: MessageView): MessageView {
+		const signature = `${message.editedAt}:${message.deletedAt}:${message.pinnedAt}:${JSON.stringify(message.reactions)}:${message.payload}:${JSON.stringify(message.thread ?? null)}`;
+		const known = this.#snapshots.get(message);
+		if (known && known.signature === signature) return known.copy;
+		const copy: MessageView = { ...message, reactions: message.reactions.map((r) => ({ key: r.key, userIds: [...r.userIds] })) };
+		this.#snapshots.set(message, { signature, copy });
+		return copy;
+	}
+
 	refreshPending(): void {
 		const delivered = new Set(this.messages.map((m) => m.clientId));
-		this.pending = this.#chat.sync.outbox.pendingFor(this.channelId).filter((item) => !delivered.has(item.clientId));
+		this.pending = this.#chat.sync.outbox.pendingFor(this.channelId, this.threadRootId).filter((item) => !delivered.has(item.clientId));
 	}
 
 	get cursor(): number | null {
@@ -104,7 +153,7 @@ export class Conversation {
 	}
 
 	message(id: string): MessageView | undefined {
-		return this.messages.find((m) => m.id === id);
+		return this.messages.find((m) => m.id === id) ?? (this.root?.id === id ? this.root : undefined);
 	}
 
 	/** Loads the page before the oldest loaded message. */
@@ -112,7 +161,10 @@ export class Conversation {
 		if (this.loadingOlder || !this.hasMoreBefore || this.status !== 'ready') return;
 		this.loadingOlder = true;
 		try {
-			await this.#chat.sync.loadOlder(this.channelId);
+			if (this.threadRootId) {
+				const page = await this.#chat.sync.loadThread(this.channelId, this.threadRootId, this.messages[0]?.seq);
+				this.hasMoreBefore = page.hasMoreBefore;
+			} else await this.#chat.sync.loadOlder(this.channelId);
 		} catch (error) {
 			this.#chat.notifyError(error);
 		} finally {
@@ -133,6 +185,11 @@ export class Conversation {
 	}
 
 	markRead(): void {
+		if (this.threadRootId) {
+			const newest = this.root?.thread?.lastReplySeq ?? this.messages.at(-1)?.seq;
+			if (newest) this.#chat.threads.markRead(this.channelId, this.threadRootId, newest);
+			return;
+		}
 		const cursor = this.cursor;
 		if (cursor === null) return;
 		const channel = this.#chat.directory.channel(this.channelId);
@@ -192,7 +249,7 @@ export class Conversation {
 		}
 		const body = text.trimEnd();
 		const mentions = this.mentionsIn(body);
-		this.#chat.sync.send(this.channelId, encodeDraft(body, { quote: this.replyQuote(), mentions }), this.replyTo?.id, mentions);
+		this.#chat.sync.send(this.channelId, encodeDraft(body, { quote: this.replyQuote(), mentions }), this.replyTo?.id, mentions, this.threadRootId);
 		this.#chat.typing.sent(this.channelId);
 		this.draft = '';
 		this.replyTo = null;

@@ -130,8 +130,10 @@ export class Directory {
 		channel.lastSeq = event.seq;
 		if (event.type === 'disappearing.set') channel.disappearingSeconds = event.seconds;
 		if (event.type === 'message.created' && event.message.authorId !== this.#meId && !event.message.deletedAt) {
-			channel.unreadCount += 1;
-			if (namesUser(event.message.mentions, this.#meId) && !this.#blocked(event.message.authorId)) channel.mentionCount += 1;
+			const mentioned = namesUser(event.message.mentions, this.#meId) && !this.#blocked(event.message.authorId);
+			// Thread replies count for the channel only when they mention the reader (as the server counts).
+			if (!event.message.threadRootId || mentioned) channel.unreadCount += 1;
+			if (mentioned) channel.mentionCount += 1;
 			return true;
 		}
 		if (event.type === 'message.created' && event.message.authorId === this.#meId) {

@@ -100,7 +100,9 @@ export class MessageSearch {
 
 	/** Asks the message list of the result's conversation to bring it into view. */
 	jumpTo(result: SearchResult): void {
-		this.jumpTarget = { channelId: result.message.channelId, messageId: result.messageId, seq: result.message.seq };
+		// A thread reply is shown in its thread, beside the channel (it is not in the channel's list).
+		if (result.message.threadRootId) this.#chat.openThread(result.message.channelId, result.message.threadRootId);
+		else this.jumpTarget = { channelId: result.message.channelId, messageId: result.messageId, seq: result.message.seq };
 	}
 
 	/**

@@ -2,8 +2,12 @@
 // last event applied). Events must be applied in sequence: one that arrives early is held back
 // until the gap before it is filled (the owner asks the server to resume from the cursor). Applying
 // is idempotent, so an event seen twice (live and in a replay) changes nothing the second time.
-import type { HistoryPage, MemberNotice } from '#lib/shared/api-types.ts';
-import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
+//
+// Thread replies are channel events too (same cursor, same resume), but they live beside the
+// channel's messages: `messages` holds the channel's own, `threadReplies(rootId)` a thread's, and a
+// reply's event sets its root's summary (reply count, newest reply), which the channel shows.
+import type { HistoryPage, MemberNotice, ThreadPage } from '#lib/shared/api-types.ts';
+import type { ChannelEvent, MessageView, ThreadUpdate } from '#lib/shared/protocol/frames.ts';
 
 export type { MemberNotice };
 export type ApplyOutcome = 'applied' | 'stale' | 'gap' | 'not-loaded';
@@ -20,6 +24,16 @@ export class ChannelTimeline {
 	hasMoreBefore = false;
 	#byId = new Map<string, MessageView>();
 	#buffer = new Map<number, ChannelEvent>();
+	/** Thread replies seen (loaded with their thread, or arrived live), per root, in seq order. */
+	#replies = new Map<string, MessageView[]>();
+	/** Roots' summaries from events whose root is not loaded (yet): applied when it comes. */
+	#summaries = new Map<string, ThreadUpdate>();
+	/** Deletions of messages not loaded when they came (a thread page on its way may still hold them). */
+	#deletedUnknown = new Map<string, string>();
+	/** Roots of threads opened here that are not among the loaded channel messages (further back). */
+	#outsideRoots = new Map<string, MessageView>();
+	/** Threads loaded with loadThread: reloading the channel (resync) loads them again. */
+	readonly loadedThreads = new Set<string>();
 
 	constructor(channelId: string) {
 		this.channelId = channelId;
@@ -34,6 +48,11 @@ export class ChannelTimeline {
 		this.messages = [];
 		this.notices = [];
 		this.#byId.clear();
+		this.#replies.clear();
+		this.#summaries.clear();
+		this.#deletedUnknown.clear();
+		this.#outsideRoots.clear();
+		this.loadedThreads.clear();
 		for (const message of page.messages) this.#insert(message);
 		this.#addNotices(page.notices);
 		this.cursor = page.lastSeq;
@@ -94,13 +113,14 @@ export class ChannelTimeline {
 		this.cursor = event.seq;
 		switch (event.type) {
 			case 'message.created': {
-				const existing = this.#byId.get(event.message.id);
+				const existing = this.get(event.message.id);
 				if (existing) Object.assign(existing, event.message);
 				else this.#insert({ ...event.message, reactions: event.message.reactions.map((r) => ({ ...r, userIds: [...r.userIds] })) });
+				if (event.thread) this.#setSummary(event.thread);
 				return;
 			}
 			case 'message.edited': {
-				const message = this.#byId.get(event.messageId);
+				const message = this.get(event.messageId);
 				if (message && !message.deletedAt) {
 					message.payload = event.payload;
 					message.editedAt = event.editedAt;
@@ -108,18 +128,15 @@ export class ChannelTimeline {
 				return;
 			}
 			case 'message.deleted': {
-				const message = this.#byId.get(event.messageId);
-				if (message) {
-					message.payload = '';
-					message.deletedAt ??= event.at;
-					message.reactions = [];
-					delete message.pinnedAt;
-				}
+				const message = this.get(event.messageId);
+				if (message) markDeleted(message, event.at);
+				else this.#deletedUnknown.set(event.messageId, event.at);
+				if (event.thread) this.#setSummary(event.thread);
 				return;
 			}
 			case 'reaction.added':
 			case 'reaction.removed': {
-				const message = this.#byId.get(event.messageId);
+				const message = this.get(event.messageId);
 				if (!message) return;
 				let entry = message.reactions.find((r) => r.key === event.key);
 				if (event.type === 'reaction.added') {
@@ -140,7 +157,7 @@ export class ChannelTimeline {
 				return;
 			case 'message.pinned':
 			case 'message.unpinned': {
-				const message = this.#byId.get(event.messageId);
+				const message = this.get(event.messageId);
 				if (message && !message.deletedAt) {
 					if (event.type === 'message.pinned') message.pinnedAt = event.at;
 					else delete message.pinnedAt;
@@ -151,15 +168,74 @@ export class ChannelTimeline {
 		}
 	}
 
+	#setSummary(update: ThreadUpdate) {
+		const { rootId, ...summary } = update;
+		const root = this.get(rootId);
+		if (root) root.thread = summary;
+		else this.#summaries.set(rootId, update);
+	}
+
+	/** Adds a thread page (root and replies); what events already brought is newer and kept. */
+	mergeThread(page: ThreadPage): void {
+		this.loadedThreads.add(page.root.id);
+		const root = this.get(page.root.id);
+		if (!root) {
+			// A root from beyond the loaded pages: kept for its thread, not shown in the channel.
+			this.#outsideRoots.set(page.root.id, { ...page.root });
+		} else if (this.cursor !== null && page.lastSeq >= this.cursor) {
+			if (page.root.thread) root.thread = page.root.thread;
+		}
+		for (const reply of page.replies) if (!this.#byId.has(reply.id)) this.#insert({ ...reply });
+	}
+
+	/** The replies of a thread seen so far, oldest first. */
+	threadReplies(rootId: string): readonly MessageView[] {
+		return this.#replies.get(rootId) ?? [];
+	}
+
 	#insert(message: MessageView) {
+		const deletedAt = this.#deletedUnknown.get(message.id);
+		if (deletedAt) {
+			markDeleted(message, deletedAt);
+			this.#deletedUnknown.delete(message.id);
+		}
 		this.#byId.set(message.id, message);
-		// Keep sequence order; new messages almost always go at the end.
-		let index = this.messages.length;
-		while (index > 0 && this.messages[index - 1]!.seq > message.seq) index -= 1;
-		this.messages.splice(index, 0, message);
+		if (message.threadRootId) {
+			const replies = this.#replies.get(message.threadRootId) ?? [];
+			insertInOrder(replies, message);
+			this.#replies.set(message.threadRootId, replies);
+			return;
+		}
+		// A root first loaded with its thread now comes with a channel page: one object from now on.
+		const outside = this.#outsideRoots.get(message.id);
+		if (outside) {
+			this.#outsideRoots.delete(message.id);
+			if (outside.thread) message.thread = outside.thread;
+		}
+		const summary = this.#summaries.get(message.id);
+		if (summary) {
+			const { rootId: _, ...rest } = summary;
+			message.thread = rest;
+			this.#summaries.delete(message.id);
+		}
+		insertInOrder(this.messages, message);
 	}
 
 	get(messageId: string): MessageView | undefined {
-		return this.#byId.get(messageId);
+		return this.#byId.get(messageId) ?? this.#outsideRoots.get(messageId);
 	}
+}
+
+/** Keeps sequence order; new messages almost always go at the end. */
+function insertInOrder(list: MessageView[], message: MessageView) {
+	let index = list.length;
+	while (index > 0 && list[index - 1]!.seq > message.seq) index -= 1;
+	list.splice(index, 0, message);
+}
+
+function markDeleted(message: MessageView, at: string) {
+	message.payload = '';
+	message.deletedAt ??= at;
+	message.reactions = [];
+	delete message.pinnedAt;
 }

@@ -23,6 +23,8 @@ export type IndexedMessage = {
 	text: string;
 	/** `text` folded for matching (foldForSearch). */
 	folded: string;
+	/** A thread reply: its thread's root (a result opens the thread instead of loading the channel back). */
+	threadRootId?: string;
 };
 
 export type SearchQuery = {
@@ -220,7 +222,8 @@ export function readIndexRecord(value: unknown): IndexedMessage | null {
 		createdAt: typeof record.createdAt === 'string' ? record.createdAt : '',
 		seq: typeof record.seq === 'number' ? record.seq : 0,
 		text: record.text,
-		folded: typeof record.folded === 'string' ? record.folded : foldForSearch(record.text)
+		folded: typeof record.folded === 'string' ? record.folded : foldForSearch(record.text),
+		...(typeof record.threadRootId === 'string' ? { threadRootId: record.threadRootId } : {})
 	};
 }
 

@@ -103,7 +103,8 @@ export class SearchIndexer {
 				authorId: message.authorId,
 				createdAt: message.createdAt,
 				seq: message.seq,
-				text: view.content.text
+				text: view.content.text,
+				...(message.threadRootId ? { threadRootId: message.threadRootId } : {})
 			});
 			return;
 		}

@@ -23,6 +23,8 @@ export type OutboxItem = {
 	replyToId?: string;
 	/** The routing field sent beside the ciphertext (the sealed content repeats it). */
 	mentions?: Mentions;
+	/** A thread reply: the thread's root message (routing field). */
+	threadRootId?: string;
 	createdAt: string;
 	/** Set when the server refused the message for good (too large, no access): shown, not retried. */
 	error?: { code: string; message: string };
@@ -115,17 +117,19 @@ export class Outbox {
 		return this.#items;
 	}
 
-	pendingFor(channelId: string): OutboxItem[] {
-		return this.#items.filter((item) => item.channelId === channelId);
+	/** Unsent messages of a channel's own timeline, or (with threadRootId) of one of its threads. */
+	pendingFor(channelId: string, threadRootId?: string): OutboxItem[] {
+		return this.#items.filter((item) => item.channelId === channelId && item.threadRootId === threadRootId);
 	}
 
-	enqueue(input: { channelId: string; payload: string; replyToId?: string; mentions?: Mentions | null }): OutboxItem {
+	enqueue(input: { channelId: string; payload: string; replyToId?: string; mentions?: Mentions | null; threadRootId?: string }): OutboxItem {
 		const item: OutboxItem = {
 			clientId: crypto.randomUUID(),
 			channelId: input.channelId,
 			payload: input.payload,
 			...(input.replyToId ? { replyToId: input.replyToId } : {}),
 			...(input.mentions ? { mentions: input.mentions } : {}),
+			...(input.threadRootId ? { threadRootId: input.threadRootId } : {}),
 			createdAt: new Date().toISOString()
 		};
 		this.#items.push(item);
@@ -178,7 +182,8 @@ export class Outbox {
 				clientId: item.clientId,
 				payload: item.sealed,
 				...(item.replyToId ? { replyToId: item.replyToId } : {}),
-				...(item.mentions ? { mentions: item.mentions } : {})
+				...(item.mentions ? { mentions: item.mentions } : {}),
+				...(item.threadRootId ? { threadRootId: item.threadRootId } : {})
 			});
 			this.#items = this.#items.filter((i) => i.clientId !== item.clientId);
 			this.#persist();

@@ -524,7 +524,16 @@ export const messages = pgTable(
 		pinnedAt: timestamp('pinned_at', { withTimezone: true }),
 		pinnedBy: uuid('pinned_by').references(() => users.id, { onDelete: 'set null' }),
 		/** When the expiry job deletes it: sending time plus the channel's disappearing timer then. */
-		expiresAt: timestamp('expires_at', { withTimezone: true })
+		expiresAt: timestamp('expires_at', { withTimezone: true }),
+		/**
+		 * Routing field of a thread reply: the channel message it answers in a thread (null: a message of
+		 * the channel itself). Replies are ordinary channel messages with their own seq, so resume covers them.
+		 */
+		threadRootId: uuid('thread_root_id'),
+		/** On a thread's root: its replies not deleted, the newest reply's time and seq (kept by the send path). */
+		threadReplyCount: integer('thread_reply_count').notNull().default(0),
+		threadLastReplyAt: timestamp('thread_last_reply_at', { withTimezone: true }),
+		threadLastReplySeq: bigint('thread_last_reply_seq', { mode: 'number' })
 	},
 	(t) => [
 		uniqueIndex('messages_channel_seq_key').on(t.channelId, t.seq),
@@ -532,7 +541,9 @@ export const messages = pgTable(
 		// The pinned list of a channel, newest pin first; partial, since few messages are pinned.
 		index('messages_channel_pinned_idx').on(t.channelId, t.pinnedAt).where(sql`${t.pinnedAt} is not null`),
 		// The expiry job's scan: only messages that will disappear are in it.
-		index('messages_expires_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`)
+		index('messages_expires_idx').on(t.expiresAt).where(sql`${t.expiresAt} is not null`),
+		// A thread's replies in order; partial, since most messages are not thread replies.
+		index('messages_thread_idx').on(t.threadRootId, t.seq).where(sql`${t.threadRootId} is not null`)
 	]
 );
 
@@ -751,4 +762,28 @@ export const userBlocks = pgTable(
 		createdAt: createdAt()
 	},
 	(t) => [primaryKey({ columns: [t.blockerId, t.blockedId] }), index('user_blocks_blocked_idx').on(t.blockedId)]
+);
+
+/**
+ * Who follows which thread, and how far they read it. Starting a thread (being its root's author)
+ * or replying follows it; following can be switched off and on. Unread: the root's
+ * thread_last_reply_seq is above last_read_seq.
+ */
+export const threadFollows = pgTable(
+	'thread_follows',
+	{
+		userId: uuid('user_id')
+			.notNull()
+			.references(() => users.id, { onDelete: 'cascade' }),
+		rootId: uuid('root_id')
+			.notNull()
+			.references(() => messages.id, { onDelete: 'cascade' }),
+		channelId: uuid('channel_id')
+			.notNull()
+			.references(() => channels.id, { onDelete: 'cascade' }),
+		following: boolean('following').notNull().default(true),
+		lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0),
+		updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+	},
+	(t) => [primaryKey({ columns: [t.userId, t.rootId] }), index('thread_follows_user_channel_idx').on(t.userId, t.channelId)]
 );

@@ -13,6 +13,8 @@ export type ChannelScope = { kind: 'community'; communityId: string } | { kind: 
 export type BusNotice =
 	| { type: 'channel.event'; channelId: string; scope: ChannelScope; event: ChannelEvent }
 	| { type: 'read'; userId: string; channelId: string; seq: number }
+	/** A user followed, unfollowed or read a thread: their other tabs and devices update its marker. */
+	| { type: 'thread.mark'; userId: string; channelId: string; rootId: string; following: boolean; lastReadSeq: number }
 	| { type: 'membership'; communityId: string; userId: string; change: 'joined' | 'left' }
 	| { type: 'community.updated'; communityId: string }
 	| { type: 'community.deleted'; communityId: string; memberIds: string[] }

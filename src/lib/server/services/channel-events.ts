@@ -5,7 +5,7 @@
 import type { ChannelOverrides } from '#lib/shared/permissions.ts';
 import { and, asc, desc, eq, gt, inArray, lt, sql, type SQL } from 'drizzle-orm';
 import type { MemberNotice } from '#lib/shared/api-types.ts';
-import type { ChannelEvent, MessageView, UserView } from '#lib/shared/protocol/frames.ts';
+import type { ChannelEvent, MessageView, ThreadSummary, UserView } from '#lib/shared/protocol/frames.ts';
 import { channelEvents, channels, dmParticipants, messages, reactions, users } from '../db/schema.ts';
 import type { ChannelScope } from '../events/bus.ts';
 import type { Executor, Transaction } from '../db/open.ts';
@@ -141,8 +141,15 @@ export function toMessageView(row: MessageRow, reactionRows: { key: string; user
 		reactions: [...byKey].map(([key, userIds]) => ({ key, userIds })),
 		...(row.mentions && !row.deletedAt ? { mentions: row.mentions } : {}),
 		...(row.pinnedAt && !row.deletedAt ? { pinnedAt: row.pinnedAt.toISOString() } : {}),
-		...(row.expiresAt && !row.deletedAt ? { expiresAt: row.expiresAt.toISOString() } : {})
+		...(row.expiresAt && !row.deletedAt ? { expiresAt: row.expiresAt.toISOString() } : {}),
+		...(row.threadRootId ? { threadRootId: row.threadRootId } : {}),
+		...(row.threadLastReplySeq !== null ? { thread: threadSummaryOf(row) } : {})
 	};
+}
+
+/** A root's thread summary as stored on its row (kept by the send and delete paths). */
+export function threadSummaryOf(row: Pick<MessageRow, 'threadReplyCount' | 'threadLastReplyAt' | 'threadLastReplySeq'>): ThreadSummary {
+	return { replyCount: row.threadReplyCount, lastReplyAt: row.threadLastReplyAt?.toISOString() ?? null, lastReplySeq: row.threadLastReplySeq };
 }
 
 export async function reactionsFor(db: Executor, messageIds: string[]) {
@@ -203,6 +210,14 @@ async function hydrateEventRows(db: Executor, rows: EventRow[], emit: (row: Even
 			: Promise.resolve([])
 	]);
 	const messageById = new Map(messageRows.map((m) => [m.id, m]));
+	// Thread replies carry their root's summary; one more query, only when the events hold replies.
+	// (Like bodies, the summary is the root's current one: the state a live client reached anyway.)
+	const rootIds = [...new Set(messageRows.map((m) => m.threadRootId).filter((id): id is string => id !== null && !messageById.has(id)))];
+	if (rootIds.length) for (const root of await db.select().from(messages).where(inArray(messages.id, rootIds))) messageById.set(root.id, root);
+	const threadOf = (message: MessageRow | undefined) => {
+		const root = message?.threadRootId ? messageById.get(message.threadRootId) : undefined;
+		return root ? { thread: { rootId: root.id, ...threadSummaryOf(root) } } : {};
+	};
 	const userById = new Map<string, UserView>(userRows.map((u) => [u.id, u]));
 	for (const row of rows) {
 		const base = { seq: row.seq, at: row.createdAt.toISOString(), actorId: row.actorId };
@@ -212,7 +227,7 @@ async function hydrateEventRows(db: Executor, rows: EventRow[], emit: (row: Even
 			case 'message.created':
 				// Messages are only ever soft-deleted, so the row exists; the fallback keeps the
 				// sequence gap-free for the client even if it did not.
-				if (message) emit(row, { ...base, type: row.type, message: toMessageView(message, reactionMap.get(message.id)) });
+				if (message) emit(row, { ...base, type: row.type, message: toMessageView(message, reactionMap.get(message.id)), ...threadOf(message) });
 				else emit(row, { ...base, type: 'message.deleted', messageId: row.messageId! });
 				break;
 			case 'message.edited':
@@ -227,7 +242,7 @@ async function hydrateEventRows(db: Executor, rows: EventRow[], emit: (row: Even
 					});
 				break;
 			case 'message.deleted':
-				emit(row, { ...base, type: row.type, messageId: row.messageId! });
+				emit(row, { ...base, type: row.type, messageId: row.messageId!, ...threadOf(message) });
 				break;
 			case 'reaction.added':
 			case 'reaction.removed':

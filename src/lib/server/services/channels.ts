@@ -1,6 +1,6 @@
 // Text channels of communities and one-to-one direct-message channels, listed with the caller's
 // read marker and unread count.
-import { and, asc, eq, gt, inArray, isNull, ne, sql } from 'drizzle-orm';
+import { and, asc, eq, gt, inArray, isNull, ne, or, sql } from 'drizzle-orm';
 import type { ChannelView, UserView } from '#lib/shared/protocol/frames.ts';
 import type { Database, Executor, Transaction } from '../db/open.ts';
 import { channels, communities, communityMembers, communityRoles, dmParticipants, messages, readStates, userBlocks, users } from '../db/schema.ts';
@@ -47,7 +47,9 @@ async function readInfo(db: Executor, userId: string, channelRows: ChannelRow[])
 								eq(messages.channelId, c.id),
 								gt(messages.seq, markerBy.get(c.id) ?? 0),
 								ne(messages.authorId, userId),
-								isNull(messages.deletedAt)
+								isNull(messages.deletedAt),
+								// Thread replies count only when they mention the reader (threads have their own markers).
+								or(isNull(messages.threadRootId), mentioned)
 							)
 						)
 						.limit(UNREAD_COUNT_CAP + 1)

@@ -12,6 +12,7 @@ import { isDisappearingChoice, DISAPPEARING_CHOICES } from '#lib/shared/disappea
 import type { ChannelEvent, UserView } from '#lib/shared/protocol/frames.ts';
 import type { Database } from '../db/open.ts';
 import { attachments, channelEvents, channels, dmParticipants, messages, users } from '../db/schema.ts';
+import { dropThreadReplies } from './threads.ts';
 import type { BusNotice, ChannelScope } from '../events/bus.ts';
 import { accessChannel, missingPermission } from '../access.ts';
 import { forbidden, invalid } from '../errors.ts';
@@ -85,9 +86,10 @@ export class DisappearingMessages {
 			// Reactions, revisions and pins go with the rows (foreign keys cascade, pins are columns).
 			// Only what this transaction deleted is announced: in a cluster every node sweeps, and the
 			// row locks make a second sweep of the same rows find them gone.
-			const gone = (await tx.delete(messages).where(inArray(messages.id, ids)).returning({ id: messages.id })).map((row) => row.id);
-			if (gone.length === 0) return { result: undefined, notices: [] };
-			ids = gone;
+			const goneRows = await tx.delete(messages).where(inArray(messages.id, ids)).returning({ id: messages.id, threadRootId: messages.threadRootId });
+			if (goneRows.length === 0) return { result: undefined, notices: [] };
+			ids = goneRows.map((row) => row.id);
+			const rootOf = new Map(goneRows.filter((row) => row.threadRootId).map((row) => [row.id, row.threadRootId!]));
 			// What the log said about them (created, edited, reacted, pinned) becomes "deleted": replayed
 			// to a client that was away, it shows nothing of them, and no author or reactor is kept.
 			await tx
@@ -100,13 +102,18 @@ export class DisappearingMessages {
 				ids.map((messageId) => ({ type: 'message.deleted' as const, actorId: null, messageId })),
 				now
 			);
+			// Expired thread replies leave their roots' counts (the channel is locked by appendEvents).
+			const threads = await dropThreadReplies(tx, [...rootOf.values()]);
 			const scope = await scopeOf(tx, channelId);
-			const notices: BusNotice[] = rows.map((row) => ({
-				type: 'channel.event',
-				channelId,
-				scope,
-				event: { seq: row.seq, at: now.toISOString(), actorId: null, type: 'message.deleted', messageId: row.messageId! }
-			}));
+			const notices: BusNotice[] = rows.map((row) => {
+				const thread = threads.get(rootOf.get(row.messageId!) ?? '');
+				return {
+					type: 'channel.event',
+					channelId,
+					scope,
+					event: { seq: row.seq, at: now.toISOString(), actorId: null, type: 'message.deleted', messageId: row.messageId!, ...(thread ? { thread } : {}) }
+				};
+			});
 			return { result: undefined, notices };
 		});
 	}

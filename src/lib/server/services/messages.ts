@@ -1,12 +1,12 @@
 // Messages: send (idempotent by client id, batched by the event writer), edit, delete, reactions,
 // history pages, resume after a disconnect, and read markers.
 import DataLoader from 'dataloader';
-import { and, asc, desc, eq, gt, inArray, lt, max, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, gt, inArray, isNull, lt, max, sql } from 'drizzle-orm';
 import { channelPermissionsOf, permissionsOf } from '#lib/shared/permissions.ts';
 import { normalizeMentions, type Mentions } from '#lib/shared/mentions.ts';
 import type { HistoryPage, MessageRevisions } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, MESSAGE_REVISIONS_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
-import type { ChannelEvent, MessageView } from '#lib/shared/protocol/frames.ts';
+import type { ChannelEvent, MessageView, ThreadUpdate } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
 import { channels, communityMembers, communityRoles, dmParticipants, messageRevisions, messages, reactions, readStates, userBlocks } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
@@ -22,12 +22,23 @@ import {
 	memberNotices,
 	reactionsFor,
 	storeEvents,
+	threadSummaryOf,
 	toMessageView,
 	type StoredEventRow
 } from './channel-events.ts';
 import type { BulkStep, EventWriter, OpOutcome } from './event-writer.ts';
+import { dropThreadReplies, threadReplyWrites, threadRootProblem } from './threads.ts';
 
-export type SendInput = { userId: string; channelId: string; clientId: string; payload: string; replyToId?: string | undefined; mentions?: Mentions | undefined };
+export type SendInput = {
+	userId: string;
+	channelId: string;
+	clientId: string;
+	payload: string;
+	replyToId?: string | undefined;
+	mentions?: Mentions | undefined;
+	/** A thread reply: the root message (same channel, not itself a reply, not deleted). */
+	threadRootId?: string | undefined;
+};
 export type SendResult = { message: MessageView; duplicate: boolean };
 export type ResumeOutcome = { kind: 'events'; events: ChannelEvent[] } | { kind: 'resync'; lastSeq: number };
 type ResumeRequest = { userId: string; channelId: string; afterSeq: number };
@@ -113,11 +124,26 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 			.where(and(inArray(messages.authorId, userIds), inArray(messages.clientId, [...new Set(items.map((i) => i.clientId))])));
 		const byKey = new Map(existing.map((m) => [`${m.authorId}:${m.clientId}`, m]));
 
-		const replyIds = [...new Set(items.map((i) => i.replyToId).filter((id): id is string => !!id))];
-		const replyRows = replyIds.length
-			? await tx.select({ id: messages.id, channelId: messages.channelId }).from(messages).where(inArray(messages.id, replyIds))
+		// Messages quoted by replies and thread roots, in one lookup (only when a send names one).
+		const referencedIds = [...new Set(items.flatMap((i) => [i.replyToId, i.threadRootId]).filter((id): id is string => !!id))];
+		const referencedRows = referencedIds.length
+			? await tx
+					.select({
+						id: messages.id,
+						channelId: messages.channelId,
+						authorId: messages.authorId,
+						threadRootId: messages.threadRootId,
+						deletedAt: messages.deletedAt,
+						threadReplyCount: messages.threadReplyCount,
+						threadLastReplyAt: messages.threadLastReplyAt,
+						threadLastReplySeq: messages.threadLastReplySeq
+					})
+					.from(messages)
+					.where(inArray(messages.id, referencedIds))
 			: [];
-		const replyChannel = new Map(replyRows.map((r) => [r.id, r.channelId]));
+		const referenced = new Map(referencedRows.map((r) => [r.id, r]));
+		// Thread roots this batch replies to, with their summaries as the batch moves them.
+		const roots = new Map<string, (typeof referencedRows)[number]>();
 
 		// Slow mode: when each sender last wrote in each slow channel (one query, only when slow mode is on).
 		const slowChannelIds = [...locked.values()].filter((c) => c.slowModeSeconds > 0).map((c) => c.id);
@@ -132,6 +158,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		}
 
 		const now = new Date();
+		const threadOf = new Map<string, ThreadUpdate>();
 		const newMessages: (typeof messages.$inferInsert)[] = [];
 		const eventRows: StoredEventRow[] = [];
 		const fresh = new Map<string, { index: number; row: typeof messages.$inferSelect }>();
@@ -196,9 +223,17 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 						: conflict('That clientId was already used for a message in another channel.');
 				return;
 			}
-			if (item.replyToId && replyChannel.get(item.replyToId) !== item.channelId) {
+			if (item.replyToId && referenced.get(item.replyToId)?.channelId !== item.channelId) {
 				results[index] = invalid('The message you reply to is not in this channel.');
 				return;
+			}
+			const root = item.threadRootId ? (roots.get(item.threadRootId) ?? referenced.get(item.threadRootId)) : undefined;
+			if (item.threadRootId) {
+				const problem = threadRootProblem(root, item.channelId);
+				if (problem) {
+					results[index] = invalid(problem);
+					return;
+				}
 			}
 			const readers = channel.communityId ? null : new Set(dmUsers.get(channel.id) ?? []);
 			const mentions = normalizeMentions(
@@ -206,6 +241,10 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 			);
 			const id = crypto.randomUUID();
 			const [eventRow] = numberEvents(channel, [{ type: 'message.created', actorId: item.userId, messageId: id }], now);
+			if (root) {
+				roots.set(root.id, { ...root, threadReplyCount: root.threadReplyCount + 1, threadLastReplyAt: now, threadLastReplySeq: eventRow!.seq });
+				threadOf.set(id, { rootId: root.id, ...threadSummaryOf(roots.get(root.id)!) });
+			}
 			const row = {
 				id,
 				channelId: channel.id,
@@ -221,7 +260,11 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				pinnedAt: null,
 				pinnedBy: null,
 				// The timer in force when it was sent decides; changing it later does not move this.
-				expiresAt: channel.disappearingSeconds > 0 ? new Date(now.getTime() + channel.disappearingSeconds * 1000) : null
+				expiresAt: channel.disappearingSeconds > 0 ? new Date(now.getTime() + channel.disappearingSeconds * 1000) : null,
+				threadRootId: root?.id ?? null,
+				threadReplyCount: 0,
+				threadLastReplyAt: null,
+				threadLastReplySeq: null
 			};
 			newMessages.push(row);
 			eventRows.push(eventRow!);
@@ -229,10 +272,18 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 			lastSent.set(`${channel.id}:${item.userId}`, now.getTime());
 		});
 
-		if (newMessages.length) await storeEvents(tx, locked.values(), eventRows, [tx.insert(messages).values(newMessages).getSQL()]);
+		if (newMessages.length) {
+			const threadWrites = threadReplyWrites(
+				tx,
+				roots,
+				newMessages.filter((m) => m.threadRootId).map((m) => ({ userId: m.authorId, rootId: m.threadRootId!, channelId: m.channelId, seq: m.seq }))
+			);
+			await storeEvents(tx, locked.values(), eventRows, [tx.insert(messages).values(newMessages).getSQL(), ...threadWrites]);
+		}
 		for (const { index, row } of fresh.values()) {
 			const message = toMessageView(row);
-			const event: ChannelEvent = { seq: row.seq, at: now.toISOString(), actorId: row.authorId, type: 'message.created', message };
+			const thread = threadOf.get(row.id);
+			const event: ChannelEvent = { seq: row.seq, at: now.toISOString(), actorId: row.authorId, type: 'message.created', message, ...(thread ? { thread } : {}) };
 			results[index] = {
 				result: { message, duplicate: false },
 				notices: [{ type: 'channel.event', channelId: row.channelId, scope: scopeOf(locked.get(row.channelId)!, dmUsers, row.channelId), event }]
@@ -326,7 +377,10 @@ export class Messages {
 			await tx.delete(messageRevisions).where(eq(messageRevisions.messageId, messageId));
 			const { rows } = await appendEvents(tx, message.channelId, [{ type: 'message.deleted', actorId: userId, messageId }], now);
 			const seq = rows[0]!.seq;
-			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type: 'message.deleted', messageId };
+			// A deleted thread reply leaves its root's count (under the channel lock appendEvents took).
+			const thread = message.threadRootId ? await dropThreadReplies(tx, [message.threadRootId]) : new Map<string, ThreadUpdate>();
+			const update = message.threadRootId ? thread.get(message.threadRootId) : undefined;
+			const event: ChannelEvent = { seq, at: now.toISOString(), actorId: userId, type: 'message.deleted', messageId, ...(update ? { thread: update } : {}) };
 			return { result: { seq }, notices: [{ type: 'channel.event', channelId: message.channelId, scope: channel.scope, event }] };
 		});
 	}
@@ -383,7 +437,8 @@ export class Messages {
 	async history(userId: string, channelId: string, options: { before?: number; after?: number; limit: number }): Promise<HistoryPage> {
 		const access = await accessChannel(this.#db, userId, channelId);
 		const limit = Math.min(Math.max(options.limit, 1), HISTORY_PAGE_MAX);
-		const conditions = [eq(messages.channelId, channelId)];
+		// The channel's own messages: thread replies show in their thread (the root carries their summary).
+		const conditions = [eq(messages.channelId, channelId), isNull(messages.threadRootId)];
 		let rows: (typeof messages.$inferSelect)[];
 		if (options.after !== undefined) {
 			conditions.push(gt(messages.seq, options.after));
@@ -403,7 +458,7 @@ export class Messages {
 			const [older] = await this.#db
 				.select({ id: messages.id })
 				.from(messages)
-				.where(and(eq(messages.channelId, channelId), lt(messages.seq, bound)))
+				.where(and(eq(messages.channelId, channelId), isNull(messages.threadRootId), lt(messages.seq, bound)))
 				.limit(1);
 			hasMoreBefore = older !== undefined;
 		}

@@ -53,7 +53,9 @@ export const clientFrames = {
 		payload: Payload,
 		replyToId: v.optional(Id),
 		/** Routing field: who the (encrypted) message mentions; the content repeats it. */
-		mentions: v.optional(Mentions)
+		mentions: v.optional(Mentions),
+		/** Routing field: a reply in the thread of this message (of the same channel; not itself a reply). */
+		threadRootId: v.optional(Id)
 	}),
 	'message.edit': v.strictObject({
 		t: v.literal('message.edit'),
@@ -179,6 +181,17 @@ export type ClientFrameOf<K extends ClientFrameType> = v.InferOutput<(typeof cli
 
 export const ReactionSummary = v.strictObject({ key: ReactionKey, userIds: v.array(Id) });
 
+/** A thread root's replies as of an event: how many (not deleted), the newest one's time and seq. */
+export const ThreadSummary = v.strictObject({
+	replyCount: v.pipe(v.number(), v.integer(), v.minValue(0)),
+	lastReplyAt: v.nullable(Timestamp),
+	lastReplySeq: v.nullable(Seq)
+});
+export type ThreadSummary = v.InferOutput<typeof ThreadSummary>;
+/** An event's news for a thread root: its summary after the event (set, not added: replays are harmless). */
+export const ThreadUpdate = v.strictObject({ rootId: Id, ...ThreadSummary.entries });
+export type ThreadUpdate = v.InferOutput<typeof ThreadUpdate>;
+
 export const MessageView = v.strictObject({
 	id: Id,
 	channelId: Id,
@@ -197,7 +210,11 @@ export const MessageView = v.strictObject({
 	/** When it was pinned to its channel (absent: not pinned). */
 	pinnedAt: v.optional(Timestamp),
 	/** When the server deletes it (sent while the conversation had disappearing messages on). */
-	expiresAt: v.optional(Timestamp)
+	expiresAt: v.optional(Timestamp),
+	/** A thread reply: the root message it answers (absent: a message of the channel itself). */
+	threadRootId: v.optional(Id),
+	/** A thread root: its replies so far (absent: nobody replied in a thread). */
+	thread: v.optional(ThreadSummary)
 });
 export type MessageView = v.InferOutput<typeof MessageView>;
 
@@ -238,7 +255,8 @@ export type ChannelView = v.InferOutput<typeof ChannelView>;
 const eventBase = { seq: Seq, at: Timestamp, actorId: v.nullable(Id) };
 
 export const ChannelEvent = v.variant('type', [
-	v.strictObject({ ...eventBase, type: v.literal('message.created'), message: MessageView }),
+	/** A thread reply's event carries its root's new summary (`thread`), so counts update live. */
+	v.strictObject({ ...eventBase, type: v.literal('message.created'), message: MessageView, thread: v.optional(ThreadUpdate) }),
 	v.strictObject({
 		...eventBase,
 		type: v.literal('message.edited'),
@@ -246,7 +264,7 @@ export const ChannelEvent = v.variant('type', [
 		payload: v.string(),
 		editedAt: Timestamp
 	}),
-	v.strictObject({ ...eventBase, type: v.literal('message.deleted'), messageId: Id }),
+	v.strictObject({ ...eventBase, type: v.literal('message.deleted'), messageId: Id, thread: v.optional(ThreadUpdate) }),
 	v.strictObject({ ...eventBase, type: v.literal('reaction.added'), messageId: Id, userId: Id, key: ReactionKey }),
 	v.strictObject({ ...eventBase, type: v.literal('reaction.removed'), messageId: Id, userId: Id, key: ReactionKey }),
 	/** `user` is who pinned or unpinned it (the channel shows a notice). */
@@ -312,6 +330,8 @@ export const serverFrames = {
 	}),
 	/** This user's read marker moved (from another tab or device). */
 	read: v.strictObject({ t: v.literal('read'), channelId: Id, seq: Seq }),
+	/** This user followed, unfollowed or read a thread (from another tab or device). */
+	'thread.mark': v.strictObject({ t: v.literal('thread.mark'), channelId: Id, rootId: Id, following: v.boolean(), lastReadSeq: Seq }),
 	/** Something in the sidebar changed (channel created, community joined or left): refetch it. */
 	'directory.changed': v.strictObject({
 		t: v.literal('directory.changed'),

@@ -20,7 +20,8 @@ const Body = v.strictObject({
 	clientId: v.pipe(v.string(), v.regex(/^[A-Za-z0-9_-]{8,64}$/, 'clientId must be 8-64 url-safe characters.')),
 	payload: v.pipe(v.string(), v.minLength(1, 'A message cannot be empty.')),
 	replyToId: v.optional(v.pipe(v.string(), v.uuid('replyToId must be a message id.'))),
-	mentions: v.optional(Mentions)
+	mentions: v.optional(Mentions),
+	threadRootId: v.optional(v.pipe(v.string(), v.uuid('threadRootId must be a message id.')))
 });
 
 /** Sends a message (the same operation as the /ws message.send frame, for scripts and bots). */
