@@ -99,6 +99,31 @@ const rows: Row[] = [
 
 	{ route: 'GET /api/me', call: () => ({ method: 'GET', path: '/api/me' }) },
 	{ route: 'PATCH /api/me', call: () => ({ method: 'PATCH', path: '/api/me', body: { displayName: 'Nope' } }) },
+	// Profiles (profiles.test.ts): one's own, and those of people one shares a community or DM with.
+	{ route: 'GET /api/me/profile', call: () => ({ method: 'GET', path: '/api/me/profile' }) },
+	{ route: 'PATCH /api/me/profile', call: () => ({ method: 'PATCH', path: '/api/me/profile', body: { bio: 'Nope' } }) },
+	{ route: 'PUT /api/me/avatar', call: () => ({ method: 'PUT', path: '/api/me/avatar', body: {} }) },
+	{ route: 'DELETE /api/me/avatar', call: () => ({ method: 'DELETE', path: '/api/me/avatar' }) },
+	{ route: 'PUT /api/me/status', call: () => ({ method: 'PUT', path: '/api/me/status', body: { text: 'Nope', expiresAt: null } }) },
+	{ route: 'DELETE /api/me/status', call: () => ({ method: 'DELETE', path: '/api/me/status' }) },
+	{
+		route: 'GET /api/users/[id]/profile',
+		call: (f) => ({ method: 'GET', path: `/api/users/${f.ownerId}/profile` }),
+		hidden: {
+			missing: () => ({ method: 'GET', path: `/api/users/${MISSING_ID}/profile` }),
+			malformed: () => ({ method: 'GET', path: `/api/users/${MALFORMED}/profile` }),
+			message: 'User was not found.'
+		}
+	},
+	{
+		route: 'GET /api/users/[id]/avatar',
+		call: (f) => ({ method: 'GET', path: `/api/users/${f.ownerId}/avatar` }),
+		hidden: {
+			missing: () => ({ method: 'GET', path: `/api/users/${MISSING_ID}/avatar` }),
+			malformed: () => ({ method: 'GET', path: `/api/users/${MALFORMED}/avatar` }),
+			message: 'User was not found.'
+		}
+	},
 	{ route: 'POST /api/me/password', call: () => ({ method: 'POST', path: '/api/me/password', body: { currentPassword: 'x', newPassword: 'long enough password' } }) },
 	{ route: 'GET /api/me/sessions', call: () => ({ method: 'GET', path: '/api/me/sessions' }) },
 	{ route: 'POST /api/me/sessions/revoke-others', call: () => ({ method: 'POST', path: '/api/me/sessions/revoke-others' }) },
@@ -582,6 +607,7 @@ function authorizationMatrix(title: string, skipReason: string | null, cluster: 
 				resume: { note: 'a stranger\'s cursors come back as "inaccessible" (tested below)' },
 				typing: { note: "a stranger's typing is dropped without an answer (ws-presence-typing.test.ts)" },
 				presence: { note: 'about the sender only; no resource to authorize' },
+				'presence.set': { note: "the sender's own choice; no resource to authorize (profiles.test.ts)" },
 				ping: { note: 'no resource to authorize' },
 				// Refused before any worker is involved, so these run with or without a mediasoup worker.
 				'call.join': {

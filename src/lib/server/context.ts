@@ -31,6 +31,7 @@ import { TwoFactor } from './services/two-factor.ts';
 import { SecretBox } from './auth/secret-box.ts';
 import { Passkeys } from './services/passkeys.ts';
 import { Push } from './services/push.ts';
+import { Profiles } from './services/profiles.ts';
 import { relyingParty } from './auth/webauthn-relying-party.ts';
 
 export type Services = {
@@ -54,6 +55,7 @@ export type Services = {
 	twoFactor: TwoFactor;
 	passkeys: Passkeys;
 	push: Push;
+	profiles: Profiles;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -149,6 +151,7 @@ export async function createAppContext(options: {
 	services.messages = new Messages({ db, bus, writer, maxPayloadBytes: () => services.instance.messageMaxBytes() });
 	services.pins = new Pins({ db, writer });
 	services.blocks = new Blocks({ db });
+	services.profiles = new Profiles({ db, bus });
 	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({
 		db,

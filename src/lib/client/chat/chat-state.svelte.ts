@@ -16,6 +16,7 @@ import { BlockList } from './block-list.svelte.ts';
 import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
+import { OwnProfileState } from '../profile/own-profile.svelte.ts';
 import { Typing } from './typing.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
 import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
@@ -48,6 +49,8 @@ export class ChatState {
 	/** People this user blocked (block-list.svelte.ts). */
 	readonly blocks: BlockList;
 	readonly presence = new Presence();
+	/** This person's own avatar, bio, pronouns and custom status. */
+	readonly profile: OwnProfileState;
 	readonly typing: Typing;
 	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
 	readonly codec = new MessageCodec();
@@ -89,6 +92,7 @@ export class ChatState {
 		this.blocks = new BlockList(this.api);
 		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));
 		this.people = new People(this.api, options.me);
+		this.profile = new OwnProfileState(this.api, options.me.id, (profile) => this.presence.chosen(profile.presence));
 		this.typing = new Typing(this.connection);
 		this.call = new CallSession({
 			signalling: this.connection,
@@ -162,6 +166,7 @@ export class ChatState {
 		this.#stops.push(this.search.attach());
 		this.ready = this.directory.load();
 		void this.blocks.load().catch(() => {});
+		void this.profile.load().catch(() => {});
 		return this.ready;
 	}
 
@@ -357,6 +362,9 @@ export class ChatState {
 		switch (frame.t) {
 			case 'presence':
 				this.presence.apply(frame);
+				return;
+			case 'presence.chosen':
+				this.presence.chosen(frame.choice);
 				return;
 			case 'typing':
 				if (frame.userId !== this.me.id) this.typing.received(frame.channelId, frame.userId);
