@@ -97,8 +97,13 @@ test('a picture cropped and uploaded in settings shows as the avatar for the oth
 	}
 	// At phone width the settings page is not clipped: nothing scrolls sideways.
 	await ann.page.setViewportSize({ width: 390, height: 800 });
-	await ann.page.locator('#profile').screenshot({ path: 'test-results/profiles-settings-phone-dark.png' });
+	await ann.page.screenshot({ path: 'test-results/profiles-settings-phone-dark.png' });
 	expect(await ann.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+	// Every section fits the screen's width (none is clipped by the scrolling column).
+	const overflowing = await ann.page.evaluate(() =>
+		[...document.querySelectorAll('.section')].filter((section) => section.getBoundingClientRect().right > window.innerWidth).map((section) => section.id)
+	);
+	expect(overflowing).toEqual([]);
 	await ann.page.setViewportSize({ width: 1280, height: 800 });
 	await ann.page.emulateMedia({ colorScheme: 'light' });
 
