@@ -34,6 +34,7 @@ type Fixture = {
 	reportId: string;
 	ownerDeviceId: string;
 	attachmentId: string;
+	emojiId: string;
 };
 
 type Call = { method: string; path: string; body?: unknown };
@@ -58,7 +59,7 @@ const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '', ownerDeviceId: '', attachmentId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '', ownerDeviceId: '', attachmentId: '', emojiId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -359,6 +360,19 @@ function communityRoutes(): Row[] {
 		row('POST', '/roles', { name: 'sneaky', permissions: [] }, needs('Manage roles')),
 		nested('PATCH', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, () => ({ name: 'renamed' }), needs('Manage roles')),
 		nested('DELETE', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, undefined, needs('Manage roles')),
+		// Custom emoji (custom-emoji.test.ts): members see them, those who manage the community change them.
+		row('GET', '/emoji'),
+		nested('POST', '/emoji', () => '/emoji?name=sneaky', () => ({}), needs('Manage community')),
+		{
+			route: 'GET /api/communities/[id]/emoji/[emojiId]',
+			call: (f) => ({ method: 'GET', path: `/api/communities/${f.communityId}/emoji/${f.emojiId}` }),
+			hidden: {
+				missing: (f) => ({ method: 'GET', path: `/api/communities/${MISSING_ID}/emoji/${f.emojiId}` }),
+				malformed: (f) => ({ method: 'GET', path: `/api/communities/${MALFORMED}/emoji/${f.emojiId}` }),
+				message: 'Community was not found.'
+			}
+		},
+		nested('DELETE', '/emoji/[emojiId]', (f) => `/emoji/${f.emojiId}`, undefined, needs('Manage community')),
 		row('GET', '/audit-log', undefined, needs('View audit log')),
 		row('GET', '/reports', undefined, needs("Delete others' messages")),
 		row('POST', '/leave')
@@ -457,7 +471,14 @@ function authorizationMatrix(title: string, skipReason: string | null, cluster: 
 				body: new Uint8Array(16).fill(1)
 			});
 			const { attachment } = (await upload.json()) as { attachment: { id: string } };
+			const emojiUpload = await owner.fetch(`/api/communities/${community.id}/emoji?name=matrix`, {
+				method: 'POST',
+				headers: { 'content-type': 'image/png', 'x-csrf-token': await owner.csrfToken() },
+				body: new Uint8Array(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'))
+			});
+			const { emoji } = (await emojiUpload.json()) as { emoji: { id: string } };
 			f = {
+				emojiId: emoji.id,
 				ownerDeviceId: device.id,
 				attachmentId: attachment.id,
 				communityId: community.id,

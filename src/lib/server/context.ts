@@ -32,6 +32,7 @@ import { SecretBox } from './auth/secret-box.ts';
 import { Passkeys } from './services/passkeys.ts';
 import { Push } from './services/push.ts';
 import { Profiles } from './services/profiles.ts';
+import { CustomEmoji } from './services/custom-emoji.ts';
 import { relyingParty } from './auth/webauthn-relying-party.ts';
 
 export type Services = {
@@ -56,6 +57,7 @@ export type Services = {
 	passkeys: Passkeys;
 	push: Push;
 	profiles: Profiles;
+	customEmoji: CustomEmoji;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -106,7 +108,9 @@ export async function createAppContext(options: {
 	const { config, log } = options;
 	const sqlLog = log.child({ component: 'db' });
 	const database = await openDatabase(config.database, options.migrationsFolder, {
-		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, 500) }, 'sql') : undefined
+		// Statement text only (never parameters), cut at 1,000 characters: enough for the widest select
+		// (a session joined with its user row) to show the table it reads from.
+		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, 1000) }, 'sql') : undefined
 	});
 	const db = database.db;
 	// The hub registers itself in `context.realtime` after this function returns; the gauges read it
@@ -152,6 +156,7 @@ export async function createAppContext(options: {
 	services.pins = new Pins({ db, writer });
 	services.blocks = new Blocks({ db });
 	services.profiles = new Profiles({ db, bus });
+	services.customEmoji = new CustomEmoji({ db, bus });
 	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({
 		db,

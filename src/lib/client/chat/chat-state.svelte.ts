@@ -17,6 +17,7 @@ import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
 import { OwnProfileState } from '../profile/own-profile.svelte.ts';
+import { CommunityEmoji } from './custom-emoji.svelte.ts';
 import { Typing } from './typing.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
 import { MessageCodec } from '../e2ee/message-codec.svelte.ts';
@@ -51,6 +52,8 @@ export class ChatState {
 	readonly presence = new Presence();
 	/** This person's own avatar, bio, pronouns and custom status. */
 	readonly profile: OwnProfileState;
+	/** The custom emoji of the communities open on this page. */
+	readonly customEmoji: CommunityEmoji;
 	readonly typing: Typing;
 	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
 	readonly codec = new MessageCodec();
@@ -92,6 +95,7 @@ export class ChatState {
 		this.blocks = new BlockList(this.api);
 		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));
 		this.people = new People(this.api, options.me);
+		this.customEmoji = new CommunityEmoji(this.api);
 		this.profile = new OwnProfileState(this.api, options.me.id, (profile) => this.presence.chosen(profile.presence));
 		this.typing = new Typing(this.connection);
 		this.call = new CallSession({
@@ -376,6 +380,7 @@ export class ChatState {
 				this.directory.applyDirectoryChange(frame);
 				if (frame.reason === 'user.updated' || frame.reason === 'community.joined') this.people.refreshLoaded(frame.communityId);
 				if (frame.reason === 'community.left' && frame.communityId) this.people.forget(frame.communityId);
+				if (frame.reason === 'community.updated') this.customEmoji.refresh(frame.communityId);
 				return;
 			case 'to-device':
 				void this.e2ee?.receiveToDevice(frame.messages).catch(() => {});

@@ -3,7 +3,8 @@
 // skin tones, and the person's recently used emoji (kept in this browser).
 import type { Gemoji } from 'gemoji';
 
-export type PickerEmoji = { emoji: string; name: string; label: string; category: string };
+/** `url`: a community's own emoji, whose `emoji` is its ":name:" text. */
+export type PickerEmoji = { emoji: string; name: string; label: string; category: string; url?: string };
 export type EmojiCategory = { id: string; label: string; icon: string; emoji: PickerEmoji[] };
 
 /** Short labels and tab icons for gemoji's categories (its own names are long for a tab). */

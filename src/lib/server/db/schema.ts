@@ -393,6 +393,30 @@ export const communityMembers = pgTable(
 	]
 );
 
+/**
+ * A community's own emoji, used as :name: in messages and reactions by its members: a small PNG,
+ * GIF or WebP checked by its bytes (never SVG), uploaded by those who manage the community.
+ */
+export const communityEmoji = pgTable(
+	'community_emoji',
+	{
+		id: uuid('id').primaryKey(),
+		communityId: uuid('community_id')
+			.notNull()
+			.references(() => communities.id, { onDelete: 'cascade' }),
+		/** Lower-case letters, digits and underscores, unique in the community. */
+		name: text('name').notNull(),
+		/** Sniffed from the bytes, never taken from the uploader's Content-Type. */
+		contentType: text('content_type', { enum: ['image/png', 'image/gif', 'image/webp'] }).notNull(),
+		bytes: bytea('bytes').notNull(),
+		/** Versions the image's URL, so browsers may keep each for good. */
+		etag: text('etag').notNull(),
+		createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+		createdAt: createdAt()
+	},
+	(t) => [uniqueIndex('community_emoji_name_key').on(t.communityId, t.name)]
+);
+
 /** Custom roles of a community: a name and a set of permissions (strings of PERMISSIONS). */
 export const communityRoles = pgTable(
 	'community_roles',
