@@ -270,3 +270,40 @@ test('a reaction picked from the full picker reaches the other person', async ()
 	await expect(picker).toBeHidden();
 	await expect(messageWith(ann.page, 'Party time').getByRole('button', { name: '🍕: 1 reaction' })).toBeVisible();
 });
+
+test('a community emoji uploaded in community settings shows as a picture in messages and reactions for the other person', async () => {
+	await ann.page.goto(`/manage/${communityId}`);
+	const section = ann.page.locator('#emoji');
+	await expect(section.getByRole('heading', { name: 'Emoji' })).toBeVisible();
+	const picture = Buffer.from((await landscapePicture(ann.page)).toString('base64'), 'base64');
+	await section.getByLabel('Picture').setInputFiles({ name: 'Hearth Blob.png', mimeType: 'image/png', buffer: picture });
+	// The file's name suggests the emoji's.
+	await expect(section.getByLabel('Name')).toHaveValue('hearth_blob');
+	await section.getByRole('button', { name: 'Add emoji' }).click();
+	await expect(section.getByRole('list', { name: 'Custom emoji' }).getByText(':hearth_blob:')).toBeVisible();
+	for (const colorScheme of ['light', 'dark'] as const) {
+		await ann.page.emulateMedia({ colorScheme });
+		await expectNoAxeViolations(ann.page, '#emoji');
+		await section.screenshot({ path: `test-results/profiles-community-emoji-${colorScheme}.png` });
+	}
+	await ann.page.emulateMedia({ colorScheme: 'light' });
+
+	await open(ann.page);
+	await open(ben.page);
+	await send(ann.page, 'Meet our mascot :hearth_blob:');
+	const message = messageWith(ben.page, 'Meet our mascot');
+	const inline = message.locator('img.custom-emoji');
+	await expect(inline).toHaveAttribute('alt', ':hearth_blob:');
+	await expect.poll(() => inline.evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+
+	await message.hover();
+	await message.getByRole('button', { name: 'Add reaction' }).click();
+	await ben.page.getByRole('dialog', { name: 'Choose a reaction' }).getByRole('button', { name: 'More emoji' }).click();
+	const picker = ben.page.getByRole('dialog', { name: 'Choose a reaction emoji' });
+	await expect(picker.locator('section[data-category="custom"] img')).toHaveCount(1);
+	await ben.page.keyboard.type('hearth');
+	await ben.page.keyboard.press('Enter');
+	const chip = messageWith(ann.page, 'Meet our mascot').getByRole('button', { name: ':hearth_blob:: 1 reaction' });
+	await expect(chip).toBeVisible();
+	await expect(chip.locator('img.custom')).toBeVisible();
+});
