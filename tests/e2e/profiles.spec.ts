@@ -290,7 +290,15 @@ test('a community emoji uploaded in community settings shows as a picture in mes
 
 	await open(ann.page);
 	await open(ben.page);
-	await send(ann.page, 'Meet our mascot :hearth_blob:');
+	// Typing its :shortcode: offers it first, with its picture; Enter puts ":hearth_blob:" in the text.
+	await composer(ann.page).fill('');
+	await composer(ann.page).pressSequentially('Meet our mascot :hearth');
+	const offered = ann.page.getByRole('listbox', { name: 'Insert an emoji' }).getByRole('option').first();
+	await expect(offered).toContainText(':hearth_blob:');
+	await expect(offered.locator('img.custom')).toBeVisible();
+	await composer(ann.page).press('Enter');
+	await expect(composer(ann.page)).toHaveValue('Meet our mascot :hearth_blob:');
+	await composer(ann.page).press('Enter');
 	const message = messageWith(ben.page, 'Meet our mascot');
 	const inline = message.locator('img.custom-emoji');
 	await expect(inline).toHaveAttribute('alt', ':hearth_blob:');

@@ -28,3 +28,21 @@ describe('custom emoji in message text', () => {
 		expect(customEmojiName(' :party_parrot:')).toBeNull();
 	});
 });
+
+describe('the :shortcode: list with community emoji', () => {
+	it('offers the community\'s own first (names starting with the query first), as ":name:" text, then the standard ones', async () => {
+		const { withCustomSuggestions, EMOJI_SUGGESTIONS_MAX } = await import('#lib/client/chat/emoji-shortcodes.ts');
+		const custom = [
+			{ name: 'big_party', url: '/a' },
+			{ name: 'party_parrot', url: '/b' },
+			{ name: 'cat', url: '/c' }
+		];
+		const standard = [{ emoji: '🎉', name: 'tada' }];
+		expect(withCustomSuggestions('party', custom, standard)).toEqual([
+			{ emoji: ':party_parrot:', name: 'party_parrot', url: '/b' },
+			{ emoji: ':big_party:', name: 'big_party', url: '/a' },
+			{ emoji: '🎉', name: 'tada' }
+		]);
+		expect(withCustomSuggestions('p', Array.from({ length: 20 }, (_, i) => ({ name: `p${i}`, url: '/x' })), standard)).toHaveLength(EMOJI_SUGGESTIONS_MAX);
+	});
+});
