@@ -61,6 +61,19 @@ export default defineConfig({
 					testTimeout: 60_000,
 					hookTimeout: 120_000
 				}
+			},
+			{
+				// Firefox and Chromium together (puppeteer-core), inside the media network namespace:
+				// `npm run test:cross-browser` (scripts/cross-browser-tests.sh). On PGlite, since the
+				// namespace cannot reach a PostgreSQL server outside it.
+				extends: true,
+				test: {
+					name: 'cross-browser',
+					include: ['tests/cross-browser/**/*.test.ts'],
+					env: { TEST_DB: 'pglite' },
+					testTimeout: 300_000,
+					hookTimeout: 180_000
+				}
 			}
 		]
 	}

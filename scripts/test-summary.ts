@@ -1,6 +1,9 @@
 // Reads the JSON reports of Vitest and Playwright and prints what CI reads: failures and skips by
 // name (with the reason for skips where the environment tells it), then one closing line
 // "N passed, N failed[, N skipped]". Exits non-zero when a report is missing or anything failed.
+//
+// Usage: test-summary.ts VITEST_JSON PLAYWRIGHT_JSON [MORE_VITEST_JSON...]: the extra Vitest reports
+// are of suites run on their own (the cross-browser suite runs in a network namespace).
 import { existsSync, readFileSync } from 'node:fs';
 
 type VitestReport = {
@@ -10,7 +13,7 @@ type PlaywrightTest = { status: string; projectName: string; annotations?: { typ
 type PlaywrightSuite = { title: string; specs: { title: string; tests: PlaywrightTest[] }[]; suites?: PlaywrightSuite[] };
 type PlaywrightReport = { suites: PlaywrightSuite[]; errors?: { message?: string }[] };
 
-const [vitestPath = 'reports/vitest.json', playwrightPath = 'reports/playwright.json'] = process.argv.slice(2);
+const [vitestPath = 'reports/vitest.json', playwrightPath = 'reports/playwright.json', ...moreVitestPaths] = process.argv.slice(2);
 let passed = 0;
 let failed = 0;
 let skipped = 0;
@@ -24,7 +27,14 @@ const skips: string[] = [];
  */
 const engineOnly = new Map<string, number>();
 
-if (existsSync(vitestPath)) {
+for (const path of [vitestPath, ...moreVitestPaths]) readVitest(path);
+
+function readVitest(vitestPath: string): void {
+	if (!existsSync(vitestPath)) {
+		failed += 1;
+		failures.push(`no Vitest report at ${vitestPath} (that run did not complete)`);
+		return;
+	}
 	const report = JSON.parse(readFileSync(vitestPath, 'utf8')) as VitestReport;
 	const passedKeys = new Set(report.testResults.flatMap((file) => file.assertionResults.filter((t) => t.status === 'passed').map((t) => `${file.name} › ${t.fullName}`)));
 	for (const file of report.testResults) {
@@ -49,9 +59,6 @@ if (existsSync(vitestPath)) {
 			}
 		}
 	}
-} else {
-	failed += 1;
-	failures.push(`no Vitest report at ${vitestPath} (the unit/integration run did not complete)`);
 }
 
 if (existsSync(playwrightPath)) {

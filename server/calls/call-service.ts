@@ -281,6 +281,15 @@ export class CallService implements CallsStatus {
 		return room;
 	}
 
+	/**
+	 * Cluster mode: this channel's call belongs on another node (two formed while Redis was away).
+	 * Everyone in it here is told to rejoin, which lands them in the other one.
+	 */
+	endForRejoin(channelId: string): void {
+		const room = this.#rooms.get(channelId);
+		if (room) this.#endRoom(room, 'server_error', true);
+	}
+
 	#endRoom(room: CallRoom, reason: ServerFrameOf<'call.ended'>['reason'], rejoin: boolean): void {
 		for (const peer of room.peers.values()) this.#memberships.delete(peer.id);
 		room.close(reason, rejoin);

@@ -48,11 +48,20 @@ redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]`;
 
 // Renews the owner's key of a call it holds, unless another node took the channel over meanwhile
-// (this node looked dead for a moment): KEYS[1] the call key, ARGV[1] this node, ARGV[2] the TTL.
+// (this node looked dead for a moment, or Redis was away and each node formed its own call):
+// KEYS[1] the call key, ARGV[1] this node, ARGV[2] the TTL. Returns the owner in force.
 const RENEW_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
-if (not current) or current == ARGV[1] then redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) end
-return 1`;
+if (not current) or current == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return ARGV[1]
+end
+return current`;
+
+// A relayed call frame unanswered this long was lost on the way (pub/sub keeps nothing for a
+// subscriber that blipped): the socket is told, and its call rejoins. The call's node answers in
+// milliseconds; a node that died is noticed sooner through its heartbeat.
+const RELAY_ANSWER_MS = 10_000;
 
 type RelayMessage =
 	/** origin → owner: a call frame of a socket on the origin. */
@@ -120,6 +129,8 @@ export class ClusterCalls {
 	readonly #routing = new WeakMap<Connection, Promise<boolean>>();
 	/** Origin side: call.moderate frames sent to another node, by connection and request id, until answered. */
 	readonly #moderating = new Map<string, { conn: Connection; owner: string }>();
+	/** Origin side: relayed request frames not answered yet, by connection and request id. */
+	readonly #unanswered = new Map<string, NodeJS.Timeout>();
 	readonly #timer: NodeJS.Timeout;
 	readonly #unsubscribe: () => void;
 
@@ -167,14 +178,14 @@ export class ClusterCalls {
 			if (!owner || owner === this.#self) return false;
 			// Its answer comes back for a socket that may be in no call here: remembered until then.
 			this.#moderating.set(`${conn.id}/${frame.id}`, { conn, owner });
-			this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
+			this.#relay(owner, conn, frame);
 			return true;
 		}
 		const remote = this.#remote.get(conn.id);
 		if (!remote) return false;
 		// Still routed to the owner until it answers: the answer comes back through this entry.
 		if (frame.t === 'call.leave') remote.leaveId = frame.id;
-		this.#send(remote.owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
+		this.#relay(remote.owner, conn, frame);
 		return true;
 	}
 
@@ -190,7 +201,7 @@ export class ClusterCalls {
 				// leave, joins again: either way the socket stays with that node.
 				previous.leaveId = null;
 				previous.joinId = frame.id;
-				this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
+				this.#relay(owner, conn, frame);
 				return true;
 			}
 			// One call at a time: leave the one on the other node first.
@@ -201,8 +212,38 @@ export class ClusterCalls {
 		// Leaving a call on this node is the local join's job when it is local; here it is not.
 		this.#calls.leave(conn);
 		this.#remote.set(conn.id, { conn, owner, channelId: frame.channelId, joinId: frame.id, leaveId: null });
-		this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
+		this.#relay(owner, conn, frame);
 		return true;
+	}
+
+	/** Sends a socket's call frame to the call's node, and watches for its answer. */
+	#relay(owner: string, conn: Connection, frame: ClientFrame): void {
+		if ('id' in frame && frame.id !== undefined) {
+			const key = `${conn.id}/${frame.id}`;
+			clearTimeout(this.#unanswered.get(key));
+			const timer = setTimeout(() => this.#answerLost(conn, frame.id!, owner), RELAY_ANSWER_MS);
+			timer.unref();
+			this.#unanswered.set(key, timer);
+		}
+		this.#send(owner, { k: 'frame', from: this.#self, connId: conn.id, userId: conn.userId, sessionId: conn.sessionId, frame });
+	}
+
+	/**
+	 * The answer to a relayed frame never came (lost in a Redis blip): the request fails, and the
+	 * socket's call on that node is given up with `rejoin`, since which of its frames took effect
+	 * there is unknown; joining again lands where the call is now.
+	 */
+	#answerLost(conn: Connection, id: string, owner: string): void {
+		this.#unanswered.delete(`${conn.id}/${id}`);
+		this.#moderating.delete(`${conn.id}/${id}`);
+		if (conn.closed) return;
+		this.#log.warn({ conn: conn.id, owner }, 'a relayed call frame was not answered; the socket rejoins its call');
+		conn.sendError(id, ErrorCode.unavailable, 'The call’s server did not answer. Reconnecting the call…');
+		const remote = this.#remote.get(conn.id);
+		if (!remote || remote.owner !== owner) return;
+		this.#remote.delete(conn.id);
+		this.#send(owner, { k: 'gone', from: this.#self, connId: conn.id });
+		conn.send({ t: 'call.ended', channelId: remote.channelId, reason: 'server_error', rejoin: true });
 	}
 
 	/** The socket closed: a call it had on another node loses it. */
@@ -246,8 +287,19 @@ export class ClusterCalls {
 		try {
 			const pipeline = this.#command.pipeline();
 			pipeline.hset(LOAD_KEY, this.#self, String(this.#calls.counts().participants));
-			for (const channelId of this.#calls.channelsWithCalls()) pipeline.eval(RENEW_SCRIPT, 1, CALL_KEY(channelId), this.#self, String(CALL_KEY_TTL_MS));
-			await pipeline.exec();
+			const channels = this.#calls.channelsWithCalls();
+			for (const channelId of channels) pipeline.eval(RENEW_SCRIPT, 1, CALL_KEY(channelId), this.#self, String(CALL_KEY_TTL_MS));
+			const results = (await pipeline.exec()) ?? [];
+			const peers = new Set(this.#cluster.peerInstances());
+			for (const [i, channelId] of channels.entries()) {
+				const [error, owner] = results[i + 1] ?? [];
+				// The same call formed on two nodes while Redis was away (each served its own sockets):
+				// the one not in the placement key ends with `rejoin`, and its people join the other.
+				if (!error && typeof owner === 'string' && owner !== this.#self && peers.has(owner)) {
+					this.#log.info({ channel: channelId, owner }, 'this call also lives on another node (formed while Redis was away); its participants here rejoin there');
+					this.#calls.endForRejoin(channelId);
+				}
+			}
 		} catch {
 			// Redis away: tried again at the next interval.
 		}
@@ -305,6 +357,14 @@ export class ClusterCalls {
 	#deliver(connId: string, raw: string): void {
 		const frame = JSON.parse(raw) as ServerFrame;
 		const answered = frame.t === 'ack' || frame.t === 'error' ? frame.id : undefined;
+		if (answered !== undefined) {
+			const key = `${connId}/${answered}`;
+			const timer = this.#unanswered.get(key);
+			// Answered after it was given up: the socket was already told, and its call rejoined.
+			if (!timer) return;
+			clearTimeout(timer);
+			this.#unanswered.delete(key);
+		}
 		const moderation = answered !== undefined ? this.#moderating.get(`${connId}/${answered}`) : undefined;
 		if (moderation) {
 			this.#moderating.delete(`${connId}/${answered}`);
@@ -343,6 +403,8 @@ export class ClusterCalls {
 
 	async close(): Promise<void> {
 		clearInterval(this.#timer);
+		for (const timer of this.#unanswered.values()) clearTimeout(timer);
+		this.#unanswered.clear();
 		this.#unsubscribe();
 		await this.#command.hdel(LOAD_KEY, this.#self).catch(() => {});
 	}

@@ -1,5 +1,6 @@
 // One handler per client frame type. Each reads as: authorize (inside the service) → act → answer.
 // Handlers never see unvalidated input: frames are parsed against the shared schemas first.
+import { AppError } from '#lib/server/errors.ts';
 import type { ChannelEvent, ClientFrameOf, ClientFrameType } from '#lib/shared/protocol/frames.ts';
 import type { AppContext } from '#lib/server/context.ts';
 import type { Connection } from './connection.ts';
@@ -22,6 +23,8 @@ type Handler<K extends ClientFrameType> = (ctx: HandlerContext, frame: ClientFra
 
 // Replayed events go out in frames of at most this many, so one frame stays well under client limits.
 const RESUME_CHUNK = 200;
+// Channels of one resume frame whose missed events are loaded together (bounds the memory one frame holds).
+const RESUME_CURSORS_AT_ONCE = 20;
 
 /**
  * Sends replayed events in frames of at most RESUME_CHUNK events and about `budget` bytes, each
@@ -29,6 +32,15 @@ const RESUME_CHUNK = 200;
  * never fills the buffer (which would disconnect the client as a slow consumer, and it would
  * reconnect and ask for the same replay again), and leaves room for live events meanwhile.
  */
+// Events replayed to many sockets at once (resumes are answered in batches, sharing event objects)
+// are serialised once.
+const replayText = new WeakMap<ChannelEvent, string>();
+function textOf(event: ChannelEvent): string {
+	let text = replayText.get(event);
+	if (text === undefined) replayText.set(event, (text = JSON.stringify(event)));
+	return text;
+}
+
 async function sendReplay(conn: Connection, channelId: string, events: ChannelEvent[], budget: number): Promise<void> {
 	const head = `{"t":"events","channelId":${JSON.stringify(channelId)},"events":[`;
 	let parts: string[] = [];
@@ -41,7 +53,7 @@ async function sendReplay(conn: Connection, channelId: string, events: ChannelEv
 		size = 0;
 	};
 	for (const event of events) {
-		const text = JSON.stringify(event);
+		const text = textOf(event);
 		if (parts.length >= RESUME_CHUNK || (parts.length > 0 && size + text.length > budget)) await flush();
 		parts.push(text);
 		size += text.length;
@@ -54,22 +66,34 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 		const resync: string[] = [];
 		const inaccessible: string[] = [];
 		const budget = Math.floor(conn.maxBufferedBytes / 4);
-		for (const cursor of frame.cursors) {
-			let outcome;
-			try {
-				outcome = await app.services.messages.resume(conn.userId, cursor.channelId, cursor.seq);
-			} catch {
-				// Not (or no longer) a member: the client drops that channel.
-				inaccessible.push(cursor.channelId);
-				continue;
+		// Cursors are loaded RESUME_CURSORS_AT_ONCE at a time in one batch (a person in thirty
+		// channels costs the statements of one), and replayed in the order the client listed them.
+		for (let start = 0; start < frame.cursors.length; start += RESUME_CURSORS_AT_ONCE) {
+			const cursors = frame.cursors.slice(start, start + RESUME_CURSORS_AT_ONCE);
+			// Not (or no longer) a member: null, and the client drops that channel. Anything else (the
+			// database is away) fails the whole frame, and the client resumes again later.
+			const outcomes = await Promise.all(
+				cursors.map((cursor) =>
+					app.services.messages.resume(conn.userId, cursor.channelId, cursor.seq).catch((error: unknown) => {
+						if (error instanceof AppError && error.status === 404) return null;
+						throw error;
+					})
+				)
+			);
+			for (const [i, cursor] of cursors.entries()) {
+				const outcome = outcomes[i];
+				if (!outcome) {
+					inaccessible.push(cursor.channelId);
+					continue;
+				}
+				if (outcome.kind === 'resync') {
+					resync.push(cursor.channelId);
+					await conn.whenBufferBelow(budget);
+					conn.send({ t: 'resync', channelId: cursor.channelId, lastSeq: outcome.lastSeq });
+					continue;
+				}
+				await sendReplay(conn, cursor.channelId, outcome.events, budget);
 			}
-			if (outcome.kind === 'resync') {
-				resync.push(cursor.channelId);
-				await conn.whenBufferBelow(budget);
-				conn.send({ t: 'resync', channelId: cursor.channelId, lastSeq: outcome.lastSeq });
-				continue;
-			}
-			await sendReplay(conn, cursor.channelId, outcome.events, budget);
 		}
 		await conn.whenBufferBelow(budget);
 		conn.send({ t: 'ack', id: frame.id, result: { resync, inaccessible } });

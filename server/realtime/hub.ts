@@ -55,6 +55,14 @@ export class Hub implements RealtimeStatus {
 	#presenceFlushMs = PRESENCE_FLUSH_MS;
 	/** The presence each user with a socket here chose (auto, idle, dnd, invisible); absent: auto. */
 	#choices = new Map<string, PresenceChoice>();
+	/**
+	 * Each community's presence snapshot frame as of the last presence flush, built on first use.
+	 * Everything that changes presence waits for the next flush, which goes to every subscriber of
+	 * the scope, so "this snapshot, then the flushes" is exact for a socket subscribed now; and a
+	 * reconnect storm into a large community serialises its snapshot once per flush, not once per
+	 * socket (it grows with the community: 5,000 online members are ~270 kB).
+	 */
+	#communitySnapshots = new Map<string, Buffer | null>();
 	/** Connections whose subscriptions are being loaded, with scopes removed meanwhile. */
 	#registering = new Map<Connection, Set<string>>();
 	#unsubscribe: () => void;
@@ -240,6 +248,8 @@ export class Hub implements RealtimeStatus {
 		if (scope.kind === 'community') {
 			conn.communities.delete(scope.id);
 			removeFrom(this.#communitySubs, scope.id, conn);
+			// Someone who left (or was removed) is not shown to the members connecting next.
+			this.#communitySnapshots.delete(scope.id);
 		} else {
 			conn.dms.delete(scope.id);
 			removeFrom(this.#dmSubs, scope.id, conn);
@@ -528,6 +538,7 @@ export class Hub implements RealtimeStatus {
 
 	#flushPresence() {
 		this.#presenceTimer = undefined;
+		this.#communitySnapshots.clear();
 		if (this.#localPresenceDirty.size > 0) {
 			this.#announcePresence([...this.#localPresenceDirty], false);
 			this.#localPresenceDirty.clear();
@@ -574,24 +585,31 @@ export class Hub implements RealtimeStatus {
 	}
 
 	#sendPresenceSnapshot(conn: Connection, communityIds: Iterable<string> = conn.communities) {
-		const seen = new Map<string, PresenceStatus>();
-		const collect = (subs: Set<Connection> | undefined) => {
-			for (const other of subs ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
-		};
-		const collectRemote = (kind: 'community' | 'dm', id: string) => {
-			for (const userId of this.#remote.usersIn(kind, id)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
-		};
 		for (const id of communityIds) {
-			collect(this.#communitySubs.get(id));
-			collectRemote('community', id);
+			const bytes = this.#communitySnapshot(id);
+			if (bytes) conn.sendRaw(bytes);
 		}
-		if (communityIds === conn.communities) {
-			for (const id of conn.dms) {
-				collect(this.#dmSubs.get(id));
-				collectRemote('dm', id);
-			}
+		if (communityIds !== conn.communities) return;
+		// A person's DMs are few and differ per person: built per socket.
+		const seen = new Map<string, PresenceStatus>();
+		for (const id of conn.dms) {
+			for (const other of this.#dmSubs.get(id) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
+			for (const userId of this.#remote.usersIn('dm', id)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
 		}
 		if (seen.size > 0) conn.send({ t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) });
+	}
+
+	/** Who is online in a community (on this node and the others), as one `presence` frame; null when nobody. */
+	#communitySnapshot(communityId: string): Buffer | null {
+		const cached = this.#communitySnapshots.get(communityId);
+		if (cached !== undefined) return cached;
+		const seen = new Map<string, PresenceStatus>();
+		for (const other of this.#communitySubs.get(communityId) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
+		for (const userId of this.#remote.usersIn('community', communityId)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
+		const frame: ServerFrame = { t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) };
+		const bytes = seen.size > 0 ? Buffer.from(JSON.stringify(frame)) : null;
+		this.#communitySnapshots.set(communityId, bytes);
+		return bytes;
 	}
 }
 

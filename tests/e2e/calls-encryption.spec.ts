@@ -10,17 +10,15 @@
 //   every frame after the switch is under a key id she never got, and her keys (ratcheted as far
 //   as a receiver would) do not decrypt it; the browsers keep decrypting each other. Asking a
 //   browser for its keys after the removal gets her nothing.
-import { createSocket, type Socket } from 'node:dgram';
 import { expect, test, type Browser, type Page } from '@playwright/test';
 import { createTestDatabase, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
-import { parseRtp, Vp8FrameAssembler } from '../helpers/rtp.ts';
+import { CallTapView, type Tap, type TappedFrame } from '../helpers/call-tap.ts';
 import { ContextApi, uniqueUsername } from './support.ts';
 import { E2eeEngine } from '#lib/client/e2ee/engine.ts';
 import { MemoryE2eeStore } from '#lib/client/e2ee/memory-store.ts';
 import { E2eeServerApi } from '#lib/client/e2ee/server-api.ts';
-import type { MediaCodec } from '#lib/shared/call-media/clear-prefix.ts';
-import { decryptMediaFrame, readMediaFrameTrailer } from '#lib/shared/call-media/media-frame.ts';
+import { decryptMediaFrame } from '#lib/shared/call-media/media-frame.ts';
 import { InboundMediaKeys, KEY_SWITCH_DELAY_MS } from '#lib/shared/call-media/media-keys.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 
@@ -46,66 +44,7 @@ test.use({
 // Two browsers encoding video, a server and this test decrypting on a small shared machine.
 test.setTimeout(300_000);
 
-type Tap = { producerId: string; peerId: string; userId: string; kind: 'audio' | 'video'; mimeType: string; ssrc: number };
-type Captured = { at: number; peerId: string; kind: 'audio' | 'video'; codec: MediaCodec; frame: Uint8Array; kid: number | null };
-
-/** The plain-RTP copy of every stream (server/calls/test-tap.ts), reassembled into frames. */
-class ServerView {
-	readonly frames: Captured[] = [];
-	readonly #taps = new Map<number, Tap>();
-	readonly #assemblers = new Map<number, Vp8FrameAssembler>();
-	readonly socket: Socket = createSocket('udp4');
-	#server: TestServer | null = null;
-
-	async bind(): Promise<number> {
-		await new Promise<void>((resolve) => this.socket.bind(0, '127.0.0.1', resolve));
-		this.socket.on('message', (message) => this.#receive(new Uint8Array(message)));
-		return this.socket.address().port;
-	}
-
-	watch(server: TestServer): void {
-		this.#server = server;
-	}
-
-	#tap(ssrc: number): Tap | undefined {
-		if (!this.#taps.has(ssrc) && this.#server) {
-			for (const line of this.#server.logs) {
-				if (!line.includes('"call test tap"')) continue;
-				const tap = (JSON.parse(line) as { tap: Tap }).tap;
-				this.#taps.set(tap.ssrc, tap);
-			}
-		}
-		return this.#taps.get(ssrc);
-	}
-
-	#receive(bytes: Uint8Array): void {
-		const packet = parseRtp(bytes);
-		if (!packet) return;
-		const tap = this.#tap(packet.ssrc);
-		if (!tap) return;
-		let frame: Uint8Array | null = packet.payload;
-		const codec: MediaCodec = tap.kind === 'audio' ? 'opus' : 'vp8';
-		if (tap.kind === 'video') {
-			let assembler = this.#assemblers.get(packet.ssrc);
-			if (!assembler) this.#assemblers.set(packet.ssrc, (assembler = new Vp8FrameAssembler()));
-			frame = assembler.push(packet);
-		}
-		if (!frame || frame.length === 0) return;
-		let kid: number | null = null;
-		try {
-			kid = readMediaFrameTrailer(codec, frame).kid;
-		} catch {
-			// No SFrame trailer: would be media in the clear. Counted by the test.
-		}
-		this.frames.push({ at: Date.now(), peerId: tap.peerId, kind: tap.kind, codec, frame: new Uint8Array(frame), kid });
-		// Bounded: the test looks at recent frames only.
-		if (this.frames.length > 20_000) this.frames.splice(0, 5_000);
-	}
-
-	from(peerId: string, kind: 'audio' | 'video', after = 0): Captured[] {
-		return this.frames.filter((f) => f.peerId === peerId && f.kind === kind && f.at > after);
-	}
-}
+type Captured = TappedFrame;
 
 /** Dee: a call participant in Node, holding the media keys the browsers hand her device. */
 class NodeParticipant {
@@ -209,7 +148,7 @@ async function decodeVp8(page: Page, frame: Uint8Array): Promise<{ pictures: num
 }
 
 test('the server forwards only ciphertext, and after a leave or a removal the one gone cannot decrypt what follows', async ({ browser }) => {
-	const view = new ServerView();
+	const view = new CallTapView();
 	const tapPort = await view.bind();
 	let db: TestDatabase | undefined;
 	let server: TestServer | undefined;
@@ -252,20 +191,20 @@ test('the server forwards only ciphertext, and after a leave or a removal the on
 		for (const sender of [ana, bo]) {
 			const peerId = peerIds.get(sender.userId)!;
 			for (const kind of ['audio', 'video'] as const) {
-				await expect.poll(() => view.from(peerId, kind).length, { message: `${sender.name}'s ${kind} reaches the tap`, timeout: 30_000 }).toBeGreaterThan(kind === 'audio' ? 100 : 20);
-				const frames = view.from(peerId, kind);
+				await expect.poll(() => view.fromPeer(peerId, kind).length, { message: `${sender.name}'s ${kind} reaches the tap`, timeout: 30_000 }).toBeGreaterThan(kind === 'audio' ? 100 : 20);
+				const frames = view.fromPeer(peerId, kind);
 				const clear = frames.filter((f) => f.kid === null).length;
 				console.log(`${sender.name}'s ${kind}: ${frames.length} frames through the SFU, ${clear} without an SFrame trailer`);
 				expect(clear, `${sender.name}'s ${kind} frames without an SFrame trailer`).toBe(0);
 			}
 			// With the keys Dee was handed, the same frames decrypt (the tap and the keys are real).
-			const recent = view.from(peerId, 'audio').slice(-20);
+			const recent = view.fromPeer(peerId, 'audio').slice(-20);
 			const opened = (await Promise.all(recent.map((f) => dee.decrypt(f)))).filter((f) => f !== null);
 			expect(opened.length, `Dee decrypts ${sender.name}'s recent audio`).toBe(recent.length);
 			for (const [i, plain] of opened.entries()) expect(Buffer.from(plain).equals(Buffer.from(recent[i]!.frame))).toBe(false);
 		}
 		// A VP8 decoder gets no picture from a forwarded keyframe; decrypted, the same frame decodes.
-		const keyframe = view.from(peerIds.get(ana.userId)!, 'video').find((f) => (f.frame[0]! & 0x01) === 0);
+		const keyframe = view.fromPeer(peerIds.get(ana.userId)!, 'video').find((f) => (f.frame[0]! & 0x01) === 0);
 		expect(keyframe, 'a keyframe of Ana’s camera went through the SFU').toBeDefined();
 		const plainKeyframe = await dee.decrypt(keyframe!);
 		expect(plainKeyframe, 'Dee decrypts Ana’s keyframe').not.toBeNull();
@@ -285,7 +224,7 @@ test('the server forwards only ciphertext, and after a leave or a removal the on
 		for (const sender of [ana, bo]) {
 			const peerId = peerIds.get(sender.userId)!;
 			await expect
-				.poll(async () => (await Promise.all(view.from(peerId, 'audio', rejoinedAt + 2_000).slice(-10).map((f) => dee.decrypt(f)))).filter((f) => f !== null).length, {
+				.poll(async () => (await Promise.all(view.fromPeer(peerId, 'audio', rejoinedAt + 2_000).slice(-10).map((f) => dee.decrypt(f)))).filter((f) => f !== null).length, {
 					message: `back in the call, Dee decrypts ${sender.name} again`,
 					timeout: 20_000
 				})
@@ -312,8 +251,8 @@ test('the server forwards only ciphertext, and after a leave or a removal the on
 			for (const sender of [ana, bo]) {
 				const peerId = peerIds.get(sender.userId)!;
 				for (const kind of ['audio', 'video'] as const) {
-					await expect.poll(() => view.from(peerId, kind, switched).length, { message: `${sender.name}'s ${kind} after Dee ${how}`, timeout: 30_000 }).toBeGreaterThan(kind === 'audio' ? 50 : 10);
-					const after = view.from(peerId, kind, switched);
+					await expect.poll(() => view.fromPeer(peerId, kind, switched).length, { message: `${sender.name}'s ${kind} after Dee ${how}`, timeout: 30_000 }).toBeGreaterThan(kind === 'audio' ? 50 : 10);
+					const after = view.fromPeer(peerId, kind, switched);
 					expect(after.every((f) => f.kid !== null && f.kid > newest.get(sender.userId)!), `${sender.name}'s ${kind} is under a new key id after Dee ${how}`).toBe(true);
 					const opened = (await Promise.all(after.map((f) => dee.decrypt(f)))).filter((f) => f !== null);
 					expect(opened.length, `frames of ${sender.name}'s ${kind} Dee decrypts after she ${how}`).toBe(0);

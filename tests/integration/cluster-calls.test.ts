@@ -131,3 +131,88 @@ describe.skipIf(skip)('calls across a cluster of three nodes (node b runs no cal
 		ownerSocket.close();
 	});
 });
+
+describe.skipIf(skip)('calls across a cluster when Redis blips', () => {
+	let cluster: TestCluster;
+	let a: TestServer;
+	let b: TestServer;
+	beforeAll(async () => {
+		cluster = await startTestCluster(2);
+		[a, b] = cluster.nodes as [TestServer, TestServer];
+	});
+	afterAll(async () => {
+		await cluster?.stop();
+	});
+
+	const healthOf = async (node: TestServer) => (await (await fetch(`${node.url}/health`)).json()) as { status: string; cluster: { peers: string[] } };
+
+	it('merges a call that formed on two nodes while Redis was away into one when it returns', async () => {
+		const owner = await TestClient.signUp(a);
+		const community = await createCommunity(owner, 'Split call');
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'split', kind: 'voice' });
+		const other = await TestClient.signUp(b);
+		await joinCommunity(owner, other, community.id);
+		const [onA, onB] = [await owner.socket(), await other.socket()];
+
+		await cluster.redis.kill();
+		await waitUntil(async () => (await Promise.all([a, b].map(healthOf))).every((h) => h.status === 'degraded'), 10_000, 'both nodes report degraded');
+		// No placement without Redis: each node serves its own socket's call, alone.
+		expect((await ok<JoinResult>(onA.request({ t: 'call.join', channelId: voice.id }))).participants).toEqual([]);
+		expect((await ok<JoinResult>(onB.request({ t: 'call.join', channelId: voice.id }))).participants).toEqual([]);
+		expect([await routers(a), await routers(b)]).toEqual([1, 1]);
+
+		await cluster.redis.start();
+		// One of the two calls gives way: its participant is told to rejoin, and lands in the other.
+		const ended = await Promise.race(
+			[onA, onB].map((socket) => socket.waitFor((f) => f.t === 'call.ended' && f.channelId === voice.id, 30_000).then((frame) => ({ socket, frame })))
+		);
+		expect(ended.frame).toEqual({ t: 'call.ended', channelId: voice.id, reason: 'server_error', rejoin: true });
+		const stayed = ended.socket === onA ? onB : onA;
+		const rejoined = await ok<JoinResult>(ended.socket.request({ t: 'call.join', channelId: voice.id }));
+		expect(rejoined.participants.map((p) => p.userId)).toEqual([ended.socket === onA ? other.user.id : owner.user.id]);
+		await stayed.waitFor((f) => f.t === 'call.participant.joined');
+		await waitUntil(async () => (await routers(a)) + (await routers(b)) === 1, 10_000, 'one call left');
+		expect(stayed.matching((f) => f.t === 'call.ended')).toEqual([]);
+		await ok(onA.request({ t: 'call.leave' }));
+		await ok(onB.request({ t: 'call.leave' }));
+		onA.close();
+		onB.close();
+	});
+
+	it('fails a relayed frame whose answer never comes, and has the socket rejoin its call', async () => {
+		const owner = await TestClient.signUp(a);
+		const community = await createCommunity(owner, 'Lost answers');
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'lost', kind: 'voice' });
+		const socket = await owner.socket();
+		// A node that heartbeats and holds the call's placement but never reads its relay inbox: every
+		// frame relayed to it is lost, as pub/sub loses messages to a subscriber that blipped.
+		const { Redis } = await import('ioredis');
+		const redis = new Redis(cluster.redis.url, { lazyConnect: true });
+		await redis.connect();
+		const ghost = 'node-ghost-instance';
+		const beat = () => redis.zadd('hearth:nodes', Date.now(), ghost);
+		await beat();
+		const beating = setInterval(() => void beat().catch(() => {}), 1000);
+		try {
+			await redis.set(`hearth:call:${voice.id}`, ghost, 'PX', 60_000);
+			await waitUntil(async () => (await healthOf(a)).cluster.peers.includes(ghost), 10_000, 'node a sees the ghost node');
+			const started = Date.now();
+			socket.sendRaw(JSON.stringify({ t: 'call.join', id: 'lost-join', channelId: voice.id }));
+			const answer = await socket.waitFor((f) => (f.t === 'ack' || f.t === 'error') && f.id === 'lost-join', 20_000);
+			expect(answer).toMatchObject({ t: 'error', code: 'unavailable', message: 'The call’s server did not answer. Reconnecting the call…' });
+			expect(Date.now() - started).toBeGreaterThanOrEqual(9_000);
+			expect(await socket.waitFor((f) => f.t === 'call.ended')).toEqual({ t: 'call.ended', channelId: voice.id, reason: 'server_error', rejoin: true });
+			await waitUntil(() => a.logs.some((line) => line.includes('a relayed call frame was not answered')), 5_000, 'node a logged the lost answer');
+		} finally {
+			clearInterval(beating);
+			await redis.zrem('hearth:nodes', ghost);
+			await redis.del(`hearth:call:${voice.id}`);
+			redis.disconnect();
+		}
+		// The ghost gone, joining again forms the call on a live node.
+		await waitUntil(async () => !(await healthOf(a)).cluster.peers.includes(ghost), 15_000, 'node a no longer sees the ghost');
+		expect((await ok<JoinResult>(socket.request({ t: 'call.join', channelId: voice.id }))).participants).toEqual([]);
+		await ok(socket.request({ t: 'call.leave' }));
+		socket.close();
+	}, 60_000);
+});

@@ -98,4 +98,26 @@ describe.skipIf(skip)('statement counts', () => {
 		// Up to date: only the access check, which also reads last_seq.
 		expect((await resumeFrom(lastSeq)).map(gist)).toEqual(['select channels', 'select community_members']);
 	});
+
+	it('a resume of several channels costs the statements of one', async () => {
+		const communityId = (await owner.api.get<{ channel: ChannelView }>(`/api/channels/${channelId}`)).channel.communityId!;
+		const others: string[] = [];
+		for (const name of ['counted-b', 'counted-c']) {
+			const id = (await owner.api.post<{ channel: ChannelView }>(`/api/communities/${communityId}/channels`, { name })).channel.id;
+			for (let i = 0; i < 3; i += 1) await sendMessage(owner, id, `filler ${name} ${i}`);
+			others.push(id);
+		}
+		const cursors = [channelId, ...others].map((id) => ({ channelId: id, seq: 1 }));
+		const expected = ['select channel_events', 'select channels', 'select community_members', 'select messages', 'select reactions'];
+		const socket = memberSockets[0]!;
+		const before = socket.frames.length;
+		const statements = await statementsOf(server, () => socket.request({ t: 'resume', cursors }));
+		const frames = socket.frames.slice(before);
+		expect(statements.map(gist).sort()).toEqual(expected);
+		// Each channel got its own replay, from its own cursor.
+		const replayed = new Map<string, number[]>();
+		for (const frame of frames) if (frame.t === 'events') replayed.set(frame.channelId, [...(replayed.get(frame.channelId) ?? []), ...frame.events.map((e) => e.seq)]);
+		for (const id of others) expect(replayed.get(id)?.[0]).toBe(2);
+		expect(replayed.size).toBe(3);
+	});
 });

@@ -99,6 +99,35 @@ describe.skipIf(skip)('/ws typing and presence', () => {
 			bSocket.close();
 		});
 
+		it('a socket that connects between a change and the next flush ends with the right picture', async () => {
+			// The hub serves each community's snapshot as of its last flush (built once for every
+			// socket connecting meanwhile): the flush must then bring a newcomer up to date.
+			const { a, b, community } = await trio();
+			const c = await TestClient.signUp(server);
+			await joinCommunity(a, c, community.id);
+			const aSocket = await a.socket();
+			const first = await b.socket();
+			await first.waitFor(presenceOf(a.user.id, 'online'), PRESENCE_WITHIN_MS);
+			// Quiet: every change so far is flushed, and the snapshot with a online is cached by this one.
+			await first.collectFor(QUIET_MS * 2, () => false);
+			const cached = await c.socket();
+			await cached.waitFor(presenceOf(a.user.id, 'online'), PRESENCE_WITHIN_MS);
+			// a goes idle and c reconnects before the flush: a stale snapshot, then the correction.
+			aSocket.sendRaw(JSON.stringify({ t: 'presence', status: 'idle' }));
+			cached.close();
+			const between = await c.socket();
+			await between.collectFor(PRESENCE_WITHIN_MS, () => false);
+			const heard = between.matching<PresenceFrame>((f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id));
+			expect(heard.at(-1)!.users.find((u) => u.userId === a.user.id)!.status).toBe('idle');
+			// And once a is gone, a socket connecting afterwards is not told a is there.
+			aSocket.close();
+			await between.waitFor(presenceOf(a.user.id, 'offline'), PRESENCE_WITHIN_MS);
+			const after = await c.socket();
+			await after.collectFor(QUIET_MS, () => false);
+			expect(after.matching(presenceOf(a.user.id, 'online'))).toEqual([]);
+			for (const s of [first, between, after]) s.close();
+		});
+
 		it('a user is online while any of their sockets is, idle when all are, offline when none is left', async () => {
 			const { a, b } = await trio();
 			const watcher = await b.socket();

@@ -630,6 +630,40 @@ describe('CallSession', () => {
 			await session.chooseDevice('speaker', 'headphones');
 			expect(played.map((p) => p.sink)).toEqual(['headphones']);
 		});
+
+		it('where speakers come from the browser’s own prompt (Firefox), plays on the one picked there and lists it; a cancelled prompt changes nothing', async () => {
+			expect(session.canPromptForSpeaker).toBe(false);
+			let answer: () => Promise<MediaDevice> = async () => {
+				throw Object.assign(new Error('cancelled'), { name: 'NotAllowedError' });
+			};
+			const firefox = new CallSession({ signalling: server, userId: ME, media: { ...media, promptForSpeaker: () => answer() }, preferences, encryption: encryption() });
+			try {
+				expect(firefox.canPromptForSpeaker).toBe(true);
+				server.producers = [otherProducer];
+				await firefox.join(CHANNEL);
+				await firefox.promptForSpeaker();
+				expect(firefox.selected.speaker).toBeNull();
+				expect(played.map((p) => p.sink)).toEqual([null]);
+
+				const headset: MediaDevice = { kind: 'audiooutput', deviceId: 'usb-headset', label: 'USB headset' };
+				answer = async () => {
+					browser.devices = [headset];
+					return headset;
+				};
+				await firefox.promptForSpeaker();
+				expect(firefox.selected.speaker).toBe('usb-headset');
+				expect(firefox.devices.speakers).toEqual([headset]);
+				expect(played.map((p) => p.sink)).toEqual(['usb-headset']);
+
+				answer = async () => {
+					throw Object.assign(new Error('none'), { name: 'NotFoundError' });
+				};
+				await expect(firefox.promptForSpeaker()).rejects.toThrow('No speaker or headset found. Connect one, then choose it again.');
+				expect(firefox.selected.speaker).toBe('usb-headset');
+			} finally {
+				firefox.destroy();
+			}
+		});
 	});
 
 	describe('ICE restart', () => {

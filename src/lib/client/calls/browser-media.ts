@@ -71,5 +71,15 @@ export const browserCallMedia: CallMedia = {
 	},
 	get canChooseSpeaker() {
 		return typeof HTMLMediaElement !== 'undefined' && 'setSinkId' in HTMLMediaElement.prototype;
-	}
+	},
+	// Firefox (116+) has it; a speaker is then set with setSinkId only once picked here.
+	...(typeof navigator !== 'undefined' && navigator.mediaDevices && 'selectAudioOutput' in navigator.mediaDevices
+		? {
+				async promptForSpeaker() {
+					const devices = navigator.mediaDevices as MediaDevices & { selectAudioOutput(): Promise<MediaDeviceInfo> };
+					const picked = await devices.selectAudioOutput();
+					return { kind: 'audiooutput' as const, deviceId: picked.deviceId, label: picked.label };
+				}
+			}
+		: {})
 };

@@ -24,7 +24,7 @@ import { Disconnected, RequestFailed } from '../realtime/connection.ts';
 import type { CallVideo, SpatialLayer } from './call-layout.ts';
 import { CallPreferences, type DeviceKind } from './call-preferences.ts';
 import { QualityMeter, type ConnectionQuality } from './connection-quality.ts';
-import { describeMediaFailure } from './media-errors.ts';
+import { describeMediaFailure, describeSpeakerPromptFailure } from './media-errors.ts';
 import { browserCallMedia } from './browser-media.ts';
 import { CallEncryptionUnavailableError, CallMediaEncryption } from './call-media-encryption.ts';
 
@@ -52,6 +52,12 @@ export type CallMedia = {
 	onDeviceChange(listener: () => void): () => void;
 	/** Whether the speaker (audio output) can be chosen (HTMLMediaElement.setSinkId). */
 	canChooseSpeaker: boolean;
+	/**
+	 * The browser's own speaker prompt (MediaDevices.selectAudioOutput, Firefox): resolves with the
+	 * speaker the person picked, or throws (cancelled: NotAllowedError; none there: NotFoundError).
+	 * Absent where the browser has none (Chromium lists every speaker once a microphone is allowed).
+	 */
+	promptForSpeaker?: () => Promise<MediaDevice>;
 };
 
 export type CallParticipant = CallParticipantView & {
@@ -151,6 +157,8 @@ export class CallSession {
 	/** The chosen devices (null: the browser's default). */
 	selected = $state<Record<DeviceKind, string | null>>({ microphone: null, camera: null, speaker: null });
 	readonly canChooseSpeaker: boolean;
+	/** Speakers are offered through the browser's own prompt (Firefox lists only those picked there). */
+	readonly canPromptForSpeaker: boolean;
 	#signalling: CallSignalling;
 	#media: CallMedia;
 	#encryption: CallMediaEncryption;
@@ -187,6 +195,7 @@ export class CallSession {
 		this.#preferences = options.preferences ?? new CallPreferences();
 		this.#userId = options.userId;
 		this.canChooseSpeaker = this.#media.canChooseSpeaker;
+		this.canPromptForSpeaker = this.canChooseSpeaker && !!this.#media.promptForSpeaker;
 		this.selected = { microphone: this.#preferences.device('microphone'), camera: this.#preferences.device('camera'), speaker: this.#preferences.device('speaker') };
 		this.#stops.push(
 			this.#signalling.on('frame', (frame) => this.#onFrame(frame)),
@@ -347,6 +356,25 @@ export class CallSession {
 			return;
 		}
 		await this.#switchInput(kind, deviceId);
+	}
+
+	/**
+	 * Firefox shows a speaker only once the person picked it in the browser's own prompt (the
+	 * Audio Output Devices API's selectAudioOutput; enumerateDevices lists no other): the prompt,
+	 * then that speaker for this call and the next. A cancelled prompt changes nothing.
+	 */
+	async promptForSpeaker(): Promise<void> {
+		if (!this.#media.promptForSpeaker) return;
+		let speaker: MediaDevice;
+		try {
+			speaker = await this.#media.promptForSpeaker();
+		} catch (error) {
+			const message = describeSpeakerPromptFailure(error);
+			if (message) throw new Error(message);
+			return;
+		}
+		await this.refreshDevices();
+		await this.chooseDevice('speaker', speaker.deviceId);
 	}
 
 	/** Asks the SFU for no more than these simulcast layers (by producer id; see wantedLayers). Sent only when a wish changes. */

@@ -31,3 +31,20 @@ export function describeMediaFailure(input: MediaInput, error: unknown, options:
 			return `The ${input} could not be started.${listen}`;
 	}
 }
+
+/** Why the browser's speaker prompt (selectAudioOutput) gave no speaker; null when the person cancelled it. */
+export function describeSpeakerPromptFailure(error: unknown): string | null {
+	const name = typeof error === 'object' && error !== null && 'name' in error ? String((error as { name: unknown }).name) : '';
+	switch (name) {
+		case 'NotAllowedError':
+		case 'AbortError':
+			return null;
+		case 'NotFoundError':
+			return 'No speaker or headset found. Connect one, then choose it again.';
+		case 'InvalidStateError':
+			// selectAudioOutput needs a click (user activation); a keyboard press counts too.
+			return 'The browser did not open its speaker list. Click "Choose speaker" again.';
+		default:
+			return 'The speaker could not be chosen.';
+	}
+}

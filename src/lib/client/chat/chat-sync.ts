@@ -10,6 +10,9 @@ import { Disconnected, type RealtimeConnection } from '../realtime/connection.ts
 import { Outbox, type OutboxStorage, type SealPayload, type SendAck } from '../realtime/outbox.ts';
 import { ChannelTimeline } from './timeline.ts';
 
+// After the server failed to answer a resume (not a disconnect), it is asked again this much later.
+const RESUME_RETRY_MS = 2_000;
+
 export type ChatSyncEvents = {
 	/** A channel's timeline changed (messages, reactions, notices). */
 	timeline: (channelId: string) => void;
@@ -196,6 +199,7 @@ export class ChatSync {
 			.filter((c): c is { channelId: string; seq: number } => c.seq !== null);
 		if (cursors.length === 0 && !announce) return;
 		for (const c of cursors) this.#resuming.add(c.channelId);
+		let failed = false;
 		try {
 			if (cursors.length > 0) {
 				const result = await this.connection.request({ t: 'resume', cursors });
@@ -203,10 +207,17 @@ export class ChatSync {
 			}
 			if (announce) this.#emit('resumed');
 		} catch (error) {
-			// A drop during resume: the next `ready` resumes again from the same cursors.
-			if (!(error instanceof Disconnected)) throw error;
+			// A drop during resume: the next `ready` resumes again from the same cursors. Any other
+			// failure (the server's database was away): ask again shortly on this connection.
+			failed = !(error instanceof Disconnected);
 		} finally {
 			for (const c of cursors) this.#resuming.delete(c.channelId);
+		}
+		if (failed) {
+			setTimeout(() => {
+				if (this.connection.state === 'open') void this.#resume(wanted, announce);
+			}, RESUME_RETRY_MS);
+			return;
 		}
 		// Events that arrived during the resume may have opened a new gap: resume again where the
 		// cursor moved, and reload where it did not (the replay could not fill the gap).

@@ -169,6 +169,30 @@ type EventRow = typeof channelEvents.$inferSelect;
  * reached anyway, and a deleted body is never replayed.
  */
 export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<ChannelEvent[]> {
+	const events: ChannelEvent[] = [];
+	await hydrateEventRows(db, rows, (_row, event) => events.push(event));
+	return events;
+}
+
+/** Events after `afterSeq` of several channels at once (resumes arriving together), each channel's in seq order. */
+export async function eventsAfterPerChannel(db: Executor, cursors: ReadonlyArray<readonly [channelId: string, afterSeq: number]>, limit: number): Promise<Map<string, ChannelEvent[]>> {
+	const byChannel = new Map<string, ChannelEvent[]>(cursors.map(([channelId]) => [channelId, []]));
+	if (cursors.length === 0) return byChannel;
+	const wanted = sql.join(
+		cursors.map(([channelId, afterSeq]) => sql`(${channelId}::uuid, ${afterSeq}::bigint)`),
+		sql`, `
+	);
+	const rows = await db
+		.select({ event: channelEvents })
+		.from(channelEvents)
+		.innerJoin(sql`(values ${wanted}) as wanted(channel_id, after_seq)`, sql`wanted.channel_id = ${channelEvents.channelId} and ${channelEvents.seq} > wanted.after_seq and ${channelEvents.seq} <= wanted.after_seq + ${limit}`)
+		.orderBy(asc(channelEvents.channelId), asc(channelEvents.seq));
+	await hydrateEventRows(db, rows.map((r) => r.event), (row, event) => byChannel.get(row.channelId)!.push(event));
+	return byChannel;
+}
+
+/** Turns event rows into wire events (with the messages, reactions and users they refer to), in row order. */
+async function hydrateEventRows(db: Executor, rows: EventRow[], emit: (row: EventRow, event: ChannelEvent) => void): Promise<void> {
 	const messageIds = [...new Set(rows.map((r) => r.messageId).filter((id): id is string => id !== null))];
 	const userIds = [...new Set(rows.map((r) => (r.data as { userId?: string }).userId).filter((id): id is string => !!id))];
 	const [messageRows, reactionMap, userRows] = await Promise.all([
@@ -180,7 +204,6 @@ export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<Cha
 	]);
 	const messageById = new Map(messageRows.map((m) => [m.id, m]));
 	const userById = new Map<string, UserView>(userRows.map((u) => [u.id, u]));
-	const events: ChannelEvent[] = [];
 	for (const row of rows) {
 		const base = { seq: row.seq, at: row.createdAt.toISOString(), actorId: row.actorId };
 		const message = row.messageId ? messageById.get(row.messageId) : undefined;
@@ -189,13 +212,13 @@ export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<Cha
 			case 'message.created':
 				// Messages are only ever soft-deleted, so the row exists; the fallback keeps the
 				// sequence gap-free for the client even if it did not.
-				if (message) events.push({ ...base, type: row.type, message: toMessageView(message, reactionMap.get(message.id)) });
-				else events.push({ ...base, type: 'message.deleted', messageId: row.messageId! });
+				if (message) emit(row, { ...base, type: row.type, message: toMessageView(message, reactionMap.get(message.id)) });
+				else emit(row, { ...base, type: 'message.deleted', messageId: row.messageId! });
 				break;
 			case 'message.edited':
-				if (!message) events.push({ ...base, type: 'message.deleted', messageId: row.messageId! });
+				if (!message) emit(row, { ...base, type: 'message.deleted', messageId: row.messageId! });
 				else
-					events.push({
+					emit(row, {
 						...base,
 						type: row.type,
 						messageId: message.id,
@@ -204,32 +227,31 @@ export async function hydrateEvents(db: Executor, rows: EventRow[]): Promise<Cha
 					});
 				break;
 			case 'message.deleted':
-				events.push({ ...base, type: row.type, messageId: row.messageId! });
+				emit(row, { ...base, type: row.type, messageId: row.messageId! });
 				break;
 			case 'reaction.added':
 			case 'reaction.removed':
-				events.push({ ...base, type: row.type, messageId: row.messageId!, userId: row.actorId!, key: data.key ?? '' });
+				emit(row, { ...base, type: row.type, messageId: row.messageId!, userId: row.actorId!, key: data.key ?? '' });
 				break;
 			case 'member.joined':
 			case 'member.left': {
 				const user = userById.get(data.userId ?? '') ?? { id: data.userId!, username: 'deleted', displayName: 'Deleted user' };
-				events.push({ ...base, type: row.type, user });
+				emit(row, { ...base, type: row.type, user });
 				break;
 			}
 			case 'message.pinned':
 			case 'message.unpinned': {
 				const user = userById.get(data.userId ?? '') ?? { id: data.userId!, username: 'deleted', displayName: 'Deleted user' };
-				events.push({ ...base, type: row.type, messageId: row.messageId!, user });
+				emit(row, { ...base, type: row.type, messageId: row.messageId!, user });
 				break;
 			}
 			case 'disappearing.set': {
 				const user = userById.get(data.userId ?? '') ?? { id: data.userId!, username: 'deleted', displayName: 'Deleted user' };
-				events.push({ ...base, type: row.type, seconds: (data as { seconds?: number }).seconds ?? 0, user });
+				emit(row, { ...base, type: row.type, seconds: (data as { seconds?: number }).seconds ?? 0, user });
 				break;
 			}
 		}
 	}
-	return events;
 }
 
 // A page shows at most this many join/leave notices; in a channel that is mostly joins (a large
