@@ -5,6 +5,7 @@ import type { WebSocket } from 'ws';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { Logger } from '#lib/server/logger.ts';
+import type { PresenceChoice } from '#lib/shared/profile.ts';
 import { TokenBucket } from './token-bucket.ts';
 
 export type ConnectionIdentity = {
@@ -12,6 +13,8 @@ export type ConnectionIdentity = {
 	userId: string;
 	sessionId: string;
 	ip: string;
+	/** The presence the user had chosen when this socket signed in (the hub keeps it current after). */
+	presenceChoice?: PresenceChoice;
 };
 
 // Invalid frames and rate-limit violations tolerated before the connection is closed: enough for a
@@ -33,6 +36,7 @@ export class Connection {
 	readonly userId: string;
 	readonly sessionId: string;
 	readonly ip: string;
+	readonly presenceChoice: PresenceChoice;
 	readonly log: Logger;
 	readonly bucket: TokenBucket;
 	/** Communities and DM channels whose events this connection receives. */
@@ -58,6 +62,7 @@ export class Connection {
 		this.id = identity.id;
 		this.userId = identity.userId;
 		this.sessionId = identity.sessionId;
+		this.presenceChoice = identity.presenceChoice ?? 'auto';
 		this.ip = identity.ip;
 		this.log = options.log;
 		this.bucket = new TokenBucket(options.ratePerSecond, options.rateBurst, undefined, options.rateScale);

@@ -156,6 +156,13 @@ export const handlers: { [K in ClientFrameType]: Handler<K> } = {
 		hub.setStatus(conn, frame.status);
 	},
 
+	async 'presence.set'({ app, conn }, frame) {
+		// Kept in the database, then announced on the bus: every node's hub (this one included)
+		// applies it before the ack, and the person's other tabs hear of it.
+		const choice = await app.services.profiles.setPresence(conn.userId, frame.choice);
+		conn.send({ t: 'ack', id: frame.id, result: { choice } });
+	},
+
 	async 'call.join'({ calls, conn }, frame) {
 		await inCallOrder(conn, async () => {
 			const joined = await calls.join(conn, frame.channelId);

@@ -6,6 +6,7 @@ import DataLoader from 'dataloader';
 import { eq, inArray, sql, type SQL } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
 import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
 import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
@@ -13,6 +14,7 @@ import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
 import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
+import { strongerPresence } from './presence-rank.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
 type ScopeStatement = { execute(values: { userId: string | undefined }): Promise<Array<{ kind: string; userId: string; id: string }>> };
@@ -51,6 +53,8 @@ export class Hub implements RealtimeStatus {
 	#remoteChanged = new Map<string, PresenceScopes>();
 	#presenceTimer: NodeJS.Timeout | undefined;
 	#presenceFlushMs = PRESENCE_FLUSH_MS;
+	/** The presence each user with a socket here chose (auto, idle, dnd, invisible); absent: auto. */
+	#choices = new Map<string, PresenceChoice>();
 	/**
 	 * Each community's presence snapshot frame as of the last presence flush, built on first use.
 	 * Everything that changes presence waits for the next flush, which goes to every subscriber of
@@ -115,6 +119,11 @@ export class Hub implements RealtimeStatus {
 	/** Adds a connection: indexes it, loads its subscriptions, sends `ready` and a presence snapshot. */
 	async register(conn: Connection): Promise<void> {
 		this.#connections.set(conn.id, conn);
+		// The choice read with the session; a user already here keeps the one notices kept current.
+		if (!this.#byUser.has(conn.userId)) {
+			if (conn.presenceChoice === 'auto') this.#choices.delete(conn.userId);
+			else this.#choices.set(conn.userId, conn.presenceChoice);
+		}
 		addTo(this.#byUser, conn.userId, conn);
 		addTo(this.#bySession, conn.sessionId, conn);
 		this.#byIp.set(conn.ip, (this.#byIp.get(conn.ip) ?? 0) + 1);
@@ -377,6 +386,13 @@ export class Hub implements RealtimeStatus {
 			case 'node.left':
 				this.#remotePresenceChanged(this.#remote.dropNode(notice.nodeId));
 				return;
+			case 'presence.chosen':
+				if (!this.#byUser.has(notice.userId)) return;
+				if (notice.choice === 'auto') this.#choices.delete(notice.userId);
+				else this.#choices.set(notice.userId, notice.choice);
+				this.#toUser(notice.userId, { t: 'presence.chosen', choice: notice.choice });
+				this.#markPresence(notice.userId);
+				return;
 			case 'user.updated':
 				for (const id of notice.communityIds) {
 					this.#broadcast({ kind: 'community', id }, { t: 'directory.changed', communityId: id, reason: 'user.updated' });
@@ -467,15 +483,31 @@ export class Hub implements RealtimeStatus {
 
 	// --- presence --------------------------------------------------------------------------------
 
-	/** Online on any node is online; idle if idle somewhere and online nowhere. */
+	/** What others see, over all nodes: the "most present" of this node's and the others' (see PRESENCE_RANK). */
 	#statusOf(userId: string): PresenceStatus {
 		const local = this.#localStatusOf(userId);
-		if (local === 'online' || this.#nodeId === null) return local;
-		const remote = this.#remote.statusOf(userId);
-		return remote === 'online' ? 'online' : local === 'idle' || remote === 'idle' ? 'idle' : 'offline';
+		if (this.#nodeId === null) return local;
+		return strongerPresence(local, this.#remote.statusOf(userId));
 	}
 
+	/** What others see of this user's sockets here: their activity, then the user's choice over it. */
 	#localStatusOf(userId: string): PresenceStatus {
+		const connected = this.#connectedStatusOf(userId);
+		if (connected === 'offline') return 'offline';
+		switch (this.#choices.get(userId) ?? 'auto') {
+			case 'invisible':
+				return 'offline';
+			case 'dnd':
+				return 'dnd';
+			case 'idle':
+				return 'idle';
+			case 'auto':
+				return connected;
+		}
+	}
+
+	/** Whether this user has sockets here and whether any is active, whatever the user chose to show. */
+	#connectedStatusOf(userId: string): 'online' | 'idle' | 'offline' {
 		const conns = this.#byUser.get(userId);
 		if (!conns || conns.size === 0) return 'offline';
 		for (const conn of conns) if (conn.status === 'online') return 'online';
@@ -524,7 +556,10 @@ export class Hub implements RealtimeStatus {
 			const dms = new Set([...(local?.dms ?? []), ...(remote?.dms ?? [])]);
 			for (const id of communities) pushScope(byScope, { kind: 'community', id }, entry);
 			for (const id of dms) pushScope(byScope, { kind: 'dm', id }, entry);
-			if (this.#localStatusOf(userId) === 'offline') this.#userScopes.delete(userId);
+			if (this.#connectedStatusOf(userId) === 'offline') {
+				this.#userScopes.delete(userId);
+				this.#choices.delete(userId);
+			}
 		}
 		this.#presenceDirty.clear();
 		this.#remoteChanged.clear();

@@ -4,9 +4,10 @@
 // everywhere. A node that leaves takes its users' entries with it.
 import type { PresenceStatus } from '#lib/shared/protocol/frames.ts';
 import type { NodePresence } from '#lib/server/events/bus.ts';
+import { strongerPresence } from './presence-rank.ts';
 
 export type PresenceScopes = { communities: Set<string>; dms: Set<string> };
-type Entry = { status: 'online' | 'idle'; scopes: PresenceScopes };
+type Entry = { status: Exclude<PresenceStatus, 'offline'>; scopes: PresenceScopes };
 
 /** A user whose remote presence changed, with every scope that may need to hear of it (before and after). */
 export type PresenceChange = { userId: string; scopes: PresenceScopes };
@@ -38,12 +39,13 @@ export class RemotePresence {
 		return [...changes.values()];
 	}
 
-	/** The best status of a user over the other nodes. */
+	/** The "most present" status of a user over the other nodes (online, then dnd, then idle). */
 	statusOf(userId: string): PresenceStatus {
 		const byNode = this.#entries.get(userId);
 		if (!byNode) return 'offline';
-		for (const entry of byNode.values()) if (entry.status === 'online') return 'online';
-		return 'idle';
+		let best: PresenceStatus = 'offline';
+		for (const entry of byNode.values()) best = strongerPresence(best, entry.status);
+		return best;
 	}
 
 	/** Users present on other nodes in a scope. */

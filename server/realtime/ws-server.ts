@@ -92,7 +92,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 			const id = crypto.randomUUID();
 			const conn = new Connection(
 				ws,
-				{ id, userId: auth.user.id, sessionId: auth.session.id, ip },
+				{ id, userId: auth.user.id, sessionId: auth.session.id, ip, presenceChoice: auth.presenceChoice },
 				{
 					log: log.child({ conn: id, user: auth.user.id, requestId }),
 					ratePerSecond: limits.wsRatePerSecond,

@@ -34,6 +34,7 @@ type Fixture = {
 	reportId: string;
 	ownerDeviceId: string;
 	attachmentId: string;
+	emojiId: string;
 };
 
 type Call = { method: string; path: string; body?: unknown };
@@ -58,7 +59,7 @@ const INSTANCE_ADMINS_ONLY = 'Only instance owners and admins can do that.';
 const MALFORMED = 'not-a-uuid';
 
 /** For choosing rows by the shape of their calls before the real fixture exists. */
-const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '', ownerDeviceId: '', attachmentId: '' };
+const placeholder: Fixture = { communityId: '', channelId: '', voiceChannelId: '', dmChannelId: '', messageId: '', inviteCode: '', ownerSessionId: '', ownerId: '', roleId: '', reportId: '', ownerDeviceId: '', attachmentId: '', emojiId: '' };
 
 const rows: Row[] = [
 	{ route: 'GET /health', call: () => ({ method: 'GET', path: '/health' }), public: 'monitors need it without an account' },
@@ -99,6 +100,31 @@ const rows: Row[] = [
 
 	{ route: 'GET /api/me', call: () => ({ method: 'GET', path: '/api/me' }) },
 	{ route: 'PATCH /api/me', call: () => ({ method: 'PATCH', path: '/api/me', body: { displayName: 'Nope' } }) },
+	// Profiles (profiles.test.ts): one's own, and those of people one shares a community or DM with.
+	{ route: 'GET /api/me/profile', call: () => ({ method: 'GET', path: '/api/me/profile' }) },
+	{ route: 'PATCH /api/me/profile', call: () => ({ method: 'PATCH', path: '/api/me/profile', body: { bio: 'Nope' } }) },
+	{ route: 'PUT /api/me/avatar', call: () => ({ method: 'PUT', path: '/api/me/avatar', body: {} }) },
+	{ route: 'DELETE /api/me/avatar', call: () => ({ method: 'DELETE', path: '/api/me/avatar' }) },
+	{ route: 'PUT /api/me/status', call: () => ({ method: 'PUT', path: '/api/me/status', body: { text: 'Nope', expiresAt: null } }) },
+	{ route: 'DELETE /api/me/status', call: () => ({ method: 'DELETE', path: '/api/me/status' }) },
+	{
+		route: 'GET /api/users/[id]/profile',
+		call: (f) => ({ method: 'GET', path: `/api/users/${f.ownerId}/profile` }),
+		hidden: {
+			missing: () => ({ method: 'GET', path: `/api/users/${MISSING_ID}/profile` }),
+			malformed: () => ({ method: 'GET', path: `/api/users/${MALFORMED}/profile` }),
+			message: 'User was not found.'
+		}
+	},
+	{
+		route: 'GET /api/users/[id]/avatar',
+		call: (f) => ({ method: 'GET', path: `/api/users/${f.ownerId}/avatar` }),
+		hidden: {
+			missing: () => ({ method: 'GET', path: `/api/users/${MISSING_ID}/avatar` }),
+			malformed: () => ({ method: 'GET', path: `/api/users/${MALFORMED}/avatar` }),
+			message: 'User was not found.'
+		}
+	},
 	{ route: 'POST /api/me/password', call: () => ({ method: 'POST', path: '/api/me/password', body: { currentPassword: 'x', newPassword: 'long enough password' } }) },
 	{ route: 'GET /api/me/sessions', call: () => ({ method: 'GET', path: '/api/me/sessions' }) },
 	{ route: 'POST /api/me/sessions/revoke-others', call: () => ({ method: 'POST', path: '/api/me/sessions/revoke-others' }) },
@@ -335,6 +361,19 @@ function communityRoutes(): Row[] {
 		row('POST', '/roles', { name: 'sneaky', permissions: [] }, needs('Manage roles')),
 		nested('PATCH', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, () => ({ name: 'renamed' }), needs('Manage roles')),
 		nested('DELETE', '/roles/[roleId]', (f) => `/roles/${f.roleId}`, undefined, needs('Manage roles')),
+		// Custom emoji (custom-emoji.test.ts): members see them, those who manage the community change them.
+		row('GET', '/emoji'),
+		nested('POST', '/emoji', () => '/emoji?name=sneaky', () => ({}), needs('Manage community')),
+		{
+			route: 'GET /api/communities/[id]/emoji/[emojiId]',
+			call: (f) => ({ method: 'GET', path: `/api/communities/${f.communityId}/emoji/${f.emojiId}` }),
+			hidden: {
+				missing: (f) => ({ method: 'GET', path: `/api/communities/${MISSING_ID}/emoji/${f.emojiId}` }),
+				malformed: (f) => ({ method: 'GET', path: `/api/communities/${MALFORMED}/emoji/${f.emojiId}` }),
+				message: 'Community was not found.'
+			}
+		},
+		nested('DELETE', '/emoji/[emojiId]', (f) => `/emoji/${f.emojiId}`, undefined, needs('Manage community')),
 		row('GET', '/audit-log', undefined, needs('View audit log')),
 		row('GET', '/reports', undefined, needs("Delete others' messages")),
 		row('POST', '/leave')
@@ -448,7 +487,14 @@ function authorizationMatrix(title: string, skipReason: string | null, cluster: 
 				body: new Uint8Array(16).fill(1)
 			});
 			const { attachment } = (await upload.json()) as { attachment: { id: string } };
+			const emojiUpload = await owner.fetch(`/api/communities/${community.id}/emoji?name=matrix`, {
+				method: 'POST',
+				headers: { 'content-type': 'image/png', 'x-csrf-token': await owner.csrfToken() },
+				body: new Uint8Array(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==', 'base64'))
+			});
+			const { emoji } = (await emojiUpload.json()) as { emoji: { id: string } };
 			f = {
+				emojiId: emoji.id,
 				ownerDeviceId: device.id,
 				attachmentId: attachment.id,
 				communityId: community.id,
@@ -598,6 +644,7 @@ function authorizationMatrix(title: string, skipReason: string | null, cluster: 
 				resume: { note: 'a stranger\'s cursors come back as "inaccessible" (tested below)' },
 				typing: { note: "a stranger's typing is dropped without an answer (ws-presence-typing.test.ts)" },
 				presence: { note: 'about the sender only; no resource to authorize' },
+				'presence.set': { note: "the sender's own choice; no resource to authorize (profiles.test.ts)" },
 				ping: { note: 'no resource to authorize' },
 				// Refused before any worker is involved, so these run with or without a mediasoup worker.
 				'call.join': {

@@ -128,6 +128,42 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		[watcherB, watcherC, late].forEach((socket) => socket.close());
 	});
 
+	it('carries a chosen presence between nodes: do not disturb set on node A shows on B and C, holds for a socket opened later on C, and invisible is offline everywhere', async () => {
+		const [a, b, c] = cluster.nodes;
+		const { members } = await setUpCommunity([a!, b!, c!]);
+		const [owner, onB, onC] = members;
+		const isOwner = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status === status);
+		const watcherB = await onB!.socket();
+		const watcherC = await onC!.socket();
+		const ownerOnA = await owner!.socket();
+		await watcherB.waitFor(isOwner('online'));
+		await watcherC.waitFor(isOwner('online'));
+		const dndOnB = watcherB.next(isOwner('dnd'));
+		const dndOnC = watcherC.next(isOwner('dnd'));
+		expect(await ownerOnA.request({ t: 'presence.set', choice: 'dnd' })).toMatchObject({ t: 'ack', result: { choice: 'dnd' } });
+		await dndOnB;
+		await dndOnC;
+		// A socket opened afterwards on another node starts from the choice (read with the session),
+		// so nobody sees the person online in between.
+		const ownerOnC = await onNode(owner!, c!).socket();
+		const ownerOnB = await onNode(owner!, b!).socket();
+		expect(await watcherB.collectFor(1500, (f) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status !== 'dnd'))).toEqual([]);
+		// The person's sockets on the other nodes hear of a new choice; invisible is offline everywhere.
+		const toldB = ownerOnB.next((f) => f.t === 'presence.chosen' && f.choice === 'invisible');
+		const toldC = ownerOnC.next((f) => f.t === 'presence.chosen' && f.choice === 'invisible');
+		const offB = watcherB.next(isOwner('offline'));
+		const offC = watcherC.next(isOwner('offline'));
+		await ownerOnA.request({ t: 'presence.set', choice: 'invisible' });
+		await Promise.all([toldB, toldC, offB, offC]);
+		// Invisible, yet connected on three nodes: a newcomer's snapshot on any node lists them nowhere as present.
+		const late = await onNode(onB!, c!).socket();
+		expect(await late.collectFor(600, () => true).then(() => late.matching((f) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status !== 'offline')))).toEqual([]);
+		const back = watcherB.next(isOwner('online'));
+		await ownerOnC.request({ t: 'presence.set', choice: 'auto' });
+		await back;
+		[watcherB, watcherC, ownerOnA, ownerOnB, ownerOnC, late].forEach((socket) => socket.close());
+	});
+
 	it('takes a member kicked through node A off the community’s events on node C, and gives one who joins through node A its events on node B', async () => {
 		const [a, b, c] = cluster.nodes;
 		const { communityId, channelId, members } = await setUpCommunity([a!, b!, c!]);

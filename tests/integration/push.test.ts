@@ -150,6 +150,27 @@ describe.skipIf(skip)('web push', () => {
 		await pushService.waitFor('/push/dee');
 	});
 
+	it('the presence "do not disturb" pushes nothing, mentions and direct messages included, until the person is back to online', async () => {
+		const { device: eve } = await subscribedMember('/push/eve');
+		const mentions = { users: [eve.client.user.id] };
+		// Chosen over /ws (the person's own choice, kept in the database); the socket closes after.
+		const socket = await eve.client.socket();
+		expect(await socket.request({ t: 'presence.set', choice: 'dnd' })).toMatchObject({ t: 'ack', result: { choice: 'dnd' } });
+		socket.close();
+		await new Promise((r) => setTimeout(r, 200));
+		await sendAs(ann, community.generalId, 'busy @eve?', { mentions });
+		await pushService.noneFor('/push/eve');
+		const { channel } = await ann.client.api.post<{ channel: { id: string } }>('/api/dms', { userId: eve.client.user.id });
+		await sendAs(ann, channel.id, 'a direct word', { direct: true });
+		await pushService.noneFor('/push/eve');
+		const again = await eve.client.socket();
+		await again.request({ t: 'presence.set', choice: 'auto' });
+		again.close();
+		await new Promise((r) => setTimeout(r, 200));
+		await sendAs(ann, community.generalId, 'free now @eve?', { mentions });
+		await pushService.waitFor('/push/eve');
+	});
+
 	it('a browser that is open (its socket connected) gets no push; once closed it does', async () => {
 		const { device: dee } = await subscribedMember('/push/dee');
 		// Someone else being online changes nothing for Dee.

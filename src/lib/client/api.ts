@@ -45,6 +45,9 @@ export class ApiClient {
 	putBytes<T>(path: string, bytes: Blob): Promise<T> {
 		return this.#request<T>('PUT', path, bytes);
 	}
+	postBytes<T>(path: string, bytes: Blob): Promise<T> {
+		return this.#request<T>('POST', path, bytes);
+	}
 	/** A body only where the API asks for one (e.g. the admin password confirming a deletion). */
 	delete<T>(path: string, body?: unknown): Promise<T> {
 		return this.#request<T>('DELETE', path, body);

@@ -32,6 +32,8 @@ import { TwoFactor } from './services/two-factor.ts';
 import { SecretBox } from './auth/secret-box.ts';
 import { Passkeys } from './services/passkeys.ts';
 import { Push } from './services/push.ts';
+import { Profiles } from './services/profiles.ts';
+import { CustomEmoji } from './services/custom-emoji.ts';
 import { relyingParty } from './auth/webauthn-relying-party.ts';
 
 export type Services = {
@@ -56,6 +58,8 @@ export type Services = {
 	twoFactor: TwoFactor;
 	passkeys: Passkeys;
 	push: Push;
+	profiles: Profiles;
+	customEmoji: CustomEmoji;
 };
 
 /** What the realtime hub reports about itself (health, readiness, metrics). */
@@ -109,6 +113,7 @@ export async function createAppContext(options: {
 	// gist (every table it writes) stays readable; parameters are never part of it.
 	const SQL_LOG_MAX_CHARS = 4000;
 	const database = await openDatabase(config.database, options.migrationsFolder, {
+		// Statement text only (never parameters).
 		onQuery: config.logSql ? (sql) => sqlLog.debug({ sql: sql.slice(0, SQL_LOG_MAX_CHARS) }, 'sql') : undefined
 	});
 	const db = database.db;
@@ -155,6 +160,8 @@ export async function createAppContext(options: {
 	services.pins = new Pins({ db, writer });
 	services.threads = new Threads({ db, bus });
 	services.blocks = new Blocks({ db });
+	services.profiles = new Profiles({ db, bus });
+	services.customEmoji = new CustomEmoji({ db, bus });
 	services.disappearing = new DisappearingMessages({ db, writer });
 	services.accounts = new Accounts({
 		db,

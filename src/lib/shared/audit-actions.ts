@@ -3,6 +3,8 @@
 /** Every action the log knows, so filters and the UI can name them. */
 export const AUDIT_ACTIONS = {
 	'community.updated': 'Changed community settings',
+	'community.emoji_added': 'Added a custom emoji',
+	'community.emoji_removed': 'Removed a custom emoji',
 	'channel.created': 'Created a channel',
 	'channel.updated': 'Changed a channel',
 	'channel.archived': 'Archived a channel',

@@ -136,9 +136,9 @@ export class Attention {
 		if (document.visibilityState === 'visible' && document.hasFocus()) return;
 		const channel = this.#chat.directory.channel(message.channelId);
 		if (!channel) return;
-		// The same rules as push (server/services/push.ts): levels, do-not-disturb.
+		// The same rules as push (server/services/push.ts): levels, quiet hours, the presence "do not disturb".
 		if (!this.settings.loaded) await this.settings.load().catch(() => {});
-		if (this.settings.quiet) return;
+		if (this.settings.quiet || this.#chat.presence.choice === 'dnd') return;
 		const level = effectiveLevel(this.settings.levels, channel.id, channel.communityId);
 		if (level === 'none') return;
 		const view = await this.#chat.codec.viewAsync(message);

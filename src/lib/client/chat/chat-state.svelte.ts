@@ -16,6 +16,8 @@ import { BlockList } from './block-list.svelte.ts';
 import { Directory } from './directory.svelte.ts';
 import { People } from './people.svelte.ts';
 import { Presence } from './presence.svelte.ts';
+import { OwnProfileState } from '../profile/own-profile.svelte.ts';
+import { CommunityEmoji } from './custom-emoji.svelte.ts';
 import { Typing } from './typing.svelte.ts';
 import { Threads } from './threads.svelte.ts';
 import { CallSession } from '../calls/call-session.svelte.ts';
@@ -49,6 +51,10 @@ export class ChatState {
 	/** People this user blocked (block-list.svelte.ts). */
 	readonly blocks: BlockList;
 	readonly presence = new Presence();
+	/** This person's own avatar, bio, pronouns and custom status. */
+	readonly profile: OwnProfileState;
+	/** The custom emoji of the communities open on this page. */
+	readonly customEmoji: CommunityEmoji;
 	readonly typing: Typing;
 	/** Reads and seals message bodies (end-to-end encryption); components read messages through it. */
 	readonly codec = new MessageCodec();
@@ -93,6 +99,8 @@ export class ChatState {
 		this.threads = new Threads(this.api, () => this.me.id);
 		this.directory = new Directory(this.api, options.me.id, (userId) => this.blocks.has(userId));
 		this.people = new People(this.api, options.me);
+		this.customEmoji = new CommunityEmoji(this.api);
+		this.profile = new OwnProfileState(this.api, options.me.id, (profile) => this.presence.chosen(profile.presence));
 		this.typing = new Typing(this.connection);
 		this.call = new CallSession({
 			signalling: this.connection,
@@ -167,6 +175,7 @@ export class ChatState {
 		this.#stops.push(this.search.attach());
 		this.ready = this.directory.load();
 		void this.blocks.load().catch(() => {});
+		void this.profile.load().catch(() => {});
 		return this.ready;
 	}
 
@@ -406,6 +415,9 @@ export class ChatState {
 			case 'presence':
 				this.presence.apply(frame);
 				return;
+			case 'presence.chosen':
+				this.presence.chosen(frame.choice);
+				return;
 			case 'typing':
 				if (frame.userId !== this.me.id) this.typing.received(frame.channelId, frame.userId);
 				return;
@@ -419,6 +431,7 @@ export class ChatState {
 				this.directory.applyDirectoryChange(frame);
 				if (frame.reason === 'user.updated' || frame.reason === 'community.joined') this.people.refreshLoaded(frame.communityId);
 				if (frame.reason === 'community.left' && frame.communityId) this.people.forget(frame.communityId);
+				if (frame.reason === 'community.updated') this.customEmoji.refresh(frame.communityId);
 				return;
 			case 'to-device':
 				void this.e2ee?.receiveToDevice(frame.messages).catch(() => {});

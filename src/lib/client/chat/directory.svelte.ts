@@ -5,6 +5,7 @@ import type { CommunityDetail, CommunityView, InviteView } from '#lib/shared/api
 import type { Permission } from '#lib/shared/permissions.ts';
 import type { ChannelEvent, ChannelView, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
 import type { ApiClient } from '../api.ts';
+import { knownProfiles } from './known-profiles.svelte.ts';
 import { namesUser } from '#lib/shared/mentions.ts';
 
 export type CommunityPermissions = {
@@ -206,6 +207,7 @@ export class Directory {
 
 	async refreshDms(): Promise<void> {
 		const { channels } = await this.#api.get<{ channels: ChannelView[] }>('/api/dms');
+		for (const channel of channels) if (channel.peer) knownProfiles.learn(channel.peer);
 		this.dms = sortDms(channels);
 	}
 

@@ -5,7 +5,8 @@
 import type { Gemoji } from 'gemoji';
 
 export type ShortcodeQuery = { start: number; query: string };
-export type EmojiSuggestion = { emoji: string; name: string };
+/** `url`: a community's own emoji (its `emoji` is the ":name:" text that goes into the message). */
+export type EmojiSuggestion = { emoji: string; name: string; url?: string };
 
 /** At most this many suggestions are shown. */
 export const EMOJI_SUGGESTIONS_MAX = 8;
@@ -41,6 +42,16 @@ export function emojiSuggestions(query: string, list: readonly Gemoji[]): EmojiS
 	}
 	starts.sort((a, b) => a.name.length - b.name.length || a.name.localeCompare(b.name));
 	return [...starts, ...contains].slice(0, EMOJI_SUGGESTIONS_MAX);
+}
+
+/** The community's own emoji first (names starting with the query, then containing it), then the standard ones. */
+export function withCustomSuggestions(query: string, custom: readonly { name: string; url: string }[], standard: EmojiSuggestion[]): EmojiSuggestion[] {
+	const q = query.toLowerCase();
+	const own = custom
+		.filter((e) => e.name.includes(q))
+		.sort((a, b) => Number(!a.name.startsWith(q)) - Number(!b.name.startsWith(q)) || a.name.length - b.name.length)
+		.map((e) => ({ emoji: `:${e.name}:`, name: e.name, url: e.url }));
+	return [...own, ...standard].slice(0, EMOJI_SUGGESTIONS_MAX);
 }
 
 /** The text with ":query" replaced by the emoji, and where the caret goes after it. */

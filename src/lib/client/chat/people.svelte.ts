@@ -4,6 +4,7 @@
 import type { CommunityRole, Me, MemberView } from '#lib/shared/api-types.ts';
 import type { UserView } from '#lib/shared/protocol/frames.ts';
 import type { ApiClient } from '../api.ts';
+import { knownProfiles } from './known-profiles.svelte.ts';
 
 export class People {
 	#users = $state<Record<string, UserView>>({});
@@ -46,7 +47,10 @@ export class People {
 			loading = this.#api
 				.get<{ members: MemberView[] }>(`/api/communities/${communityId}/members`)
 				.then(({ members }) => {
-					for (const m of members) this.remember(m.user);
+					for (const m of members) {
+						this.remember(m.user);
+						knownProfiles.learn(m.user);
+					}
 					this.members[communityId] = members;
 				})
 				.finally(() => this.#loading.delete(communityId));

@@ -52,7 +52,25 @@ export const users = pgTable(
 		 * Kept on the user row so every request knows it without another query (the instance may
 		 * require a second factor, hooks.server.ts).
 		 */
-		twoFactorEnabledAt: timestamp('two_factor_enabled_at', { withTimezone: true })
+		twoFactorEnabledAt: timestamp('two_factor_enabled_at', { withTimezone: true }),
+		/**
+		 * Public profile (everyone sharing a community or a DM sees it; not message content, so not
+		 * end-to-end encrypted, like the display name). The avatar's bytes are in user_avatars; its
+		 * etag here (null: no avatar) versions its URL and travels with every member list.
+		 */
+		avatarEtag: text('avatar_etag'),
+		bio: text('bio').notNull().default(''),
+		pronouns: text('pronouns').notNull().default(''),
+		/**
+		 * The presence the person chose: `auto` (online, idle after inactivity), `idle`, `dnd` (no
+		 * desktop or push notifications) or `invisible` (shown offline to others). Kept here so it
+		 * survives reconnects and applies to every device.
+		 */
+		presenceChoice: text('presence_choice', { enum: ['auto', 'idle', 'dnd', 'invisible'] }).notNull().default('auto'),
+		/** Custom status (emoji and/or text), hidden once status_expires_at has passed (null: no expiry). */
+		statusEmoji: text('status_emoji').notNull().default(''),
+		statusText: text('status_text').notNull().default(''),
+		statusExpiresAt: timestamp('status_expires_at', { withTimezone: true })
 	},
 	(t) => [uniqueIndex('users_username_key').on(t.username)]
 );
@@ -324,6 +342,21 @@ export const instanceIcon = pgTable(
 	(t) => [check('instance_icon_single_row', sql`${t.id} = 1`)]
 );
 
+/**
+ * A person's avatar: a square PNG, JPEG or WebP the browser cropped, checked by its bytes, served at
+ * /api/users/:id/avatar to those who can see the person. Apart from users so session lookups
+ * (which read the whole users row) never carry image bytes.
+ */
+export const userAvatars = pgTable('user_avatars', {
+	userId: uuid('user_id')
+		.primaryKey()
+		.references(() => users.id, { onDelete: 'cascade' }),
+	/** Sniffed from the bytes, never taken from the uploader's Content-Type. */
+	contentType: text('content_type', { enum: ['image/png', 'image/jpeg', 'image/webp'] }).notNull(),
+	bytes: bytea('bytes').notNull(),
+	updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow()
+});
+
 export const communities = pgTable('communities', {
 	id: uuid('id').primaryKey(),
 	name: text('name').notNull(),
@@ -358,6 +391,30 @@ export const communityMembers = pgTable(
 		primaryKey({ columns: [t.communityId, t.userId] }),
 		index('community_members_user_idx').on(t.userId)
 	]
+);
+
+/**
+ * A community's own emoji, used as :name: in messages and reactions by its members: a small PNG,
+ * GIF or WebP checked by its bytes (never SVG), uploaded by those who manage the community.
+ */
+export const communityEmoji = pgTable(
+	'community_emoji',
+	{
+		id: uuid('id').primaryKey(),
+		communityId: uuid('community_id')
+			.notNull()
+			.references(() => communities.id, { onDelete: 'cascade' }),
+		/** Lower-case letters, digits and underscores, unique in the community. */
+		name: text('name').notNull(),
+		/** Sniffed from the bytes, never taken from the uploader's Content-Type. */
+		contentType: text('content_type', { enum: ['image/png', 'image/gif', 'image/webp'] }).notNull(),
+		bytes: bytea('bytes').notNull(),
+		/** Versions the image's URL, so browsers may keep each for good. */
+		etag: text('etag').notNull(),
+		createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+		createdAt: createdAt()
+	},
+	(t) => [uniqueIndex('community_emoji_name_key').on(t.communityId, t.name)]
 );
 
 /** Custom roles of a community: a name and a set of permissions (strings of PERMISSIONS). */

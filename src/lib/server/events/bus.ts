@@ -6,6 +6,7 @@
 // ephemeral ones), so everything that changes or closes sockets works whichever node holds them.
 import type { ChannelEvent, PresenceStatus } from '#lib/shared/protocol/frames.ts';
 import type { ToDeviceMessage } from '#lib/shared/e2ee.ts';
+import type { PresenceChoice } from '#lib/shared/profile.ts';
 
 /** Who may see a channel's events: the members of its community, or the participants of a DM. */
 export type ChannelScope = { kind: 'community'; communityId: string } | { kind: 'dm'; userIds: string[] };
@@ -23,6 +24,8 @@ export type BusNotice =
 	| { type: 'sessions.revoked'; sessionIds: string[] }
 	/** A user's profile changed; everyone sharing one of these communities or DMs shows it. */
 	| { type: 'user.updated'; userId: string; communityIds: string[]; dmChannelIds: string[] }
+	/** A user chose a presence (services/profiles.ts): every node's hub applies it to what others see. */
+	| { type: 'presence.chosen'; userId: string; choice: PresenceChoice }
 	/** A user registered or removed an encryption device; everyone sharing a community or DM (and the user) refetches. */
 	| { type: 'devices.changed'; userId: string; communityIds: string[]; dmChannelIds: string[] }
 	/** To-device messages queued for the device of this session: pushed to its open sockets. */

@@ -2,6 +2,7 @@
 // session validation with sliding expiry, listing and revoking sessions, password changes.
 import { and, asc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Me, SessionView } from '#lib/shared/api-types.ts';
+import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { Database, Executor } from '../db/open.ts';
 import { communityMembers, dmParticipants, instanceSettings, sessions, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
@@ -267,7 +268,7 @@ export class Accounts {
 	// building costs about as much CPU as running it on PGlite).
 	#sessionById: ReturnType<typeof sessionByIdStatement> | undefined;
 
-	async validateSession(token: string, options: { renew?: boolean } = {}): Promise<{ user: Me; session: SessionRecord; renewed: boolean } | null> {
+	async validateSession(token: string, options: { renew?: boolean } = {}): Promise<{ user: Me; session: SessionRecord; renewed: boolean; presenceChoice: PresenceChoice } | null> {
 		const [result] = await this.validateSessions([token], options);
 		return result ?? null;
 	}
@@ -277,7 +278,7 @@ export class Accounts {
 	 * the /ws upgrades that arrive together (a reconnect storm after a restart) share them. Answers
 	 * in the order of `tokens`, null for each that is not a live session.
 	 */
-	async validateSessions(tokens: readonly string[], options: { renew?: boolean } = {}): Promise<Array<{ user: Me; session: SessionRecord; renewed: boolean } | null>> {
+	async validateSessions(tokens: readonly string[], options: { renew?: boolean } = {}): Promise<Array<{ user: Me; session: SessionRecord; renewed: boolean; presenceChoice: PresenceChoice } | null>> {
 		const ids = tokens.map((token) => (/^[a-z2-7]{32}$/.test(token) ? sessionIdFromToken(token) : null));
 		const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
 		if (wanted.length === 0) return tokens.map(() => null);
@@ -286,7 +287,7 @@ export class Accounts {
 				? await (this.#sessionById ??= sessionByIdStatement(this.#db)).execute({ id: wanted[0] })
 				: await this.#db.select({ session: sessions, user: users }).from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(inArray(sessions.id, wanted));
 		const now = Date.now();
-		const results = new Map<string, { user: Me; session: SessionRecord; renewed: boolean }>();
+		const results = new Map<string, { user: Me; session: SessionRecord; renewed: boolean; presenceChoice: PresenceChoice }>();
 		const ended: string[] = [];
 		const patches = new Map<string, Partial<SessionRecord>>();
 		for (const row of rows) {
@@ -305,7 +306,7 @@ export class Accounts {
 			}
 			if (now - session.lastSeenAt.getTime() > LAST_SEEN_RESOLUTION_MS) patch.lastSeenAt = new Date(now);
 			if (Object.keys(patch).length > 0) patches.set(session.id, patch);
-			results.set(session.id, { user: toMe(row.user), session, renewed });
+			results.set(session.id, { user: toMe(row.user), session, renewed, presenceChoice: row.user.presenceChoice });
 		}
 		if (ended.length > 0) await this.#deleteSessions(inArray(sessions.id, ended));
 		// One statement per distinct patch: sessions touched together share their new lastSeenAt.

@@ -9,6 +9,7 @@ import { channelPermissionsOf, OVERRIDABLE_ROLES, type ChannelOverrides, type Ef
 import { accessChannel, accessCommunity, requirePermission, type CommunityAccess } from '../access.ts';
 import { conflict, invalid, notFound } from '../errors.ts';
 import { recordAudit } from './audit-log.ts';
+import { profileColumns, profileExtras } from './profiles.ts';
 
 type ChannelRow = typeof channels.$inferSelect;
 
@@ -263,10 +264,11 @@ export class Channels {
 	 */
 	async openDm(userId: string, otherUserId: string): Promise<ChannelView> {
 		if (otherUserId === userId) throw invalid('You cannot start a conversation with yourself.');
-		const [other] = await this.#db
-			.select({ id: users.id, username: users.username, displayName: users.displayName })
+		const [otherRow] = await this.#db
+			.select({ id: users.id, username: users.username, displayName: users.displayName, ...profileColumns })
 			.from(users)
 			.where(eq(users.id, otherUserId));
+		const other = otherRow && { id: otherRow.id, username: otherRow.username, displayName: otherRow.displayName, ...profileExtras(otherRow.id, otherRow) };
 		if (!other) throw notFound('User');
 		const [shared] = await this.#db
 			.select({ communityId: communityMembers.communityId })
@@ -314,10 +316,10 @@ export class Channels {
 	async #peers(channelIds: string[], userId: string): Promise<Map<string, UserView>> {
 		if (channelIds.length === 0) return new Map();
 		const rows = await this.#db
-			.select({ channelId: dmParticipants.channelId, id: users.id, username: users.username, displayName: users.displayName })
+			.select({ channelId: dmParticipants.channelId, id: users.id, username: users.username, displayName: users.displayName, ...profileColumns })
 			.from(dmParticipants)
 			.innerJoin(users, eq(users.id, dmParticipants.userId))
 			.where(and(inArray(dmParticipants.channelId, channelIds), ne(dmParticipants.userId, userId)));
-		return new Map(rows.map((r) => [r.channelId, { id: r.id, username: r.username, displayName: r.displayName }]));
+		return new Map(rows.map((r) => [r.channelId, { id: r.id, username: r.username, displayName: r.displayName, ...profileExtras(r.id, r) }]));
 	}
 }

@@ -12,6 +12,7 @@ import { recordAudit } from './audit-log.ts';
 import { appendEvents, hydrateEvents } from './channel-events.ts';
 import type { EventWriter } from './event-writer.ts';
 import type { Channels } from './channels.ts';
+import { profileColumns, profileExtras } from './profiles.ts';
 
 type CommunityRow = typeof communities.$inferSelect;
 
@@ -135,7 +136,8 @@ export class Communities {
 				customRoleName: communityRoles.name,
 				timedOutUntil: communityMembers.timedOutUntil,
 				joinedAt: communityMembers.joinedAt,
-				guest: users.isGuest
+				guest: users.isGuest,
+				...profileColumns
 			})
 			.from(communityMembers)
 			.innerJoin(users, eq(users.id, communityMembers.userId))
@@ -144,7 +146,7 @@ export class Communities {
 			.orderBy(asc(users.displayName));
 		const now = Date.now();
 		return rows.map((r) => ({
-			user: { id: r.id, username: r.username, displayName: r.displayName },
+			user: { id: r.id, username: r.username, displayName: r.displayName, ...profileExtras(r.id, r) },
 			role: r.role,
 			customRole: r.customRoleId && r.customRoleName ? { id: r.customRoleId, name: r.customRoleName } : null,
 			timedOutUntil: r.timedOutUntil && r.timedOutUntil.getTime() > now ? r.timedOutUntil.toISOString() : null,

@@ -256,7 +256,12 @@ export class Push {
 				.select({ userId: notificationLevels.userId, targetId: notificationLevels.targetId, level: notificationLevels.level })
 				.from(notificationLevels)
 				.where(and(inArray(notificationLevels.userId, ids), inArray(notificationLevels.targetId, communityId ? [channelId, communityId] : [channelId]))),
-			this.#db.select({ userId: notificationQuiet.userId }).from(notificationQuiet).where(and(inArray(notificationQuiet.userId, ids), gt(notificationQuiet.until, new Date()))),
+			// Quiet hours, or the presence "do not disturb" (services/profiles.ts): one statement.
+			this.#db
+				.select({ userId: notificationQuiet.userId })
+				.from(notificationQuiet)
+				.where(and(inArray(notificationQuiet.userId, ids), gt(notificationQuiet.until, new Date())))
+				.unionAll(this.#db.select({ userId: users.id }).from(users).where(and(inArray(users.id, ids), eq(users.presenceChoice, 'dnd')))),
 			// Nobody is notified of a message by someone they blocked.
 			this.#db.select({ userId: userBlocks.blockerId }).from(userBlocks).where(and(inArray(userBlocks.blockerId, ids), eq(userBlocks.blockedId, message.authorId)))
 		]);

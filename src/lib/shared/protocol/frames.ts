@@ -7,6 +7,7 @@ import * as v from 'valibot';
 import { issueMessage, parseJsonText } from '../validation.ts';
 import { DtlsParametersSchema, mediaParameters, RtpCapabilitiesSchema, RtpParametersSchema } from './media-parameters.ts';
 import { Mentions } from '../mentions.ts';
+import { PresenceChoice } from '../profile.ts';
 
 const Id = v.pipe(v.string(), v.uuid());
 /** Correlates a request with its ack/error. Client-chosen, short. */
@@ -103,9 +104,16 @@ export const clientFrames = {
 		t: v.literal('typing'),
 		channelId: Id
 	}),
+	/** This connection's activity: idle after inactivity (or a hidden tab), online again on input. */
 	presence: v.strictObject({
 		t: v.literal('presence'),
 		status: v.picklist(['online', 'idle'])
+	}),
+	/** The presence this person chooses for all their devices (kept across reconnects). */
+	'presence.set': v.strictObject({
+		t: v.literal('presence.set'),
+		id: RequestId,
+		choice: PresenceChoice
 	}),
 	/**
 	 * Calls (voice channels). A connection is in at most one call at a time, so the frames after
@@ -221,7 +229,11 @@ export type MessageView = v.InferOutput<typeof MessageView>;
 export const UserView = v.strictObject({
 	id: Id,
 	username: v.string(),
-	displayName: v.string()
+	displayName: v.string(),
+	/** The avatar's versioned URL, in member lists and DM peers (absent: none, or not carried here). */
+	avatarUrl: v.optional(v.string()),
+	/** The custom status, in member lists and DM peers while it has not expired (absent: none). */
+	status: v.optional(v.strictObject({ emoji: v.string(), text: v.string(), expiresAt: v.nullable(Timestamp) }))
 });
 export type UserView = v.InferOutput<typeof UserView>;
 
@@ -289,7 +301,8 @@ export type CallParticipantView = v.InferOutput<typeof CallParticipantView>;
 /** Why a call ended for this client, and whether joining again can help. */
 export const CallEndReason = v.picklist(['removed', 'server_error', 'shutdown', 'access_lost']);
 
-export const PresenceStatus = v.picklist(['online', 'idle', 'offline']);
+/** What others see: `dnd` is do-not-disturb; someone invisible is `offline` to everyone else. */
+export const PresenceStatus = v.picklist(['online', 'idle', 'dnd', 'offline']);
 export type PresenceStatus = v.InferOutput<typeof PresenceStatus>;
 
 // ---------------------------------------------------------------------------------------------
@@ -328,6 +341,8 @@ export const serverFrames = {
 		t: v.literal('presence'),
 		users: v.array(v.strictObject({ userId: Id, status: PresenceStatus }))
 	}),
+	/** This user chose a presence (on this or another device): every tab shows the choice. */
+	'presence.chosen': v.strictObject({ t: v.literal('presence.chosen'), choice: PresenceChoice }),
 	/** This user's read marker moved (from another tab or device). */
 	read: v.strictObject({ t: v.literal('read'), channelId: Id, seq: Seq }),
 	/** This user followed, unfollowed or read a thread (from another tab or device). */
