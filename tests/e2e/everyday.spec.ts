@@ -2,7 +2,7 @@
 // checked where the other person sees it, at desktop and phone width, in both themes, with axe.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { composer, messageWith, person, type Person } from './support.ts';
+import { composer, messageWith, openChannel, twoMembers, type Person } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -12,13 +12,7 @@ let communityId = '';
 let generalId = '';
 
 test.beforeAll(async ({ browser, baseURL }) => {
-	ann = await person(browser, baseURL!, 'ann', 'Ann Everyday');
-	ben = await person(browser, baseURL!, 'ben', 'Ben Everyday');
-	const community = await ann.api.createCommunity('Everyday Club');
-	communityId = community.id;
-	generalId = community.systemChannelId;
-	const { invite } = await ann.api.send<{ invite: { code: string } }>('POST', `/api/communities/${communityId}/invites`, {});
-	await ben.api.send('POST', `/api/invites/${invite.code}/accept`);
+	({ ann, ben, communityId, generalId } = await twoMembers(browser, baseURL!, { ann: 'Ann Everyday', ben: 'Ben Everyday', community: 'Everyday Club' }));
 });
 
 test.afterAll(async () => {
@@ -27,8 +21,7 @@ test.afterAll(async () => {
 });
 
 async function open(page: Page, channelId = generalId) {
-	await page.goto(`/c/${communityId}/${channelId}`);
-	await expect(page.locator('[data-connection="open"]')).toBeVisible();
+	await openChannel(page, communityId, channelId);
 }
 
 async function expectNoAxeViolations(page: Page, selector: string) {

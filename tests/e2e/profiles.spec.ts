@@ -4,7 +4,7 @@
 // Each view is looked at at desktop and phone width, in both themes, and checked with axe.
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { composer, messageWith, person, send, type Person } from './support.ts';
+import { composer, messageWith, openChannel, send, twoMembers, type Person } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -14,13 +14,7 @@ let communityId = '';
 let generalId = '';
 
 test.beforeAll(async ({ browser, baseURL }) => {
-	ann = await person(browser, baseURL!, 'ann', 'Ann Profile');
-	ben = await person(browser, baseURL!, 'ben', 'Ben Profile');
-	const community = await ann.api.createCommunity('Profile Club');
-	communityId = community.id;
-	generalId = community.systemChannelId;
-	const { invite } = await ann.api.send<{ invite: { code: string } }>('POST', `/api/communities/${communityId}/invites`, {});
-	await ben.api.send('POST', `/api/invites/${invite.code}/accept`);
+	({ ann, ben, communityId, generalId } = await twoMembers(browser, baseURL!, { ann: 'Ann Profile', ben: 'Ben Profile', community: 'Profile Club' }));
 });
 
 test.afterAll(async () => {
@@ -29,8 +23,7 @@ test.afterAll(async () => {
 });
 
 async function open(page: Page, channelId = generalId) {
-	await page.goto(`/c/${communityId}/${channelId}`);
-	await expect(page.locator('[data-connection="open"]')).toBeVisible();
+	await openChannel(page, communityId, channelId);
 }
 
 function members(page: Page) {

@@ -141,3 +141,21 @@ export async function person(browser: Browser, baseURL: string, prefix: string, 
 	const page = await context.newPage();
 	return { username, displayName, id: user.id, api, context, page };
 }
+
+/** Ann and Ben, each with a browser context of their own, both members of a new community. */
+export type TwoMembers = { ann: Person; ben: Person; communityId: string; generalId: string };
+
+export async function twoMembers(browser: Browser, baseURL: string, names: { ann: string; ben: string; community: string }): Promise<TwoMembers> {
+	const ann = await person(browser, baseURL, 'ann', names.ann);
+	const ben = await person(browser, baseURL, 'ben', names.ben);
+	const community = await ann.api.createCommunity(names.community);
+	const { invite } = await ann.api.send<{ invite: { code: string } }>('POST', `/api/communities/${community.id}/invites`, {});
+	await ben.api.send('POST', `/api/invites/${invite.code}/accept`);
+	return { ann, ben, communityId: community.id, generalId: community.systemChannelId };
+}
+
+/** Opens a community channel and waits until its page is connected. */
+export async function openChannel(page: Page, communityId: string, channelId: string): Promise<void> {
+	await page.goto(`/c/${communityId}/${channelId}`);
+	await expect(page.locator('[data-connection="open"]')).toBeVisible();
+}

@@ -5,7 +5,7 @@
 // at in screenshots at desktop and phone width (where it covers the screen, with a back button).
 import AxeBuilder from '@axe-core/playwright';
 import { expect, test, type Page } from '@playwright/test';
-import { composer, person, type Person } from './support.ts';
+import { composer, openChannel, twoMembers, type Person } from './support.ts';
 
 test.describe.configure({ mode: 'serial' });
 
@@ -15,13 +15,7 @@ let communityId = '';
 let generalId = '';
 
 test.beforeAll(async ({ browser, baseURL }) => {
-	ann = await person(browser, baseURL!, 'ann', 'Ann Threads');
-	ben = await person(browser, baseURL!, 'ben', 'Ben Threads');
-	const community = await ann.api.createCommunity('Thread Club');
-	communityId = community.id;
-	generalId = community.systemChannelId;
-	const { invite } = await ann.api.send<{ invite: { code: string } }>('POST', `/api/communities/${communityId}/invites`, {});
-	await ben.api.send('POST', `/api/invites/${invite.code}/accept`);
+	({ ann, ben, communityId, generalId } = await twoMembers(browser, baseURL!, { ann: 'Ann Threads', ben: 'Ben Threads', community: 'Thread Club' }));
 });
 
 test.afterAll(async () => {
@@ -30,8 +24,7 @@ test.afterAll(async () => {
 });
 
 async function open(page: Page) {
-	await page.goto(`/c/${communityId}/${generalId}`);
-	await expect(page.locator('[data-connection="open"]')).toBeVisible();
+	await openChannel(page, communityId, generalId);
 }
 
 /** The channel's own message list (not the thread's). */
