@@ -100,6 +100,17 @@ function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOp
 	});
 }
 
+// Settings of PGlite's one session, made once it is open (the server is its only user):
+// - plan_cache_mode: the hot statements take lists as one array (`id = any($1)`, db/built-once.ts),
+//   and PostgreSQL's plan cache judged a generic plan for those dearer than a custom one, so it
+//   planned them anew on every run: ~70 µs of CPU per statement on the build machine (tmp micro-
+//   bench, main-thread CPU). Every statement here is a small indexed OLTP read or write, for which
+//   the generic plan is the custom one.
+// - wal_init_zero: PostgreSQL fills each new 16 MB WAL file with zeros (2,048 writes of 8 kB
+//   through PGlite's file system layer) so its space is allocated before it is needed; PGlite runs
+//   without fsync (-F, its default), so the zeros bought nothing on the main thread's time.
+const PGLITE_SESSION_SETTINGS = 'set plan_cache_mode = force_generic_plan; set wal_init_zero = off;';
+
 export type DatabaseOptions = {
 	/** Called with the text of every statement drizzle runs (never its parameters: they hold user data). */
 	onQuery?: (sql: string) => void;
@@ -123,6 +134,7 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client), new PgliteStatements(client)), ...(logger ? { logger } : {}) }) as unknown as Database;
 		// The folder lock above keeps other processes out, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
+		await client.exec(PGLITE_SESSION_SETTINGS);
 		return {
 			db,
 			kind: 'pglite',
