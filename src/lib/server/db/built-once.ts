@@ -1,8 +1,8 @@
 // Selects of the hot paths, built into SQL text by drizzle once instead of on every run.
 //
-// drizzle turns a query builder into SQL text each time it runs it: for the three selects of a
-// message send that was ~0.4 ms of CPU per send on the build machine, a fifth of the send's cost
-// (tmp profile in bench/README.md, "Where the CPU goes"). drizzle's own `.prepare()` keeps the built
+// drizzle turns a query builder into SQL text each time it runs it: for the selects and the insert
+// of a message send that was ~0.4 ms of CPU per send on the build machine, a fifth of the send's
+// cost (bench/send-path.ts; bench/README.md, "Where the CPU goes"). drizzle's own `.prepare()` keeps the built
 // text, but binds it to the session it was called on, and every batch of the send path runs in a
 // new transaction, that is a new session. So this keeps what `.prepare()` keeps (the text, the
 // selected fields, which joins may be null) and binds it to the caller's session on each run, with
