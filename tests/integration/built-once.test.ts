@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { and, asc, eq, inArray } from 'drizzle-orm';
 import { openDatabase, type DatabaseConfig, type DatabaseHandle, type Executor } from '#lib/server/db/open.ts';
-import { anyOf, insertFromJson, selectBuiltOnce } from '#lib/server/db/built-once.ts';
+import { anyOf, insertFromJson, selectBuiltOnce, selectsBuiltOnce } from '#lib/server/db/built-once.ts';
 import { channels, communities, communityMembers, communityRoles, messages, users } from '#lib/server/db/schema.ts';
 import { createTestDatabase, postgresUnavailableReason, type TestDatabase } from '../helpers/test-server.ts';
 
@@ -139,6 +139,36 @@ describe.skipIf(skip)('statements built once', () => {
 			const twin = byId.get(viaDrizzle[index]!.id)!;
 			expect({ ...byId.get(sent.id), id: '', seq: 0, clientId: '' }).toEqual({ ...twin, id: '', seq: 0, clientId: '' });
 		}
+	});
+
+	it('selects run as one statement answer what each answers alone, rows mapped as drizzle maps them', async () => {
+		const db = handle.db;
+		const combined = selectsBuiltOnce((db) => ({
+			members: db
+				.select({
+					userId: communityMembers.userId,
+					role: communityMembers.role,
+					customPermissions: communityRoles.permissions,
+					timedOutUntil: communityMembers.timedOutUntil
+				})
+				.from(communityMembers)
+				.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
+				.where(and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds')))
+				.orderBy(asc(communityMembers.userId)),
+			messages: db.select().from(messages).where(anyOf(messages.authorId, 'userIds')).orderBy(asc(messages.seq))
+		}));
+		const stored = await db.select().from(messages).where(inArray(messages.authorId, userIds)).orderBy(asc(messages.seq));
+		// Messages of every shape the previous tests stored: JSON mentions, dates, nulls, long and odd strings.
+		expect(stored.length).toBeGreaterThan(5);
+		texts.length = 0;
+		for (const ids of [userIds, [userIds[1]!], []] as string[][]) {
+			const both = await db.transaction((tx) => combined(tx, { communityIds: [communityId], userIds: ids }));
+			expect(both.members).toEqual(await builtEachTime(db, ids.length ? ids : [crypto.randomUUID()]));
+			expect(both.messages).toEqual(stored.filter((m) => ids.includes(m.authorId)));
+		}
+		const own = texts.filter((text) => text.includes('json_agg'));
+		expect(own.length).toBe(3);
+		expect(new Set(own).size).toBe(1);
 	});
 
 	it('a lone UTF-16 surrogate is stored as U+FFFD, as a string parameter would be', async () => {

@@ -13,8 +13,8 @@
 // statement the same for every batch size, so PGlite runs it prepared (pglite-statements.ts) and
 // PostgreSQL plans it once.
 import * as drizzle from 'drizzle-orm';
-import { getTableColumns, getTableName, sql, type Column, type SQL } from 'drizzle-orm';
-import type { PgColumn, PgTable } from 'drizzle-orm/pg-core';
+import { getTableColumns, getTableName, is, sql, type Column, type SQL } from 'drizzle-orm';
+import { PgColumn as PgColumnClass, type PgColumn, type PgTable } from 'drizzle-orm/pg-core';
 import type { Executor } from './open.ts';
 
 /** `column = any($name)`: matches any value of the array passed as `name` when the query runs. */
@@ -68,6 +68,60 @@ export function selectBuiltOnce<Builder extends PromiseLike<unknown[]>, Values e
 		const prepared = session.prepareQuery(built.query, built.fields, undefined, true, undefined, { type: 'select', tables: built.tables });
 		prepared.joinsNotNullableMap = built.joins;
 		return (await prepared.execute(values)) as unknown as Awaited<Builder>;
+	};
+}
+
+type SelectedField = { path: string[]; field: unknown };
+type RawRun = { execute(values: Record<string, unknown>): Promise<unknown> };
+
+/**
+ * Several selects as one statement, built once: each select's rows come back as one JSON array
+ * (json_agg) and are mapped to what drizzle returns for that select. On PGlite every statement pays
+ * ~60–70 µs of CPU before doing any work (a call into WebAssembly, its protocol messages written
+ * and parsed, drizzle's execution), so reads that run together anyway (a send batch's memberships
+ * and idempotency lookup, after its channel lock) are cheaper as one. Each select must pick plain
+ * columns (no nested objects, no SQL expressions) with distinct column names.
+ */
+export function selectsBuiltOnce<Builders extends Record<string, PromiseLike<unknown[]>>, Values extends Record<string, unknown>>(
+	build: (db: Executor) => Builders
+): (db: Executor, values: Values) => Promise<{ [K in keyof Builders]: Awaited<Builders[K]> }> {
+	type Part = { key: string; columns: Array<[key: string, column: PgColumn]> };
+	let built: { query: { sql: string; params: unknown[] }; parts: Part[] } | undefined;
+	return async (db, values) => {
+		if (!built) {
+			const builders = Object.entries(build(db)) as Array<[string, unknown]>;
+			const parts: Part[] = [];
+			const selects: SQL[] = [];
+			let dialect: SelectInternals['dialect'] | undefined;
+			for (const [key, value] of builders) {
+				const select = value as SelectInternals;
+				dialect = select.dialect;
+				const columns = (orderSelectedFields(select.config.fields) as SelectedField[]).map(({ path, field }): [string, PgColumn] => {
+					if (path.length !== 1 || !is(field, PgColumnClass)) throw new Error(`selectsBuiltOnce: ${key} must select plain columns`);
+					return [path[0]!, field as PgColumn];
+				});
+				if (new Set(columns.map(([, column]) => column.name)).size !== columns.length) throw new Error(`selectsBuiltOnce: ${key} selects two columns of one name`);
+				parts.push({ key, columns });
+				selects.push(sql`(select coalesce(json_agg(q), '[]'::json) from (${select.getSQL()}) as q) as ${sql.identifier(key)}`);
+			}
+			built = { query: dialect!.sqlToQuery(sql`select ${sql.join(selects, sql`, `)}`), parts };
+		}
+		const session = (db as unknown as { session: { prepareQuery(...args: unknown[]): RawRun } }).session;
+		const result = await session.prepareQuery(built.query, undefined, undefined, false).execute(values);
+		// PGlite's driver answers { rows }, postgres.js's a row list; both parse json columns.
+		const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<Record<string, Array<Record<string, unknown>>>>;
+		const answer: Record<string, unknown[]> = {};
+		for (const { key, columns } of built.parts) {
+			answer[key] = row![key]!.map((record) => {
+				const mapped: Record<string, unknown> = {};
+				for (const [field, column] of columns) {
+					const value = record[column.name];
+					mapped[field] = value === null || value === undefined ? null : column.mapFromDriverValue(value);
+				}
+				return mapped;
+			});
+		}
+		return answer as { [K in keyof Builders]: Awaited<Builders[K]> };
 	};
 }
 

@@ -8,7 +8,7 @@ import type { HistoryPage, MessageRevisions } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, MESSAGE_REVISIONS_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView, ThreadUpdate } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
-import { anyOf, insertFromJson, selectBuiltOnce } from '../db/built-once.ts';
+import { anyOf, insertFromJson, selectBuiltOnce, selectsBuiltOnce } from '../db/built-once.ts';
 import { channels, communityMembers, communityRoles, dmParticipants, messageRevisions, messages, reactions, readStates, userBlocks } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessMessage, missingPermission, requireAuthor, requireCanDelete } from '../access.ts';
@@ -55,9 +55,13 @@ function scopeOf(channel: { communityId: string | null }, dmUsers: Map<string, s
 }
 
 // The send path's selects that run for every batch, built once (db/built-once.ts).
-/** The senders' memberships of the channels' communities, with what their roles may do. */
-const sendersQuery = selectBuiltOnce((db) =>
-	db
+/**
+ * One statement, after the channel lock: the senders' memberships of the channels' communities,
+ * with what their roles may do, and the messages already stored under these (author, clientId)
+ * pairs (retries of a send whose ack was lost).
+ */
+const sendChecksQuery = selectsBuiltOnce((db) => ({
+	senders: db
 		.select({
 			communityId: communityMembers.communityId,
 			userId: communityMembers.userId,
@@ -68,16 +72,12 @@ const sendersQuery = selectBuiltOnce((db) =>
 		})
 		.from(communityMembers)
 		.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
-		.where(and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds')))
-);
-/** Messages already stored under these (author, clientId) pairs: retries of a send whose ack was lost. */
-const sentBeforeQuery = selectBuiltOnce((db) =>
-	db
+		.where(and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds'))),
+	sentBefore: db
 		.select()
 		.from(messages)
-		.where(and(anyOf(messages.authorId, 'authorIds'), anyOf(messages.clientId, 'clientIds')))
-);
-
+		.where(and(anyOf(messages.authorId, 'userIds'), anyOf(messages.clientId, 'clientIds')))
+}));
 /** Who is in these DMs. */
 const dmParticipantsQuery = selectBuiltOnce((db) =>
 	db.select({ channelId: dmParticipants.channelId, userId: dmParticipants.userId }).from(dmParticipants).where(anyOf(dmParticipants.channelId, 'channelIds'))
@@ -92,9 +92,10 @@ const dmBlocksQuery = selectBuiltOnce((db) =>
 );
 
 /**
- * The batched send: for any number of queued sends, one lock query, two access queries, one
- * idempotency lookup, one reply lookup, and one statement that writes the messages, their events
- * and the channels' new sequence numbers.
+ * The batched send: for any number of queued sends, one lock query, one statement for the senders'
+ * memberships and the idempotency lookup (DMs: two more, participants and blocks), one reply lookup
+ * when a send replies, and one statement that writes the messages, their events and the channels'
+ * new sequence numbers.
  */
 const sendStep: BulkStep<SendInput, SendResult> = {
 	name: 'message.send',
@@ -106,8 +107,9 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		const userIds = [...new Set(items.map((i) => i.userId))];
 		const communityIds = [...new Set([...locked.values()].map((c) => c.communityId).filter((id): id is string => !!id))];
 		const dmChannelIds = [...locked.values()].filter((c) => c.kind === 'dm').map((c) => c.id);
-		const [memberRows, participantRows, dmBlockRows] = await Promise.all([
-			communityIds.length ? sendersQuery(tx, { communityIds, userIds }) : Promise.resolve([]),
+		const clientIds = [...new Set(items.map((i) => i.clientId))];
+		const [{ senders: memberRows, sentBefore: existing }, participantRows, dmBlockRows] = await Promise.all([
+			sendChecksQuery(tx, { communityIds, userIds, clientIds }),
 			dmChannelIds.length ? dmParticipantsQuery(tx, { channelIds: dmChannelIds }) : Promise.resolve([]),
 			// Blocks made by someone in these DMs (only sends to DMs pay for this query).
 			dmChannelIds.length ? dmBlocksQuery(tx, { channelIds: dmChannelIds }) : Promise.resolve([])
@@ -132,7 +134,6 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		);
 
 		// Idempotency: sends already stored (a retry after a lost ack) answer with the stored message.
-		const existing = await sentBeforeQuery(tx, { authorIds: userIds, clientIds: [...new Set(items.map((i) => i.clientId))] });
 		const byKey = new Map(existing.map((m) => [`${m.authorId}:${m.clientId}`, m]));
 
 		// Messages quoted by replies and thread roots, in one lookup (only when a send names one).
