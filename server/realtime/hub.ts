@@ -12,6 +12,7 @@ import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
 import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
+import { batchWindow } from './batch-window.ts';
 import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 import { strongerPresence } from './presence-rank.ts';
@@ -32,6 +33,9 @@ const PRESENCE_BUSY_FRAMES = 2_000;
 const CHANNEL_SCOPE_CACHE_MAX = 50_000;
 // Users whose subscriptions load in one pair of statements (see #scopesOfUsers).
 const REGISTER_BATCH_MAX = 500;
+// While sockets keep registering, a subscription load waits this long after the previous one
+// (see batch-window.ts), so that it serves many of them.
+const REGISTER_BATCH_WINDOW_MS = 5;
 
 export class Hub implements RealtimeStatus {
 	#app: AppContext;
@@ -77,7 +81,7 @@ export class Hub implements RealtimeStatus {
 		this.#app = app;
 		this.#scopesOfUsers = new DataLoader((userIds) => this.#loadScopes(userIds), {
 			cache: false,
-			batchScheduleFn: (run) => setImmediate(run),
+			batchScheduleFn: batchWindow(REGISTER_BATCH_WINDOW_MS),
 			maxBatchSize: REGISTER_BATCH_MAX
 		});
 		this.#nodeId = app.cluster?.instanceId ?? null;

@@ -13,6 +13,7 @@ import { standingOf } from '#lib/server/auth/two-factor-policy.ts';
 import { clientIp } from '#lib/server/client-ip.ts';
 import { safeError } from '#lib/server/logger.ts';
 import { requestIdFrom } from '#lib/server/request-id.ts';
+import { batchWindow } from './batch-window.ts';
 import { Connection } from './connection.ts';
 import { handlers, type HandlerContext } from './handlers.ts';
 import { Hub } from './hub.ts';
@@ -23,6 +24,10 @@ export const WS_PATH = '/ws';
 // Session lookups of simultaneous upgrades per statement: large enough for a storm, small enough
 // that one statement stays short.
 const UPGRADE_BATCH_MAX = 500;
+// While upgrades keep coming, a session lookup waits this long after the previous one (see
+// batch-window.ts): a few milliseconds more to connect, under load only, for a statement shared by
+// many upgrades instead of one each.
+const UPGRADE_BATCH_WINDOW_MS = 5;
 
 export type RealtimeServer = { hub: Hub; close(): Promise<void> };
 
@@ -40,7 +45,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	// without it looks fresh to the next HTTP request, which then never re-sends the cookie.
 	const sessionsOfUpgrades = new DataLoader((tokens: readonly string[]) => app.services.accounts.validateSessions(tokens, { renew: false }), {
 		cache: false,
-		batchScheduleFn: (run) => setImmediate(run),
+		batchScheduleFn: batchWindow(UPGRADE_BATCH_WINDOW_MS),
 		maxBatchSize: UPGRADE_BATCH_MAX
 	});
 	const wss = new WebSocketServer({
