@@ -3,7 +3,7 @@
 // audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
 // each subscriber.
 import DataLoader from 'dataloader';
-import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
@@ -18,7 +18,7 @@ import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 import { strongerPresence } from './presence-rank.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
-type ScopeStatement = { execute(values: { userId: string | undefined }): Promise<Array<{ kind: string; userId: string; id: string }>> };
+type ScopeStatement = { execute(values: { userIds: string[] }): Promise<Array<{ kind: string; userId: string; id: string }>> };
 
 // Presence changes are collected and sent in batches: during a reconnect storm of N clients this
 // sends O(N) frames per interval instead of O(N²) single-user frames.
@@ -75,7 +75,7 @@ export class Hub implements RealtimeStatus {
 	 * loaded together: a reconnect storm costs two statements per batch instead of two per socket.
 	 */
 	#scopesOfUsers: DataLoader<string, { communities: string[]; dms: string[] }>;
-	#scopesOfOneUser: ScopeStatement | undefined;
+	#scopesOfUsersStatement: ScopeStatement | undefined;
 
 	constructor(app: AppContext) {
 		this.#app = app;
@@ -174,21 +174,11 @@ export class Hub implements RealtimeStatus {
 	}
 
 	async #loadScopes(userIds: readonly string[]): Promise<Array<{ communities: string[]; dms: string[] }>> {
-		const db = this.#app.database.db;
 		const unique = [...new Set(userIds)];
-		// Communities and DMs in one statement; for one user (sockets arriving one at a time) a
-		// statement built once.
-		const scopesOf = (communityUser: SQL, dmUser: SQL) =>
-			db
-				.select({ kind: sql<string>`'community'`.as('kind'), userId: communityMembers.userId, id: communityMembers.communityId })
-				.from(communityMembers)
-				.where(communityUser)
-				.unionAll(db.select({ kind: sql<string>`'dm'`.as('kind'), userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(dmUser));
-		this.#scopesOfOneUser ??= scopesOf(eq(communityMembers.userId, sql.placeholder('userId')), eq(dmParticipants.userId, sql.placeholder('userId'))).prepare('scopes_of_user');
-		const rows =
-			unique.length === 1
-				? await this.#scopesOfOneUser.execute({ userId: unique[0] })
-				: await scopesOf(inArray(communityMembers.userId, unique), inArray(dmParticipants.userId, unique));
+		// Communities and DMs in one statement, built once: the users travel as one array parameter,
+		// so one user (a socket alone) and a batch (a reconnect storm) run the same prepared text.
+		this.#scopesOfUsersStatement ??= this.#prepareScopesOfUsers();
+		const rows = await this.#scopesOfUsersStatement.execute({ userIds: unique });
 		const scopes = new Map(unique.map((userId) => [userId, { communities: [] as string[], dms: [] as string[] }]));
 		for (const row of rows) {
 			const scope = scopes.get(row.userId)!;
@@ -196,6 +186,22 @@ export class Hub implements RealtimeStatus {
 			else scope.dms.push(row.id);
 		}
 		return userIds.map((userId) => scopes.get(userId)!);
+	}
+
+	#prepareScopesOfUsers(): ScopeStatement {
+		const db = this.#app.database.db;
+		const userIds = sql`any(${sql.placeholder('userIds')}::uuid[])`;
+		return db
+			.select({ kind: sql<string>`'community'`.as('kind'), userId: communityMembers.userId, id: communityMembers.communityId })
+			.from(communityMembers)
+			.where(sql`${communityMembers.userId} = ${userIds}`)
+			.unionAll(
+				db
+					.select({ kind: sql<string>`'dm'`.as('kind'), userId: dmParticipants.userId, id: dmParticipants.channelId })
+					.from(dmParticipants)
+					.where(sql`${dmParticipants.userId} = ${userIds}`)
+			)
+			.prepare('scopes_of_users');
 	}
 
 	/** Cluster mode: the other nodes count this node's sockets of that account and address. */
