@@ -6,6 +6,7 @@ import DataLoader from 'dataloader';
 import { eq, sql } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { presenceFrame } from '#lib/shared/protocol/presence-frame.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
 import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
@@ -556,12 +557,12 @@ export class Hub implements RealtimeStatus {
 			this.#announcePresence([...this.#localPresenceDirty], false);
 			this.#localPresenceDirty.clear();
 		}
-		const byScope = new Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>();
+		const byScope = new Map<string, { scope: Scope; users: Array<[string, PresenceStatus]> }>();
 		for (const userId of this.#presenceDirty) {
 			const local = this.#userScopes.get(userId);
 			const remote = this.#remoteChanged.get(userId);
 			if (!local && !remote) continue;
-			const entry = { userId, status: this.#statusOf(userId) };
+			const entry: [string, PresenceStatus] = [userId, this.#statusOf(userId)];
 			const communities = new Set([...(local?.communities ?? []), ...(remote?.communities ?? [])]);
 			const dms = new Set([...(local?.dms ?? []), ...(remote?.dms ?? [])]);
 			for (const id of communities) pushScope(byScope, { kind: 'community', id }, entry);
@@ -574,7 +575,7 @@ export class Hub implements RealtimeStatus {
 		this.#presenceDirty.clear();
 		this.#remoteChanged.clear();
 		let frames = 0;
-		for (const { scope, users } of byScope.values()) frames += this.#broadcast(scope, { t: 'presence', users });
+		for (const { scope, users } of byScope.values()) frames += this.#broadcast(scope, presenceFrame(users));
 		this.#presenceFlushMs = frames > PRESENCE_BUSY_FRAMES ? PRESENCE_FLUSH_SLOW_MS : PRESENCE_FLUSH_MS;
 	}
 
@@ -609,7 +610,7 @@ export class Hub implements RealtimeStatus {
 			for (const other of this.#dmSubs.get(id) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 			for (const userId of this.#remote.usersIn('dm', id)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
 		}
-		if (seen.size > 0) conn.send({ t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) });
+		if (seen.size > 0) conn.send(presenceFrame(seen));
 	}
 
 	/** Who is online in a community (on this node and the others), as one `presence` frame; null when nobody. */
@@ -619,8 +620,7 @@ export class Hub implements RealtimeStatus {
 		const seen = new Map<string, PresenceStatus>();
 		for (const other of this.#communitySubs.get(communityId) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 		for (const userId of this.#remote.usersIn('community', communityId)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
-		const frame: ServerFrame = { t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) };
-		const bytes = seen.size > 0 ? Buffer.from(JSON.stringify(frame)) : null;
+		const bytes = seen.size > 0 ? Buffer.from(JSON.stringify(presenceFrame(seen))) : null;
 		this.#communitySnapshots.set(communityId, bytes);
 		return bytes;
 	}
@@ -639,11 +639,7 @@ function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
 	if (set.size === 0) map.delete(key);
 }
 
-function pushScope(
-	byScope: Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>,
-	scope: Scope,
-	entry: { userId: string; status: PresenceStatus }
-) {
+function pushScope(byScope: Map<string, { scope: Scope; users: Array<[string, PresenceStatus]> }>, scope: Scope, entry: [string, PresenceStatus]) {
 	const key = `${scope.kind}:${scope.id}`;
 	const bucket = byScope.get(key);
 	if (bucket) bucket.users.push(entry);
