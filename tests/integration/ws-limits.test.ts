@@ -223,6 +223,37 @@ describe.skipIf(skip)('/ws limits', () => {
 	});
 });
 
+describe.skipIf(skip)('/ws heartbeat spread', () => {
+	let db: TestDatabase;
+	let server: TestServer;
+	beforeAll(async () => {
+		db = await createTestDatabase();
+		server = await startServer({ database: db, env: { WS_HEARTBEAT_SECONDS: '2', WS_MAX_CONNECTIONS_PER_USER: '20' } });
+	});
+	afterAll(async () => {
+		await server?.stop();
+		await db?.drop();
+	});
+
+	it('pings connections in turns spread over the interval, not all in one go, and each once per interval', async () => {
+		const user = await TestClient.signUp(server);
+		const sockets: TestSocket[] = [];
+		for (let i = 0; i < 10; i += 1) sockets.push(await user.socket());
+		const pings = sockets.map(() => [] as number[]);
+		sockets.forEach((socket, index) => socket.ws.on('ping', () => pings[index]!.push(Date.now())));
+		await until(async () => pings.every((times) => times.length >= 2), 8_000, 'two pings on every socket');
+		// Ten connections opened one after the other sit in ten different turns (a 2 s interval in 20
+		// turns: 100 ms apart), so their pings span most of a second; all at once, they came within
+		// the same few milliseconds.
+		const firsts = pings.map((times) => times[0]!);
+		expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(500);
+		// Each connection is still pinged once per interval.
+		for (const times of pings) expect(times[1]! - times[0]!).toBeGreaterThan(1_500);
+		for (const times of pings) expect(times[1]! - times[0]!).toBeLessThan(2_600);
+		for (const socket of sockets) socket.close();
+	});
+});
+
 describe.skipIf(skip)('/ws rate limit and global cap', () => {
 	let db: TestDatabase;
 	let server: TestServer;

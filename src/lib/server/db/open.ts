@@ -14,8 +14,11 @@ import { lockDataDir } from './data-dir-lock.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
 export type Schema = typeof schema;
-export type Database = PgDatabase<PgQueryResultHKT, Schema>;
-export type Transaction = PgTransaction<PgQueryResultHKT, Schema, ExtractTablesWithRelations<Schema>>;
+// drizzle is given no schema: the relational query API (db.query.*) is not used, and with a schema
+// drizzle builds a query builder for every table each time a transaction starts (~25 µs of CPU per
+// transaction on the build machine, paid by every batch of the send path).
+export type Database = PgDatabase<PgQueryResultHKT>;
+export type Transaction = PgTransaction<PgQueryResultHKT, Record<string, never>, ExtractTablesWithRelations<Record<string, never>>>;
 /** Anything queries can run on: the database itself or an open transaction. */
 export type Executor = Database | Transaction;
 
@@ -39,9 +42,14 @@ const MIGRATION_LOCK_KEY = 7_364_201;
 // table (~330 entries) into a new object for every query that carries one: ~0.13 ms per query on the
 // build machine, ~0.8 ms of CPU per message sent (measured with bench/, see bench/README.md). When
 // every parser in the option returns its input unchanged, the same result is had by installing
-// those raw-text parsers once on the client and dropping the option. The check runs once per
-// option object (drizzle keeps one per prepared query) and derives the types from drizzle itself,
-// so nothing here needs to track drizzle's internals; any other parser is passed through untouched.
+// those raw-text parsers once on the client and dropping the option. The types come from drizzle
+// itself, so nothing here needs to track drizzle's internals; any other parser is passed through
+// untouched.
+//
+// The check runs once per set of types, not per option object: drizzle makes a new option object
+// (new functions) for every query it runs, from the same code for the same types, so checking each
+// object again cost ~10 µs per query and only ever repeated the first answer. Only drizzle queries
+// through this client.
 type QueryOptions = Parameters<PGlite['query']>[2];
 type Queryable = { query: PGlite['query'] };
 
@@ -49,17 +57,20 @@ const RAW_TEXT_PROBE = 'raw-text-probe';
 const rawText = (value: string) => value;
 
 function parsersSharedOn(client: PGlite) {
-	const verified = new WeakSet<object>();
+	/** Sets of types (their ids joined) whose parsers drizzle sends all return the raw text: true, or not: false. */
+	const checked = new Map<string, boolean>();
 	return (options: QueryOptions): QueryOptions => {
 		const parsers = options?.parsers;
 		if (!parsers) return options;
-		if (!verified.has(parsers)) {
-			for (const [type, parse] of Object.entries(parsers)) {
-				if (parse(RAW_TEXT_PROBE, Number(type)) !== RAW_TEXT_PROBE) return options;
-			}
-			for (const type of Object.keys(parsers)) client.parsers[Number(type)] = rawText;
-			verified.add(parsers);
+		const types = Object.keys(parsers);
+		const key = types.join(',');
+		let rawTextOnly = checked.get(key);
+		if (rawTextOnly === undefined) {
+			rawTextOnly = types.every((type) => (parsers[Number(type)] as (value: string, typeId: number) => unknown)(RAW_TEXT_PROBE, Number(type)) === RAW_TEXT_PROBE);
+			if (rawTextOnly) for (const type of types) client.parsers[Number(type)] = rawText;
+			checked.set(key, rawTextOnly);
 		}
+		if (!rawTextOnly) return options;
 		const { parsers: _installedOnTheClient, ...rest } = options;
 		return rest;
 	};
@@ -89,6 +100,17 @@ function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOp
 	});
 }
 
+// Settings of PGlite's one session, made once it is open (the server is its only user):
+// - plan_cache_mode: the hot statements take lists as one array (`id = any($1)`, db/built-once.ts),
+//   and PostgreSQL's plan cache judged a generic plan for those dearer than a custom one, so it
+//   planned them anew on every run: ~70 µs of CPU per statement on the build machine (tmp micro-
+//   bench, main-thread CPU). Every statement here is a small indexed OLTP read or write, for which
+//   the generic plan is the custom one.
+// - wal_init_zero: PostgreSQL fills each new 16 MB WAL file with zeros (2,048 writes of 8 kB
+//   through PGlite's file system layer) so its space is allocated before it is needed; PGlite runs
+//   without fsync (-F, its default), so the zeros bought nothing on the main thread's time.
+const PGLITE_SESSION_SETTINGS = 'set plan_cache_mode = force_generic_plan; set wal_init_zero = off;';
+
 export type DatabaseOptions = {
 	/** Called with the text of every statement drizzle runs (never its parameters: they hold user data). */
 	onQuery?: (sql: string) => void;
@@ -109,9 +131,10 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 			await lock?.release();
 			throw error;
 		}
-		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client), new PgliteStatements(client)), schema, ...(logger ? { logger } : {}) }) as unknown as Database;
+		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client), new PgliteStatements(client)), ...(logger ? { logger } : {}) }) as unknown as Database;
 		// The folder lock above keeps other processes out, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
+		await client.exec(PGLITE_SESSION_SETTINGS);
 		return {
 			db,
 			kind: 'pglite',
@@ -139,7 +162,7 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 		// Connection errors must surface quickly at start-up instead of hanging a deploy.
 		connect_timeout: 10
 	});
-	const db = drizzlePostgres({ client, schema, ...(logger ? { logger } : {}) }) as unknown as Database;
+	const db = drizzlePostgres({ client, ...(logger ? { logger } : {}) }) as unknown as Database;
 	// The migrator runs its own transaction on the pool; a session-level advisory lock held on a
 	// separate connection keeps two processes starting at once from migrating concurrently.
 	const lockClient = postgres(config.url, { max: 1, onnotice: () => {}, connect_timeout: 10 });

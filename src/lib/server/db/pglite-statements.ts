@@ -3,7 +3,7 @@
 // PGlite's query() calls into its WebAssembly Postgres six times per statement (parse, describe,
 // bind, describe, execute, sync) and parses and plans the SQL text every time: ~0.3 ms of CPU for a
 // primary-key lookup on the build machine, and a message send runs eight statements. A statement
-// prepared once under a name runs in one call (bind, describe, execute and sync in one buffer) with
+// prepared once under a name runs in one call (bind, execute and sync in one buffer) with
 // a cached plan: ~0.1 ms (measured with bench/; see bench/README.md, "Where the CPU goes").
 //
 // Only text seen before is prepared: drizzle writes `in ($1, $2, …)` with one placeholder per value,
@@ -12,7 +12,9 @@
 // Results are parsed by PGlite's own parser with the same options, so callers see no difference.
 import { parse, protocol, type PGlite, type QueryOptions, type Results } from '@electric-sql/pglite';
 
-type Statement = { name: string; paramTypes: number[] };
+// The description of a statement's result columns, as PGlite's parser returns it.
+type RowDescription = Awaited<ReturnType<PGlite['execProtocolStream']>>[number];
+type Statement = { name: string; paramTypes: number[]; rowDescription: RowDescription | undefined };
 
 /** PGlite's mutexes and serializers: not in its typings, stable across its 0.x releases. */
 type PgliteInternals = {
@@ -79,8 +81,8 @@ export class PgliteStatements {
 			this.stats.hits += 1;
 		} else {
 			const name = `hearth_${++this.#counter}`;
-			const paramTypes = await this.#describe(name, serialize.parse({ name, text, types: options?.paramTypes ?? [] }));
-			statement = { name, paramTypes };
+			const { paramTypes, rowDescription } = await this.#describe(name, serialize.parse({ name, text, types: options?.paramTypes ?? [] }));
+			statement = { name, paramTypes, rowDescription };
 			this.#seenOnce.delete(text);
 			this.#prepared.set(text, statement);
 			this.stats.prepared += 1;
@@ -92,14 +94,14 @@ export class PgliteStatements {
 		}
 		const parts = this.#toClose.splice(0).map((name) => serialize.close({ type: 'S', name }));
 		parts.push(this.#bind(statement.name, statement.paramTypes, params, options));
-		return this.#execute<T>(parts, options);
+		return this.#execute<T>(parts, statement.rowDescription, options);
 	}
 
-	/** Parses under a name and returns the parameter types the server inferred. */
-	async #describe(name: string, parseMessage: Uint8Array): Promise<number[]> {
+	/** Parses under a name; returns the parameter types the server inferred and the result's columns. */
+	async #describe(name: string, parseMessage: Uint8Array): Promise<{ paramTypes: number[]; rowDescription: RowDescription | undefined }> {
 		const describe = serialize.describe({ type: 'S', name });
 		const messages = await this.#client.execProtocolStream(concat([parseMessage, describe, serialize.sync()]), { syncToFs: false });
-		return parse.parseDescribeStatementResults(messages);
+		return { paramTypes: parse.parseDescribeStatementResults(messages), rowDescription: messages.find((m) => m.name === 'rowDescription') };
 	}
 
 	#bind(statement: string, paramTypes: number[], params: unknown[], options: QueryOptions | undefined): Uint8Array {
@@ -113,10 +115,16 @@ export class PgliteStatements {
 		return serialize.bind({ statement, values });
 	}
 
-	/** One call into PGlite: the given messages, then describe, execute and sync; the rows parsed as query() would. */
-	async #execute<T>(parts: Uint8Array[], options: QueryOptions | undefined): Promise<Results<T>> {
-		parts.push(serialize.describe({ type: 'P' }), serialize.execute({}), serialize.sync());
+	/**
+	 * One call into PGlite: the given messages, then execute and sync; the rows parsed as query()
+	 * would. The result's columns are those described when the statement was prepared: asking again
+	 * on every run (describe) made PGlite write and parse the same column list each time, ~3.5 % of the
+	 * server's CPU in a bench profile at 10,000 deliveries/s.
+	 */
+	async #execute<T>(parts: Uint8Array[], rowDescription: RowDescription | undefined, options: QueryOptions | undefined): Promise<Results<T>> {
+		parts.push(serialize.execute({}), serialize.sync());
 		const messages = await this.#client.execProtocolStream(concat(parts), { syncToFs: false });
+		if (rowDescription) messages.unshift(rowDescription);
 		return parse.parseResults(messages, this.#internals.parsers, options)[0] as Results<T>;
 	}
 }

@@ -10,6 +10,7 @@ import { channelEvents, channels, dmParticipants, messages, reactions, users } f
 import type { ChannelScope } from '../events/bus.ts';
 import type { Executor, Transaction } from '../db/open.ts';
 import { notFound } from '../errors.ts';
+import { anyOf, insertFromJson, selectBuiltOnce } from '../db/built-once.ts';
 
 export type EventDraft =
 	| { type: 'message.created'; actorId: string; messageId: string }
@@ -33,10 +34,9 @@ export type LockedChannel = {
 	permissionOverrides: ChannelOverrides;
 };
 
-/** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
-export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {
-	if (channelIds.length === 0) return new Map();
-	const rows = await tx
+// Built once (db/built-once.ts): the send path runs it for every batch.
+const lockChannelsQuery = selectBuiltOnce((db) =>
+	db
 		.select({
 			id: channels.id,
 			lastSeq: channels.lastSeq,
@@ -48,13 +48,19 @@ export async function lockChannels(tx: Transaction, channelIds: string[]): Promi
 			permissionOverrides: channels.permissionOverrides
 		})
 		.from(channels)
-		.where(inArray(channels.id, [...new Set(channelIds)]))
+		.where(anyOf(channels.id, 'ids'))
 		.orderBy(asc(channels.id))
-		.for('update');
+		.for('update')
+);
+
+/** Locks the channels (in id order, so two writers never deadlock) and returns their rows. */
+export async function lockChannels(tx: Transaction, channelIds: string[]): Promise<Map<string, LockedChannel>> {
+	if (channelIds.length === 0) return new Map();
+	const rows = await lockChannelsQuery(tx, { ids: [...new Set(channelIds)] });
 	return new Map(rows.map((row) => [row.id, row]));
 }
 
-export type StoredEventRow = typeof channelEvents.$inferInsert;
+export type StoredEventRow = typeof channelEvents.$inferSelect;
 
 /** Turns drafts into rows with consecutive sequence numbers after `channel.lastSeq` and advances it. */
 export function numberEvents(channel: LockedChannel, drafts: EventDraft[], now: Date): StoredEventRow[] {
@@ -78,30 +84,24 @@ export function numberEvents(channel: LockedChannel, drafts: EventDraft[], now: 
 	});
 }
 
-/** Writes numbered events and the channels' new last_seq. */
 /**
  * Stores numbered events and advances their channels' last sequence numbers, in one statement
  * (the update runs as a data-modifying WITH of the insert), together with `alongWith`: other
  * writes of the same operation that read nothing back (the new messages of a send). On PGlite
  * each statement costs ~0.1–0.2 ms of CPU however small: a send used to pay three.
+ *
+ * Rows travel as JSON parameters (db/built-once.ts, insertFromJson), so a send's statement has the
+ * same text whatever the batch holds: drizzle does not build it anew for each batch size and the
+ * database runs it prepared.
  */
 export async function storeEvents(tx: Transaction, lockedChannels: Iterable<LockedChannel>, rows: StoredEventRow[], alongWith: SQL[] = []) {
 	if (rows.length === 0) return;
 	const touchedIds = new Set(rows.map((row) => row.channelId));
-	const touched = [...lockedChannels].filter((channel) => touchedIds.has(channel.id));
-	// One update for all channels of a batch: a batch of sends spread over 100 channels must not
-	// pay 100 of them.
-	// (The builders' SQL, not the builders: drizzle would wrap those in parentheses, which
-	// PostgreSQL does not take around an insert or update.)
-	const advance: SQL =
-		touched.length === 1
-			? tx.update(channels).set({ lastSeq: touched[0]!.lastSeq }).where(eq(channels.id, touched[0]!.id)).getSQL()
-			: sql`update ${channels} set ${sql.identifier(channels.lastSeq.name)} = v.last_seq from (values ${sql.join(
-					touched.map((channel) => sql`(${channel.id}::uuid, ${channel.lastSeq}::bigint)`),
-					sql`, `
-				)}) as v(id, last_seq) where ${channels.id} = v.id`;
+	const lastSeqs = [...lockedChannels].filter((channel) => touchedIds.has(channel.id)).map((channel) => ({ id: channel.id, last_seq: channel.lastSeq }));
+	// One update for all channels of a batch: a batch of sends spread over 100 channels must not pay 100 of them.
+	const advance = sql`update ${channels} set ${sql.identifier(channels.lastSeq.name)} = v.last_seq from json_to_recordset(${JSON.stringify(lastSeqs)}::text::json) as v(id uuid, last_seq bigint) where ${channels.id} = v.id`;
 	const writes = [...alongWith, advance].map((write, index) => sql`${sql.identifier(`write_${index}`)} as (${write})`);
-	await tx.execute(sql`with ${sql.join(writes, sql`, `)} ${tx.insert(channelEvents).values(rows).getSQL()}`);
+	await tx.execute(sql`with ${sql.join(writes, sql`, `)} ${insertFromJson(channelEvents, rows)}`);
 }
 
 /** Appends events to one channel inside the caller's transaction. */

@@ -8,6 +8,7 @@ import type { HistoryPage, MessageRevisions } from '#lib/shared/api-types.ts';
 import { HISTORY_PAGE_MAX, MESSAGE_REVISIONS_MAX, RESUME_MAX_EVENTS } from '#lib/shared/limits.ts';
 import type { ChannelEvent, MessageView, ThreadUpdate } from '#lib/shared/protocol/frames.ts';
 import type { Database, Transaction } from '../db/open.ts';
+import { anyOf, insertFromJson, selectBuiltOnce } from '../db/built-once.ts';
 import { channels, communityMembers, communityRoles, dmParticipants, messageRevisions, messages, reactions, readStates, userBlocks } from '../db/schema.ts';
 import type { BusNotice, ChannelScope, EventBus } from '../events/bus.ts';
 import { accessChannel, accessMessage, missingPermission, requireAuthor, requireCanDelete } from '../access.ts';
@@ -53,6 +54,43 @@ function scopeOf(channel: { communityId: string | null }, dmUsers: Map<string, s
 		: { kind: 'dm', userIds: dmUsers.get(channelId) ?? [] };
 }
 
+// The send path's selects that run for every batch, built once (db/built-once.ts).
+/** The senders' memberships of the channels' communities, with what their roles may do. */
+const sendersQuery = selectBuiltOnce((db) =>
+	db
+		.select({
+			communityId: communityMembers.communityId,
+			userId: communityMembers.userId,
+			role: communityMembers.role,
+			customRoleId: communityMembers.customRoleId,
+			customPermissions: communityRoles.permissions,
+			timedOutUntil: communityMembers.timedOutUntil
+		})
+		.from(communityMembers)
+		.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
+		.where(and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds')))
+);
+/** Messages already stored under these (author, clientId) pairs: retries of a send whose ack was lost. */
+const sentBeforeQuery = selectBuiltOnce((db) =>
+	db
+		.select()
+		.from(messages)
+		.where(and(anyOf(messages.authorId, 'authorIds'), anyOf(messages.clientId, 'clientIds')))
+);
+
+/** Who is in these DMs. */
+const dmParticipantsQuery = selectBuiltOnce((db) =>
+	db.select({ channelId: dmParticipants.channelId, userId: dmParticipants.userId }).from(dmParticipants).where(anyOf(dmParticipants.channelId, 'channelIds'))
+);
+/** Blocks made by someone in these DMs. */
+const dmBlocksQuery = selectBuiltOnce((db) =>
+	db
+		.select({ channelId: dmParticipants.channelId, blockerId: userBlocks.blockerId, blockedId: userBlocks.blockedId })
+		.from(userBlocks)
+		.innerJoin(dmParticipants, eq(dmParticipants.userId, userBlocks.blockerId))
+		.where(anyOf(dmParticipants.channelId, 'channelIds'))
+);
+
 /**
  * The batched send: for any number of queued sends, one lock query, two access queries, one
  * idempotency lookup, one reply lookup, and one statement that writes the messages, their events
@@ -69,34 +107,10 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		const communityIds = [...new Set([...locked.values()].map((c) => c.communityId).filter((id): id is string => !!id))];
 		const dmChannelIds = [...locked.values()].filter((c) => c.kind === 'dm').map((c) => c.id);
 		const [memberRows, participantRows, dmBlockRows] = await Promise.all([
-			communityIds.length
-				? tx
-						.select({
-							communityId: communityMembers.communityId,
-							userId: communityMembers.userId,
-							role: communityMembers.role,
-							customRoleId: communityMembers.customRoleId,
-							customPermissions: communityRoles.permissions,
-							timedOutUntil: communityMembers.timedOutUntil
-						})
-						.from(communityMembers)
-						.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
-						.where(and(inArray(communityMembers.communityId, communityIds), inArray(communityMembers.userId, userIds)))
-				: Promise.resolve([]),
-			dmChannelIds.length
-				? tx
-						.select({ channelId: dmParticipants.channelId, userId: dmParticipants.userId })
-						.from(dmParticipants)
-						.where(inArray(dmParticipants.channelId, dmChannelIds))
-				: Promise.resolve([]),
+			communityIds.length ? sendersQuery(tx, { communityIds, userIds }) : Promise.resolve([]),
+			dmChannelIds.length ? dmParticipantsQuery(tx, { channelIds: dmChannelIds }) : Promise.resolve([]),
 			// Blocks made by someone in these DMs (only sends to DMs pay for this query).
-			dmChannelIds.length
-				? tx
-						.select({ channelId: dmParticipants.channelId, blockerId: userBlocks.blockerId, blockedId: userBlocks.blockedId })
-						.from(userBlocks)
-						.innerJoin(dmParticipants, eq(dmParticipants.userId, userBlocks.blockerId))
-						.where(inArray(dmParticipants.channelId, dmChannelIds))
-				: Promise.resolve([])
+			dmChannelIds.length ? dmBlocksQuery(tx, { channelIds: dmChannelIds }) : Promise.resolve([])
 		]);
 		const members = new Map(memberRows.map((r) => [`${r.communityId}:${r.userId}`, r]));
 		const dmUsers = new Map<string, string[]>();
@@ -118,10 +132,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 		);
 
 		// Idempotency: sends already stored (a retry after a lost ack) answer with the stored message.
-		const existing = await tx
-			.select()
-			.from(messages)
-			.where(and(inArray(messages.authorId, userIds), inArray(messages.clientId, [...new Set(items.map((i) => i.clientId))])));
+		const existing = await sentBeforeQuery(tx, { authorIds: userIds, clientIds: [...new Set(items.map((i) => i.clientId))] });
 		const byKey = new Map(existing.map((m) => [`${m.authorId}:${m.clientId}`, m]));
 
 		// Messages quoted by replies and thread roots, in one lookup (only when a send names one).
@@ -159,7 +170,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 
 		const now = new Date();
 		const threadOf = new Map<string, ThreadUpdate>();
-		const newMessages: (typeof messages.$inferInsert)[] = [];
+		const newMessages: (typeof messages.$inferSelect)[] = [];
 		const eventRows: StoredEventRow[] = [];
 		const fresh = new Map<string, { index: number; row: typeof messages.$inferSelect }>();
 
@@ -278,7 +289,7 @@ const sendStep: BulkStep<SendInput, SendResult> = {
 				roots,
 				newMessages.filter((m) => m.threadRootId).map((m) => ({ userId: m.authorId, rootId: m.threadRootId!, channelId: m.channelId, seq: m.seq }))
 			);
-			await storeEvents(tx, locked.values(), eventRows, [tx.insert(messages).values(newMessages).getSQL(), ...threadWrites]);
+			await storeEvents(tx, locked.values(), eventRows, [insertFromJson(messages, newMessages), ...threadWrites]);
 		}
 		for (const { index, row } of fresh.values()) {
 			const message = toMessageView(row);
