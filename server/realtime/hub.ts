@@ -10,6 +10,7 @@ import { presenceFrame } from '#lib/shared/protocol/presence-frame.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
 import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
+import { anyOf } from '#lib/server/db/built-once.ts';
 import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
@@ -191,16 +192,15 @@ export class Hub implements RealtimeStatus {
 
 	#prepareScopesOfUsers(): ScopeStatement {
 		const db = this.#app.database.db;
-		const userIds = sql`any(${sql.placeholder('userIds')}::uuid[])`;
 		return db
 			.select({ kind: sql<string>`'community'`.as('kind'), userId: communityMembers.userId, id: communityMembers.communityId })
 			.from(communityMembers)
-			.where(sql`${communityMembers.userId} = ${userIds}`)
+			.where(anyOf(communityMembers.userId, 'userIds'))
 			.unionAll(
 				db
 					.select({ kind: sql<string>`'dm'`.as('kind'), userId: dmParticipants.userId, id: dmParticipants.channelId })
 					.from(dmParticipants)
-					.where(sql`${dmParticipants.userId} = ${userIds}`)
+					.where(anyOf(dmParticipants.userId, 'userIds'))
 			)
 			.prepare('scopes_of_users');
 	}

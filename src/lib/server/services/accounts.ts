@@ -4,6 +4,7 @@ import { and, asc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Me, SessionView } from '#lib/shared/api-types.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { Database, Executor } from '../db/open.ts';
+import { anyOf } from '../db/built-once.ts';
 import { communityMembers, dmParticipants, instanceSettings, sessions, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
@@ -65,7 +66,7 @@ function sessionsByIdsStatement(db: Database) {
 		.select({ session: sessions, user: sessionUser })
 		.from(sessions)
 		.innerJoin(users, eq(users.id, sessions.userId))
-		.where(sql`${sessions.id} = any(${sql.placeholder('ids')}::text[])`)
+		.where(anyOf(sessions.id, 'ids'))
 		.prepare('sessions_by_ids');
 }
 
