@@ -22,6 +22,12 @@ const dev = process.argv.includes('--dev');
 const SHUTDOWN_GRACE_MS = 10_000;
 // Retention is counted in days; purging hourly keeps the log within an hour of the limit.
 const AUDIT_PURGE_INTERVAL_MS = 60 * 60_000;
+// Connections the kernel holds for us until they are accepted. After a restart or a network blip
+// every client reconnects within a second; Node's default (511) overflowed while one turn of the
+// event loop answered a batch of them, and each dropped SYN costs its client a retransmit 1, 3, 7 s
+// later (the bench's reconnect storm: a tail of 10 s and more for a few hundred of 4,900). Linux
+// caps this at net.core.somaxconn (4096 by default since 5.4).
+const LISTEN_BACKLOG = 4096;
 
 function readVersion(): string {
 	try {
@@ -108,7 +114,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 
 	await new Promise<void>((resolve, reject) => {
 		server.once('error', reject);
-		server.listen(config.port, config.host, () => resolve());
+		server.listen({ port: config.port, host: config.host, backlog: LISTEN_BACKLOG }, () => resolve());
 	});
 	const address = server.address();
 	const port = typeof address === 'object' && address ? address.port : config.port;

@@ -3,21 +3,24 @@
 // audience) and per DM channel, so fan-out is one map lookup and one pre-serialised frame sent to
 // each subscriber.
 import DataLoader from 'dataloader';
-import { eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { eq, sql } from 'drizzle-orm';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { presenceFrame } from '#lib/shared/protocol/presence-frame.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { AppContext, RealtimeStatus } from '#lib/server/context.ts';
 import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
+import { anyOf } from '#lib/server/db/built-once.ts';
 import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
 import type { Connection } from './connection.ts';
+import { batchWindow } from './batch-window.ts';
 import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
 import { strongerPresence } from './presence-rank.ts';
 
 type Scope = { kind: 'community'; id: string } | { kind: 'dm'; id: string };
-type ScopeStatement = { execute(values: { userId: string | undefined }): Promise<Array<{ kind: string; userId: string; id: string }>> };
+type ScopeStatement = { execute(values: { userIds: string[] }): Promise<Array<{ kind: string; userId: string; id: string }>> };
 
 // Presence changes are collected and sent in batches: during a reconnect storm of N clients this
 // sends O(N) frames per interval instead of O(N²) single-user frames.
@@ -32,6 +35,9 @@ const PRESENCE_BUSY_FRAMES = 2_000;
 const CHANNEL_SCOPE_CACHE_MAX = 50_000;
 // Users whose subscriptions load in one pair of statements (see #scopesOfUsers).
 const REGISTER_BATCH_MAX = 500;
+// While sockets keep registering, a subscription load waits this long after the previous one
+// (see batch-window.ts), so that it serves many of them.
+const REGISTER_BATCH_WINDOW_MS = 5;
 
 export class Hub implements RealtimeStatus {
 	#app: AppContext;
@@ -71,13 +77,13 @@ export class Hub implements RealtimeStatus {
 	 * loaded together: a reconnect storm costs two statements per batch instead of two per socket.
 	 */
 	#scopesOfUsers: DataLoader<string, { communities: string[]; dms: string[] }>;
-	#scopesOfOneUser: ScopeStatement | undefined;
+	#scopesOfUsersStatement: ScopeStatement | undefined;
 
 	constructor(app: AppContext) {
 		this.#app = app;
 		this.#scopesOfUsers = new DataLoader((userIds) => this.#loadScopes(userIds), {
 			cache: false,
-			batchScheduleFn: (run) => setImmediate(run),
+			batchScheduleFn: batchWindow(REGISTER_BATCH_WINDOW_MS),
 			maxBatchSize: REGISTER_BATCH_MAX
 		});
 		this.#nodeId = app.cluster?.instanceId ?? null;
@@ -170,21 +176,11 @@ export class Hub implements RealtimeStatus {
 	}
 
 	async #loadScopes(userIds: readonly string[]): Promise<Array<{ communities: string[]; dms: string[] }>> {
-		const db = this.#app.database.db;
 		const unique = [...new Set(userIds)];
-		// Communities and DMs in one statement; for one user (sockets arriving one at a time) a
-		// statement built once.
-		const scopesOf = (communityUser: SQL, dmUser: SQL) =>
-			db
-				.select({ kind: sql<string>`'community'`.as('kind'), userId: communityMembers.userId, id: communityMembers.communityId })
-				.from(communityMembers)
-				.where(communityUser)
-				.unionAll(db.select({ kind: sql<string>`'dm'`.as('kind'), userId: dmParticipants.userId, id: dmParticipants.channelId }).from(dmParticipants).where(dmUser));
-		this.#scopesOfOneUser ??= scopesOf(eq(communityMembers.userId, sql.placeholder('userId')), eq(dmParticipants.userId, sql.placeholder('userId'))).prepare('scopes_of_user');
-		const rows =
-			unique.length === 1
-				? await this.#scopesOfOneUser.execute({ userId: unique[0] })
-				: await scopesOf(inArray(communityMembers.userId, unique), inArray(dmParticipants.userId, unique));
+		// Communities and DMs in one statement, built once: the users travel as one array parameter,
+		// so one user (a socket alone) and a batch (a reconnect storm) run the same prepared text.
+		this.#scopesOfUsersStatement ??= this.#prepareScopesOfUsers();
+		const rows = await this.#scopesOfUsersStatement.execute({ userIds: unique });
 		const scopes = new Map(unique.map((userId) => [userId, { communities: [] as string[], dms: [] as string[] }]));
 		for (const row of rows) {
 			const scope = scopes.get(row.userId)!;
@@ -192,6 +188,21 @@ export class Hub implements RealtimeStatus {
 			else scope.dms.push(row.id);
 		}
 		return userIds.map((userId) => scopes.get(userId)!);
+	}
+
+	#prepareScopesOfUsers(): ScopeStatement {
+		const db = this.#app.database.db;
+		return db
+			.select({ kind: sql<string>`'community'`.as('kind'), userId: communityMembers.userId, id: communityMembers.communityId })
+			.from(communityMembers)
+			.where(anyOf(communityMembers.userId, 'userIds'))
+			.unionAll(
+				db
+					.select({ kind: sql<string>`'dm'`.as('kind'), userId: dmParticipants.userId, id: dmParticipants.channelId })
+					.from(dmParticipants)
+					.where(anyOf(dmParticipants.userId, 'userIds'))
+			)
+			.prepare('scopes_of_users');
 	}
 
 	/** Cluster mode: the other nodes count this node's sockets of that account and address. */
@@ -546,12 +557,12 @@ export class Hub implements RealtimeStatus {
 			this.#announcePresence([...this.#localPresenceDirty], false);
 			this.#localPresenceDirty.clear();
 		}
-		const byScope = new Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>();
+		const byScope = new Map<string, { scope: Scope; users: Array<[string, PresenceStatus]> }>();
 		for (const userId of this.#presenceDirty) {
 			const local = this.#userScopes.get(userId);
 			const remote = this.#remoteChanged.get(userId);
 			if (!local && !remote) continue;
-			const entry = { userId, status: this.#statusOf(userId) };
+			const entry: [string, PresenceStatus] = [userId, this.#statusOf(userId)];
 			const communities = new Set([...(local?.communities ?? []), ...(remote?.communities ?? [])]);
 			const dms = new Set([...(local?.dms ?? []), ...(remote?.dms ?? [])]);
 			for (const id of communities) pushScope(byScope, { kind: 'community', id }, entry);
@@ -564,7 +575,7 @@ export class Hub implements RealtimeStatus {
 		this.#presenceDirty.clear();
 		this.#remoteChanged.clear();
 		let frames = 0;
-		for (const { scope, users } of byScope.values()) frames += this.#broadcast(scope, { t: 'presence', users });
+		for (const { scope, users } of byScope.values()) frames += this.#broadcast(scope, presenceFrame(users));
 		this.#presenceFlushMs = frames > PRESENCE_BUSY_FRAMES ? PRESENCE_FLUSH_SLOW_MS : PRESENCE_FLUSH_MS;
 	}
 
@@ -599,7 +610,7 @@ export class Hub implements RealtimeStatus {
 			for (const other of this.#dmSubs.get(id) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 			for (const userId of this.#remote.usersIn('dm', id)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
 		}
-		if (seen.size > 0) conn.send({ t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) });
+		if (seen.size > 0) conn.send(presenceFrame(seen));
 	}
 
 	/** Who is online in a community (on this node and the others), as one `presence` frame; null when nobody. */
@@ -609,8 +620,7 @@ export class Hub implements RealtimeStatus {
 		const seen = new Map<string, PresenceStatus>();
 		for (const other of this.#communitySubs.get(communityId) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 		for (const userId of this.#remote.usersIn('community', communityId)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
-		const frame: ServerFrame = { t: 'presence', users: [...seen].map(([userId, status]) => ({ userId, status })) };
-		const bytes = seen.size > 0 ? Buffer.from(JSON.stringify(frame)) : null;
+		const bytes = seen.size > 0 ? Buffer.from(JSON.stringify(presenceFrame(seen))) : null;
 		this.#communitySnapshots.set(communityId, bytes);
 		return bytes;
 	}
@@ -629,11 +639,7 @@ function removeFrom<K, V>(map: Map<K, Set<V>>, key: K, value: V) {
 	if (set.size === 0) map.delete(key);
 }
 
-function pushScope(
-	byScope: Map<string, { scope: Scope; users: { userId: string; status: PresenceStatus }[] }>,
-	scope: Scope,
-	entry: { userId: string; status: PresenceStatus }
-) {
+function pushScope(byScope: Map<string, { scope: Scope; users: Array<[string, PresenceStatus]> }>, scope: Scope, entry: [string, PresenceStatus]) {
 	const key = `${scope.kind}:${scope.id}`;
 	const bucket = byScope.get(key);
 	if (bucket) bucket.users.push(entry);

@@ -7,6 +7,7 @@ import postgres from 'postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { presenceEntries } from '#lib/shared/protocol/presence-frame.ts';
 import { TestClient, type TestSocket } from '../helpers/clients.ts';
 import { body, registration } from '../helpers/e2ee-keys.ts';
 import { createInvite, expectError, expectJson, sendMessage } from '../helpers/fixtures.ts';
@@ -106,7 +107,7 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		const [a, b, c] = cluster.nodes;
 		const { members } = await setUpCommunity([a!, b!, c!]);
 		const [owner, onB, onC] = members;
-		const isOwner = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status === status);
+		const isOwner = (status: string) => (f: ServerFrame) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === owner!.user.id && u.status === status);
 		const watcherB = await onB!.socket();
 		const watcherC = await onC!.socket();
 		const ownerOnA = await owner!.socket();
@@ -132,7 +133,7 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		const [a, b, c] = cluster.nodes;
 		const { members } = await setUpCommunity([a!, b!, c!]);
 		const [owner, onB, onC] = members;
-		const isOwner = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status === status);
+		const isOwner = (status: string) => (f: ServerFrame) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === owner!.user.id && u.status === status);
 		const watcherB = await onB!.socket();
 		const watcherC = await onC!.socket();
 		const ownerOnA = await owner!.socket();
@@ -147,7 +148,7 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		// so nobody sees the person online in between.
 		const ownerOnC = await onNode(owner!, c!).socket();
 		const ownerOnB = await onNode(owner!, b!).socket();
-		expect(await watcherB.collectFor(1500, (f) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status !== 'dnd'))).toEqual([]);
+		expect(await watcherB.collectFor(1500, (f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === owner!.user.id && u.status !== 'dnd'))).toEqual([]);
 		// The person's sockets on the other nodes hear of a new choice; invisible is offline everywhere.
 		const toldB = ownerOnB.next((f) => f.t === 'presence.chosen' && f.choice === 'invisible');
 		const toldC = ownerOnC.next((f) => f.t === 'presence.chosen' && f.choice === 'invisible');
@@ -157,7 +158,7 @@ describe.skipIf(skip)('a cluster of three nodes on one PostgreSQL and one Redis'
 		await Promise.all([toldB, toldC, offB, offC]);
 		// Invisible, yet connected on three nodes: a newcomer's snapshot on any node lists them nowhere as present.
 		const late = await onNode(onB!, c!).socket();
-		expect(await late.collectFor(600, () => true).then(() => late.matching((f) => f.t === 'presence' && f.users.some((u) => u.userId === owner!.user.id && u.status !== 'offline')))).toEqual([]);
+		expect(await late.collectFor(600, () => true).then(() => late.matching((f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === owner!.user.id && u.status !== 'offline')))).toEqual([]);
 		const back = watcherB.next(isOwner('online'));
 		await ownerOnC.request({ t: 'presence.set', choice: 'auto' });
 		await back;
@@ -332,7 +333,7 @@ describe.skipIf(skip)('cluster nodes killed (SIGKILL), drained (SIGTERM) or rest
 		const [person, watcher] = members;
 		const watcherSocket = await watcher!.socket();
 		await person!.socket();
-		const is = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === person!.user.id && u.status === status);
+		const is = (status: string) => (f: ServerFrame) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === person!.user.id && u.status === status);
 		await watcherSocket.waitFor(is('online'));
 		await first!.kill();
 		// The node stops heartbeating; its peers drop it after a few missed beats.
@@ -357,7 +358,7 @@ describe.skipIf(skip)('Redis restarted while clients on three nodes send', () =>
 		const leaver = await TestClient.signUp(cluster.nodes[0]!);
 		await leaver.api.post(`/api/invites/${(await createInvite(members[0]!, communityId)).code}/accept`);
 		const leaverSocket = await leaver.socket();
-		const leaverIs = (status: string) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === leaver.user.id && u.status === status);
+		const leaverIs = (status: string) => (f: ServerFrame) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === leaver.user.id && u.status === status);
 		await raw[1]!.waitFor(leaverIs('online'));
 		const clients = members.map((member) => createSyncClient(member));
 		await Promise.all(clients.map((client) => waitOpen(client)));

@@ -11,6 +11,7 @@ import { Profiles } from '#lib/server/services/profiles.ts';
 import type { ChannelView, MemberView } from '#lib/shared/api-types.ts';
 import type { OwnProfile, ProfileView } from '#lib/shared/profile.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { presenceEntries } from '#lib/shared/protocol/presence-frame.ts';
 import { createTestDatabase, postgresUnavailableReason, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
 import { TestClient } from '../helpers/clients.ts';
 import { createCommunity, expectError, expectJson, joinCommunity, MISSING_ID, sendMessage, UNAUTHENTICATED, type Community } from '../helpers/fixtures.ts';
@@ -28,7 +29,7 @@ const GIF = Buffer.from('GIF89a\x01\x00\x01\x00\x00\x00\x00;', 'latin1');
 const TYPE_REFUSED = 'The picture must be a PNG, JPEG or WebP image.';
 const TOO_LARGE = 'The picture can be at most 512 KB.';
 
-const presenceOf = (userId: string, status: PresenceStatus) => (f: ServerFrame) => f.t === 'presence' && f.users.some((u) => u.userId === userId && u.status === status);
+const presenceOf = (userId: string, status: PresenceStatus) => (f: ServerFrame) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === userId && u.status === status);
 
 describe.skipIf(skip)('profiles', () => {
 	let db: TestDatabase;
@@ -249,19 +250,19 @@ describe.skipIf(skip)('profiles', () => {
 			// Activity does not turn do-not-disturb back into online.
 			tab1.sendRaw(JSON.stringify({ t: 'presence', status: 'idle' }));
 			tab1.sendRaw(JSON.stringify({ t: 'presence', status: 'online' }));
-			expect(await watcher.collectFor(QUIET_MS, (f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id && u.status !== 'dnd'))).toEqual([]);
+			expect(await watcher.collectFor(QUIET_MS, (f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === a.user.id && u.status !== 'dnd'))).toEqual([]);
 
 			// Every socket closes: offline; the first socket back shows do not disturb again, never online.
 			const gone = watcher.next(presenceOf(a.user.id, 'offline'));
 			tab1.close();
 			tab2.close();
 			await gone;
-			const returned = watcher.next<Extract<ServerFrame, { t: 'presence' }>>((f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id));
+			const returned = watcher.next<Extract<ServerFrame, { t: 'presence' }>>((f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === a.user.id));
 			const back = await a.socket();
-			expect((await returned).users.find((u) => u.userId === a.user.id)?.status).toBe('dnd');
+			expect(presenceEntries(await returned).find((u) => u.userId === a.user.id)?.status).toBe('dnd');
 			// A newcomer's snapshot says do not disturb too.
 			const late = await b.socket();
-			expect(late.frames.filter((f) => f.t === 'presence').flatMap((f) => (f as Extract<ServerFrame, { t: 'presence' }>).users).find((u) => u.userId === a.user.id)?.status).toBe('dnd');
+			expect(late.frames.filter((f) => f.t === 'presence').flatMap((f) => presenceEntries(f as Extract<ServerFrame, { t: 'presence' }>)).find((u) => u.userId === a.user.id)?.status).toBe('dnd');
 			const online = watcher.next(presenceOf(a.user.id, 'online'));
 			await back.request({ t: 'presence.set', choice: 'auto' });
 			await online;
@@ -284,9 +285,9 @@ describe.skipIf(skip)('profiles', () => {
 
 			tab.close();
 			const back = await a.socket();
-			expect(await watcher.collectFor(QUIET_MS, (f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id && u.status !== 'offline'))).toEqual([]);
+			expect(await watcher.collectFor(QUIET_MS, (f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === a.user.id && u.status !== 'offline'))).toEqual([]);
 			const late = await b.socket();
-			expect(late.frames.filter((f) => f.t === 'presence').flatMap((f) => (f as Extract<ServerFrame, { t: 'presence' }>).users).find((u) => u.userId === a.user.id && u.status !== 'offline')).toBeUndefined();
+			expect(late.frames.filter((f) => f.t === 'presence').flatMap((f) => presenceEntries(f as Extract<ServerFrame, { t: 'presence' }>)).find((u) => u.userId === a.user.id && u.status !== 'offline')).toBeUndefined();
 			const idle = watcher.next(presenceOf(a.user.id, 'idle'));
 			await back.request({ t: 'presence.set', choice: 'idle' });
 			await idle;

@@ -41,6 +41,29 @@ describe.skipIf(skip)('statement counts', () => {
 	const send = (socket: TestSocket, extra: Record<string, unknown> = {}) =>
 		socket.request({ t: 'message.send', channelId, clientId: newClientId(), payload: 'counted', ...extra }) as Promise<Ack>;
 
+	it('sockets connecting together share their session checks and subscription loads, one statement text each whatever their number', async () => {
+		const people = [owner, ...members];
+		let sockets: TestSocket[] = [];
+		const statements = await statementsOf(server, async () => {
+			sockets = await Promise.all(Array.from({ length: 20 }, (_, i) => people[i % people.length]!.socket()));
+		});
+		for (const socket of sockets) socket.close();
+		expect(sockets.every((socket) => socket.frames.some((frame) => frame.t === 'ready'))).toBe(true);
+		// Per batch: the sessions with their users, then the communities and DMs of those users, one
+		// statement each whatever the batch's size (the ids travel as one array parameter: one text).
+		// The first upgrade runs at once; the others, arriving within milliseconds, wait for the batch
+		// window and share the next batches (server/realtime/batch-window.ts). One lookup per socket
+		// would be 20 of each; a busy machine spreads the upgrades over a few windows.
+		// (The subscription load is a union of two selects: its text starts with a parenthesis.)
+		const kind = (sql: string) => (gist(sql) === 'select sessions' ? 'session check' : /^\(select .* from "community_members" .* union all .* from "dm_participants"/s.test(sql) ? 'subscription load' : sql);
+		expect([...new Set(statements.map(kind))].sort()).toEqual(['session check', 'subscription load']);
+		const sessionChecks = statements.filter((sql) => kind(sql) === 'session check').length;
+		const subscriptionLoads = statements.filter((sql) => kind(sql) === 'subscription load').length;
+		expect(sessionChecks).toBeLessThanOrEqual(sockets.length / 2);
+		expect(subscriptionLoads).toBeLessThanOrEqual(sockets.length / 2);
+		expect(new Set(statements).size).toBe(2);
+	});
+
 	it('message.send costs 3 statements, however many sockets receive it', async () => {
 		let ack: Ack | undefined;
 		const statements = await statementsOf(server, async () => {

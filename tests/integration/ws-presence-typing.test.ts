@@ -7,6 +7,7 @@ import { TestClient } from '../helpers/clients.ts';
 import { createCommunity, joinCommunity, MISSING_ID } from '../helpers/fixtures.ts';
 import type { ChannelView } from '#lib/shared/api-types.ts';
 import type { PresenceStatus, ServerFrame } from '#lib/shared/protocol/frames.ts';
+import { presenceEntries } from '#lib/shared/protocol/presence-frame.ts';
 
 const skip = postgresUnavailableReason();
 // Presence is flushed every 500 ms; allow that plus delivery on a busy machine.
@@ -15,7 +16,7 @@ const QUIET_MS = 300;
 
 type PresenceFrame = Extract<ServerFrame, { t: 'presence' }>;
 const presenceOf = (userId: string, status: PresenceStatus) => (f: ServerFrame) =>
-	f.t === 'presence' && f.users.some((u) => u.userId === userId && u.status === status);
+	f.t === 'presence' && presenceEntries(f).some((u) => u.userId === userId && u.status === status);
 
 describe.skipIf(skip)('/ws typing and presence', () => {
 	let db: TestDatabase;
@@ -93,8 +94,8 @@ describe.skipIf(skip)('/ws typing and presence', () => {
 			const { a, b } = await trio();
 			const aSocket = await a.socket();
 			const bSocket = await b.socket();
-			const snapshot = await bSocket.waitFor<PresenceFrame>((f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id));
-			expect(snapshot.users).toEqual(expect.arrayContaining([{ userId: a.user.id, status: 'online' }]));
+			const snapshot = await bSocket.waitFor<PresenceFrame>((f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === a.user.id));
+			expect(presenceEntries(snapshot)).toEqual(expect.arrayContaining([{ userId: a.user.id, status: 'online' }]));
 			aSocket.close();
 			bSocket.close();
 		});
@@ -117,8 +118,8 @@ describe.skipIf(skip)('/ws typing and presence', () => {
 			cached.close();
 			const between = await c.socket();
 			await between.collectFor(PRESENCE_WITHIN_MS, () => false);
-			const heard = between.matching<PresenceFrame>((f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id));
-			expect(heard.at(-1)!.users.find((u) => u.userId === a.user.id)!.status).toBe('idle');
+			const heard = between.matching<PresenceFrame>((f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === a.user.id));
+			expect(presenceEntries(heard.at(-1)!).find((u) => u.userId === a.user.id)!.status).toBe('idle');
 			// And once a is gone, a socket connecting afterwards is not told a is there.
 			aSocket.close();
 			await between.waitFor(presenceOf(a.user.id, 'offline'), PRESENCE_WITHIN_MS);
@@ -152,7 +153,7 @@ describe.skipIf(skip)('/ws typing and presence', () => {
 			const aSocket = await a.socket();
 			aSocket.sendRaw(JSON.stringify({ t: 'presence', status: 'idle' }));
 			aSocket.close();
-			expect(await outsiderSocket.collectFor(PRESENCE_WITHIN_MS, (f) => f.t === 'presence' && f.users.some((u) => u.userId === a.user.id))).toEqual([]);
+			expect(await outsiderSocket.collectFor(PRESENCE_WITHIN_MS, (f) => f.t === 'presence' && presenceEntries(f).some((u) => u.userId === a.user.id))).toEqual([]);
 			outsiderSocket.close();
 		});
 

@@ -1,5 +1,7 @@
 // Opening /ws: who may connect (Origin, session), what a new connection is told, the ping frame,
 // and shutdown: clients are told to reconnect, and every acknowledged message survives.
+import { randomBytes } from 'node:crypto';
+import { connect } from 'node:net';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, postgresUnavailableReason, restartServer, startServer, type TestDatabase, type TestServer } from '../helpers/test-server.ts';
@@ -108,6 +110,38 @@ describe.skipIf(skip)('/ws upgrade', () => {
 				ws.once('error', () => {});
 			});
 			expect(refused).toMatch(/^[0-9a-f-]{36}$/);
+		});
+
+		it('sends the 101 response and ready in one write (the response waits for the subscriptions)', async () => {
+			// A raw TCP client, to see how the bytes arrive: written separately, the 101 would come a
+			// statement (the subscription load) before ready, in a chunk of its own.
+			const { hostname, port } = new URL(server.wsUrl);
+			const first = await new Promise<string>((resolve, reject) => {
+				const tcp = connect({ host: hostname, port: Number(port) }, () => {
+					tcp.write(
+						[
+							'GET /ws HTTP/1.1',
+							`Host: ${hostname}:${port}`,
+							'Upgrade: websocket',
+							'Connection: Upgrade',
+							`Sec-WebSocket-Key: ${randomBytes(16).toString('base64')}`,
+							'Sec-WebSocket-Version: 13',
+							`Origin: ${server.origin}`,
+							`Cookie: ${user.jar.header()}`,
+							`X-Forwarded-For: ${user.ip}`,
+							'',
+							''
+						].join('\r\n')
+					);
+				});
+				tcp.once('data', (chunk) => {
+					resolve(chunk.toString('latin1'));
+					tcp.destroy();
+				});
+				tcp.once('error', reject);
+			});
+			expect(first).toMatch(/^HTTP\/1\.1 101 /);
+			expect(first).toContain('{"t":"ready"');
 		});
 
 		it('answers ping with pong carrying the same id', async () => {

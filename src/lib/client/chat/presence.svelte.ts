@@ -5,6 +5,7 @@
 import { IDLE_AFTER_MS } from '#lib/shared/limits.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { PresenceStatus, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
+import { presenceEntries } from '#lib/shared/protocol/presence-frame.ts';
 import type { RealtimeConnection } from '../realtime/connection.ts';
 
 const ACTIVITY_EVENTS = ['pointerdown', 'keydown', 'wheel', 'touchstart', 'focus'] as const;
@@ -55,7 +56,7 @@ export class Presence {
 	}
 
 	apply(frame: ServerFrameOf<'presence'>): void {
-		for (const { userId, status } of frame.users) this.#statuses[userId] = status;
+		for (const { userId, status } of presenceEntries(frame)) this.#statuses[userId] = status;
 	}
 
 	/** Chooses a presence for every device; the server keeps it and tells this user's other tabs. */

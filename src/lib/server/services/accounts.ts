@@ -4,6 +4,7 @@ import { and, asc, eq, inArray, ne, sql, type SQL } from 'drizzle-orm';
 import type { Me, SessionView } from '#lib/shared/api-types.ts';
 import type { PresenceChoice } from '#lib/shared/profile.ts';
 import type { Database, Executor } from '../db/open.ts';
+import { anyOf } from '../db/built-once.ts';
 import { communityMembers, dmParticipants, instanceSettings, sessions, users } from '../db/schema.ts';
 import type { EventBus } from '../events/bus.ts';
 import { conflict, forbidden, invalid, rateLimited, unauthenticated } from '../errors.ts';
@@ -28,7 +29,20 @@ export type IssuedSession = { token: string; expiresAt: Date; sessionId: string 
 const LAST_SEEN_RESOLUTION_MS = 5 * 60_000;
 const USER_AGENT_MAX = 300;
 
-export function toMe(row: typeof users.$inferSelect): Me {
+/** The user columns a session check reads: who it is (Me), whether the account may still sign in, and its presence choice. */
+const sessionUser = {
+	id: users.id,
+	username: users.username,
+	displayName: users.displayName,
+	instanceRole: users.instanceRole,
+	createdAt: users.createdAt,
+	isGuest: users.isGuest,
+	twoFactorEnabledAt: users.twoFactorEnabledAt,
+	disabledAt: users.disabledAt,
+	presenceChoice: users.presenceChoice
+};
+
+export function toMe(row: Pick<typeof users.$inferSelect, 'id' | 'username' | 'displayName' | 'instanceRole' | 'createdAt' | 'isGuest' | 'twoFactorEnabledAt'>): Me {
 	return {
 		id: row.id,
 		username: row.username,
@@ -42,13 +56,18 @@ export function toMe(row: typeof users.$inferSelect): Me {
 
 export const GUEST_ACCESS_OFF = 'Guest access is off on this server.';
 
-function sessionByIdStatement(db: Database) {
+// One statement for one session (a request) and for many (the /ws upgrades of a few milliseconds):
+// the ids travel as one array parameter, so the text never changes with their number (drizzle's
+// `in ($1, …, $n)` is built parameter by parameter, and each n is a statement of its own for the
+// database to plan). Only the user columns the check reads: the rest (password hash, profile) would
+// be parsed for every socket of a reconnect storm for nothing.
+function sessionsByIdsStatement(db: Database) {
 	return db
-		.select({ session: sessions, user: users })
+		.select({ session: sessions, user: sessionUser })
 		.from(sessions)
 		.innerJoin(users, eq(users.id, sessions.userId))
-		.where(eq(sessions.id, sql.placeholder('id')))
-		.prepare('session_by_id');
+		.where(anyOf(sessions.id, 'ids'))
+		.prepare('sessions_by_ids');
 }
 
 export class Accounts {
@@ -266,7 +285,7 @@ export class Accounts {
 	 */
 	// Every request and socket validates a session: the statement is built once (drizzle's query
 	// building costs about as much CPU as running it on PGlite).
-	#sessionById: ReturnType<typeof sessionByIdStatement> | undefined;
+	#sessionsByIds: ReturnType<typeof sessionsByIdsStatement> | undefined;
 
 	async validateSession(token: string, options: { renew?: boolean } = {}): Promise<{ user: Me; session: SessionRecord; renewed: boolean; presenceChoice: PresenceChoice } | null> {
 		const [result] = await this.validateSessions([token], options);
@@ -282,10 +301,7 @@ export class Accounts {
 		const ids = tokens.map((token) => (/^[a-z2-7]{32}$/.test(token) ? sessionIdFromToken(token) : null));
 		const wanted = [...new Set(ids.filter((id): id is string => id !== null))];
 		if (wanted.length === 0) return tokens.map(() => null);
-		const rows =
-			wanted.length === 1
-				? await (this.#sessionById ??= sessionByIdStatement(this.#db)).execute({ id: wanted[0] })
-				: await this.#db.select({ session: sessions, user: users }).from(sessions).innerJoin(users, eq(users.id, sessions.userId)).where(inArray(sessions.id, wanted));
+		const rows = await (this.#sessionsByIds ??= sessionsByIdsStatement(this.#db)).execute({ ids: wanted });
 		const now = Date.now();
 		const results = new Map<string, { user: Me; session: SessionRecord; renewed: boolean; presenceChoice: PresenceChoice }>();
 		const ended: string[] = [];

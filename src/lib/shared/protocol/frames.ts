@@ -337,9 +337,13 @@ export const serverFrames = {
 		retryAfterMs: v.optional(v.number())
 	}),
 	typing: v.strictObject({ t: v.literal('typing'), channelId: Id, userId: Id }),
+	/** Statuses of some users, their ids grouped by status (presence-frame.ts builds and reads it). */
 	presence: v.strictObject({
 		t: v.literal('presence'),
-		users: v.array(v.strictObject({ userId: Id, status: PresenceStatus }))
+		online: v.optional(v.array(Id)),
+		idle: v.optional(v.array(Id)),
+		dnd: v.optional(v.array(Id)),
+		offline: v.optional(v.array(Id))
 	}),
 	/** This user chose a presence (on this or another device): every tab shows the choice. */
 	'presence.chosen': v.strictObject({ t: v.literal('presence.chosen'), choice: PresenceChoice }),
