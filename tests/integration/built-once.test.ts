@@ -5,7 +5,7 @@
 // does not change with the number of rows (what lets PGlite and PostgreSQL run it prepared).
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { and, asc, eq, inArray } from 'drizzle-orm';
+import { and, asc, eq, inArray, type SQL } from 'drizzle-orm';
 import { openDatabase, type DatabaseConfig, type DatabaseHandle, type Executor } from '#lib/server/db/open.ts';
 import { anyOf, insertFromJson, selectBuiltOnce, selectsBuiltOnce } from '#lib/server/db/built-once.ts';
 import { channels, communities, communityMembers, communityRoles, messages, users } from '#lib/server/db/schema.ts';
@@ -45,7 +45,7 @@ describe.skipIf(skip)('statements built once', () => {
 	});
 
 	// A select with a left join (its columns may be null), a timestamp, a JSON array and an enum.
-	const membersQuery = selectBuiltOnce((db) =>
+	const membersWhere = (db: Executor, where: SQL | undefined) =>
 		db
 			.select({
 				userId: communityMembers.userId,
@@ -55,21 +55,12 @@ describe.skipIf(skip)('statements built once', () => {
 			})
 			.from(communityMembers)
 			.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
-			.where(and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds')))
-			.orderBy(asc(communityMembers.userId))
-	);
-	const builtEachTime = (db: Executor, ids: string[]) =>
-		db
-			.select({
-				userId: communityMembers.userId,
-				role: communityMembers.role,
-				customPermissions: communityRoles.permissions,
-				timedOutUntil: communityMembers.timedOutUntil
-			})
-			.from(communityMembers)
-			.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
-			.where(and(inArray(communityMembers.communityId, [communityId]), inArray(communityMembers.userId, ids)))
+			.where(where)
 			.orderBy(asc(communityMembers.userId));
+	const byPlaceholders = () => and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds'));
+	const membersQuery = selectBuiltOnce((db) => membersWhere(db, byPlaceholders()));
+	const builtEachTime = (db: Executor, ids: string[]) =>
+		membersWhere(db, and(inArray(communityMembers.communityId, [communityId]), inArray(communityMembers.userId, ids)));
 
 	it('a select built once answers what drizzle answers, for one value or many, in and out of transactions, with one statement text', async () => {
 		const db = handle.db;
@@ -144,17 +135,7 @@ describe.skipIf(skip)('statements built once', () => {
 	it('selects run as one statement answer what each answers alone, rows mapped as drizzle maps them', async () => {
 		const db = handle.db;
 		const combined = selectsBuiltOnce((db) => ({
-			members: db
-				.select({
-					userId: communityMembers.userId,
-					role: communityMembers.role,
-					customPermissions: communityRoles.permissions,
-					timedOutUntil: communityMembers.timedOutUntil
-				})
-				.from(communityMembers)
-				.leftJoin(communityRoles, eq(communityRoles.id, communityMembers.customRoleId))
-				.where(and(anyOf(communityMembers.communityId, 'communityIds'), anyOf(communityMembers.userId, 'userIds')))
-				.orderBy(asc(communityMembers.userId)),
+			members: membersWhere(db, byPlaceholders()),
 			messages: db.select().from(messages).where(anyOf(messages.authorId, 'userIds')).orderBy(asc(messages.seq))
 		}));
 		const stored = await db.select().from(messages).where(inArray(messages.authorId, userIds)).orderBy(asc(messages.seq));
