@@ -31,10 +31,6 @@ const HARD_BUFFER_FACTOR = 4;
 // Bytes sent as a text frame (the protocol is JSON text; ws would send a Buffer as binary).
 const TEXT_FRAME = { binary: false } as const;
 
-/** The heartbeat pings a connection once per interval, in this many turns (ws-server.ts). */
-export const HEARTBEAT_SLICES = 20;
-let nextHeartbeatSlot = 0;
-
 export class Connection {
 	readonly id: string;
 	readonly userId: string;
@@ -48,8 +44,6 @@ export class Connection {
 	readonly dms = new Set<string>();
 	status: 'online' | 'idle' = 'online';
 	alive = true;
-	/** Which of the heartbeat's turns pings this connection (ws-server.ts). */
-	readonly heartbeatSlot = nextHeartbeatSlot++ % HEARTBEAT_SLICES;
 	closed = false;
 	/** The close code the server chose, when it closed the connection (metrics). */
 	closeCode: number | undefined;

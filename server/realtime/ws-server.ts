@@ -14,7 +14,7 @@ import { clientIp } from '#lib/server/client-ip.ts';
 import { safeError } from '#lib/server/logger.ts';
 import { requestIdFrom } from '#lib/server/request-id.ts';
 import { batchWindow } from './batch-window.ts';
-import { Connection, HEARTBEAT_SLICES, type ConnectionIdentity } from './connection.ts';
+import { Connection, type ConnectionIdentity } from './connection.ts';
 import { handlers, type HandlerContext } from './handlers.ts';
 import { Hub } from './hub.ts';
 import type { CallService } from '../calls/call-service.ts';
@@ -24,6 +24,8 @@ export const WS_PATH = '/ws';
 // Session lookups of simultaneous upgrades per statement: large enough for a storm, small enough
 // that one statement stays short.
 const UPGRADE_BATCH_MAX = 500;
+// How often the heartbeat takes its next turn (each turn pings its share of the connections).
+const HEARTBEAT_TURN_MS = 100;
 // While upgrades keep coming, a session lookup waits this long after the previous one (see
 // batch-window.ts): a few milliseconds more to connect, under load only, for a statement shared by
 // many upgrades instead of one each.
@@ -133,9 +135,14 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	}
 
 	const connOf = new WeakMap<WebSocket, Connection>();
+	// The heartbeat's slots (see the heartbeat below): one turn per HEARTBEAT_TURN_MS of the interval.
+	const heartbeatSlots = Array.from({ length: Math.max(1, Math.round(limits.heartbeatMs / HEARTBEAT_TURN_MS)) }, () => new Set<Connection>());
+	let nextHeartbeatSlot = 0;
 
 	function serve(ws: WebSocket, conn: Connection): Promise<void> {
 		connOf.set(ws, conn);
+		const heartbeatSlot = heartbeatSlots[nextHeartbeatSlot++ % heartbeatSlots.length]!;
+		heartbeatSlot.add(conn);
 		const ctx: HandlerContext = { app, hub, conn, calls };
 		const openedAt = performance.now();
 		// One line when a connection opens and one when it closes (with why), like the request log:
@@ -145,6 +152,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 		ws.on('message', (data: RawData, isBinary: boolean) => onFrame(ctx, data, isBinary));
 		ws.on('close', (code: number) => {
 			conn.closed = true;
+			heartbeatSlot.delete(conn);
 			// The code the server closed with, when it did; otherwise the client's (or 1006).
 			const closeCode = conn.closeCode ?? code;
 			metrics.wsClosed(closeCode);
@@ -223,17 +231,15 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	// Heartbeat: a connection that did not answer the previous ping is dead (laptop closed, network
 	// gone) and is dropped; the pings also keep idle sockets alive through proxies.
 	//
-	// Sockets are pinged in HEARTBEAT_SLICES turns spread over the interval, each turn the sockets
-	// whose slot it is, not all at once: 5,000 pings in one timer callback held the event loop for
-	// tens of milliseconds every interval, and every message in flight meanwhile waited (the bench's
-	// p99). Each socket is still checked once per interval.
+	// Connections are pinged in turns, one every HEARTBEAT_TURN_MS, each turn the connections of its
+	// slot (filled in turn as they open), not all at once: 5,000 pings in one timer callback held the
+	// event loop for tens of milliseconds every interval, and every message in flight meanwhile
+	// waited (the bench's p99); 20 turns per interval still left ~10 ms turns. Each connection is
+	// still checked once per interval.
 	let heartbeatTurn = 0;
 	const heartbeat = setInterval(() => {
-		const turn = heartbeatTurn;
-		heartbeatTurn = (heartbeatTurn + 1) % HEARTBEAT_SLICES;
-		for (const ws of wss.clients) {
-			const conn = connOf.get(ws);
-			if (!conn || conn.heartbeatSlot !== turn) continue;
+		heartbeatTurn = (heartbeatTurn + 1) % heartbeatSlots.length;
+		for (const conn of heartbeatSlots[heartbeatTurn]!) {
 			if (!conn.alive) {
 				conn.terminate(CloseCode.heartbeatTimeout);
 				continue;
@@ -241,7 +247,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 			conn.alive = false;
 			conn.ping();
 		}
-	}, limits.heartbeatMs / HEARTBEAT_SLICES);
+	}, limits.heartbeatMs / heartbeatSlots.length);
 	heartbeat.unref();
 
 	// Cluster mode: call frames relayed from sockets on other nodes run here like local ones, on a

@@ -242,8 +242,8 @@ describe.skipIf(skip)('/ws heartbeat spread', () => {
 		const pings = sockets.map(() => [] as number[]);
 		sockets.forEach((socket, index) => socket.ws.on('ping', () => pings[index]!.push(Date.now())));
 		await until(async () => pings.every((times) => times.length >= 2), 8_000, 'two pings on every socket');
-		// Ten connections opened one after the other sit in ten different turns (a 2 s interval in 20
-		// turns: 100 ms apart), so their pings span most of a second; all at once, they came within
+		// Ten connections opened one after the other sit in ten different turns (a turn every 100 ms: a
+		// 2 s interval has 20), so their pings span most of a second; all at once, they came within
 		// the same few milliseconds.
 		const firsts = pings.map((times) => times[0]!);
 		expect(Math.max(...firsts) - Math.min(...firsts)).toBeGreaterThan(500);
