@@ -45,7 +45,8 @@ ENV NODE_ENV=production \
     APP_ENV=production \
     HOST=0.0.0.0 \
     PORT=3000 \
-    DATA_DIR=/data
+    DATA_DIR=/data \
+    MALLOC_ARENA_MAX=1
 WORKDIR /app
 # Everything the app reads is owned by root and not writable by the user it runs as, so even
 # without a read-only root filesystem the process cannot change its own code.
