@@ -94,7 +94,8 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 				ws,
 				{ id, userId: auth.user.id, sessionId: auth.session.id, ip, presenceChoice: auth.presenceChoice },
 				{
-					log: log.child({ conn: id, user: auth.user.id, requestId }),
+					log,
+					logBindings: { conn: id, user: auth.user.id, requestId },
 					ratePerSecond: limits.wsRatePerSecond,
 					rateBurst: limits.wsRateBurst,
 					rateScale: () => app.services.instance.rateLimitFactor(),
