@@ -4,9 +4,11 @@
 //
 // --max-semi-space-size: V8 sizes the young generation by the machine's memory, up to 64 MB per
 // semi-space on a 24 GB host, and keeps it once grown: the server idled at ~320 MB of RSS on
-// PostgreSQL with 34 MB of live objects. At 16 MB (V8's classic default) it idles at ~185 MB;
-// scavenges are more frequent but each is small (measured with bench/, see bench/README.md).
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16'] as const;
+// PostgreSQL with 34 MB of live objects. At 16 MB it idled at ~185 MB, at 8 MB ~25 MB less (two
+// semi-spaces, both resident once start-up has filled them). Scavenges are more frequent but each
+// is small: CPU per delivery and per connection measured the same at 16 and 8 MB, back to back
+// on both engines (bench/, see bench/README.md).
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'] as const;
 
 // MALLOC_ARENA_MAX=1: glibc gives each thread that allocates concurrently an arena of its own (up
 // to 8 per core), and V8's compiler and GC threads, libuv's pool and PGlite's start-up all allocate
