@@ -13,11 +13,12 @@ export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'] as const;
 // MALLOC_ARENA_MAX=1: glibc gives each thread that allocates concurrently an arena of its own (up
 // to 8 per core), and V8's compiler and GC threads, libuv's pool and PGlite's start-up all allocate
 // in bursts on different threads. Freed memory stays in the arena that served it, scattered, and is
-// rarely returned: the server idled with ~70 MB in four arenas, once 640 MB. One arena holds the same
-// live data in less (idle RSS −25 to −35 MB on PGlite and PostgreSQL, measured with bench/); the
-// hot paths run on the main thread, so the arena lock is uncontended where it matters (CPU per
-// delivery and per connection unchanged). Read by glibc at process start, so it must be in the
-// environment the process starts with, not in .env. (2 arenas kept ~15 MB more.)
+// rarely returned: on PGlite the server idled with ~60 MB in three thread arenas, and one start
+// measured 647 MB. One arena holds the same live data in less (idle RSS −25 to −35 MB on PGlite,
+// same build with and without); the hot paths run on the main thread, so the arena lock is
+// uncontended where it matters (CPU per delivery and per connection unchanged in bench/ runs, see
+// bench/README.md). Read by glibc at process start, so it must be in the environment the process
+// starts with, not in .env. (2 arenas kept ~15 MB more.)
 export const SERVER_ENV = { MALLOC_ARENA_MAX: '1' } as const;
 
 /** SERVER_ENV as shell assignments, for `VAR=value node ...` command lines. */
