@@ -8,7 +8,9 @@
 // semi-spaces, both resident once start-up has filled them). Scavenges are more frequent but each
 // is small: CPU per delivery and per connection measured the same at 16 and 8 MB, back to back
 // on both engines (bench/, see bench/README.md).
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8'] as const;
+//
+// --expose-gc: server/main.ts collects start-up garbage once when ready (collectStartupGarbage).
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8', '--expose-gc'] as const;
 
 // MALLOC_ARENA_MAX=1: glibc gives each thread that allocates concurrently an arena of its own (up
 // to 8 per core), and V8's compiler and GC threads, libuv's pool and PGlite's start-up all allocate
