@@ -1,7 +1,7 @@
 // End-to-end tests: the built app (`node server/main.ts`, as `npm start` runs it) on a throwaway
 // in-memory database, driven by the system Chromium (never a downloaded browser).
 import { randomBytes } from 'node:crypto';
-import { SERVER_NODE_FLAGS } from './server/node-flags.ts';
+import { SERVER_ENV_ASSIGNMENTS, SERVER_NODE_FLAGS } from './server/node-flags.ts';
 import { existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
@@ -72,7 +72,7 @@ export default defineConfig({
 		}
 	],
 	webServer: {
-		command: ['node', ...SERVER_NODE_FLAGS, 'server/main.ts'].join(' '),
+		command: [SERVER_ENV_ASSIGNMENTS, 'node', ...SERVER_NODE_FLAGS, 'server/main.ts'].join(' '),
 		url: `${BASE_URL}/ready`,
 		reuseExistingServer: false,
 		timeout: 60_000,

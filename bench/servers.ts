@@ -11,7 +11,7 @@ import postgres from 'postgres';
 import type { GroupPlan } from './ipc.ts';
 import type { BenchOptions } from './options.ts';
 import type { SeededGroup } from './seed.ts';
-import { SERVER_NODE_FLAGS } from '../server/node-flags.ts';
+import { SERVER_ENV, SERVER_NODE_FLAGS } from '../server/node-flags.ts';
 
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const BENCH_DATABASE = 'hearth_bench';
@@ -228,6 +228,7 @@ async function startNode(options: BenchOptions, env: Record<string, string>): Pr
 		cwd: ROOT,
 		// A clean environment: nothing from the caller's shell (a stray DATABASE_URL) leaks in.
 		env: {
+			...SERVER_ENV,
 			PATH: process.env.PATH ?? '',
 			APP_ENV: 'development',
 			HOST: '127.0.0.1',

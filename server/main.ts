@@ -74,6 +74,21 @@ async function loadHandler(server: ReturnType<typeof createServer>, attachmentMa
 	}
 }
 
+/**
+ * Start-up leaves 15–30 MB of garbage in V8's old and large-object spaces (Node's TypeScript
+ * stripping loads and compiles its own WebAssembly compiler, module sources are wrapped and
+ * compiled), and a young generation grown to its maximum by start-up's allocations. V8 keeps both
+ * until a memory-reducing collection, which an idle server may not get for a long time: the idle
+ * footprint depended on whether a major collection had happened during start-up (146 or 162 MB on
+ * PostgreSQL). One memory-reducing collection once ready (a few tens of ms, once) makes the idle
+ * footprint the live one: ~103 MB on PostgreSQL, ~205 MB on PGlite. The young generation grows back
+ * as soon as there is load (the bench's "connected" figure includes that). `gc` exists because
+ * SERVER_NODE_FLAGS has --expose-gc; started without it, this does nothing.
+ */
+function collectStartupGarbage(): void {
+	(globalThis as { gc?: (options: object) => void }).gc?.({ type: 'major', execution: 'sync', flavor: 'last-resort' });
+}
+
 export async function start(env: Record<string, string | undefined> = process.env) {
 	let config: Config;
 	try {
@@ -152,6 +167,7 @@ export async function start(env: Record<string, string | undefined> = process.en
 	);
 	// A plain line for people reading the terminal (the JSON line above is for machines).
 	if (process.stdout.isTTY) console.log(`\n  Hearth is ready: ${config.origin}\n`);
+	collectStartupGarbage();
 
 	let stopping: Promise<void> | undefined;
 	const stop = (signal: string) => {

@@ -3,7 +3,6 @@
 // with the fewest routers (ties: round robin). A worker that dies is replaced on the same port; the
 // rooms it carried are closed by their owners (their routers close with the worker) and the
 // clients told to rejoin, which lands them on a live worker.
-import * as mediasoup from 'mediasoup';
 import type { types } from 'mediasoup';
 import type { CallsConfig } from '#lib/server/config/config.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
@@ -47,7 +46,10 @@ export class CallWorkerPool {
 	}
 
 	async #spawn(index: number): Promise<WorkerSlot> {
-		const worker = await mediasoup.createWorker({ workerBin: this.#workerBin, logLevel: 'warn' });
+		// mediasoup (~6.5 MB of heap: its flatbuffers protocol is ~260 modules) is loaded with the
+		// first worker, so a server without a worker (calls unavailable) never loads it.
+		const { createWorker } = await import('mediasoup');
+		const worker = await createWorker({ workerBin: this.#workerBin, logLevel: 'warn' });
 		let webRtcServer: types.WebRtcServer;
 		try {
 			const port = this.#config.port === 0 ? 0 : this.#config.port + index;

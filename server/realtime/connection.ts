@@ -37,7 +37,6 @@ export class Connection {
 	readonly sessionId: string;
 	readonly ip: string;
 	readonly presenceChoice: PresenceChoice;
-	readonly log: Logger;
 	readonly bucket: TokenBucket;
 	/** Communities and DM channels whose events this connection receives. */
 	readonly communities = new Set<string>();
@@ -48,6 +47,8 @@ export class Connection {
 	/** The close code the server chose, when it closed the connection (metrics). */
 	closeCode: number | undefined;
 	#socket: WebSocket;
+	#log: Logger;
+	#logBindings: Record<string, string> | undefined;
 	#maxBufferedBytes: number;
 	#strikes = 0;
 	#corked = false;
@@ -56,7 +57,15 @@ export class Connection {
 	constructor(
 		socket: WebSocket,
 		identity: ConnectionIdentity,
-		options: { log: Logger; ratePerSecond: number; rateBurst: number; rateScale?: () => number; maxBufferedBytes: number }
+		options: {
+			log: Logger;
+			/** Fields every line about this connection carries (its ids), added when a line is written. */
+			logBindings?: Record<string, string>;
+			ratePerSecond: number;
+			rateBurst: number;
+			rateScale?: () => number;
+			maxBufferedBytes: number;
+		}
 	) {
 		this.#socket = socket;
 		this.id = identity.id;
@@ -64,9 +73,19 @@ export class Connection {
 		this.sessionId = identity.sessionId;
 		this.presenceChoice = identity.presenceChoice ?? 'auto';
 		this.ip = identity.ip;
-		this.log = options.log;
+		this.#log = options.log;
+		this.#logBindings = options.logBindings;
 		this.bucket = new TokenBucket(options.ratePerSecond, options.rateBurst, undefined, options.rateScale);
 		this.#maxBufferedBytes = options.maxBufferedBytes;
+	}
+
+	/**
+	 * A child logger with this connection's ids, made when a line is about to be written rather than
+	 * kept: a pino child is ~0.5 kB, held by every open socket for the few lines (connected, closed,
+	 * a warning) a connection ever logs.
+	 */
+	get log(): Logger {
+		return this.#logBindings ? this.#log.child(this.#logBindings) : this.#log;
 	}
 
 	send(frame: ServerFrame): void {

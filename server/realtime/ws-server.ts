@@ -114,7 +114,8 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 	/** Makes an admitted socket a connection; resolves once it is registered (or failed to). */
 	function open(ws: WebSocket, identity: ConnectionIdentity, requestId: string): Promise<void> {
 		const conn = new Connection(ws, identity, {
-			log: log.child({ conn: identity.id, user: identity.userId, requestId }),
+			log,
+			logBindings: { conn: identity.id, user: identity.userId, requestId },
 			ratePerSecond: limits.wsRatePerSecond,
 			rateBurst: limits.wsRateBurst,
 			rateScale: () => app.services.instance.rateLimitFactor(),

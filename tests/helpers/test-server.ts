@@ -10,7 +10,7 @@ import postgres from 'postgres';
 import { homedir } from 'node:os';
 import { openDatabase } from '#lib/server/db/open.ts';
 import { resolveWorkerBin } from '../../server/calls/worker-bin.ts';
-import { SERVER_NODE_FLAGS } from '../../server/node-flags.ts';
+import { SERVER_ENV, SERVER_NODE_FLAGS } from '../../server/node-flags.ts';
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export type Engine = 'pglite' | 'postgres';
@@ -126,6 +126,7 @@ export async function startServer(options: StartOptions): Promise<TestServer> {
 	const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, 'server/main.ts'], {
 		cwd: ROOT,
 		env: {
+			...SERVER_ENV,
 			PATH: process.env.PATH ?? '',
 			APP_ENV: 'test',
 			HOST: '127.0.0.1',

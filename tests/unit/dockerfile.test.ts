@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dockerIgnored, parseDockerfile, readDockerignore } from '../helpers/dockerfile.ts';
-import { SERVER_NODE_FLAGS } from '../../server/node-flags.ts';
+import { SERVER_ENV, SERVER_ENV_ASSIGNMENTS, SERVER_NODE_FLAGS } from '../../server/node-flags.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const { args, stages } = parseDockerfile(join(ROOT, 'Dockerfile'));
@@ -86,11 +86,24 @@ describe('Dockerfile', () => {
 		expect(Object.keys(runtime.env)).not.toContain('MEDIASOUP_WORKER_BIN');
 	});
 
+	it('starts the server with the same flags and C library settings in the tests, the bench and the e2e server', () => {
+		const read = (path: string) => readFileSync(join(ROOT, path), 'utf8');
+		// Each spawns `node server/main.ts` itself: the flags and SERVER_ENV must be passed there too,
+		// or what the bench measures and the tests run is not what users run.
+		for (const path of ['tests/helpers/test-server.ts', 'bench/servers.ts']) {
+			expect({ path, flags: read(path).includes('[...SERVER_NODE_FLAGS,'), env: read(path).includes('...SERVER_ENV') }).toEqual({ path, flags: true, env: true });
+		}
+		expect(read('playwright.config.ts')).toContain("command: [SERVER_ENV_ASSIGNMENTS, 'node', ...SERVER_NODE_FLAGS, 'server/main.ts'].join(' ')");
+	});
+
 	it('starts the server the way npm start does, listening on every interface of the container', () => {
 		const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
-		expect(start).toBe(`node ${SERVER_NODE_FLAGS.join(' ')} --env-file-if-exists=.env server/main.ts`);
+		// The C library settings (MALLOC_ARENA_MAX) are read when the process starts: they are in its
+		// environment from the start, never left to .env.
+		expect(start).toBe(`${SERVER_ENV_ASSIGNMENTS} node ${SERVER_NODE_FLAGS.join(' ')} --env-file-if-exists=.env server/main.ts`);
 		expect(runtime.cmd).toEqual(['node', ...SERVER_NODE_FLAGS, 'server/main.ts']);
-		expect(readFileSync(join(ROOT, 'scripts/quickstart.sh'), 'utf8')).toContain(`exec node ${SERVER_NODE_FLAGS.join(' ')} --env-file-if-exists=.env server/main.ts`);
+		expect(runtime.env).toMatchObject(SERVER_ENV);
+		expect(readFileSync(join(ROOT, 'scripts/quickstart.sh'), 'utf8')).toContain(`${SERVER_ENV_ASSIGNMENTS} exec node ${SERVER_NODE_FLAGS.join(' ')} --env-file-if-exists=.env server/main.ts`);
 		expect(runtime.env).toMatchObject({ HOST: '0.0.0.0', APP_ENV: 'production', NODE_ENV: 'production' });
 		expect(runtime.healthcheck).toContain('/ready');
 		expect(runtime.volumes).toContain(runtime.env.DATA_DIR);

@@ -100,16 +100,31 @@ function sharingParsers<T extends Queryable>(target: T, share: (options: QueryOp
 	});
 }
 
-// Settings of PGlite's one session, made once it is open (the server is its only user):
+// PGlite's PostgreSQL settings beyond its own defaults (PGLITE_START_PARAMS below):
 // - plan_cache_mode: the hot statements take lists as one array (`id = any($1)`, db/built-once.ts),
 //   and PostgreSQL's plan cache judged a generic plan for those dearer than a custom one, so it
-//   planned them anew on every run: ~70 µs of CPU per statement on the build machine (tmp micro-
-//   bench, main-thread CPU). Every statement here is a small indexed OLTP read or write, for which
+//   planned them anew on every run: ~70 µs of CPU per statement on the build machine (main-thread
+//   CPU, bench/send-path.ts). Every statement here is a small indexed OLTP read or write, for which
 //   the generic plan is the custom one.
 // - wal_init_zero: PostgreSQL fills each new 16 MB WAL file with zeros (2,048 writes of 8 kB
 //   through PGlite's file system layer) so its space is allocated before it is needed; PGlite runs
 //   without fsync (-F, its default), so the zeros bought nothing on the main thread's time.
-const PGLITE_SESSION_SETTINGS = 'set plan_cache_mode = force_generic_plan; set wal_init_zero = off;';
+// - shared_buffers: PGlite runs PostgreSQL inside its WebAssembly heap, so PostgreSQL's memory
+//   settings are this process's resident memory. PostgreSQL's default (128 MB) is sized for a
+//   server with a machine of its own; PGlite touches most of it while starting (the wasm heap was
+//   ~151 MB resident at idle, ~29 MB with 16 MB), and a page that is not in the buffer pool is one
+//   read() away in the kernel's page cache, not a disk seek. 16 MB holds the hot pages of the send
+//   and connect paths (the channel's seq row, the right edge of the messages indexes, sessions and
+//   memberships of a 5,000-member bench) with room to spare; measured with bench/ (see
+//   bench/README.md): idle RSS −140 MB, CPU per delivery and per connection unchanged. wal_buffers
+//   follows (1/32 of it) by itself.
+// Everything else keeps PGlite's defaults (single user, -F as before: durability is unchanged).
+const PGLITE_START_PARAMS = [
+	...PGlite.defaultStartParams,
+	...['-c', 'shared_buffers=16MB'],
+	...['-c', 'plan_cache_mode=force_generic_plan'],
+	...['-c', 'wal_init_zero=off']
+];
 
 export type DatabaseOptions = {
 	/** Called with the text of every statement drizzle runs (never its parameters: they hold user data). */
@@ -126,7 +141,7 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 		const lock = inMemory ? undefined : await lockDataDir(config.dataDir);
 		let client: PGlite;
 		try {
-			client = await PGlite.create(inMemory ? undefined : config.dataDir);
+			client = await PGlite.create({ ...(inMemory ? {} : { dataDir: config.dataDir }), startParams: PGLITE_START_PARAMS });
 		} catch (error) {
 			await lock?.release();
 			throw error;
@@ -134,7 +149,6 @@ export async function openDatabase(config: DatabaseConfig, migrationsFolder: str
 		const db = drizzlePglite({ client: sharingParsers(client, parsersSharedOn(client), new PgliteStatements(client)), ...(logger ? { logger } : {}) }) as unknown as Database;
 		// The folder lock above keeps other processes out, so no lock is needed around migrations.
 		await migratePglite(db as never, { migrationsFolder });
-		await client.exec(PGLITE_SESSION_SETTINGS);
 		return {
 			db,
 			kind: 'pglite',

@@ -4,15 +4,13 @@
 // that asked. Every challenge is single-use (deleted as it is checked). User verification (the
 // authenticator's PIN or biometrics) is required, which is what makes a passkey enough on its own.
 import { and, asc, eq, gt, lt } from 'drizzle-orm';
-import {
-	generateAuthenticationOptions,
-	generateRegistrationOptions,
+import type {
+	AuthenticationResponseJSON,
+	PublicKeyCredentialCreationOptionsJSON,
+	PublicKeyCredentialRequestOptionsJSON,
+	RegistrationResponseJSON,
 	verifyAuthenticationResponse,
-	verifyRegistrationResponse,
-	type AuthenticationResponseJSON,
-	type PublicKeyCredentialCreationOptionsJSON,
-	type PublicKeyCredentialRequestOptionsJSON,
-	type RegistrationResponseJSON
+	verifyRegistrationResponse
 } from '@simplewebauthn/server';
 import type { PasskeyView } from '#lib/shared/api-types.ts';
 import type { Database } from '../db/open.ts';
@@ -35,6 +33,10 @@ export const PASSKEY_NOT_VERIFIED = 'The passkey could not be verified. Try agai
 export const PASSKEY_CHALLENGE_GONE = 'That passkey request expired or was already used. Start again.';
 export const PASSKEY_UNKNOWN = 'This passkey is not registered on this server. Sign in with your password.';
 export const PASSKEY_EXISTS = 'That passkey is already registered.';
+
+// @simplewebauthn/server with its X.509/ASN.1 stack is ~5 MB of heap: it is loaded by the first
+// passkey operation (once, a few tens of ms) instead of by every server at start.
+const webauthn = () => import('@simplewebauthn/server');
 
 type ChallengePurpose = 'register' | 'sign_in' | 'second_factor';
 
@@ -80,7 +82,7 @@ export class Passkeys {
 		await requireReauthentication(this.#db, this.#passwordThrottle(), actor, password);
 		const existing = await this.#db.select({ id: passkeys.id, transports: passkeys.transports }).from(passkeys).where(eq(passkeys.userId, actor.id));
 		if (existing.length >= PASSKEYS_PER_ACCOUNT_MAX) throw conflict(`An account can have at most ${PASSKEYS_PER_ACCOUNT_MAX} passkeys. Remove one first.`);
-		const options = await generateRegistrationOptions({
+		const options = await (await webauthn()).generateRegistrationOptions({
 			rpName: this.#rpName(),
 			rpID: rp.id,
 			userName: actor.username,
@@ -101,7 +103,7 @@ export class Passkeys {
 		const expectedChallenge = await this.#takeChallenge(actor.sessionId, 'register');
 		let verification: Awaited<ReturnType<typeof verifyRegistrationResponse>>;
 		try {
-			verification = await verifyRegistrationResponse({
+			verification = await (await webauthn()).verifyRegistrationResponse({
 				response,
 				expectedChallenge,
 				expectedOrigin: rp.origins,
@@ -151,7 +153,7 @@ export class Passkeys {
 	/** Options for signing in with any passkey of this server (the browser offers its account list). */
 	async signInOptions(ceremonyToken: string): Promise<PublicKeyCredentialRequestOptionsJSON> {
 		const rp = this.#rp();
-		const options = await generateAuthenticationOptions({ rpID: rp.id, userVerification: 'required' });
+		const options = await (await webauthn()).generateAuthenticationOptions({ rpID: rp.id, userVerification: 'required' });
 		await this.#storeChallenge(sessionIdFromToken(ceremonyToken), 'sign_in', options.challenge);
 		return options;
 	}
@@ -173,7 +175,7 @@ export class Passkeys {
 		}
 		let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
 		try {
-			verification = await verifyAuthenticationResponse({
+			verification = await (await webauthn()).verifyAuthenticationResponse({
 				response,
 				expectedChallenge,
 				expectedOrigin: rp.origins,
@@ -208,7 +210,7 @@ export class Passkeys {
 		const rp = this.#rp();
 		const mine = await this.#db.select({ id: passkeys.id, transports: passkeys.transports }).from(passkeys).where(eq(passkeys.userId, userId));
 		if (mine.length === 0) throw conflict('This account has no passkey. Use your authenticator app or a recovery code.');
-		const options = await generateAuthenticationOptions({
+		const options = await (await webauthn()).generateAuthenticationOptions({
 			rpID: rp.id,
 			allowCredentials: mine.map((p) => ({ id: p.id, transports: p.transports as never })),
 			userVerification: 'preferred'
@@ -226,7 +228,7 @@ export class Passkeys {
 		if (!row) throw invalid(PASSKEY_NOT_VERIFIED);
 		let verification: Awaited<ReturnType<typeof verifyAuthenticationResponse>>;
 		try {
-			verification = await verifyAuthenticationResponse({
+			verification = await (await webauthn()).verifyAuthenticationResponse({
 				response,
 				expectedChallenge,
 				expectedOrigin: rp.origins,

@@ -6,7 +6,7 @@
 // ciphertext, padded to one size (shared/push.ts), never plaintext; the push service sees only the
 // Web Push encryption of that. Nothing here logs endpoints' keys or payloads.
 import { and, eq, gt, inArray } from 'drizzle-orm';
-import webpush from 'web-push';
+import type { RequestOptions as WebPushRequestOptions } from 'web-push';
 import { createHash } from 'node:crypto';
 import { effectiveLevel, PUSH_PAYLOAD_BYTES, type NotificationLevel, type NotificationSettingsView, type PushPayload, type PushSubscriptionInput } from '#lib/shared/push.ts';
 import type { ChannelEvent } from '#lib/shared/protocol/frames.ts';
@@ -26,10 +26,14 @@ const PUSH_TTL_SECONDS = 24 * 3600;
 /** Pushes in flight at once per message. */
 const SEND_CONCURRENCY = 8;
 
+// web-push (with asn1.js and bn.js, ~1.6 MB of heap) is loaded by the first push or VAPID key
+// made, once, rather than by every server at start.
+const webPush = async () => (await import('web-push')).default;
+
 export type PushSend = (
 	subscription: { endpoint: string; keys: { p256dh: string; auth: string } },
 	payload: string,
-	options: webpush.RequestOptions
+	options: WebPushRequestOptions
 ) => Promise<{ statusCode: number }>;
 
 /**
@@ -39,7 +43,7 @@ export type PushSend = (
  * the push service refused it.
  */
 export const sendPush: PushSend = async (subscription, payload, options) => {
-	const request = webpush.generateRequestDetails(subscription, payload, options);
+	const request = (await webPush()).generateRequestDetails(subscription, payload, options);
 	const response = await fetch(request.endpoint, {
 		method: request.method,
 		headers: request.headers as Record<string, string>,
@@ -140,7 +144,7 @@ export class Push {
 			if (this.#config.vapid) return this.#config.vapid;
 			const [stored] = await this.#db.select().from(pushVapidKeys).where(eq(pushVapidKeys.id, 1));
 			if (stored) return { publicKey: stored.publicKey, privateKey: stored.privateKey };
-			const fresh = webpush.generateVAPIDKeys();
+			const fresh = (await webPush()).generateVAPIDKeys();
 			// Two nodes starting at once: the first insert wins and both use it.
 			await this.#db.insert(pushVapidKeys).values({ id: 1, ...fresh }).onConflictDoNothing();
 			const [kept] = await this.#db.select().from(pushVapidKeys).where(eq(pushVapidKeys.id, 1));
