@@ -68,4 +68,4 @@ HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
     CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.PORT || 3000) + '/ready').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # SIGTERM reaches node directly (exec form): it drains writes and closes /ws before exiting.
 STOPSIGNAL SIGTERM
-CMD ["node", "--max-semi-space-size=8", "--expose-gc", "server/main.ts"]
+CMD ["node", "--max-semi-space-size=16", "--expose-gc", "server/main.ts"]

@@ -10,4 +10,4 @@ ensure_dependencies
 node scripts/fetch-mediasoup-worker.ts || true
 echo "Building the app..."
 npx vite build --logLevel error
-MALLOC_ARENA_MAX=1 exec node --max-semi-space-size=8 --expose-gc --env-file-if-exists=.env server/main.ts
+MALLOC_ARENA_MAX=1 exec node --max-semi-space-size=16 --expose-gc --env-file-if-exists=.env server/main.ts

@@ -4,13 +4,13 @@
 //
 // --max-semi-space-size: V8 sizes the young generation by the machine's memory, up to 64 MB per
 // semi-space on a 24 GB host, and keeps it once grown: the server idled at ~320 MB of RSS on
-// PostgreSQL with 34 MB of live objects. At 16 MB it idled at ~185 MB, at 8 MB ~25 MB less (two
-// semi-spaces, both resident once start-up has filled them). Scavenges are more frequent but each
-// is small: CPU per delivery and per connection measured the same at 16 and 8 MB, back to back
-// on both engines (bench/, see bench/README.md).
+// PostgreSQL with 34 MB of live objects. At 16 MB it idles at ~185 MB. 8 MB saved ~25 MB more
+// but cost latency: in back-to-back bench runs on PGlite (quiet machine, 10,000 deliveries/s) p99
+// was 13.9 and 15.6 ms at 8 MB against 5.5, 5.5 and 6.5 ms at 16 MB, and CPU per delivery was ~10 %
+// higher (scavenges twice as often, each one a pause for every message in flight).
 //
 // --expose-gc: server/main.ts collects start-up garbage once when ready (collectStartupGarbage).
-export const SERVER_NODE_FLAGS = ['--max-semi-space-size=8', '--expose-gc'] as const;
+export const SERVER_NODE_FLAGS = ['--max-semi-space-size=16', '--expose-gc'] as const;
 
 // MALLOC_ARENA_MAX=1: glibc gives each thread that allocates concurrently an arena of its own (up
 // to 8 per core), and V8's compiler and GC threads, libuv's pool and PGlite's start-up all allocate
