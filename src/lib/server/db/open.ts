@@ -9,11 +9,9 @@ import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import postgres from 'postgres';
-import * as schema from './schema.ts';
 import { lockDataDir } from './data-dir-lock.ts';
 import { PgliteStatements } from './pglite-statements.ts';
 
-export type Schema = typeof schema;
 // drizzle is given no schema: the relational query API (db.query.*) is not used, and with a schema
 // drizzle builds a query builder for every table each time a transaction starts (~25 µs of CPU per
 // transaction on the build machine, paid by every batch of the send path).
