@@ -250,7 +250,19 @@ test('the emoji picker works by keyboard in the composer: search, arrows, Enter;
 	await expect(messageWith(ben.page, 'Party time 🎉')).toBeVisible();
 });
 
-test('a reaction picked from the full picker reaches the other person', async () => {
+test('a reaction picked from the full picker reaches the other person, even when Enter comes before the emoji catalogue has loaded', async () => {
+	// The catalogue (gemoji) arrives a second late, as on a slow network: "pizza" and Enter are
+	// typed before it is there, and Enter must still pick the first match once it is.
+	let catalogueDelayed = false;
+	await ben.page.route('**/_app/immutable/**/*.js', async (route) => {
+		const response = await route.fetch();
+		const body = await response.text();
+		if (body.includes('grinning face')) {
+			catalogueDelayed = true;
+			await new Promise((resolve) => setTimeout(resolve, 1000));
+		}
+		await route.fulfill({ response, body });
+	});
 	await open(ben.page);
 	const message = messageWith(ben.page, 'Party time');
 	await message.hover();
@@ -261,6 +273,8 @@ test('a reaction picked from the full picker reaches the other person', async ()
 	await ben.page.keyboard.type('pizza');
 	await ben.page.keyboard.press('Enter');
 	await expect(picker).toBeHidden();
+	expect(catalogueDelayed).toBe(true);
+	await ben.page.unroute('**/_app/immutable/**/*.js');
 	await expect(messageWith(ann.page, 'Party time').getByRole('button', { name: '🍕: 1 reaction' })).toBeVisible();
 });
 
