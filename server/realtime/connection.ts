@@ -48,7 +48,8 @@ export class Connection {
 	closeCode: number | undefined;
 	#socket: WebSocket;
 	#log: Logger;
-	#logBindings: Record<string, string> | undefined;
+	/** The upgrade request's id, on this connection's log lines. */
+	#requestId: string | undefined;
 	#maxBufferedBytes: number;
 	#strikes = 0;
 	#corked = false;
@@ -59,8 +60,8 @@ export class Connection {
 		identity: ConnectionIdentity,
 		options: {
 			log: Logger;
-			/** Fields every line about this connection carries (its ids), added when a line is written. */
-			logBindings?: Record<string, string>;
+			/** The upgrade request's id: every line about this connection carries it and the connection's ids. */
+			requestId?: string;
 			ratePerSecond: number;
 			rateBurst: number;
 			rateScale?: () => number;
@@ -74,18 +75,18 @@ export class Connection {
 		this.presenceChoice = identity.presenceChoice ?? 'auto';
 		this.ip = identity.ip;
 		this.#log = options.log;
-		this.#logBindings = options.logBindings;
+		this.#requestId = options.requestId;
 		this.bucket = new TokenBucket(options.ratePerSecond, options.rateBurst, undefined, options.rateScale);
 		this.#maxBufferedBytes = options.maxBufferedBytes;
 	}
 
 	/**
 	 * A child logger with this connection's ids, made when a line is about to be written rather than
-	 * kept: a pino child is ~0.5 kB, held by every open socket for the few lines (connected, closed,
-	 * a warning) a connection ever logs.
+	 * kept: a pino child is ~0.5 kB (and its bindings another object), held by every open socket for
+	 * the few lines (connected, closed, a warning) a connection ever logs.
 	 */
 	get log(): Logger {
-		return this.#logBindings ? this.#log.child(this.#logBindings) : this.#log;
+		return this.#requestId === undefined ? this.#log : this.#log.child({ conn: this.id, user: this.userId, requestId: this.#requestId });
 	}
 
 	send(frame: ServerFrame): void {

@@ -48,7 +48,7 @@ export class Hub implements RealtimeStatus {
 	#communitySubs = new Map<string, Set<Connection>>();
 	#dmSubs = new Map<string, Set<Connection>>();
 	/** Scopes of users whose presence others see, kept after their last connection closes (to announce "offline"). */
-	#userScopes = new Map<string, { communities: Set<string>; dms: Set<string> }>();
+	#userScopes = new Map<string, { communities: readonly string[]; dms: readonly string[] }>();
 	#channelScope = new Map<string, Scope>();
 	#presenceDirty = new Set<string>();
 	/** Cluster mode: this node's instance id, users whose presence on this node changed (to announce), and the others' users. */
@@ -529,7 +529,8 @@ export class Hub implements RealtimeStatus {
 		const conns = this.#byUser.get(userId);
 		if (!conns || conns.size === 0) return;
 		const first = conns.values().next().value!;
-		this.#userScopes.set(userId, { communities: new Set(first.communities), dms: new Set(first.dms) });
+		// Arrays, not sets: only ever iterated, and a set costs every online user ~0.15 kB more.
+		this.#userScopes.set(userId, { communities: idsOf(first.communities), dms: idsOf(first.dms) });
 	}
 
 	#markPresence(userId: string) {
@@ -624,6 +625,12 @@ export class Hub implements RealtimeStatus {
 		this.#communitySnapshots.set(communityId, bytes);
 		return bytes;
 	}
+}
+
+const NO_IDS: readonly string[] = Object.freeze([]);
+
+function idsOf(ids: ReadonlySet<string>): readonly string[] {
+	return ids.size === 0 ? NO_IDS : [...ids];
 }
 
 function addTo<K, V>(map: Map<K, Set<V>>, key: K, value: V) {

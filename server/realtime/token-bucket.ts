@@ -1,6 +1,10 @@
 // Per-connection rate limit: `burst` frames at once, refilled at `perSecond`, both multiplied by
 // `scale()` (the instance's rate-limit level), read on every take so a change applies to open
 // connections at once.
+// Shared defaults: a closure made per bucket would cost every open connection its own copy.
+const monotonicNow = () => performance.now();
+const unscaled = () => 1;
+
 export class TokenBucket {
 	#tokens: number;
 	#updatedAt: number;
@@ -9,7 +13,7 @@ export class TokenBucket {
 	#now: () => number;
 	#scale: () => number;
 
-	constructor(perSecond: number, burst: number, now: () => number = () => performance.now(), scale: () => number = () => 1) {
+	constructor(perSecond: number, burst: number, now: () => number = monotonicNow, scale: () => number = unscaled) {
 		this.basePerSecond = perSecond;
 		this.baseBurst = burst;
 		this.#now = now;
