@@ -144,7 +144,9 @@ test('do not disturb, and a channel set to nothing, silence desktop notification
 	await open(ben.page, generalId);
 	await ben.page.getByRole('button', { name: 'Notifications for this conversation' }).click();
 	const panel = ben.page.getByRole('dialog', { name: 'Notifications for #general' });
-	await panel.getByRole('radio', { name: 'Nothing' }).check();
+	// A choice is saved and closes the panel, so it is clicked (check() re-reads the radio after
+	// the click, and the panel may be gone by then).
+	await panel.getByRole('radio', { name: 'Nothing' }).click();
 	await expect(panel).toBeHidden();
 	await ben.page.screenshot({ path: 'test-results/channel-notifications.png' });
 	await open(ben.page, generalId);
@@ -156,7 +158,9 @@ test('do not disturb, and a channel set to nothing, silence desktop notification
 
 	// Back to the default, then do not disturb for an hour from Settings.
 	await ben.page.getByRole('button', { name: 'Notifications for this conversation' }).click();
-	await ben.page.getByRole('dialog', { name: 'Notifications for #general' }).getByRole('radio', { name: /^Default/ }).check();
+	await expect(panel.getByRole('radio', { name: 'Nothing' })).toBeChecked();
+	await panel.getByRole('radio', { name: /^Default/ }).click();
+	await expect(panel).toBeHidden();
 	await ben.page.goto('/settings#notifications');
 	await ben.page.getByLabel('Do not disturb').selectOption('1h');
 	await ben.page.getByRole('button', { name: 'Start' }).click();
