@@ -34,7 +34,9 @@ export type WorkerPlan = {
 };
 
 export type ParentToWorker =
-	| { cmd: 'connect'; plan: WorkerPlan }
+	/** Connects the plan's clients; with `firstGroups`, only the members of that many groups (the rest on `connect-rest`). */
+	| { cmd: 'connect'; plan: WorkerPlan; firstGroups?: number }
+	| { cmd: 'connect-rest' }
 	/** Open loop: send this many messages per second (this worker's share), whatever the replies do. */
 	| { cmd: 'open-loop'; messagesPerSecond: number }
 	/** Closed loop: keep this many messages per group in flight (sent, not yet received by every member). */

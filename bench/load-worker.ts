@@ -89,6 +89,8 @@ type Phase = {
 let plan: WorkerPlan;
 let groups: Group[] = [];
 let clients: Client[] = [];
+/** Clients of groups left for `connect-rest`. */
+let notYetConnecting: Client[] = [];
 let padding = '';
 let nextMessageId = 0;
 const outgoing = new Map<number, Outgoing>();
@@ -164,18 +166,19 @@ function connectClient(client: Client): Promise<string | null> {
 	});
 }
 
-async function connectAll(): Promise<ConnectResult> {
+/** Connects the given clients (all of them unless told otherwise); `ready` counts every client ready so far. */
+async function connectAll(list: Client[] = clients): Promise<ConnectResult> {
 	const startedAt = performance.now();
 	const failures: Record<string, number> = {};
 	let next = 0;
 	const lane = async () => {
-		while (next < clients.length) {
-			const client = clients[next++]!;
+		while (next < list.length) {
+			const client = list[next++]!;
 			const failure = await connectClient(client);
 			if (failure !== null) bump(failures, failure);
 		}
 	};
-	await Promise.all(Array.from({ length: Math.min(plan.connectConcurrency, clients.length) }, lane));
+	await Promise.all(Array.from({ length: Math.min(plan.connectConcurrency, list.length) }, lane));
 	const failed = Object.values(failures).reduce((a, b) => a + b, 0);
 	return { ready: status.ready, failed, failures, ms: Math.round(performance.now() - startedAt) };
 }
@@ -651,7 +654,16 @@ async function handle(message: ParentToWorker) {
 				return group;
 			});
 			clients = groups.flatMap((g) => g.members);
-			send({ type: 'connected', result: await connectAll() });
+			// Only the first groups when asked: the orchestrator reads memory between the two halves.
+			const first = message.firstGroups === undefined ? clients : groups.slice(0, message.firstGroups).flatMap((g) => g.members);
+			notYetConnecting = groups.slice(message.firstGroups ?? groups.length).flatMap((g) => g.members);
+			send({ type: 'connected', result: await connectAll(first) });
+			return;
+		}
+		case 'connect-rest': {
+			const rest = notYetConnecting;
+			notYetConnecting = [];
+			send({ type: 'connected', result: await connectAll(rest) });
 			return;
 		}
 		case 'open-loop': {

@@ -246,8 +246,12 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 	const workers = shares.map(() => new Worker());
 	try {
 		const cpuBeforeConnect = serverCpuSeconds(server);
-		log(`  connecting ${options.connections} clients in ${server.groups.length} groups (${workers.length} load worker${workers.length > 1 ? 's' : ''})…`);
-		const connects = await Promise.all(
+		log(`  connecting ${options.connections} clients in ${server.groups.length} groups (${workers.length} load worker${workers.length > 1 ? 's' : ''}), in two halves…`);
+		// Two halves, memory read after each. The first connections also grow V8's young generation
+		// to its working size under the allocation rate of connecting (~30 MB, the same for 500 or
+		// 50,000 sockets, bare ws included: bench/README.md); the second half's growth is what one
+		// more connection costs.
+		const firstHalf = await Promise.all(
 			workers.map((worker, i) =>
 				worker.request(
 					{
@@ -261,18 +265,26 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 							payloadBytes: options.payloadBytes,
 							connectConcurrency: CONNECT_CONCURRENCY,
 							connectTimeoutMs: CONNECT_TIMEOUT_MS
-						}
+						},
+						firstGroups: Math.ceil(shares[i]!.length / 2)
 					},
 					'connected'
 				)
 			)
 		);
+		const cpuFirstHalf = serverCpuSeconds(server) - cpuBeforeConnect;
+		await sleep(SETTLE_MS);
+		const halfReady = firstHalf.reduce((sum, c) => sum + c.result.ready, 0);
+		const halfBytes = rss.sample() ?? 0;
+		const cpuBeforeRest = serverCpuSeconds(server);
+		const rest = await Promise.all(workers.map((worker) => worker.request({ cmd: 'connect-rest' }, 'connected')));
+		const connects = [...firstHalf, ...rest];
 		const connect: TargetReport['connect'] = {
-			ready: connects.reduce((sum, c) => sum + c.result.ready, 0),
+			ready: rest.reduce((sum, c) => sum + c.result.ready, 0),
 			failed: connects.reduce((sum, c) => sum + c.result.failed, 0),
 			failures: {},
-			ms: Math.max(...connects.map((c) => c.result.ms)),
-			serverCpuSeconds: Math.round((serverCpuSeconds(server) - cpuBeforeConnect) * 100) / 100
+			ms: Math.max(...firstHalf.map((c) => c.result.ms)) + Math.max(...rest.map((c) => c.result.ms)),
+			serverCpuSeconds: Math.round((cpuFirstHalf + serverCpuSeconds(server) - cpuBeforeRest) * 100) / 100
 		};
 		for (const { result } of connects) {
 			for (const [why, count] of Object.entries(result.failures)) connect.failures[why] = (connect.failures[why] ?? 0) + count;
@@ -339,7 +351,9 @@ async function measureTarget(server: RunningServer, options: BenchOptions): Prom
 				idleBytes,
 				connectedBytes,
 				peakBytes,
-				perConnectionBytes: connect.ready > 0 ? Math.round((connectedBytes - idleBytes) / connect.ready) : 0,
+				halfConnectedBytes: halfBytes,
+				perConnectionBytes: connect.ready > halfReady ? Math.round((connectedBytes - halfBytes) / (connect.ready - halfReady)) : 0,
+				growthPerConnectionBytes: connect.ready > 0 ? Math.round((connectedBytes - idleBytes) / connect.ready) : 0,
 				samples: rss.samples
 			},
 			fixed: fixed.report,
