@@ -59,14 +59,21 @@ async function storedAccount(userId: string): Promise<boolean> {
 	});
 }
 
-/** Delivers a push to the context's service worker, as a push service would. */
+/**
+ * Delivers a push to the context's service worker, as a push service would. A browser delivers
+ * pushes to an activated worker: this waits for the registration's worker to be activated first
+ * (CI once saw a push delivered earlier vanish without a notification).
+ */
 async function deliverPush(context: BrowserContext, page: Page, origin: string, data: string): Promise<void> {
 	const cdp = await context.newCDPSession(page);
 	const registrations: Array<{ registrationId: string; scopeURL: string; isDeleted: boolean }> = [];
+	const versions: Array<{ registrationId: string; status: string }> = [];
 	cdp.on('ServiceWorker.workerRegistrationUpdated', (event) => registrations.push(...event.registrations));
+	cdp.on('ServiceWorker.workerVersionUpdated', (event) => versions.push(...event.versions));
 	await cdp.send('ServiceWorker.enable');
 	await expect.poll(() => registrations.find((r) => r.scopeURL === `${origin}/` && !r.isDeleted)).toBeTruthy();
 	const registration = registrations.find((r) => r.scopeURL === `${origin}/` && !r.isDeleted)!;
+	await expect.poll(() => versions.some((v) => v.registrationId === registration.registrationId && v.status === 'activated')).toBe(true);
 	await cdp.send('ServiceWorker.deliverPushMessage', { origin, registrationId: registration.registrationId, data });
 	await cdp.detach();
 }
