@@ -166,8 +166,8 @@ function connectClient(client: Client): Promise<string | null> {
 	});
 }
 
-/** Connects the given clients (all of them unless told otherwise); `ready` counts every client ready so far. */
-async function connectAll(list: Client[] = clients): Promise<ConnectResult> {
+/** Connects the given clients; `ready` counts every client ready so far. */
+async function connectAll(list: Client[]): Promise<ConnectResult> {
 	const startedAt = performance.now();
 	const failures: Record<string, number> = {};
 	let next = 0;
@@ -655,9 +655,9 @@ async function handle(message: ParentToWorker) {
 			});
 			clients = groups.flatMap((g) => g.members);
 			// Only the first groups when asked: the orchestrator reads memory between the two halves.
-			const first = message.firstGroups === undefined ? clients : groups.slice(0, message.firstGroups).flatMap((g) => g.members);
-			notYetConnecting = groups.slice(message.firstGroups ?? groups.length).flatMap((g) => g.members);
-			send({ type: 'connected', result: await connectAll(first) });
+			const split = message.firstGroups ?? groups.length;
+			notYetConnecting = groups.slice(split).flatMap((g) => g.members);
+			send({ type: 'connected', result: await connectAll(groups.slice(0, split).flatMap((g) => g.members)) });
 			return;
 		}
 		case 'connect-rest': {

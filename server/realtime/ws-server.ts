@@ -167,7 +167,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 		// The code the server closed with, when it did; otherwise the client's (or 1006).
 		const closeCode = conn.closeCode ?? code;
 		metrics.wsClosed(closeCode);
-		if (log.isLevelEnabled('info')) conn.log.info({ code: closeCode, seconds: Math.round((performance.now() - ctx.openedAt) / 1000) }, 'ws closed');
+		conn.logAt('info', { code: closeCode, seconds: Math.round((performance.now() - ctx.openedAt) / 1000) }, 'ws closed');
 		hub.unregister(conn);
 		// A dead socket's call peer frees its transports, producers and consumers at once.
 		calls.connectionClosed(conn);
@@ -178,7 +178,7 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 		const conn = served.get(this)?.conn;
 		if (!conn) return;
 		conn.closeCode ??= protocolErrorCloseCode(error);
-		conn.log.debug({ err: safeError(error) }, 'socket error');
+		conn.logAt('debug', { err: safeError(error) }, 'socket error');
 	}
 
 	function serve(ws: WebSocket, conn: Connection): Promise<void> {
@@ -186,9 +186,8 @@ export function attachRealtime(app: AppContext, server: Server, calls: CallServi
 		heartbeatSlot.add(conn);
 		served.set(ws, { app, hub, conn, calls, heartbeatSlot, openedAt: performance.now() });
 		// One line when a connection opens and one when it closes (with why), like the request log:
-		// they carry the upgrade's request id, so a socket can be traced from the proxy's logs. Asked
-		// first: conn.log makes a child logger, work wasted on every socket when info lines are off.
-		if (log.isLevelEnabled('info')) conn.log.info('ws connected');
+		// they carry the upgrade's request id, so a socket can be traced from the proxy's logs.
+		conn.logAt('info', {}, 'ws connected');
 		ws.on('pong', onPong);
 		ws.on('message', onMessage);
 		ws.on('close', onClose);
