@@ -1,7 +1,8 @@
 // One authenticated /ws connection: its identity, its subscriptions, its rate limit and heartbeat
 // state, and safe sending (slow consumers are disconnected instead of buffering without bound).
 import type { Duplex } from 'node:stream';
-import type { WebSocket } from 'ws';
+import * as ws from 'ws';
+import { WebSocket } from 'ws';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { Logger } from '#lib/server/logger.ts';
@@ -30,6 +31,33 @@ const SLOW_CONSUMER_GRACE_MS = 5_000;
 const HARD_BUFFER_FACTOR = 4;
 // Bytes sent as a text frame (the protocol is JSON text; ws would send a Buffer as binary).
 const TEXT_FRAME = { binary: false } as const;
+
+type FrameOptions = { fin: boolean; opcode: number; mask: boolean; readOnly: boolean; rsv1: boolean };
+// ws's framing function (exported by ws, not declared in its typings).
+const frameWithWs = (ws as unknown as { Sender: { frame(data: Buffer, options: FrameOptions): Buffer[] } }).Sender.frame;
+
+/**
+ * A frame for many sockets, framed once: the UTF-8 payload, and the whole WebSocket text frame
+ * (header and payload, unmasked, as a server sends it) ready to be written to each socket as is.
+ * Through ws, every recipient would pay its framing again: measuring the payload, two option
+ * objects, a header buffer, and a writev of two buffers instead of one write.
+ */
+export class SharedFrame {
+	readonly payload: Buffer;
+	readonly wire: Buffer;
+
+	constructor(text: string) {
+		this.payload = Buffer.from(text);
+		// ws's own framing (the header for this length), so the bytes are exactly what ws would send.
+		const [header] = frameWithWs(this.payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+		this.wire = Buffer.concat([header!, this.payload]);
+	}
+}
+
+/** A server frame serialised and framed once, for sending to many connections. */
+export function sharedFrame(frame: ServerFrame): SharedFrame {
+	return new SharedFrame(JSON.stringify(frame));
+}
 
 export class Connection {
 	readonly id: string;
@@ -103,10 +131,10 @@ export class Connection {
 	}
 
 	/**
-	 * Sends an already serialised frame. Fan-out passes the UTF-8 bytes, encoded once for all
-	 * recipients: a string would be measured and encoded again for every socket it goes to.
+	 * Sends an already serialised frame. Fan-out passes a SharedFrame, encoded and framed once for
+	 * all recipients: a string would be measured, encoded and framed again for every socket.
 	 */
-	sendRaw(text: string | Buffer): void {
+	sendRaw(text: string | SharedFrame): void {
 		if (this.closed) return;
 		if (this.#isSlowConsumer()) {
 			// The client cannot keep up. Dropping frames silently would lose messages, so disconnect:
@@ -115,9 +143,15 @@ export class Connection {
 			this.close(CloseCode.slowConsumer, 'slow consumer');
 			return;
 		}
-		this.#corkUntilEndOfJob();
+		const raw = this.#corkUntilEndOfJob();
 		if (typeof text === 'string') this.#socket.send(text);
-		else this.#socket.send(text, TEXT_FRAME);
+		// The prepared frame goes straight to the TCP socket while the WebSocket is open. That is
+		// what ws itself does with a frame (Sender.sendFrame writes it at once, in call order) as
+		// long as it queues nothing: it queues only while compressing or reading a Blob, and this
+		// server has compression off (ws-server.ts) and sends strings and buffers only. Otherwise
+		// (closing, no raw socket) ws decides, as for any frame.
+		else if (raw && this.#socket.readyState === WebSocket.OPEN) raw.write(text.wire);
+		else this.#socket.send(text.payload, TEXT_FRAME);
 	}
 
 	/**
@@ -140,17 +174,19 @@ export class Connection {
 	// channels got several messages. Corking the TCP socket until the current job ends sends them in
 	// one write (one syscall) instead of one each: at saturation the per-frame writev was the largest
 	// cost of the server (bench/README.md). A single frame goes out at the end of the same job.
-	#corkUntilEndOfJob(): void {
-		if (this.#corked) return;
-		// ws keeps the underlying net.Socket in `_socket` (not in its typings); without it, no corking.
+	// Returns the TCP socket (undefined when ws has none, then nothing is corked).
+	#corkUntilEndOfJob(): Duplex | undefined {
+		// ws keeps the underlying net.Socket in `_socket` (not in its typings).
 		const raw = (this.#socket as unknown as { _socket?: Duplex })._socket;
-		if (typeof raw?.cork !== 'function') return;
+		if (typeof raw?.cork !== 'function') return undefined;
+		if (this.#corked) return raw;
 		this.#corked = true;
 		raw.cork();
 		queueMicrotask(() => {
 			this.#corked = false;
 			raw.uncork();
 		});
+		return raw;
 	}
 
 	/**

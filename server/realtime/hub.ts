@@ -13,7 +13,7 @@ import type { BusNotice, NodePresence } from '#lib/server/events/bus.ts';
 import { anyOf } from '#lib/server/db/built-once.ts';
 import { channels, communityMembers, dmParticipants } from '#lib/server/db/schema.ts';
 import { safeError } from '#lib/server/logger.ts';
-import type { Connection } from './connection.ts';
+import { sharedFrame, type Connection, type SharedFrame } from './connection.ts';
 import { batchWindow } from './batch-window.ts';
 import { loadConnectionFacts } from './connection-facts.ts';
 import { RemotePresence, type PresenceScopes } from './remote-presence.ts';
@@ -68,7 +68,7 @@ export class Hub implements RealtimeStatus {
 	 * reconnect storm into a large community serialises its snapshot once per flush, not once per
 	 * socket (it grows with the community: 5,000 online members are ~270 kB).
 	 */
-	#communitySnapshots = new Map<string, Buffer | null>();
+	#communitySnapshots = new Map<string, SharedFrame | null>();
 	/** Connections whose subscriptions are being loaded, with scopes removed meanwhile. */
 	#registering = new Map<Connection, Set<string>>();
 	#unsubscribe: () => void;
@@ -275,8 +275,8 @@ export class Hub implements RealtimeStatus {
 	#broadcast(scope: Scope, frame: ServerFrame): number {
 		const subscribers = scope.kind === 'community' ? this.#communitySubs.get(scope.id) : this.#dmSubs.get(scope.id);
 		if (!subscribers || subscribers.size === 0) return 0;
-		const bytes = Buffer.from(JSON.stringify(frame));
-		for (const conn of subscribers) conn.sendRaw(bytes);
+		const shared = sharedFrame(frame);
+		for (const conn of subscribers) conn.sendRaw(shared);
 		return subscribers.size;
 	}
 
@@ -353,7 +353,7 @@ export class Hub implements RealtimeStatus {
 				return;
 			case 'devices.changed': {
 				// Once per connection even when it shares several scopes with the user.
-				const text = Buffer.from(JSON.stringify({ t: 'devices.changed', userId: notice.userId } satisfies ServerFrame));
+				const text = sharedFrame({ t: 'devices.changed', userId: notice.userId });
 				const targets = new Set<Connection>(this.#byUser.get(notice.userId) ?? []);
 				for (const id of notice.communityIds) for (const conn of this.#subscribers({ kind: 'community', id })) targets.add(conn);
 				for (const id of notice.dmChannelIds) for (const conn of this.#subscribers({ kind: 'dm', id })) targets.add(conn);
@@ -369,7 +369,7 @@ export class Hub implements RealtimeStatus {
 			}
 			case 'typing': {
 				const scope: Scope = notice.communityId ? { kind: 'community', id: notice.communityId } : { kind: 'dm', id: notice.channelId };
-				const text = Buffer.from(JSON.stringify({ t: 'typing', channelId: notice.channelId, userId: notice.userId } satisfies ServerFrame));
+				const text = sharedFrame({ t: 'typing', channelId: notice.channelId, userId: notice.userId });
 				for (const target of this.#subscribers(scope)) if (target.userId !== notice.userId) target.sendRaw(text);
 				return;
 			}
@@ -615,13 +615,13 @@ export class Hub implements RealtimeStatus {
 	}
 
 	/** Who is online in a community (on this node and the others), as one `presence` frame; null when nobody. */
-	#communitySnapshot(communityId: string): Buffer | null {
+	#communitySnapshot(communityId: string): SharedFrame | null {
 		const cached = this.#communitySnapshots.get(communityId);
 		if (cached !== undefined) return cached;
 		const seen = new Map<string, PresenceStatus>();
 		for (const other of this.#communitySubs.get(communityId) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 		for (const userId of this.#remote.usersIn('community', communityId)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
-		const bytes = seen.size > 0 ? Buffer.from(JSON.stringify(presenceFrame(seen))) : null;
+		const bytes = seen.size > 0 ? sharedFrame(presenceFrame(seen)) : null;
 		this.#communitySnapshots.set(communityId, bytes);
 		return bytes;
 	}
