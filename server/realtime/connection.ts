@@ -2,7 +2,6 @@
 // state, and safe sending (slow consumers are disconnected instead of buffering without bound).
 import type { Duplex } from 'node:stream';
 import * as ws from 'ws';
-import { WebSocket } from 'ws';
 import { CloseCode } from '#lib/shared/protocol/codes.ts';
 import type { ServerFrame } from '#lib/shared/protocol/frames.ts';
 import type { Logger } from '#lib/server/logger.ts';
@@ -47,10 +46,12 @@ export class SharedFrame {
 	readonly wire: Buffer;
 
 	constructor(text: string) {
-		this.payload = Buffer.from(text);
+		const encoded = Buffer.from(text);
 		// ws's own framing (the header for this length), so the bytes are exactly what ws would send.
-		const [header] = frameWithWs(this.payload, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
-		this.wire = Buffer.concat([header!, this.payload]);
+		const [header] = frameWithWs(encoded, { fin: true, opcode: 1, mask: false, readOnly: true, rsv1: false });
+		this.wire = Buffer.concat([header!, encoded]);
+		// A view into the frame, not a second copy: cached frames (presence snapshots) hold one.
+		this.payload = this.wire.subarray(header!.length);
 	}
 }
 
@@ -74,7 +75,7 @@ export class Connection {
 	closed = false;
 	/** The close code the server chose, when it closed the connection (metrics). */
 	closeCode: number | undefined;
-	#socket: WebSocket;
+	#socket: ws.WebSocket;
 	#log: Logger;
 	/** The upgrade request's id, on this connection's log lines. */
 	#requestId: string | undefined;
@@ -84,7 +85,7 @@ export class Connection {
 	#overLimitSince: number | undefined;
 
 	constructor(
-		socket: WebSocket,
+		socket: ws.WebSocket,
 		identity: ConnectionIdentity,
 		options: {
 			log: Logger;
@@ -150,7 +151,7 @@ export class Connection {
 		// long as it queues nothing: it queues only while compressing or reading a Blob, and this
 		// server has compression off (ws-server.ts) and sends strings and buffers only. Otherwise
 		// (closing, no raw socket) ws decides, as for any frame.
-		else if (raw && this.#socket.readyState === WebSocket.OPEN) raw.write(text.wire);
+		else if (raw && this.#socket.readyState === ws.WebSocket.OPEN) raw.write(text.wire);
 		else this.#socket.send(text.payload, TEXT_FRAME);
 	}
 
@@ -174,7 +175,7 @@ export class Connection {
 	// channels got several messages. Corking the TCP socket until the current job ends sends them in
 	// one write (one syscall) instead of one each: at saturation the per-frame writev was the largest
 	// cost of the server (bench/README.md). A single frame goes out at the end of the same job.
-	// Returns the TCP socket (undefined when ws has none, then nothing is corked).
+	// Returns the TCP socket, for writes of prepared frames (undefined when ws has none: no corking).
 	#corkUntilEndOfJob(): Duplex | undefined {
 		// ws keeps the underlying net.Socket in `_socket` (not in its typings).
 		const raw = (this.#socket as unknown as { _socket?: Duplex })._socket;

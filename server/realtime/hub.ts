@@ -353,11 +353,11 @@ export class Hub implements RealtimeStatus {
 				return;
 			case 'devices.changed': {
 				// Once per connection even when it shares several scopes with the user.
-				const text = sharedFrame({ t: 'devices.changed', userId: notice.userId });
+				const frame = sharedFrame({ t: 'devices.changed', userId: notice.userId });
 				const targets = new Set<Connection>(this.#byUser.get(notice.userId) ?? []);
 				for (const id of notice.communityIds) for (const conn of this.#subscribers({ kind: 'community', id })) targets.add(conn);
 				for (const id of notice.dmChannelIds) for (const conn of this.#subscribers({ kind: 'dm', id })) targets.add(conn);
-				for (const conn of targets) conn.sendRaw(text);
+				for (const conn of targets) conn.sendRaw(frame);
 				return;
 			}
 			case 'to-device': {
@@ -369,8 +369,8 @@ export class Hub implements RealtimeStatus {
 			}
 			case 'typing': {
 				const scope: Scope = notice.communityId ? { kind: 'community', id: notice.communityId } : { kind: 'dm', id: notice.channelId };
-				const text = sharedFrame({ t: 'typing', channelId: notice.channelId, userId: notice.userId });
-				for (const target of this.#subscribers(scope)) if (target.userId !== notice.userId) target.sendRaw(text);
+				const frame = sharedFrame({ t: 'typing', channelId: notice.channelId, userId: notice.userId });
+				for (const target of this.#subscribers(scope)) if (target.userId !== notice.userId) target.sendRaw(frame);
 				return;
 			}
 			case 'channel.resync': {
@@ -601,8 +601,8 @@ export class Hub implements RealtimeStatus {
 
 	#sendPresenceSnapshot(conn: Connection, communityIds: Iterable<string> = conn.communities) {
 		for (const id of communityIds) {
-			const bytes = this.#communitySnapshot(id);
-			if (bytes) conn.sendRaw(bytes);
+			const snapshot = this.#communitySnapshot(id);
+			if (snapshot) conn.sendRaw(snapshot);
 		}
 		if (communityIds !== conn.communities) return;
 		// A person's DMs are few and differ per person: built per socket.
@@ -621,9 +621,9 @@ export class Hub implements RealtimeStatus {
 		const seen = new Map<string, PresenceStatus>();
 		for (const other of this.#communitySubs.get(communityId) ?? []) if (!seen.has(other.userId)) seen.set(other.userId, this.#statusOf(other.userId));
 		for (const userId of this.#remote.usersIn('community', communityId)) if (!seen.has(userId)) seen.set(userId, this.#statusOf(userId));
-		const bytes = seen.size > 0 ? sharedFrame(presenceFrame(seen)) : null;
-		this.#communitySnapshots.set(communityId, bytes);
-		return bytes;
+		const snapshot = seen.size > 0 ? sharedFrame(presenceFrame(seen)) : null;
+		this.#communitySnapshots.set(communityId, snapshot);
+		return snapshot;
 	}
 }
 
