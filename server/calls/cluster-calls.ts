@@ -19,6 +19,7 @@ import type { ClientFrame, ServerFrame } from '#lib/shared/protocol/frames.ts';
 import { ErrorCode } from '#lib/shared/protocol/codes.ts';
 import type { AppContext } from '#lib/server/context.ts';
 import type { Cluster } from '#lib/server/cluster/cluster.ts';
+import { NODE_TTL_MS, NODES_KEY } from '#lib/server/cluster/node-registry.ts';
 import { safeError, type Logger } from '#lib/server/logger.ts';
 import type { Connection } from '../realtime/connection.ts';
 import type { CallConnection } from './call-room.ts';
@@ -35,14 +36,28 @@ const REMOVED_KEY = (channelId: string, userId: string) => `hearth:call-removed:
 const LOAD_INTERVAL_MS = 2_000;
 const CALL_KEY_TTL_MS = 15_000;
 
-// Sets the owner of a call unless a live one is already set: KEYS[1] the call key, ARGV[1] the
-// candidate, ARGV[2] the TTL, ARGV[3..] the live nodes. Returns the owner in force.
+// Liveness in these scripts is read from the heartbeats themselves (`hearth:nodes`, scores: each
+// node's last beat), not from the caller's view of its peers: that view is refreshed once per beat,
+// so a node that joined a moment ago is unknown to the others for up to 2 s, and two first joins
+// at once, one on a node that does not know the other yet, would each place the call on itself.
+//
+// The owner of a call if it is live: KEYS[1] the call key, KEYS[2] the heartbeats, ARGV[1] the
+// oldest beat that counts as live. Returns the owner, or nil.
+const OWNER_SCRIPT = `
+local current = redis.call('GET', KEYS[1])
+if not current then return false end
+local beat = redis.call('ZSCORE', KEYS[2], current)
+if beat and tonumber(beat) >= tonumber(ARGV[1]) then return current end
+return false`;
+
+// Sets the owner of a call unless a live one is already set: KEYS[1] the call key, KEYS[2] the
+// heartbeats, ARGV[1] the candidate, ARGV[2] the TTL, ARGV[3] the oldest beat that counts as live.
+// Returns the owner in force.
 const PLACE_SCRIPT = `
 local current = redis.call('GET', KEYS[1])
 if current then
-  for i = 3, #ARGV do
-    if ARGV[i] == current then return current end
-  end
+  local beat = redis.call('ZSCORE', KEYS[2], current)
+  if beat and tonumber(beat) >= tonumber(ARGV[3]) then return current end
 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return ARGV[1]`;
@@ -256,10 +271,12 @@ export class ClusterCalls {
 
 	/** The node that holds the call of this channel, choosing one when there is none (null: no node runs calls). */
 	async #place(channelId: string): Promise<string | null> {
-		const live = new Set([this.#self, ...this.#cluster.peerInstances()]);
 		try {
-			const current = await this.#command.get(CALL_KEY(channelId));
-			if (current && live.has(current)) return current;
+			const current = await this.#liveOwner(channelId, true);
+			if (current) return current;
+			// The least-loaded node this node knows to be live; the script keeps an owner that is live
+			// even if this node has not seen its heartbeat yet.
+			const live = new Set([this.#self, ...this.#cluster.peerInstances()]);
 			const loads = await this.#command.hgetall(LOAD_KEY);
 			let best: { node: string; load: number } | null = null;
 			for (const [node, value] of Object.entries(loads)) {
@@ -268,7 +285,7 @@ export class ClusterCalls {
 				if (!best || load < best.load || (load === best.load && node === this.#self)) best = { node, load };
 			}
 			if (!best) return null;
-			return (await this.#command.eval(PLACE_SCRIPT, 1, CALL_KEY(channelId), best.node, String(CALL_KEY_TTL_MS), ...live)) as string;
+			return (await this.#command.eval(PLACE_SCRIPT, 2, CALL_KEY(channelId), NODES_KEY, best.node, String(CALL_KEY_TTL_MS), String(Date.now() - NODE_TTL_MS))) as string;
 		} catch (error) {
 			// Redis away: calls stay on the node of the socket, as on a single node.
 			this.#log.warn({ err: safeError(error) }, 'call placement failed; serving the call here');
@@ -276,9 +293,10 @@ export class ClusterCalls {
 		}
 	}
 
-	async #liveOwner(channelId: string): Promise<string | null> {
-		const owner = await this.#command.get(CALL_KEY(channelId)).catch(() => null);
-		return owner && (owner === this.#self || this.#cluster.peerInstances().includes(owner)) ? owner : null;
+	/** The call's node when it is live (null: none, or Redis away unless `strict`, which throws then). */
+	async #liveOwner(channelId: string, strict = false): Promise<string | null> {
+		const owner = this.#command.eval(OWNER_SCRIPT, 2, CALL_KEY(channelId), NODES_KEY, String(Date.now() - NODE_TTL_MS)) as Promise<string | null>;
+		return strict ? owner : owner.catch(() => null);
 	}
 
 	/** Announces this node's call load (when it runs calls) and renews the keys of its calls. */

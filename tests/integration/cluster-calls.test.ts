@@ -5,6 +5,7 @@
 // ends with `rejoin` for everyone, and joining again re-forms it on a live node, which still honours
 // a moderator's removal made on the dead one. Real mediasoup
 // workers; Node plays the browser as in calls.test.ts (signalling and worker objects, no media).
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChannelView } from '#lib/shared/api-types.ts';
 import type { ServerFrame, ServerFrameOf } from '#lib/shared/protocol/frames.ts';
@@ -64,6 +65,42 @@ describe.skipIf(skip)('calls across a cluster of three nodes (node b runs no cal
 		await waitUntil(async () => (await routers(a)) + (await routers(c)) === before, 5000, 'the empty call closed');
 		first.close();
 		second.close();
+	});
+
+	it('joins a call where it lives even when that node started a moment ago and its heartbeat is not known here yet', async () => {
+		// The call's node is played by this test: a heartbeat written just now into Redis, the call's
+		// placement key naming it, and its relay inbox. Node a reads its peers once per beat (2 s), so
+		// for it this node is not a peer yet; it must still not take the call over.
+		const owner = await TestClient.signUp(a);
+		const community = await createCommunity(owner, 'Newcomer node');
+		const { channel: voice } = await owner.api.post<{ channel: ChannelView }>(`/api/communities/${community.id}/channels`, { name: 'booth', kind: 'voice' });
+		const socket = await owner.socket();
+		const redis = new Redis(cluster.redis.url);
+		const inbox = new Redis(cluster.redis.url);
+		const ghost = `node-new-${Date.now()}`;
+		const relayed: { from: string; connId: string; frame: { t: string; id: string; channelId: string } }[] = [];
+		await inbox.subscribe(`hearth:calls:${ghost}`);
+		inbox.on('message', (_channel: string, text: string) => {
+			const message = JSON.parse(text) as { k: string; from: string; connId: string; frame: { t: string; id: string; channelId: string } };
+			if (message.k !== 'frame') return;
+			relayed.push(message);
+			// Answered as the call's node would: the ack comes back to the socket's node by relay.
+			const ack = { t: 'ack', id: message.frame.id, result: { channelId: message.frame.channelId, peerId: 'ghost-peer', participants: [], producers: [] } };
+			void redis.publish(`hearth:calls:${message.from}`, JSON.stringify({ k: 'push', connId: message.connId, raw: JSON.stringify(ack) }));
+		});
+		try {
+			await redis.multi().zadd('hearth:nodes', Date.now(), ghost).set(`hearth:call:${voice.id}`, ghost, 'PX', 15_000).exec();
+			const joined = await ok<JoinResult>(socket.request({ t: 'call.join', channelId: voice.id }));
+			expect(joined).toMatchObject({ channelId: voice.id, peerId: 'ghost-peer' });
+			expect(relayed.map((m) => m.frame.t)).toEqual(['call.join']);
+			expect(await redis.get(`hearth:call:${voice.id}`)).toBe(ghost);
+			expect(await routers(a)).toBe(0);
+		} finally {
+			socket.close();
+			await redis.multi().zrem('hearth:nodes', ghost).del(`hearth:call:${voice.id}`).exec();
+			inbox.disconnect();
+			redis.disconnect();
+		}
 	});
 
 	it('places the call on a node with a worker, relays the frames of people on other nodes, and re-forms it on a live node when its node dies, removals included', async () => {
