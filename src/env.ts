@@ -68,6 +68,11 @@ export const variables = defineEnvVars({
 		description: 'Maximum PostgreSQL connections.',
 		schema: integer('DATABASE_POOL_SIZE', 10, 1, 200)
 	},
+	DATABASE_PREPARED_STATEMENTS: {
+		description:
+			'Run the statements that recur as named prepared statements with generic plans (PostgreSQL parses and plans them once per connection instead of on every run). Set false behind a pooler in transaction mode that does not keep prepared statements (PgBouncer before 1.21, or without max_prepared_statements).',
+		schema: flag('DATABASE_PREPARED_STATEMENTS', true)
+	},
 	LOG_LEVEL: {
 		description: 'fatal, error, warn, info, debug or trace.',
 		schema: oneOf('LOG_LEVEL', ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'], 'info')

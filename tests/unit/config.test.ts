@@ -27,8 +27,11 @@ describe('loadConfig', () => {
 		expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/hearth' }).database).toEqual({
 			kind: 'postgres',
 			url: 'postgres://u:p@db/hearth',
-			poolSize: 10
+			poolSize: 10,
+			preparedStatements: true
 		});
+		expect(loadConfig({ DATABASE_URL: 'postgres://u:p@db/hearth', DATABASE_PREPARED_STATEMENTS: 'false' }).database).toMatchObject({ preparedStatements: false });
+		expect(() => loadConfig({ DATABASE_URL: 'postgres://u:p@db/hearth', DATABASE_PREPARED_STATEMENTS: 'sometimes' })).toThrow(/DATABASE_PREPARED_STATEMENTS must be true or false/);
 	});
 
 	it('refuses the embedded database, a missing secret and a missing or plain-http origin in production', () => {

@@ -173,7 +173,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
 	}
 
 	const database: DatabaseConfig = values.DATABASE_URL
-		? { kind: 'postgres', url: values.DATABASE_URL, poolSize: values.DATABASE_POOL_SIZE }
+		? { kind: 'postgres', url: values.DATABASE_URL, poolSize: values.DATABASE_POOL_SIZE, preparedStatements: values.DATABASE_PREPARED_STATEMENTS }
 		: { kind: 'pglite', dataDir: values.DATA_DIR };
 
 	const trustedProxies = parseAddressList('TRUSTED_PROXIES', values.TRUSTED_PROXIES, problems);
