@@ -3,12 +3,13 @@
 // gap-free and advances every channel's last_seq. The bench (bench/) found both broken on PGlite.
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { eq, inArray } from 'drizzle-orm';
+import { eq, inArray, sql } from 'drizzle-orm';
 import { openDatabase, type DatabaseConfig, type DatabaseHandle } from '#lib/server/db/open.ts';
 import { channels, communities, communityMembers, users } from '#lib/server/db/schema.ts';
 import { LocalEventBus } from '#lib/server/events/bus.ts';
 import { createLogger } from '#lib/server/logger.ts';
 import { EventWriter } from '#lib/server/services/event-writer.ts';
+import { lockChannels } from '#lib/server/services/channel-events.ts';
 import { Messages, type SendResult } from '#lib/server/services/messages.ts';
 import { createTestDatabase, postgresUnavailableReason, type TestDatabase } from '../helpers/test-server.ts';
 
@@ -87,5 +88,18 @@ describe.skipIf(skip)('group commit of message sends', () => {
 		}
 		// Each round was one transaction over the three channels.
 		expect(writer.stats).toEqual({ batches: 2, operations: 24, largestBatch: 12 });
+	});
+
+	it('locks the channel rows on PostgreSQL; on PGlite (one connection, one transaction at a time) only reads them', async () => {
+		await handle.db.transaction(async (tx) => {
+			const locked = await lockChannels(tx, [channelIds[0]!]);
+			expect([...locked.keys()]).toEqual([channelIds[0]]);
+			// A row lock gives the transaction an id; a plain read does not.
+			const result = (await tx.execute(sql`select pg_current_xact_id_if_assigned()::text as xid`)) as unknown;
+			// postgres.js answers the rows, PGlite { rows }.
+			const [row] = (Array.isArray(result) ? result : (result as { rows: unknown[] }).rows) as Array<{ xid: string | null }>;
+			if (handle.kind === 'postgres') expect(row?.xid).toMatch(/^\d+$/);
+			else expect(row).toEqual({ xid: null });
+		});
 	});
 });
