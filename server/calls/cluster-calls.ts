@@ -189,7 +189,8 @@ export class ClusterCalls {
 	async #route(conn: Connection, frame: ClientFrame): Promise<boolean> {
 		if (frame.t === 'call.join') return this.#routeJoin(conn, frame);
 		if (frame.t === 'call.moderate') {
-			const owner = await this.#liveOwner(frame.channelId);
+			// Redis away: served here, as on a single node.
+			const owner = await this.#liveOwner(frame.channelId).catch(() => null);
 			if (!owner || owner === this.#self) return false;
 			// Its answer comes back for a socket that may be in no call here: remembered until then.
 			this.#moderating.set(`${conn.id}/${frame.id}`, { conn, owner });
@@ -272,7 +273,7 @@ export class ClusterCalls {
 	/** The node that holds the call of this channel, choosing one when there is none (null: no node runs calls). */
 	async #place(channelId: string): Promise<string | null> {
 		try {
-			const current = await this.#liveOwner(channelId, true);
+			const current = await this.#liveOwner(channelId);
 			if (current) return current;
 			// The least-loaded node this node knows to be live; the script keeps an owner that is live
 			// even if this node has not seen its heartbeat yet.
@@ -293,10 +294,9 @@ export class ClusterCalls {
 		}
 	}
 
-	/** The call's node when it is live (null: none, or Redis away unless `strict`, which throws then). */
-	async #liveOwner(channelId: string, strict = false): Promise<string | null> {
-		const owner = this.#command.eval(OWNER_SCRIPT, 2, CALL_KEY(channelId), NODES_KEY, String(Date.now() - NODE_TTL_MS)) as Promise<string | null>;
-		return strict ? owner : owner.catch(() => null);
+	/** The call's node when it is live (null: none); rejects when Redis is away. */
+	#liveOwner(channelId: string): Promise<string | null> {
+		return this.#command.eval(OWNER_SCRIPT, 2, CALL_KEY(channelId), NODES_KEY, String(Date.now() - NODE_TTL_MS)) as Promise<string | null>;
 	}
 
 	/** Announces this node's call load (when it runs calls) and renews the keys of its calls. */

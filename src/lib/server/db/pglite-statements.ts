@@ -6,11 +6,11 @@
 // prepared once under a name runs in one call (bind, execute and sync in one buffer) with
 // a cached plan: ~0.1 ms (measured with bench/; see bench/README.md, "Where the CPU goes").
 //
-// Only text seen before is prepared: drizzle writes `in ($1, $2, …)` with one placeholder per value,
-// so many texts occur once, and preparing those would cost an extra round trip for nothing. The
-// prepared set is bounded (least recently used out; the statement is closed on the server side too).
+// Only text seen before is prepared (seen-once.ts): preparing a text that occurs once would cost an
+// extra round trip for nothing. The prepared set is bounded (least recently used out; the statement is closed on the server side too).
 // Results are parsed by PGlite's own parser with the same options, so callers see no difference.
 import { parse, protocol, type PGlite, type QueryOptions, type Results } from '@electric-sql/pglite';
+import { DEFAULT_MAX_PREPARED, SeenOnce } from './seen-once.ts';
 
 // The description of a statement's result columns, as PGlite's parser returns it.
 type RowDescription = Awaited<ReturnType<PGlite['execProtocolStream']>>[number];
@@ -25,16 +25,12 @@ type PgliteInternals = {
 };
 
 const serialize = protocol.serialize;
-// Enough for every statement the server runs in steady state (about 150 distinct texts), with room
-// for the `in (…)` variants that recur under load.
-const DEFAULT_MAX_PREPARED = 400;
-const SEEN_ONCE_MAX = 4_000;
 
 export class PgliteStatements {
 	#client: PGlite;
 	#internals: PgliteInternals;
 	#prepared = new Map<string, Statement>();
-	#seenOnce = new Set<string>();
+	#seenOnce = new SeenOnce();
 	#toClose: string[] = [];
 	#counter = 0;
 	#max: number;
@@ -60,8 +56,7 @@ export class PgliteStatements {
 		unprepared: (text: string, params?: unknown[], options?: QueryOptions) => Promise<Results<T>>
 	): Promise<Results<T>> {
 		if (!this.#prepared.has(text) && !this.#seenOnce.has(text)) {
-			if (this.#seenOnce.size >= SEEN_ONCE_MAX) this.#seenOnce.clear();
-			this.#seenOnce.add(text);
+			this.#seenOnce.remember(text);
 			return unprepared(text, params, options);
 		}
 		const run = () => this.#internals._runExclusiveQuery(() => this.#runPrepared<T>(text, params ?? [], options));
@@ -83,7 +78,7 @@ export class PgliteStatements {
 			const name = `hearth_${++this.#counter}`;
 			const { paramTypes, rowDescription } = await this.#describe(name, serialize.parse({ name, text, types: options?.paramTypes ?? [] }));
 			statement = { name, paramTypes, rowDescription };
-			this.#seenOnce.delete(text);
+			this.#seenOnce.forget(text);
 			this.#prepared.set(text, statement);
 			this.stats.prepared += 1;
 			if (this.#prepared.size > this.#max) {

@@ -10,23 +10,19 @@
 // cached (PostgreSQL's plan cache decides between a generic and a custom plan). postgres.js keeps
 // one named statement per text per connection and reuses it; it cannot close one, so a statement
 // stays prepared for the connection's life (postgres.js replaces connections after 30 to 60
-// minutes). Hence, as for PGlite (pglite-statements.ts): only text seen before is prepared, since
-// drizzle writes `in ($1, $2, …)` with one placeholder per value and many texts occur once; and the
-// number of texts prepared is bounded, so a connection holds at most that many statements.
+// minutes). Hence, as for PGlite (pglite-statements.ts): only text seen before is prepared
+// (seen-once.ts), and the number of texts prepared is bounded, so a connection holds at most that
+// many statements.
 // Statements without parameters go by the simple protocol, as postgres.js sends them: nothing to
 // prepare there.
 import type { Sql, TransactionSql } from 'postgres';
-
-// Enough for every statement the server runs in steady state (about 150 distinct texts), with room
-// for the `in (…)` variants that recur under load.
-const DEFAULT_MAX_PREPARED = 400;
-const SEEN_ONCE_MAX = 4_000;
+import { DEFAULT_MAX_PREPARED, SeenOnce } from './seen-once.ts';
 
 type Queryable = Sql | TransactionSql;
 type UnsafeOptions = { prepare?: boolean } & Record<string, unknown>;
 
 export class PostgresStatements {
-	#seenOnce = new Set<string>();
+	#seenOnce = new SeenOnce();
 	#prepared = new Set<string>();
 	#max: number;
 
@@ -34,22 +30,16 @@ export class PostgresStatements {
 		this.#max = options.maxPrepared ?? DEFAULT_MAX_PREPARED;
 	}
 
-	/** For tests and metrics: distinct texts run as named prepared statements. */
-	get preparedTexts(): number {
-		return this.#prepared.size;
-	}
-
 	/** Whether this run of `text` goes as a named prepared statement. */
-	shouldPrepare(text: string, params: readonly unknown[] | undefined): boolean {
+	#shouldPrepare(text: string, params: readonly unknown[] | undefined): boolean {
 		if (!params || params.length === 0) return false;
 		if (this.#prepared.has(text)) return true;
 		if (this.#prepared.size >= this.#max) return false;
 		if (!this.#seenOnce.has(text)) {
-			if (this.#seenOnce.size >= SEEN_ONCE_MAX) this.#seenOnce.clear();
-			this.#seenOnce.add(text);
+			this.#seenOnce.remember(text);
 			return false;
 		}
-		this.#seenOnce.delete(text);
+		this.#seenOnce.forget(text);
 		this.#prepared.add(text);
 		return true;
 	}
@@ -64,7 +54,7 @@ export class PostgresStatements {
 			get: (object, key) => {
 				if (key === 'unsafe') {
 					return (text: string, params?: unknown[], options?: UnsafeOptions) =>
-						object.unsafe(text, params as never, { ...options, prepare: options?.prepare === true || this.shouldPrepare(text, params) });
+						object.unsafe(text, params as never, { ...options, prepare: options?.prepare === true || this.#shouldPrepare(text, params) });
 				}
 				if (key === 'begin' || key === 'savepoint') {
 					const method = Reflect.get(object, key, object) as (...args: unknown[]) => unknown;
